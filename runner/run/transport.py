@@ -1,0 +1,61 @@
+"""One Realtime WebSocket connection through the `openai` SDK, raw JSON in and out.
+
+We send pre-validated dicts with `send_raw` and parse frames with `json.loads`
+ourselves: the SDK's `send` re-transforms every event through its TypedDicts and
+its `recv` builds pydantic objects without validating them, both pure overhead
+on the hot path (audio deltas arrive dozens of times a second).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class ConnectionLost(Exception):
+    """The socket closed without us asking; the driver may reconnect."""
+
+
+class Transport:
+    def __init__(self, *, api_key: str, model: str, base_url: str | None = None, websocket_base_url: str | None = None) -> None:
+        from openai import AsyncOpenAI
+
+        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, websocket_base_url=websocket_base_url, max_retries=0)
+        self._model = model
+        self._connection: Any = None
+
+    async def connect(self) -> None:
+        """Open the socket (GA endpoint, no beta header: the SDK never adds one)."""
+        self._connection = await self._client.realtime.connect(model=self._model).enter()
+
+    async def send(self, event: dict[str, Any]) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await self._connection.send_raw(json.dumps(event))
+        except ConnectionClosed as closed:
+            raise ConnectionLost(_describe(closed)) from None
+
+    async def recv(self) -> dict[str, Any]:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            frame = await self._connection.recv_bytes()
+        except ConnectionClosed as closed:
+            raise ConnectionLost(_describe(closed)) from None
+        return json.loads(frame)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            try:
+                await self._connection.close()
+            except Exception:  # already gone: closing is best effort
+                pass
+            self._connection = None
+
+
+def _describe(closed: Exception) -> str:
+    received = getattr(closed, "rcvd", None)
+    if received is None:
+        return "the connection dropped without a close frame"
+    return f"the server closed the connection (code {received.code}{': ' + received.reason if received.reason else ''})"
