@@ -1,9 +1,27 @@
-"""Compile the config model into GA `session.update` payloads (pure functions)."""
+"""Compile the config model into GA `session.update` payloads (pure functions).
+
+The session core never builds protocol payloads itself: everything it sends about an
+agent is precomputed here, so `runner compile` shows exactly what a session will send.
+"""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
+
+from runner.config import interpolate_env, render_instructions, resolve_variables
+from runner.config.model import (
+    Agent,
+    Config,
+    McpBinding,
+    SessionSettings,
+    Tool,
+    TurnDetection,
+)
+
+TRANSFER_PREFIX = "transfer_to_"
+TRANSFER_REASON_DESCRIPTION = "Why the caller is being transferred, in a few words."
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,3 +36,196 @@ class CompiledAgent:
     on_enter: str | None  # instructions for the first response after a handoff to it
     guardrails: tuple[str, ...]  # policy names that apply to it (global first)
     voice: str
+
+
+class CompileError(ValueError):
+    """The config is valid but cannot be compiled with these inputs (variables, environment).
+
+    `messages` holds one line per problem, ready to print.
+    """
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+def transfer_tool_name(agent_name: str) -> str:
+    """Name of the generated tool that hands the conversation to `agent_name`."""
+    return f"{TRANSFER_PREFIX}{agent_name}"
+
+
+def session_update_event(agent: CompiledAgent, *, handoff: bool = False) -> dict[str, Any]:
+    """The `session.update` client event for this agent; `handoff` keeps the session's voice."""
+    session = agent.handoff_session if handoff else agent.session
+    return {"type": "session.update", "session": copy.deepcopy(session)}
+
+
+def compile_config(
+    config: Config,
+    *,
+    values: Mapping[str, Any] | None = None,
+    modality: Literal["audio", "text"] | None = None,
+    guardrails_enabled: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, CompiledAgent]:
+    """Compile every agent, in file order.
+
+    `values` are the template variables (defaults are used when None); `modality`
+    overrides the configured output modality; `environ`, when given, expands `${NAME}`
+    in MCP server URLs and headers (otherwise they are shown unexpanded, as in
+    `runner compile`).  Raises `CompileError` when variables or environment are missing.
+    """
+    if values is None:
+        values, variable_errors = resolve_variables(config, {})
+        if variable_errors:
+            raise CompileError(variable_errors)
+    env_missing: set[str] = set()
+    compiled = {
+        name: _compile_agent(config, agent, values, modality, guardrails_enabled, environ, env_missing)
+        for name, agent in config.agents.items()
+    }
+    if env_missing:
+        raise CompileError([f"environment variable {name} is not set" for name in sorted(env_missing)])
+    return compiled
+
+
+def _compile_agent(
+    config: Config,
+    agent: Agent,
+    values: Mapping[str, Any],
+    modality: Literal["audio", "text"] | None,
+    guardrails_enabled: bool,
+    environ: Mapping[str, str] | None,
+    env_missing: set[str],
+) -> CompiledAgent:
+    settings = config.session_for(agent)
+    policies = config.guardrails_for(agent) if guardrails_enabled else ()
+    checks_user_input = any("user" in policy.checks for policy in policies)
+    voice = config.voice_for(agent)
+    tools = [_tool_payload(config.tools[name], environ, env_missing) for name in agent.tools]
+    tools += [_transfer_tool(config, edge.target, edge.description) for edge in agent.handoffs]
+    session = {
+        "type": "realtime",
+        "model": config.model,
+        "instructions": render_instructions(config, agent, values),
+        "output_modalities": [modality or settings.output_modality],
+        "audio": {
+            "input": _audio_input(settings, create_response=not checks_user_input),
+            "output": {"format": _audio_format(settings.output_format), "voice": voice, "speed": settings.speed},
+        },
+        "tools": tools,
+        "tool_choice": settings.tool_choice,
+        "max_output_tokens": settings.max_output_tokens,
+    }
+    handoff_session = copy.deepcopy(session)
+    del handoff_session["audio"]["output"]["voice"]
+    return CompiledAgent(
+        name=agent.name,
+        session=session,
+        handoff_session=handoff_session,
+        transfers={transfer_tool_name(edge.target): edge.target for edge in agent.handoffs},
+        tool_names=frozenset(name for name in agent.tools if not isinstance(config.tools[name].binding, McpBinding)),
+        on_enter=agent.on_enter,
+        guardrails=tuple(policy.name for policy in policies),
+        voice=voice,
+    )
+
+
+def _audio_format(format_type: str) -> dict[str, Any]:
+    """GA format object: PCM carries its (only) rate, G.711 formats carry none."""
+    if format_type == "audio/pcm":
+        return {"type": "audio/pcm", "rate": 24000}
+    return {"type": format_type}
+
+
+def _audio_input(settings: SessionSettings, *, create_response: bool) -> dict[str, Any]:
+    transcription = settings.transcription
+    transcription_payload = None
+    if transcription is not None:
+        transcription_payload = {"model": transcription.model}
+        if transcription.language is not None:
+            transcription_payload["language"] = transcription.language
+        if transcription.prompt is not None:
+            transcription_payload["prompt"] = transcription.prompt
+    noise = settings.noise_reduction
+    return {
+        "format": _audio_format(settings.input_format),
+        "transcription": transcription_payload,
+        "noise_reduction": {"type": noise} if noise is not None else None,
+        "turn_detection": _turn_detection(settings.turn_detection, create_response=create_response),
+    }
+
+
+def _turn_detection(turn: TurnDetection, *, create_response: bool) -> dict[str, Any] | None:
+    """Only the fields the service accepts for this VAD type; an input guardrail holds responses back."""
+    if turn.type == "none":
+        return None
+    payload: dict[str, Any] = {"type": turn.type}
+    if turn.type == "server_vad":
+        fields = {
+            "threshold": turn.threshold,
+            "prefix_padding_ms": turn.prefix_padding_ms,
+            "silence_duration_ms": turn.silence_duration_ms,
+            "idle_timeout_ms": turn.idle_timeout_ms,
+        }
+    else:
+        fields = {"eagerness": turn.eagerness}
+    payload.update({key: value for key, value in fields.items() if value is not None})
+    payload["create_response"] = turn.create_response and create_response
+    payload["interrupt_response"] = turn.interrupt_response
+    return payload
+
+
+def _tool_payload(tool: Tool, environ: Mapping[str, str] | None, env_missing: set[str]) -> dict[str, Any]:
+    binding = tool.binding
+    if not isinstance(binding, McpBinding):
+        return {
+            "type": "function",
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": _plain(tool.parameters),
+        }
+    payload: dict[str, Any] = {
+        "type": "mcp",
+        "server_label": tool.name,
+        "server_url": _expand(binding.server_url, environ, env_missing),
+    }
+    if binding.description or tool.description:
+        payload["server_description"] = binding.description or tool.description
+    if binding.allowed_tools:
+        payload["allowed_tools"] = list(binding.allowed_tools)
+    payload["require_approval"] = binding.require_approval
+    if binding.headers:
+        payload["headers"] = {key: _expand(value, environ, env_missing) for key, value in binding.headers.items()}
+    return payload
+
+
+def _expand(text: str, environ: Mapping[str, str] | None, env_missing: set[str]) -> str:
+    """`${NAME}` stays visible at compile time; a run passes its environment."""
+    if environ is None:
+        return text
+    expanded, missing = interpolate_env(text, environ)
+    env_missing.update(missing)
+    return expanded
+
+
+def _transfer_tool(config: Config, target: str, edge_description: str | None) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": transfer_tool_name(target),
+        "description": edge_description or config.agents[target].description,
+        "parameters": {
+            "type": "object",
+            "properties": {"reason": {"type": "string", "description": TRANSFER_REASON_DESCRIPTION}},
+            "additionalProperties": False,
+        },
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Deep-copy a JSON-like value into plain dicts and lists (the model may hold mappings and tuples)."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

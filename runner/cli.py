@@ -1,0 +1,205 @@
+"""The `runner` command line: parse, call the library, render, exit (0 ok, 1 failed, 2 usage).
+
+Only click and the standard library are imported here at start-up: validate, compile
+and graph have a 300 ms budget, so each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from runner import __version__
+
+if TYPE_CHECKING:
+    from runner.config import LoadResult
+    from runner.config.model import Config
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="runner")
+def main() -> None:
+    """Describe a team of voice agents in agents.yaml and run it on the OpenAI Realtime API."""
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """One line on stderr, then exit: the whole error report for usage mistakes."""
+    click.echo(f"runner: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _load(file: str, *, import_code: bool = True) -> LoadResult:
+    """Load FILE, turning a path that is not a readable file into a usage error."""
+    path = Path(file)
+    if not path.exists():
+        _fail(f"{file}: no such file", EXIT_USAGE)
+    if path.is_dir():
+        _fail(f"{file}: is a folder, expected an agents file", EXIT_USAGE)
+    from runner.config import load
+
+    return load(file, import_code=import_code)
+
+
+def _problem_summary(file: str, errors: int, warnings: int) -> str:
+    parts = [_plural(errors, "error")] if errors else []
+    if warnings:
+        parts.append(_plural(warnings, "warning"))
+    return f"{file}: {', '.join(parts)}"
+
+
+def _valid_summary(file: str, config: Config, warnings: int) -> str:
+    counts = ", ".join(
+        [_plural(len(config.agents), "agent"), _plural(len(config.tools), "tool"), _plural(len(config.guardrails), "guardrail")]
+    )
+    tail = f", {_plural(warnings, 'warning')}" if warnings else ""
+    return f"{file}: valid ({counts}){tail}"
+
+
+def _config_or_exit(file: str) -> Config:
+    """The config of a valid FILE; otherwise its problems on stderr and exit 1. Warnings go to stderr too."""
+    result = _load(file)
+    for problem in result.problems:
+        click.echo(problem.format(), err=True)
+    if result.config is None or not result.ok():
+        click.echo(_problem_summary(file, len(result.errors), len(result.warnings)), err=True)
+        raise click.exceptions.Exit(EXIT_FAILED)
+    return result.config
+
+
+@main.command()
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--no-import", is_flag=True, help="Do not import the tools' Python code.")
+def validate(file: str, as_json: bool, strict: bool, no_import: bool) -> None:
+    """Check FILE and print every problem, one per line: file:line:col: path: message."""
+    result = _load(file, import_code=not no_import)
+    problems = result.problems
+    if strict:
+        problems = [dataclasses.replace(problem, severity="error") for problem in problems]
+    errors = sum(1 for problem in problems if problem.severity == "error")
+    warnings = len(problems) - errors
+    valid = errors == 0 and result.config is not None
+    if as_json:
+        click.echo(json.dumps(_validate_report(file, result.config if valid else None, valid, problems), indent=2))
+    else:
+        for problem in problems:
+            click.echo(problem.format())
+        summary = _valid_summary(file, result.config, warnings) if valid else _problem_summary(file, errors, warnings)
+        click.echo(summary)
+    raise click.exceptions.Exit(0 if valid else EXIT_FAILED)
+
+
+def _validate_report(file: str, config: Config | None, valid: bool, problems: list[Any]) -> dict[str, Any]:
+    errors = sum(1 for problem in problems if problem.severity == "error")
+    return {
+        "file": file,
+        "valid": valid,
+        "errors": errors,
+        "warnings": len(problems) - errors,
+        "problems": [problem.to_json() for problem in problems],
+        "agents": len(config.agents) if config else None,
+        "tools": len(config.tools) if config else None,
+        "guardrails": len(config.guardrails) if config else None,
+    }
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of agents.yaml (draft-07, for editors)."""
+    schema_file = Path(__file__).parent / "schemas" / "agents.schema.json"
+    click.echo(schema_file.read_text(encoding="utf-8"), nl=False)
+
+
+def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            _fail(f"--var expects NAME=VALUE, got {pair!r}", EXIT_USAGE)
+        overrides[name] = value
+    return overrides
+
+
+def _check_agent_name(file: str, config: Config, name: str) -> None:
+    if name in config.agents:
+        return
+    close = difflib.get_close_matches(name, list(config.agents), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else "agents: " + ", ".join(config.agents)
+    _fail(f"{file}: unknown agent {name!r} ({hint})", EXIT_USAGE)
+
+
+@main.command(name="compile")
+@click.argument("file")
+@click.option("--agent", "agent_name", metavar="NAME", help="Only this agent.")
+@click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="Set a template variable (repeatable).")
+@click.option("--text", is_flag=True, help="Compile for text output (as `runner run --text`).")
+def compile_command(file: str, agent_name: str | None, pairs: tuple[str, ...], text: bool) -> None:
+    """Print the session.update event sent for each agent, as JSON, in file order.
+
+    The start agent's event is the session's first (it sets the voice); the others are
+    the events sent on a handoff to them, which keep the session's voice.
+    """
+    from runner.compile import compile_config, session_update_event
+    from runner.config import resolve_variables
+
+    overrides = _parse_vars(pairs)
+    config = _config_or_exit(file)
+    if agent_name is not None:
+        _check_agent_name(file, config, agent_name)
+    values, variable_errors = resolve_variables(config, overrides)
+    if variable_errors:
+        for message in variable_errors:
+            click.echo(f"runner: {message}", err=True)
+        raise click.exceptions.Exit(EXIT_USAGE)
+    compiled = compile_config(config, values=values, modality="text" if text else None)
+    for name, agent in compiled.items():
+        if agent_name is None or name == agent_name:
+            event = session_update_event(agent, handoff=name != config.start)
+            click.echo(json.dumps(event, indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("file")
+@click.option("--format", "text_format", type=click.Choice(["mermaid", "dot"]), help="Text format (default mermaid).")
+@click.option("--output", "-o", metavar="PATH", help="Write here; .svg, .png and .pdf are rendered with Graphviz.")
+def graph(file: str, text_format: str | None, output: str | None) -> None:
+    """Print the handoff graph: the start agent marked, each agent's tools listed."""
+    from runner import graph as handoff_graph
+
+    image = output is not None and Path(output).suffix.lower().lstrip(".") in handoff_graph.IMAGE_FORMATS
+    if image and text_format == "mermaid":
+        _fail(f"--format mermaid cannot be rendered to {output}: images are drawn from the dot graph", EXIT_USAGE)
+    config = _config_or_exit(file)
+    if image:
+        try:
+            handoff_graph.render_image(handoff_graph.dot(config), Path(output))
+        except handoff_graph.RenderError as error:
+            _fail(str(error), EXIT_FAILED)
+        return
+    chosen = text_format or _format_from_suffix(output)
+    text = handoff_graph.dot(config) if chosen == "dot" else handoff_graph.mermaid(config)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as error:
+        _fail(f"cannot write {output}: {error.strerror}", EXIT_FAILED)
+
+
+def _format_from_suffix(output: str | None) -> str:
+    suffix = Path(output).suffix.lower() if output else ""
+    return "dot" if suffix in (".dot", ".gv") else "mermaid"
