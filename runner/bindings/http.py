@@ -1,0 +1,187 @@
+"""HTTP tool bindings: a templated request per call, with an address guard.
+
+Every failure comes back as an `{"error": ...}` object (never an exception), so the
+executor treats it like any tool-reported error: the model sees it, reports count it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import re
+import socket
+from typing import Any, Mapping
+from urllib.parse import quote
+
+import httpx
+from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from runner.config.model import HttpBinding
+
+BODY_EXCERPT_CHARS = 300  # how much of a failed response's body the model is shown
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SINGLE_REFERENCE = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
+_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata"})
+_METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+_OMITTED = object()  # a body value whose argument the model left out
+
+
+def _text_value(value: Any) -> str:
+    """How an argument looks inside a rendered string: JSON spelling for non-strings."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _url_value(value: Any) -> str:
+    return quote(_text_value(value), safe="")
+
+
+_TEXT_TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, finalize=_text_value, autoescape=False)
+_URL_TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, finalize=_url_value, autoescape=False)
+
+
+def _interpolate_env(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
+    missing = [name for name in _ENV_REFERENCE.findall(text) if name not in environ]
+    if missing:
+        return text, missing
+    return _ENV_REFERENCE.sub(lambda m: environ[m[1]], text), []
+
+
+def _failure(code: str, message: str, **fields: Any) -> dict[str, Any]:
+    return {"error": code, "message": message, **fields}
+
+
+def _is_forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        address = ipaddress.IPv6Address(str(address).partition("%")[0])
+    return address in _METADATA_ADDRESSES or address.is_link_local
+
+
+async def _address_refusal(host: str, port: int) -> str | None:
+    """Why `host` must not be called, or None. Checks every address it resolves to."""
+    advice = "(set allow_private: true on the binding to allow it)"
+    if host.lower().rstrip(".") in _METADATA_HOSTS:
+        return f"refused to call {host}: it is a cloud metadata host {advice}"
+    try:
+        addresses = {ipaddress.ip_address(host)}
+    except ValueError:
+        loop = asyncio.get_running_loop()
+        try:
+            resolved = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            return f"cannot resolve host {host}: {exc.strerror}"
+        addresses = {ipaddress.ip_address(info[4][0]) for info in resolved}
+    for address in sorted(addresses, key=str):
+        if _is_forbidden(address):
+            return f"refused to call {host}: {address} is a link-local or cloud metadata address {advice}"
+    return None
+
+
+class HttpCaller:
+    """Sends the requests of `http:` tool bindings through one shared `httpx.AsyncClient`.
+
+    Redirects are not followed: a redirect could lead past the address guard, and a
+    3xx comes back as an error result instead. The guard checks the addresses the host
+    resolves to just before the request; httpx resolves again to connect, so a DNS
+    server that answers differently the second time is not stopped.
+    """
+
+    def __init__(self, *, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._templates: dict[tuple[str, bool], Template] = {}
+
+    async def call(self, binding: HttpBinding, arguments: Mapping[str, Any], timeout: float) -> Any:
+        """Send the request for one call; the parsed response, or an `{"error": ...}` object."""
+        url_source, missing = _interpolate_env(binding.url, self._environ)
+        if missing:
+            return _failure("missing_environment_variable", f"the url needs ${{{missing[0]}}}, which is not set")
+        headers = {}
+        for header, template in binding.headers.items():
+            headers[header], missing = _interpolate_env(template, self._environ)
+            if missing:
+                return _failure("missing_environment_variable", f"header {header!r} needs ${{{missing[0]}}}, which is not set")
+        try:
+            url = httpx.URL(self._template(url_source, for_url=True).render(arguments))
+            body = _OMITTED if binding.body is None else self._render_body(binding.body, arguments)
+        except TemplateError as exc:
+            return _failure("template_error", f"rendering the request failed: {exc.message or type(exc).__name__}")
+        except httpx.InvalidURL as exc:
+            return _failure("invalid_url", f"the rendered url is not valid: {exc}")
+        shown = self._display_url(binding, arguments)
+        if url.scheme not in ("http", "https") or not url.host:
+            return _failure("invalid_url", f"{shown} is not an http(s) url with a host")
+        if not binding.allow_private:
+            refusal = await _address_refusal(url.host, url.port or (443 if url.scheme == "https" else 80))
+            if refusal is not None:
+                return _failure("address_refused", refusal)
+        request = {"headers": headers, "timeout": timeout}
+        if body is not _OMITTED:
+            request["json"] = body
+        try:
+            response = await self._client.request(binding.method, url, **request)
+        except httpx.TimeoutException:
+            return _failure("timeout", f"{binding.method} {shown} did not answer within {timeout:g} s")
+        except httpx.HTTPError as exc:
+            return _failure("http_request_failed", f"{binding.method} {shown} failed: {type(exc).__name__}: {exc}")
+        return _parse_response(binding.method, shown, response)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _template(self, source: str, *, for_url: bool) -> Template:
+        key = (source, for_url)
+        template = self._templates.get(key)
+        if template is None:
+            template = (_URL_TEMPLATES if for_url else _TEXT_TEMPLATES).from_string(source)
+            self._templates[key] = template
+        return template
+
+    def _render_body(self, value: Any, arguments: Mapping[str, Any]) -> Any:
+        """Render string templates; `"{{ name }}"` alone keeps the argument's JSON type.
+
+        An optional argument the model left out is left out of the body too (null in a list).
+        """
+        if isinstance(value, str):
+            single = _SINGLE_REFERENCE.fullmatch(value)
+            if single:
+                return arguments.get(single[1], _OMITTED)
+            return self._template(value, for_url=False).render(arguments)
+        if isinstance(value, Mapping):
+            rendered = ((key, self._render_body(item, arguments)) for key, item in value.items())
+            return {key: item for key, item in rendered if item is not _OMITTED}
+        if isinstance(value, (list, tuple)):
+            return [None if item is _OMITTED else item for item in (self._render_body(v, arguments) for v in value)]
+        return value
+
+    def _display_url(self, binding: HttpBinding, arguments: Mapping[str, Any]) -> str:
+        """The url for messages: `${NAME}` kept as written, so no secret reaches the model or logs."""
+        try:
+            return self._template(binding.url, for_url=True).render(arguments)
+        except TemplateError:
+            return binding.url
+
+
+def _parse_response(method: str, shown_url: str, response: httpx.Response) -> Any:
+    if not response.is_success:
+        excerpt = response.text[:BODY_EXCERPT_CHARS]
+        message = f"{method} {shown_url} returned {response.status_code} {response.reason_phrase}".rstrip()
+        return _failure("http_status", message, status=response.status_code, body=excerpt)
+    content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+    return response.text
