@@ -1,0 +1,155 @@
+"""The handoff graph as text, and rendering it through the real Graphviz `dot`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from runner import graph
+from runner.config import load
+
+SHOP = """\
+version: 1
+name: Graph test
+start: desk
+agents:
+  desk:
+    description: Front desk.
+    instructions: Greet the caller.
+    tools: [lookup_order]
+    handoffs:
+      - orders
+      - agent: returns
+        description: 'Returns & "refunds" <30 days>'
+  orders:
+    description: Orders.
+    instructions: Help with orders.
+    handoffs: [desk]
+  returns:
+    description: Returns.
+    instructions: Help with returns.
+    tools: [lookup_order, cancel_order]
+tools:
+  lookup_order:
+    description: Look an order up.
+    parameters: {type: object, properties: {order_id: {type: string}}, required: [order_id]}
+    python: shop_tools:lookup_order
+  cancel_order:
+    description: Cancel an order.
+    parameters: {type: object, properties: {order_id: {type: string}}, required: [order_id]}
+    python: shop_tools:cancel_order
+"""
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+
+
+@pytest.fixture
+def shop(tmp_path):
+    path = tmp_path / "agents.yaml"
+    path.write_text(SHOP)
+    result = load(path, import_code=False)
+    assert result.config is not None, [p.format() for p in result.problems]
+    return result.config
+
+
+def test_mermaid_marks_the_start_lists_tools_and_labels_described_edges(shop):
+    assert graph.mermaid(shop) == (
+        "flowchart LR\n"
+        "    classDef start stroke-width:3px\n"
+        '    a0(["desk (start)<br/>tools: lookup_order"]):::start\n'
+        '    a1(["orders"])\n'
+        '    a2(["returns<br/>tools: lookup_order, cancel_order"])\n'
+        "    a0 --> a1\n"
+        '    a0 -->|"Returns #amp; #quot;refunds#quot; #lt;30 days#gt;"| a2\n'
+        "    a1 --> a0\n"
+    )
+
+
+def test_dot_marks_the_start_lists_tools_and_labels_described_edges(shop):
+    assert graph.dot(shop) == (
+        "digraph handoffs {\n"
+        "    rankdir=LR;\n"
+        '    node [shape=box, style=rounded, fontname="Helvetica"];\n'
+        '    edge [fontname="Helvetica", fontsize=10];\n'
+        '    "desk" [label="desk (start)\\ntools: lookup_order", penwidth=3];\n'
+        '    "orders" [label="orders"];\n'
+        '    "returns" [label="returns\\ntools: lookup_order, cancel_order"];\n'
+        '    "desk" -> "orders";\n'
+        '    "desk" -> "returns" [label="Returns & \\"refunds\\" <30 days>"];\n'
+        '    "orders" -> "desk";\n'
+        "}\n"
+    )
+
+
+@needs_dot
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF")])
+def test_render_image_writes_the_format_of_the_suffix(shop, tmp_path, suffix, magic):
+    output = tmp_path / f"graph{suffix}"
+    graph.render_image(graph.dot(shop), output)
+    assert output.read_bytes().startswith(magic)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["agents.yaml", output.name])
+
+
+@needs_dot
+def test_svg_contains_every_agent(shop, tmp_path):
+    output = tmp_path / "graph.svg"
+    graph.render_image(graph.dot(shop), output)
+    text = output.read_text()
+    for name in ("desk (start)", "orders", "returns"):
+        assert name in text
+
+
+def test_missing_graphviz_is_one_clear_line_and_no_file(shop, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    output = tmp_path / "graph.svg"
+    with pytest.raises(graph.RenderError) as caught:
+        graph.render_image(graph.dot(shop), output)
+    assert str(caught.value) == (
+        f"Graphviz's `dot` is not on PATH: install the graphviz package "
+        f"(for example `apt-get install graphviz`) to render {output}"
+    )
+    assert not output.exists()
+
+
+@needs_dot
+def test_dot_failure_leaves_no_file_behind(tmp_path):
+    output = tmp_path / "graph.svg"
+    with pytest.raises(graph.RenderError) as caught:
+        graph.render_image("digraph {", output)
+    assert str(caught.value).startswith(f"dot failed to render {output}: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_dot
+def test_failed_render_keeps_an_existing_file(tmp_path):
+    output = tmp_path / "graph.svg"
+    output.write_text("previous")
+    with pytest.raises(graph.RenderError):
+        graph.render_image("digraph {", output)
+    assert output.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["graph.svg"]
+
+
+def test_unknown_image_suffix_is_refused(shop, tmp_path):
+    with pytest.raises(graph.RenderError) as caught:
+        graph.render_image(graph.dot(shop), tmp_path / "graph.gif")
+    assert str(caught.value) == f"cannot render {tmp_path / 'graph.gif'}: use one of .svg, .png, .pdf"
+
+
+def test_missing_output_folder_is_reported(shop, tmp_path):
+    output = tmp_path / "nowhere" / "graph.svg"
+    with pytest.raises(graph.RenderError) as caught:
+        graph.render_image(graph.dot(shop), output)
+    assert str(caught.value) == f"cannot write {output}: folder {output.parent} does not exist"
+
+
+def test_example_project_graph_has_every_agent_and_edge():
+    config = load(Path(__file__).resolve().parents[2] / "agents.yaml", import_code=False).config
+    text = graph.dot(config)
+    for name, agent in config.agents.items():
+        assert f'"{name}" [label="{name}' in text
+        for edge in agent.handoffs:
+            assert f'"{name}" -> "{edge.target}"' in text
+    assert text.count(" -> ") == sum(len(agent.handoffs) for agent in config.agents.values())
