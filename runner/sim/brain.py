@@ -1,0 +1,222 @@
+"""The simulated model's decisions: scripted actions first, then the rule file.
+
+Given what the conversation looks like when a response is requested (the latest
+user text, the active agent, the tools on offer, the tool output just received),
+decide what the response holds: something to say, or tool calls.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import jinja2
+
+from .rule_file import TEMPLATES, AgentMarker, Rule, RuleSet, ToolCall
+
+TRANSFER_PREFIX = "transfer_to_"
+MAX_MODEL_TURNS = 8  # consecutive tool-driven turns before the model gives up and talks
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    name: str
+    arguments: str  # JSON text, as the model sends it
+
+
+Output = Say | Call
+
+
+@dataclass(slots=True)
+class Turn:
+    """What the model sees when asked for a response."""
+
+    user_text: str
+    instructions: str
+    tools: frozenset[str]
+    tool_choice: Any = "auto"
+    after_tool: str | None = None  # the tool whose output came last, None after a user turn
+    output: Any = None  # that output, parsed from JSON when it is JSON
+    facts: dict[str, Any] = field(default_factory=dict)  # every call's arguments and outputs, merged
+    model_turns: int = 0  # responses since the last user turn
+
+
+def parse_script_action(action: Mapping[str, Any]) -> tuple[Output, ...]:
+    """One scripted response: `{"say": text}`, `{"call": {name, args}}` or `{"calls": [...]}`."""
+    if not isinstance(action, Mapping) or len(action) != 1:
+        raise ValueError(f"a scripted action is one of {{say}}, {{call}}, {{calls}}; got {action!r}")
+    kind, value = next(iter(action.items()))
+    if kind == "say" and isinstance(value, str):
+        return (Say(value),)
+    if kind == "call":
+        return (_scripted_call(value),)
+    if kind == "calls" and isinstance(value, list) and value:
+        return tuple(_scripted_call(item) for item in value)
+    raise ValueError(f"a scripted action is one of {{say: text}}, {{call: {{name, args}}}}, {{calls: [...]}}; got {action!r}")
+
+
+def _scripted_call(value: Any) -> Call:
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str) or set(value) - {"name", "args"}:
+        raise ValueError(f"a scripted call is {{name: str, args: mapping}}; got {value!r}")
+    args = value.get("args", {})
+    if not isinstance(args, Mapping):
+        raise ValueError(f"scripted call '{value['name']}': args must be a mapping; got {args!r}")
+    return Call(value["name"], json.dumps(dict(args)))
+
+
+def active_agent(rules: RuleSet, instructions: str, tools: frozenset[str]) -> str | None:
+    """The agent this session config belongs to, as far as the rule file can tell."""
+    for name, marker in rules.agents.items():
+        if _marker_matches(marker, instructions, tools):
+            return name
+    if rules.agents:
+        return None
+    for name in _rule_agent_names(rules):
+        if TRANSFER_PREFIX + name not in tools and re.search(rf"\b{re.escape(name)}\b", instructions, re.IGNORECASE):
+            return name
+    return None
+
+
+def _marker_matches(marker: AgentMarker, instructions: str, tools: frozenset[str]) -> bool:
+    if marker.tool is not None and marker.tool not in tools:
+        return False
+    if marker.instructions is not None and not marker.instructions.search(instructions):
+        return False
+    return True
+
+
+def _rule_agent_names(rules: RuleSet) -> list[str]:
+    return list(dict.fromkeys(rule.agent for rule in rules.rules if rule.agent))
+
+
+def decide(rules: RuleSet, turn: Turn) -> tuple[Output, ...]:
+    """What the rules make the model do on this turn."""
+    agent = active_agent(rules, turn.instructions, turn.tools)
+    context = {"user": turn.user_text, "agent": agent or "", "output": turn.output, "facts": turn.facts}
+    if turn.tool_choice == "none":
+        return (Say(_render(rules.filler, context) or rules.filler),)
+    if turn.model_turns >= MAX_MODEL_TURNS:
+        return (Say(_render(rules.default, context) or rules.default),)
+    user_turn = turn.after_tool is None or _is_successful_transfer(turn.after_tool, turn.output)
+    for rule in rules.rules:
+        outputs = _apply(rule, turn, agent, user_turn, context)
+        if outputs:
+            return outputs
+    if turn.after_tool is None:
+        return (Say(_render(rules.default, context) or rules.default),)
+    if user_turn:
+        return (Say(_render(rules.after_transfer, context) or "How can I help?"),)
+    return (Say(summarise_output(turn.output)),)
+
+
+def _is_successful_transfer(tool: str, output: Any) -> bool:
+    return tool.startswith(TRANSFER_PREFIX) and not (isinstance(output, dict) and "error" in output)
+
+
+def _apply(rule: Rule, turn: Turn, agent: str | None, user_turn: bool, context: dict[str, Any]) -> tuple[Output, ...]:
+    if rule.after_tool is not None:
+        if turn.after_tool not in rule.after_tool:
+            return ()
+    elif not user_turn:
+        return ()
+    if rule.agent is not None and rule.agent != agent:
+        return ()
+    match = rule.when.search(turn.user_text) if rule.when is not None else None
+    if rule.when is not None and match is None:
+        return ()
+    context = {**context, "match": _match_values(match)}
+    if rule.say is not None:
+        text = _render(rule.say, context)
+        return (Say(text),) if text is not None else ()
+    if rule.transfer is not None:
+        name = TRANSFER_PREFIX + rule.transfer
+        return (Call(name, json.dumps({"reason": turn.user_text or "caller request"})),) if name in turn.tools else ()
+    if any(call.name not in turn.tools for call in rule.calls):
+        return ()
+    calls = [_render_call(call, context) for call in rule.calls]
+    if any(call is None for call in calls):
+        return ()
+    return tuple(call for call in calls if call is not None)
+
+
+def _match_values(match: re.Match[str] | None) -> dict[Any, Any]:
+    if match is None:
+        return {}
+    values: dict[Any, Any] = {index: group for index, group in enumerate([match.group(0), *match.groups()])}
+    values.update(match.groupdict())
+    return values
+
+
+def _render(template: str, context: dict[str, Any]) -> str | None:
+    """The rendered text, or None when it names something this turn does not have."""
+    try:
+        return TEMPLATES.from_string(template).render(context)
+    except (jinja2.UndefinedError, jinja2.TemplateError, TypeError, LookupError):
+        return None
+
+
+def _render_call(call: ToolCall, context: dict[str, Any]) -> Call | None:
+    args: dict[str, Any] = {}
+    for key, value in call.args.items():
+        if isinstance(value, str):
+            rendered = _render(value, context)
+            if rendered is None:
+                return None
+            args[key] = _native(rendered) if _single_expression(value) else rendered
+        else:
+            args[key] = value
+    return Call(call.name, json.dumps(args))
+
+
+def _single_expression(template: str) -> bool:
+    stripped = template.strip()
+    return stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1
+
+
+def _native(text: str) -> Any:
+    """`{{ match.qty }}` rendered as "2" becomes 2, so integer parameters stay integers."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, (int, float, bool)) else text
+
+
+def summarise_output(output: Any) -> str:
+    """A short spoken sentence built from a tool output the rules do not cover."""
+    if isinstance(output, dict):
+        if "error" in output:
+            return f"Sorry, that did not work: {_plain(output['error'])}."
+        facts = [f"{key.replace('_', ' ')} {_plain(value)}" for key, value in output.items() if isinstance(value, (str, int, float, bool))][:3]
+        return f"Here is what I found: {', '.join(facts)}." if facts else "Done."
+    if isinstance(output, list):
+        return f"I found {len(output)} result{'s' if len(output) != 1 else ''}."
+    text = str(output).strip()
+    return f"Done: {text[:80]}." if text else "Done."
+
+
+def _plain(value: Any) -> str:
+    return str(value).rstrip(".")
+
+
+def parse_output(text: str) -> Any:
+    """A function_call_output's `output`: JSON when it parses, else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def remember(facts: dict[str, Any], value: Any) -> None:
+    """Merge the top-level fields of a call's arguments or output into the facts."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if item is not None:
+                facts[key] = item
