@@ -1,0 +1,166 @@
+"""WAV in and out: read any PCM WAV as 24 kHz mono PCM16, and write WAVs that stay valid.
+
+`read_wav` parses RIFF itself (the stdlib `wave` module of 3.11 rejects float and
+WAVE_FORMAT_EXTENSIBLE files, which are common). `WavWriter` rewrites the header sizes
+after every write, so a recording is a valid file even after Ctrl-C, a crash or SIGKILL.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from runner.audio.pcm import SAMPLE_BYTES, SAMPLE_RATE
+from runner.audio.resample import resample
+
+_PCM = 0x0001
+_FLOAT = 0x0003
+_EXTENSIBLE = 0xFFFE
+_HEADER_BYTES = 44
+
+
+class WavError(ValueError):
+    """A WAV file that cannot be read; the message names the file and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class WavAudio:
+    """Decoded audio: float64 samples in -1..1, shape (frames, channels)."""
+
+    rate: int
+    samples: np.ndarray
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def seconds(self) -> float:
+        return self.samples.shape[0] / self.rate
+
+
+def read_wav(path: str | Path) -> WavAudio:
+    """Decode a PCM (8/16/24/32-bit) or float (32/64-bit) WAV file of any rate and channels."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise WavError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise WavError(f"{path}: not a WAV file (no RIFF/WAVE header)")
+    fmt, body = _chunks(path, data)
+    tag, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", fmt)
+    if tag == _EXTENSIBLE and len(fmt) >= 26:
+        tag = struct.unpack_from("<H", fmt, 24)[0]  # the sub-format GUID starts with the tag
+    if channels == 0 or rate == 0:
+        raise WavError(f"{path}: invalid fmt chunk ({channels} channels at {rate} Hz)")
+    width = block_align // channels
+    samples = _decode(path, body[: len(body) - len(body) % block_align], tag, bits, width)
+    return WavAudio(rate=rate, samples=samples.reshape(-1, channels))
+
+
+def to_pcm16_mono_24k(audio: WavAudio) -> bytes:
+    """Mix down to mono, resample to 24 kHz and quantise to PCM16 (clipped, rounded)."""
+    mono = audio.samples.mean(axis=1)
+    converted = resample(mono, audio.rate, SAMPLE_RATE)
+    return np.clip(np.round(converted * 32768.0), -32768, 32767).astype("<i2").tobytes()
+
+
+def load_pcm(path: str | Path) -> bytes:
+    """A WAV file as the voice loop's format: 24 kHz mono PCM16."""
+    return to_pcm16_mono_24k(read_wav(path))
+
+
+def _chunks(path: str | Path, data: bytes) -> tuple[bytes, bytes]:
+    fmt = body = None
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk_id, size = struct.unpack_from("<4sI", data, pos)
+        content = data[pos + 8 : pos + 8 + size]
+        if chunk_id == b"fmt ":
+            fmt = content
+        elif chunk_id == b"data":
+            body = content  # a streaming writer's unfinished size is clipped to the file
+        pos += 8 + size + (size & 1)
+    if fmt is None or len(fmt) < 16:
+        raise WavError(f"{path}: no valid 'fmt ' chunk")
+    if body is None:
+        raise WavError(f"{path}: no 'data' chunk")
+    return fmt, body
+
+
+def _decode(path: str | Path, body: bytes, tag: int, bits: int, width: int) -> np.ndarray:
+    if tag == _FLOAT and width in (4, 8):
+        return np.frombuffer(body, dtype="<f4" if width == 4 else "<f8").astype(np.float64)
+    if tag != _PCM:
+        raise WavError(
+            f"{path}: unsupported WAV encoding (format tag 0x{tag:04x}); "
+            "convert it to PCM first, e.g. `sox in.wav -b 16 out.wav`"
+        )
+    if width == 1:
+        return (np.frombuffer(body, dtype="u1").astype(np.float64) - 128.0) / 128.0
+    if width == 2:
+        return np.frombuffer(body, dtype="<i2") / 32768.0
+    if width == 3:
+        raw = np.frombuffer(body, dtype="u1").reshape(-1, 3).astype(np.int32)
+        value = raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16)
+        return np.where(value >= 1 << 23, value - (1 << 24), value) / float(1 << 23)
+    if width == 4:
+        return np.frombuffer(body, dtype="<i4") / float(1 << 31)
+    raise WavError(f"{path}: unsupported sample size ({bits} bits)")
+
+
+class WavWriter:
+    """A PCM16 WAV written as it goes, valid at every moment.
+
+    After each `write` the RIFF and data sizes are rewritten and the data is flushed to
+    the OS, so whatever happens to the process, the file holds a readable WAV of all
+    completed writes.
+    """
+
+    def __init__(self, path: str | Path, *, channels: int = 1, rate: int = SAMPLE_RATE) -> None:
+        self.path = Path(path)
+        self.channels = channels
+        self.rate = rate
+        self.data_bytes = 0
+        self._file: BinaryIO = open(self.path, "wb")
+        self._file.write(self._header())
+        self._file.flush()
+
+    @property
+    def frames(self) -> int:
+        return self.data_bytes // (SAMPLE_BYTES * self.channels)
+
+    def write(self, pcm: bytes) -> None:
+        """Append interleaved PCM16 frames and make the header match."""
+        if len(pcm) % (SAMPLE_BYTES * self.channels):
+            raise ValueError(f"{len(pcm)} bytes is not a whole number of {self.channels}-channel PCM16 frames")
+        if not pcm:
+            return
+        self._file.seek(0, 2)
+        self._file.write(pcm)
+        self.data_bytes += len(pcm)
+        self._file.seek(0)
+        self._file.write(self._header())
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> WavWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _header(self) -> bytes:
+        block_align = SAMPLE_BYTES * self.channels
+        return struct.pack(
+            "<4sI4s4sIHHIIHH4sI",
+            b"RIFF", 36 + self.data_bytes, b"WAVE",
+            b"fmt ", 16, _PCM, self.channels, self.rate, self.rate * block_align, block_align, 16,
+            b"data", self.data_bytes,
+        )
