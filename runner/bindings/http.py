@@ -74,17 +74,21 @@ async def _address_refusal(host: str, port: int) -> str | None:
     if host.lower().rstrip(".") in _METADATA_HOSTS:
         return f"refused to call {host}: it is a cloud metadata host {advice}"
     try:
-        addresses = {ipaddress.ip_address(host)}
+        literal = ipaddress.ip_address(host)
     except ValueError:
-        loop = asyncio.get_running_loop()
-        try:
-            resolved = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            return f"cannot resolve host {host}: {exc.strerror}"
-        addresses = {ipaddress.ip_address(info[4][0]) for info in resolved}
-    for address in sorted(addresses, key=str):
+        literal = None
+    if literal is not None:
+        if _is_forbidden(literal):
+            return f"refused to call {host}: it is a link-local or cloud metadata address {advice}"
+        return None
+    loop = asyncio.get_running_loop()
+    try:
+        resolved = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return None  # nothing to refuse: the request itself fails and says why
+    for address in sorted({ipaddress.ip_address(info[4][0]) for info in resolved}, key=str):
         if _is_forbidden(address):
-            return f"refused to call {host}: {address} is a link-local or cloud metadata address {advice}"
+            return f"refused to call {host}: it resolves to {address}, a link-local or cloud metadata address {advice}"
     return None
 
 

@@ -41,7 +41,7 @@ def load_callable(base_dir: Path, module: str, attribute: str) -> Callable[..., 
         raise BindingError(f"module {module!r} has no attribute {attribute!r}{_suggestion(loaded, attribute)}")
     target = getattr(loaded, attribute)
     if not callable(target):
-        raise BindingError(f"{reference} is a {type(target).__name__}, not a function")
+        raise BindingError(f"{reference} is not a function (it is of type {type(target).__name__})")
     return target
 
 

@@ -49,7 +49,9 @@ def cap(text: str, max_chars: int) -> str:
     if _looks_like_json(text):
         return _cap_json(text, max_chars)
     marker = f"\n[output truncated: first {{kept}} of {len(text)} characters shown]"
-    kept = max(0, max_chars - len(marker.format(kept=max_chars)))
+    kept = max_chars
+    for _ in range(2):  # the marker's length depends on the count it shows; settles in two rounds
+        kept = max(0, max_chars - len(marker.format(kept=kept)))
     return text[:kept] + marker.format(kept=kept)
 
 
