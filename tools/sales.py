@@ -38,10 +38,18 @@ def existing_product(connection: sqlite3.Connection, product_id: str) -> sqlite3
     return row
 
 
+def _word_matches(query_word: str, product_words: set[str]) -> bool:
+    """Whole words, or the start of a word for queries of 3+ letters ("laptop" finds
+    "laptops"), so a stray letter such as the "c" of "usb-c" does not match everything."""
+    if query_word in product_words:
+        return True
+    return len(query_word) >= 3 and any(word.startswith(query_word) for word in product_words)
+
+
 @reports_bad_arguments
 def lookup_products(query: str | None = None, category: str | None = None) -> dict[str, Any]:
-    """Products whose name, description or category contain the query's words, the
-    products matching most words first; the whole catalogue (or category) without a query."""
+    """Products whose name, description or category contain the query's words, those
+    matching most words first; the whole catalogue (or category) without a query."""
     if category is not None:
         category = arguments.choice("category", category, PRODUCT_CATEGORIES)
     words: list[str] = []
@@ -58,8 +66,8 @@ def lookup_products(query: str | None = None, category: str | None = None) -> di
         ).fetchall()
     scored = []
     for row in rows:
-        haystack = f"{row['name']} {row['description']} {row['category']}".casefold()
-        matched = sum(word in haystack for word in words)
+        product_words = set(re.findall(r"\w+", f"{row['name']} {row['description']} {row['category']}".casefold()))
+        matched = sum(_word_matches(word, product_words) for word in words)
         if matched or not words:
             scored.append((matched, row))
     scored.sort(key=lambda pair: -pair[0])
