@@ -75,6 +75,7 @@ class RestSimulator:
         self.faults: dict[Endpoint, Fault] = {}
         self.requests: list[RecordedRequest] = []
         self.max_in_flight = 0  # most requests handled at once: shows whether clients serialise
+        self.connections_opened = 0  # fewer than requests when clients keep connections alive
 
     @property
     def base_url(self) -> str:
@@ -115,6 +116,7 @@ class RestSimulator:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        self.connections_opened += 1
         try:
             while await self._serve_request(reader, writer):
                 pass
@@ -243,7 +245,7 @@ class RestSimulator:
             "truncation": "disabled",
             "usage": {
                 "input_tokens": input_tokens,
-                "input_tokens_details": {"cached_tokens": 0},
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                 "output_tokens": output_tokens,
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": input_tokens + output_tokens,
