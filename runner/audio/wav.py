@@ -55,9 +55,14 @@ def read_wav(path: str | Path) -> WavAudio:
     tag, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", fmt)
     if tag == _EXTENSIBLE and len(fmt) >= 26:
         tag = struct.unpack_from("<H", fmt, 24)[0]  # the sub-format GUID starts with the tag
-    if channels == 0 or rate == 0:
-        raise WavError(f"{path}: invalid fmt chunk ({channels} channels at {rate} Hz)")
-    width = block_align // channels
+    if tag not in (_PCM, _FLOAT):
+        raise WavError(
+            f"{path}: unsupported WAV encoding (format tag 0x{tag:04x}); "
+            "convert it to PCM first, e.g. `sox in.wav -b 16 out.wav`"
+        )
+    width = block_align // channels if channels else 0
+    if rate == 0 or width == 0 or block_align % channels:
+        raise WavError(f"{path}: invalid 'fmt ' chunk ({channels} channels, {rate} Hz, {block_align}-byte frames)")
     samples = _decode(path, body[: len(body) - len(body) % block_align], tag, bits, width)
     return WavAudio(rate=rate, samples=samples.reshape(-1, channels))
 
@@ -93,13 +98,10 @@ def _chunks(path: str | Path, data: bytes) -> tuple[bytes, bytes]:
 
 
 def _decode(path: str | Path, body: bytes, tag: int, bits: int, width: int) -> np.ndarray:
-    if tag == _FLOAT and width in (4, 8):
+    if tag == _FLOAT:
+        if width not in (4, 8):
+            raise WavError(f"{path}: unsupported float sample size ({bits} bits)")
         return np.frombuffer(body, dtype="<f4" if width == 4 else "<f8").astype(np.float64)
-    if tag != _PCM:
-        raise WavError(
-            f"{path}: unsupported WAV encoding (format tag 0x{tag:04x}); "
-            "convert it to PCM first, e.g. `sox in.wav -b 16 out.wav`"
-        )
     if width == 1:
         return (np.frombuffer(body, dtype="u1").astype(np.float64) - 128.0) / 128.0
     if width == 2:
