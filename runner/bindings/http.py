@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 import httpx
-from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from runner.config.model import HttpBinding
@@ -30,8 +30,8 @@ _OMITTED = object()  # a body value whose argument the model left out
 
 def _text_value(value: Any) -> str:
     """How an argument looks inside a rendered string: JSON spelling for non-strings."""
-    if isinstance(value, str):
-        return value
+    if isinstance(value, (str, Undefined)):
+        return str(value)  # str() of a StrictUndefined raises the error naming the variable
     if value is None:
         return ""
     if isinstance(value, bool):
