@@ -81,12 +81,16 @@ def resolve_rules_path(name_or_path: str | Path) -> Path:
 def load_rules(name_or_path: str | Path) -> RuleSet:
     """Parse and check a rule file; raises `RuleFileError` listing every problem."""
     path = resolve_rules_path(name_or_path)
-    shown = str(name_or_path) if Path(name_or_path) == path else str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         bundled = ", ".join(sorted(p.stem for p in RULES_DIR.glob("*.yaml")))
-        raise RuleFileError([Problem(shown, 1, 1, "", f"cannot read rule file: {error.strerror}", hint=f"bundled rule sets: {bundled}")]) from None
+        if path.parent == RULES_DIR and Path(name_or_path) != path:
+            message = f"no rule file or bundled rule set named '{name_or_path}'"
+        else:
+            message = f"cannot read rule file: {error.strerror}"
+        raise RuleFileError([Problem(str(name_or_path), 1, 1, "", message, hint=f"bundled rule sets: {bundled}")]) from None
+    shown = str(name_or_path) if Path(name_or_path) == path else str(path)
     return parse_rules(text, shown)
 
 
