@@ -17,6 +17,7 @@ from typing import Any
 from runner.config.model import Guardrail
 
 _FLAGS = re.IGNORECASE
+_PHRASE_GAP = r"\s{1,16}"
 _REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)  # possessive repeats never backtrack
 
 
@@ -79,12 +80,15 @@ def _max_width(pattern: str) -> int | None:
 
 
 def _word_list_pattern(words: tuple[str, ...]) -> str:
-    """Whole words or phrases, any whitespace between a phrase's words, longest first.
+    """Whole words or phrases, longest first.
 
+    A phrase's words may be separated by up to 16 whitespace characters (spaces,
+    line breaks): a bound keeps the rule's longest match finite, so incremental
+    scans resume close to the end instead of rescanning the whole reply.
     Look-arounds instead of `\\b` so entries that start or end with punctuation
     ("100%", "C++") still need a non-word character (or the text's edge) around them.
     """
-    phrases = sorted((r"\s+".join(re.escape(part) for part in word.split()) for word in words), key=len, reverse=True)
+    phrases = sorted((_PHRASE_GAP.join(re.escape(part) for part in word.split()) for word in words), key=len, reverse=True)
     return r"(?<!\w)(?:" + "|".join(phrases) + r")(?!\w)"
 
 

@@ -188,3 +188,38 @@ def test_an_unknown_policy_is_an_error_verdict_not_an_exception(example_regex_po
     assert check(example_regex_policies, "no_such_policy", "hello") == Verdict(
         tripped=False, error="unknown guardrail policy 'no_such_policy'"
     )
+
+
+def test_a_phrase_allows_up_to_sixteen_whitespace_characters_between_its_words(example_regex_policies):
+    assert check(example_regex_policies, "competitor_mentions", "Umbrella" + " " * 16 + "Corp").tripped is True
+    assert check(example_regex_policies, "competitor_mentions", "Umbrella" + " " * 17 + "Corp").tripped is False
+
+
+def test_a_text_that_does_not_continue_the_last_one_is_scanned_from_its_start(example_regex_policies):
+    checker = GuardrailChecker(example_regex_policies)
+    long_clean_reply = "Your order is on its way. " * 10
+
+    async def two_replies() -> list[Verdict]:
+        return [
+            await checker.check("competitor_mentions", long_clean_reply, final=False),
+            await checker.check("competitor_mentions", "Globex? " + long_clean_reply, final=False),
+        ]
+
+    assert asyncio.run(two_replies()) == [
+        Verdict(tripped=False),
+        Verdict(tripped=True, category="competitor", rationale='matched "Globex"'),
+    ]
+
+
+def test_user_and_assistant_texts_are_tracked_apart(example_regex_policies):
+    checker = GuardrailChecker(example_regex_policies)
+    reply = "Your order is on its way. " * 10
+
+    async def interleaved() -> list[bool]:
+        return [
+            (await checker.check("competitor_mentions", reply, role="assistant", final=False)).tripped,
+            (await checker.check("competitor_mentions", "Is Hooli cheaper?", role="user")).tripped,
+            (await checker.check("competitor_mentions", reply + "Hooli is not us.", role="assistant")).tripped,
+        ]
+
+    assert asyncio.run(interleaved()) == [False, True, True]
