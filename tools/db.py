@@ -25,6 +25,10 @@ _initialised: set[Path] = set()
 _initialise_lock = threading.Lock()
 
 
+class DatabaseUnavailable(Exception):
+    """The database file cannot be created or opened; the message names the path."""
+
+
 def database_path() -> Path:
     """$TECHCORP_DB, else $RUNNER_STATE_DIR/techcorp.db, else ./.runner/techcorp.db."""
     explicit = os.environ.get("TECHCORP_DB")
@@ -68,24 +72,31 @@ def initialise() -> Path:
     with _initialise_lock:
         if path in _initialised and path.exists():
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         try:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.executescript((DATA_DIR / "schema.sql").read_text(encoding="utf-8"))
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                if connection.execute("SELECT 1 FROM meta WHERE key = 'seeded_at'").fetchone() is None:
-                    _seed(connection, utc_now())
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-        finally:
-            connection.close()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_and_seed(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseUnavailable(f"cannot set up the TechCorp database at {path}: {exc}") from exc
         _initialised.add(path)
     return path
+
+
+def _create_and_seed(path: Path) -> None:
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.executescript((DATA_DIR / "schema.sql").read_text(encoding="utf-8"))
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if connection.execute("SELECT 1 FROM meta WHERE key = 'seeded_at'").fetchone() is None:
+                _seed(connection, utc_now())
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    finally:
+        connection.close()
 
 
 @contextmanager

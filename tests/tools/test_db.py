@@ -67,6 +67,21 @@ def test_a_deleted_database_is_created_again(database: Path, db_query) -> None:
     assert db_query("SELECT count(*) FROM customers WHERE id = 'CUST-1001'") == [(1,)]
 
 
+def test_a_path_that_cannot_be_a_database_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "occupied").write_text("a file where a folder should be")
+    monkeypatch.setenv("TECHCORP_DB", str(tmp_path / "occupied" / "techcorp.db"))
+    with pytest.raises(db.DatabaseUnavailable, match=r"^cannot set up the TechCorp database at .*/occupied/techcorp\.db: "):
+        db.initialise()
+
+
+def test_a_file_that_is_not_sqlite_is_reported(database: Path) -> None:
+    database.parent.mkdir(parents=True)
+    database.write_text("these are not the tables you are looking for " * 100)
+    with pytest.raises(db.DatabaseUnavailable) as raised:
+        db.initialise()
+    assert str(raised.value) == f"cannot set up the TechCorp database at {database}: file is not a database"
+
+
 def test_invoice_dates_are_relative_to_the_seeding_time(db_query) -> None:
     db.initialise()
     (seeded_text,) = db_query("SELECT value FROM meta WHERE key = 'seeded_at'")[0]
