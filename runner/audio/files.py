@@ -113,6 +113,8 @@ class WavOutput:
 
     def _pump_fast(self, writer: WavWriter) -> None:
         while not self._stopping.is_set():
-            ready = self._player.wait_ready(timeout=0.05)
+            ready = self._player.wait_ready(timeout=0.02)
             if ready:
                 writer.write(self._player.pull(min(ready, self._frames)))
+            else:
+                self._player.check_finished()

@@ -176,6 +176,16 @@ class Player:
         self._report_finished(finished)
         return block
 
+    def check_finished(self) -> None:
+        """Report items whose last sample has been heard by now.
+
+        `pull` does this on every block; an output that stops pulling while idle (a file
+        written as fast as possible) calls this instead.
+        """
+        with self._lock:
+            finished = self._collect_finished(self._clock())
+        self._report_finished(finished)
+
     def wait_ready(self, timeout: float) -> int:
         """Wait up to `timeout` s until `pull` has audio to give; return how many frames.
 
