@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -162,6 +163,19 @@ def _python_tool(name: str, function: str, parameters: dict[str, Any] | None = N
         binding=PythonBinding(module="tools.basic", function=function),
         timeout=timeout,
     )
+
+
+FIXTURE_PACKAGES = ("tools", "greetings")  # top-level names the fixture projects define
+
+
+@pytest.fixture(autouse=True)
+def restore_fixture_packages() -> Iterator[None]:
+    """Put back the `tools` modules other test folders imported (the example project's) after each test."""
+    before = {name: module for name, module in sys.modules.items() if name.partition(".")[0] in FIXTURE_PACKAGES}
+    yield
+    for name in [n for n in sys.modules if n.partition(".")[0] in FIXTURE_PACKAGES]:
+        del sys.modules[name]
+    sys.modules.update(before)
 
 
 @pytest.fixture
