@@ -19,6 +19,7 @@ import asyncio
 import statistics
 import time
 from pathlib import Path
+from typing import Awaitable, Callable
 
 import yaml
 from openai import AsyncOpenAI
@@ -87,7 +88,7 @@ async def full_scan_run(policies: dict[str, Guardrail], reply: str, points: list
     return time.perf_counter() - started
 
 
-def median_seconds(run, policies, reply, points) -> float:
+def median_seconds(run: Callable[..., Awaitable[float]], policies: dict[str, Guardrail], reply: str, points: list[tuple[int, bool]]) -> float:
     return statistics.median(asyncio.run(run(policies, reply, points)) for _ in range(REPEATS))
 
 

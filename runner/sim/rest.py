@@ -16,19 +16,16 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Iterable, Literal
 
+from runner.guardrails.remote import MODERATION_CATEGORIES  # the API's category names, one list for both sides
+
 Endpoint = Literal["moderations", "responses"]
+_ROUTES: dict[str, Endpoint] = {"/v1/moderations": "moderations", "/v1/responses": "responses"}
 
 DEFAULT_OFF_BRAND_TERMS = (
     "Globex", "Initech", "Umbrella Corp", "Hooli",
     "politics", "election", "president", "religion",
     "diagnosis", "prescription", "lawsuit", "lawyer",
 )  # fmt: skip
-MODERATION_CATEGORIES = (
-    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
-    "self-harm", "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors",
-    "violence", "violence/graphic",
-)  # fmt: skip
-_IMAGE_CAPABLE = {"self-harm", "self-harm/instructions", "self-harm/intent", "sexual", "violence", "violence/graphic"}
 _BASELINE_SCORE = 0.0004
 
 _VIOLENT = re.compile(r"\b(kill|murder|shoot|stab|bomb|punch|strangle|hurt you|beat you)\w*", re.IGNORECASE)
@@ -162,7 +159,7 @@ class RestSimulator:
             self.requests.append(RecordedRequest(method, path, headers, None))
             return 400, _error("We could not parse the JSON body of your request.", "invalid_request_error")
         self.requests.append(RecordedRequest(method, path, headers, body))
-        endpoint: Endpoint | None = {"/v1/moderations": "moderations", "/v1/responses": "responses"}.get(path)  # type: ignore[assignment]
+        endpoint = _ROUTES.get(path)
         if endpoint is None or method != "POST":
             return 404, _error(f"Invalid URL ({method} {path})", "invalid_request_error")
         if not headers.get("authorization", "").startswith("Bearer ") or not headers["authorization"][7:].strip():
