@@ -1,0 +1,237 @@
+"""Barge-in, playback truncation and guardrail decisions for the session core.
+
+Both cut the agent off the same way: StopPlayback (when audio is audible), then
+`response.cancel` (when the response is still active and the server will not cancel it
+itself), then, once the driver says how much was heard, `conversation.item.truncate`
+clamped to the audio received, then whatever follows (a corrective message, a goodbye).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Literal
+
+from runner.config.model import Guardrail
+from runner.core.actions import Action, CheckGuardrail, Record, StopPlayback
+from runner.core.history import system_note
+from runner.core.records import Breadcrumb
+from runner.core.state import InputGate, ItemState, PendingCheck, PendingStop, ResponseState
+
+if TYPE_CHECKING:
+    from runner.core.session import Session
+
+DEFAULT_REFUSAL = "Sorry, I can't help with that."
+CLOSING_INSTRUCTIONS = "End the conversation now: say one short, polite closing sentence. Do not call tools."
+
+
+class GuardrailsMixin:
+    """Stopping playback, truncating what was not heard, and acting on guardrail verdicts."""
+
+    # ---- barge-in and playback -------------------------------------------------------
+
+    def _barge_in(self: Session, reason: Literal["barge_in", "guardrail", "end"], now: float, *, server_cancels: bool) -> list[Action]:
+        actions = self._stop_playback(reason)
+        response = self._current
+        if response is not None and response.active and not response.muted:
+            self._mute(response)
+            if self._turn is not None:
+                self._turn.interrupted = True
+            if not server_cancels:
+                actions.append(self._cancel(response))
+        return actions
+
+    def _stop_playback(self: Session, reason: Literal["barge_in", "guardrail", "end"]) -> list[Action]:
+        """StopPlayback when something is audible and no stop is already awaited."""
+        if not self._audio or not self._audible or self._stop is not None:
+            return []
+        self._stop = PendingStop(reason)
+        return [StopPlayback(reason)]
+
+    def _after_stop(self: Session, then: Callable[[float], list[Action]], now: float) -> list[Action]:
+        """Run `then` after the awaited truncate, or now when no stop is awaited."""
+        if self._stop is not None:
+            self._stop.then.append(then)
+            return []
+        return then(now)
+
+    def _mute(self: Session, response: ResponseState) -> None:
+        response.muted = True
+        for item in response.items:
+            item.muted = True
+            if item.message.status == "in_progress":
+                item.message.status = "interrupted"
+
+    def _cancel(self: Session, response: ResponseState) -> Action:
+        response.cancel_sent = True
+        return self._send({"type": "response.cancel", "response_id": response.id})
+
+    def playback_stopped(self: Session, item_id: str | None, played_ms: float, now: float) -> list[Action]:
+        """The driver's answer to StopPlayback: which item was audible and how much was heard."""
+        stop, self._stop = self._stop, None
+        audible, self._audible = self._audible, {}
+        actions: list[Action] = []
+        for audible_id, item in audible.items():
+            actions += self._truncate(item, played_ms if audible_id == item_id else 0, send=stop is None or stop.reason != "end")
+        if stop is not None and not self._ended:
+            for then in stop.then:
+                actions += then(now)
+        return actions
+
+    def playback_finished(self: Session, item_id: str, now: float) -> list[Action]:
+        """The whole item was heard."""
+        item = self._audible.pop(item_id, None)
+        if item is not None:
+            item.message.heard_ms = self._received_ms(item)
+        return []
+
+    def _truncate(self: Session, item: ItemState, played_ms: float, *, send: bool) -> list[Action]:
+        """Forget the unheard audio: truncate only when 0 < played < received."""
+        received = self._received_ms(item)
+        heard = max(0, min(int(played_ms), received))
+        message = item.message
+        message.heard_ms = heard
+        if heard >= received:
+            return []
+        actions: list[Action] = []
+        if send and heard > 0:
+            truncate = {"type": "conversation.item.truncate", "item_id": message.item_id, "content_index": 0, "audio_end_ms": heard}
+            actions.append(self._send(truncate))
+        item.muted = True
+        message.status = "interrupted"
+        actions.append(Record("interrupted", {"agent": message.agent, "item_id": message.item_id, "text": message.text, "heard_ms": heard}))
+        return actions
+
+    def _received_ms(self: Session, item: ItemState) -> int:
+        return item.received_bytes * 1000 // self._bytes_per_second[item.message.agent]
+
+    # ---- output guardrails -----------------------------------------------------------
+
+    def _streaming_checks(self: Session, item: ItemState, actions: list[Action]) -> None:
+        length = len(item.message.text)
+        for index, policy in enumerate(item.policies):
+            if length >= item.next_checks[index]:
+                step = policy.check_every_chars
+                item.next_checks[index] = (length // step + 1) * step
+                actions.append(self._check(policy, "assistant", item.message.text, False, item))
+
+    def _final_checks(self: Session, item: ItemState, actions: list[Action]) -> None:
+        for policy in item.policies:
+            actions.append(self._check(policy, "assistant", item.message.text, True, item))
+
+    def _check(self: Session, policy: Guardrail, role: Literal["assistant", "user"], text: str, final: bool, item: ItemState | None) -> CheckGuardrail:
+        self._check_count += 1
+        self._checks[self._check_count] = PendingCheck(policy, role, text, final, self._user_turn, item)
+        return CheckGuardrail(self._check_count, policy.name, role, text, final)
+
+    def guardrail_result(
+        self: Session,
+        check_id: int,
+        *,
+        tripped: bool,
+        category: str | None = None,
+        rationale: str | None = None,
+        error: str | None = None,
+        now: float,
+    ) -> list[Action]:
+        """A verdict for a CheckGuardrail. `error` with `tripped` false: the check failed open."""
+        check = self._checks.pop(check_id, None)
+        if check is None or self._ended:
+            return []
+        if check.role == "user":
+            return self._input_verdict(check_id, check, tripped, category, rationale, error, now)
+        item = check.item
+        if item is None or item.muted or item.message.blocked_by is not None or check.user_turn != self._user_turn:
+            return []  # stale: that reply was already cut, or the user has spoken since
+        if not tripped:
+            return self._failed_open(check, error, now) if error else []
+        actions = self._trip_record(check, category, rationale, error, now)
+        if check.policy.action == "log":
+            return actions
+        item.message.blocked_by = check.policy.name
+        actions += self._stop_playback("guardrail")
+        response = item.response
+        if response is not None and response.active:
+            self._mute(response)
+            if not response.cancel_sent:
+                actions.append(self._cancel(response))
+        elif item.message.item_id not in self._audible:
+            item.muted = True
+        return actions + self._after_stop(self._consequence(check.policy), now)
+
+    def _consequence(self: Session, policy: Guardrail) -> Callable[[float], list[Action]]:
+        """What follows a blocking trip once the cut is done: a correction, or a goodbye."""
+        if policy.action == "end_session":
+            return lambda now: self._say_goodbye(f"guardrail {policy.name}", CLOSING_INSTRUCTIONS)
+
+        def correct(now: float) -> list[Action]:
+            note = f'Your last reply was stopped by the "{policy.name}" policy. {policy.hint} Answer the user again, within the policy.'
+            return [self._send({"type": "conversation.item.create", "item": system_note(" ".join(note.split()))}), *self._request_response("corrective")]
+
+        return correct
+
+    # ---- input guardrails ------------------------------------------------------------
+
+    def _gate_user_turn(self: Session, text: str) -> list[Action]:
+        """Hold the reply to this user turn until every input policy has passed it."""
+        gate = self._input_gate = InputGate(self._user_turn, text)
+        checks = [self._check(policy, "user", text, True, None) for policy in self._input_policies[self._agent.name]]
+        gate.pending.update(check.check_id for check in checks)
+        return list(checks)
+
+    def _gate_without_transcript(self: Session) -> list[Action]:
+        """No transcript to check: each policy's `on_error` decides, `closed` refuses."""
+        policies = self._input_policies[self._agent.name]
+        closed = next((p for p in policies if p.on_error == "closed"), None)
+        if closed is not None:
+            return self._refuse(closed)
+        return self._request_response("reply")
+
+    def _input_verdict(
+        self: Session, check_id: int, check: PendingCheck, tripped: bool, category: str | None, rationale: str | None, error: str | None, now: float
+    ) -> list[Action]:
+        gate = self._input_gate
+        if gate is None or check_id not in gate.pending or gate.user_turn != self._user_turn:
+            return []  # stale: the user has spoken again, or the turn was already decided
+        gate.pending.discard(check_id)
+        actions: list[Action] = []
+        if tripped:
+            actions += self._trip_record(check, category, rationale, error, now)
+            if check.policy.action == "block":
+                self._input_gate = None
+                return actions + self._refuse(check.policy)
+            if check.policy.action == "end_session":
+                self._input_gate = None
+                return actions + self._say_goodbye(f"guardrail {check.policy.name}", CLOSING_INSTRUCTIONS)
+        elif error:
+            actions += self._failed_open(check, error, now)
+        if not gate.pending:
+            self._input_gate = None
+            actions += self._request_response("reply")
+        return actions
+
+    def _refuse(self: Session, policy: Guardrail) -> list[Action]:
+        refusal = policy.refusal or DEFAULT_REFUSAL
+        instructions = f'Do not act on the user\'s last message. Reply with exactly this sentence and nothing else: "{refusal}"'
+        return self._request_response("refusal", {"instructions": instructions, "tool_choice": "none"})
+
+    # ---- records ---------------------------------------------------------------------
+
+    def _trip_record(self: Session, check: PendingCheck, category: str | None, rationale: str | None, error: str | None, now: float) -> list[Action]:
+        agent = check.item.message.agent if check.item is not None else self._agent.name
+        data = {
+            "policy": check.policy.name,
+            "action": check.policy.action,
+            "role": check.role,
+            "category": category,
+            "rationale": rationale,
+            "text": check.text,
+            "final": check.final,
+            "error": error,
+        }
+        self.transcript.append(Breadcrumb("guardrail", agent, now, data))
+        return [Record("guardrail", data)]
+
+    def _failed_open(self: Session, check: PendingCheck, error: str, now: float) -> list[Action]:
+        message = f"guardrail {check.policy.name!r} could not check the {check.role} text and let it pass: {error}"
+        data = {"policy": check.policy.name, "role": check.role, "message": message}
+        self.transcript.append(Breadcrumb("notice", self._agent.name, now, data))
+        return [Record("notice", data)]

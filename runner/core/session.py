@@ -1,0 +1,402 @@
+"""The sans-I/O session state machine (see docs/architecture.md, "The session core").
+
+Like h11: no asyncio, sockets, threads, clocks or randomness.  Server events and local
+inputs go in, a list of actions comes out, and the driver carries them out in order.
+Time is always the `now` argument; ids come from counters seeded by `session_id`.
+User turns live in `TurnsMixin`, tool calls and handoffs in `ToolsMixin`, barge-in and
+guardrails in `GuardrailsMixin`; this module holds the state, the dispatch table, the
+response lifecycle, errors and reconnects.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from runner.config.model import Guardrail, Limits
+from runner.core.actions import Action, EndSession, Play, Record, Send
+from runner.core.guarding import GuardrailsMixin
+from runner.core.history import reseed_items
+from runner.core.records import Breadcrumb, HandoffRecord, Message, ToolCall, TranscriptEntry, TurnLatency, Usage
+from runner.core.sequencer import ResponseRequest, ResponseSequencer
+from runner.core.state import InputGate, ItemState, PendingCheck, PendingStop, ResponseState, ToolBatch
+from runner.core.tooling import ToolsMixin
+from runner.core.turns import TurnsMixin
+
+if TYPE_CHECKING:
+    from runner.compile import CompiledAgent
+
+RACE_CODE = "conversation_already_has_active_response"
+FATAL_CODES = frozenset({"beta_api_shape_disabled", "session_expired", "invalid_api_key", "insufficient_quota"})
+FATAL_TYPES = frozenset({"authentication_error"})
+GOODBYE_INSTRUCTIONS = "The conversation is ending now. Say one short, friendly goodbye sentence. Do not call tools."
+LIMIT_GOODBYE_INSTRUCTIONS = (
+    "The session has reached its time limit. Tell the caller in one short sentence that you have to end "
+    "the call now, and say goodbye. Do not call tools."
+)
+# Server events the core has no use for; anything not listed here or handled is "unknown".
+IGNORED_EVENTS = frozenset({
+    "session.created", "session.updated", "conversation.created", "conversation.item.retrieved",
+    "conversation.item.truncated", "conversation.item.deleted", "input_audio_buffer.cleared",
+    "input_audio_buffer.dtmf_event_received", "conversation.item.input_audio_transcription.delta",
+    "conversation.item.input_audio_transcription.segment", "rate_limits.updated",
+    "response.content_part.added", "response.content_part.done", "response.output_audio.done",
+    "response.function_call_arguments.delta", "output_audio_buffer.started", "output_audio_buffer.stopped",
+    "output_audio_buffer.cleared", "mcp_list_tools.in_progress", "mcp_list_tools.completed",
+    "mcp_list_tools.failed", "response.mcp_call_arguments.delta", "response.mcp_call_arguments.done",
+    "response.mcp_call.in_progress", "response.mcp_call.completed", "response.mcp_call.failed",
+})
+BYTES_PER_SECOND = {"audio/pcm": 48_000, "audio/pcmu": 8_000, "audio/pcma": 8_000}
+
+
+class Session(TurnsMixin, ToolsMixin, GuardrailsMixin):
+    """One conversation with a team of agents, as a pure state machine."""
+
+    def __init__(
+        self,
+        agents: Mapping[str, CompiledAgent],
+        start: str,
+        *,
+        guardrails: Mapping[str, Guardrail],
+        limits: Limits,
+        audio: bool,
+        session_id: str,
+    ) -> None:
+        _check_wiring(agents, start, guardrails)
+        self._agents = agents
+        self._agent = agents[start]
+        self._limits = limits
+        self._audio = audio
+        self.session_id = session_id
+        self._event_prefix = f"evt_{session_id}_"
+        self._event_count = 0
+        self._check_count = 0
+        self._voice = self._agent.voice
+        self._started_at: float | None = None
+        self._ending: str | None = None  # reason, once a goodbye is on its way
+        self._goodbye_instructions = GOODBYE_INSTRUCTIONS
+        self._ended = False
+        self._user_turn = 0
+        self._turn: TurnLatency | None = None
+        self._output_policies = {n: _policies(a, guardrails, "assistant") for n, a in agents.items()}
+        self._input_policies = {n: _policies(a, guardrails, "user") for n, a in agents.items()}
+        self._bytes_per_second = {n: _bytes_per_second(a) for n, a in agents.items()}
+        self._seq = ResponseSequencer(self._next_event_id)
+        self._current: ResponseState | None = None
+        self._responses: dict[str, ResponseState] = {}
+        self._items: dict[str, ItemState] = {}
+        self._user_items: dict[str, Message] = {}
+        self._audible: dict[str, ItemState] = {}
+        self._stop: PendingStop | None = None
+        self._batches: dict[str, ToolBatch] = {}
+        self._calls: dict[str, tuple[ToolCall, ToolBatch]] = {}
+        self._answered: set[str] = set()
+        self._checks: dict[int, PendingCheck] = {}
+        self._input_gate: InputGate | None = None
+        self._unknown_seen: set[str] = set()
+        self.transcript: list[TranscriptEntry] = []
+        self.handoffs: list[HandoffRecord] = []
+        self.tool_calls: list[ToolCall] = []
+        self.latencies: list[TurnLatency] = []
+        self.agents_visited: list[str] = [start]
+        self.usage = Usage(model=str(self._agent.session.get("model", "")))
+        self.unknown_events: dict[str, int] = {}
+        self._handlers: dict[str, Callable[[dict[str, Any], float], list[Action]]] = {
+            "response.output_audio.delta": self._on_audio_delta,
+            "response.output_audio_transcript.delta": self._on_text_delta,
+            "response.output_text.delta": self._on_text_delta,
+            "response.output_audio_transcript.done": self._on_text_done,
+            "response.output_text.done": self._on_text_done,
+            "response.created": self._on_response_created,
+            "response.output_item.added": self._on_output_item_added,
+            "response.output_item.done": self._on_output_item_done,
+            "response.function_call_arguments.done": self._on_call_arguments_done,
+            "response.done": self._on_response_done,
+            "conversation.item.added": self._on_item_added,
+            "conversation.item.created": self._on_item_added,
+            "conversation.item.done": self._on_item_done,
+            "conversation.item.input_audio_transcription.completed": self._on_transcription_completed,
+            "conversation.item.input_audio_transcription.failed": self._on_transcription_failed,
+            "input_audio_buffer.speech_started": self._on_speech_started,
+            "input_audio_buffer.speech_stopped": self._on_user_turn_end,
+            "input_audio_buffer.timeout_triggered": self._on_user_turn_end,
+            "input_audio_buffer.committed": self._on_committed,
+            "error": self._on_error,
+        }
+        for name in IGNORED_EVENTS:
+            self._handlers[name] = _ignore
+
+    # ---- read-only state -------------------------------------------------------------
+
+    @property
+    def active_agent(self) -> str:
+        return self._agent.name
+
+    @property
+    def ended(self) -> bool:
+        """True once EndSession has been returned."""
+        return self._ended
+
+    @property
+    def handoff_counts(self) -> dict[str, int]:
+        """Successful handoffs per edge, keyed "source->target"."""
+        counts: dict[str, int] = {}
+        for record in self.handoffs:
+            if record.success:
+                key = f"{record.source}->{record.target}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    # ---- inputs ----------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """Configure the socket for the start agent (the only session.update with a voice)."""
+        self._started_at = now
+        return [self._send({"type": "session.update", "session": self._full_session(self._agent)})]
+
+    def receive(self, event: dict[str, Any], now: float) -> list[Action]:
+        """Feed one server event."""
+        if self._ended:
+            return []
+        kind = event.get("type")
+        handler = self._handlers.get(kind)  # type: ignore[arg-type]
+        if handler is None:
+            return self._on_unknown(event, now)
+        try:
+            return handler(event, now)
+        except (KeyError, TypeError, AttributeError) as problem:
+            return self._error_record(now, code="malformed_event", message=f"malformed server event {kind!r}: {problem!r} ignored")
+
+    def tick(self, now: float) -> list[Action]:
+        """Timers: the session limit and the slow-tool filler."""
+        if self._ended:
+            return []
+        started = self._started_at
+        if started is not None and self._ending is None and now - started >= self._limits.max_session_minutes * 60:
+            notice = Record("notice", {"message": f"session limit of {self._limits.max_session_minutes:g} minutes reached"})
+            return [notice, *self._say_goodbye("session_limit", LIMIT_GOODBYE_INSTRUCTIONS)]
+        return self._filler(now)
+
+    def end(self, reason: str, now: float) -> list[Action]:
+        """Say goodbye, then EndSession; a second call ends at once."""
+        if self._ended:
+            return []
+        if self._ending is not None:
+            self._ended = True
+            return [EndSession(self._ending)]
+        return self._say_goodbye(reason, GOODBYE_INSTRUCTIONS)
+
+    def reconnected(self, now: float) -> list[Action]:
+        """A new socket: configure it, re-seed the history, and reply if a reply was owed."""
+        if self._ended:
+            return []
+        actions: list[Action] = [self._send({"type": "session.update", "session": self._full_session(self._agent)})]
+        items = reseed_items(self.transcript)
+        actions += [self._send({"type": "conversation.item.create", "item": item}) for item in items]
+        owed = self._seq.reset()
+        if self._current is not None:
+            self._mute(self._current)
+            self._current = None
+        self._responses.clear()
+        actions.append(Record("notice", {"message": f"reconnected: session re-sent, {len(items)} history items re-seeded"}))
+        for batch in list(self._batches.values()):
+            batch.as_notes = True
+            batch.response_done = True
+            actions += self._finish_batch(batch, now)
+        if owed:
+            actions += self._request_response("reply") if self._ending is None else self._say_goodbye(self._ending, self._goodbye_instructions, again=True)
+        return actions
+
+    # ---- response lifecycle ----------------------------------------------------------
+
+    def _on_response_created(self, event: dict[str, Any], now: float) -> list[Action]:
+        response_id = event["response"]["id"]
+        state = ResponseState(response_id, self._agent.name, self._seq.created())
+        self._responses[response_id] = state
+        self._current = state
+        if self._turn is not None and self._turn.response_created is None:
+            self._turn.response_created = now
+        return []
+
+    def _on_output_item_added(self, event: dict[str, Any], now: float) -> list[Action]:
+        item = event["item"]
+        if item.get("type") == "message" and item["id"] not in self._items:
+            self._new_item(item["id"], event.get("response_id"), now)
+        return []
+
+    def _new_item(self, item_id: str, response_id: str | None, now: float) -> ItemState:
+        response = self._responses.get(response_id) if response_id else None
+        agent = response.agent if response is not None else self._agent.name
+        message = Message("assistant", agent, "", "in_progress", now, item_id=item_id, response_id=response_id)
+        policies = self._output_policies[agent]
+        item = ItemState(message, response, policies, [p.check_every_chars for p in policies], self._user_turn)
+        if response is not None:
+            item.muted = response.muted
+            response.items.append(item)
+        self._items[item_id] = item
+        self.transcript.append(message)
+        return item
+
+    def _on_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
+        item_id = event["item_id"]
+        item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
+        delta = event["delta"]
+        item.received_bytes += len(delta) * 3 // 4 - (2 if delta.endswith("==") else 1 if delta.endswith("=") else 0)
+        if item.muted or not self._audio:
+            return []
+        self._audible[item_id] = item
+        if self._turn is not None and self._turn.first_output is None:
+            return [self._first_output(now), Play(item_id, delta)]
+        return [Play(item_id, delta)]
+
+    def _on_text_delta(self, event: dict[str, Any], now: float) -> list[Action]:
+        item_id = event["item_id"]
+        item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
+        if item.muted:
+            return []
+        delta = event["delta"]
+        message = item.message
+        message.text += delta
+        actions: list[Action] = [Record("assistant_delta", {"agent": message.agent, "item_id": item_id, "delta": delta})]
+        if not self._audio and self._turn is not None and self._turn.first_output is None:
+            actions.append(self._first_output(now))
+        if item.policies:
+            self._streaming_checks(item, actions)
+        return actions
+
+    def _on_text_done(self, event: dict[str, Any], now: float) -> list[Action]:
+        item_id = event["item_id"]
+        item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
+        if item.muted:
+            return []
+        message = item.message
+        final = event.get("transcript", event.get("text"))
+        if final is not None:
+            message.text = final
+        actions: list[Action] = [Record("assistant", {"agent": message.agent, "item_id": item_id, "text": message.text})]
+        if item.policies:
+            self._final_checks(item, actions)
+        return actions
+
+    def _on_output_item_done(self, event: dict[str, Any], now: float) -> list[Action]:
+        item = self._items.get(event["item"].get("id"))
+        if item is not None and item.message.status == "in_progress":
+            item.message.status = "done"
+            item.message.ended = now
+        return []
+
+    def _on_response_done(self, event: dict[str, Any], now: float) -> list[Action]:
+        response = event["response"]
+        response_id = response.get("id")
+        status = response.get("status")
+        state = self._responses.pop(response_id, None)
+        self._seq.finished()
+        if self._current is state:
+            self._current = None
+        actions: list[Action] = []
+        if response.get("usage"):
+            self.usage.add(response["usage"])
+            actions.append(Record("usage", self.usage.as_dict()))
+        if status == "failed":
+            error = (response.get("status_details") or {}).get("error") or {}
+            actions += self._error_record(now, code=error.get("code") or "response_failed", message=error.get("message") or "the response failed")
+        if state is not None:
+            state.active = False
+            for item in state.items:
+                if item.message.status == "in_progress":
+                    item.message.status = "done" if status in ("completed", "incomplete") and not item.muted else "interrupted"
+                    item.message.ended = now
+            if state.request is not None and state.request.purpose == "goodbye":
+                self._ended = True
+                return actions + [EndSession(self._ending or "ended")]
+        batch = self._batches.get(response_id)
+        if batch is not None:
+            batch.response_done = True
+            actions += self._finish_batch(batch, now)
+        return actions + self._seq.flush()
+
+    def _request_response(self, purpose: str, response: dict[str, Any] | None = None) -> list[Action]:
+        """Ask for a response through the sequencer; once ending, only the goodbye goes out."""
+        if self._ending is not None and purpose != "goodbye":
+            return []
+        return list(self._seq.request(ResponseRequest(purpose, response or {})))
+
+    def _say_goodbye(self, reason: str, instructions: str, *, again: bool = False) -> list[Action]:
+        if self._ending is not None and not again:
+            return []
+        self._ending = reason
+        self._goodbye_instructions = instructions
+        self._seq.drop_pending()
+        return self._request_response("goodbye", {"instructions": instructions, "tool_choice": "none"})
+
+    # ---- errors ----------------------------------------------------------------------
+
+    def _on_error(self, event: dict[str, Any], now: float) -> list[Action]:
+        error = event.get("error") or {}
+        code = error.get("code")
+        failed_event = error.get("event_id")
+        if failed_event is not None or code == RACE_CODE:
+            refused = self._seq.refused(failed_event, race=code == RACE_CODE)
+            if refused is not None and self._current is not None and self._current.request is refused:
+                self._current.request = None  # the active response is the server's own
+        fatal = code in FATAL_CODES or error.get("type") in FATAL_TYPES
+        actions = self._error_record(now, code=code or error.get("type") or "error", message=error.get("message") or "", fatal=fatal)
+        if fatal:
+            self._ended = True
+            return actions + [EndSession(f"fatal error: {code or error.get('type')}")]
+        return actions + self._seq.flush()
+
+    def _error_record(self, now: float, *, code: str, message: str, fatal: bool = False) -> list[Action]:
+        data = {"code": code, "message": message, "fatal": fatal}
+        self.transcript.append(Breadcrumb("error", self._agent.name, now, data))
+        return [Record("error", data)]
+
+    def _on_unknown(self, event: dict[str, Any], now: float) -> list[Action]:
+        kind = str(event.get("type"))
+        self.unknown_events[kind] = self.unknown_events.get(kind, 0) + 1
+        if self.unknown_events[kind] > 1:
+            return []
+        return [Record("notice", {"message": f"unknown server event type {kind!r} ignored"})]
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def _next_event_id(self) -> str:
+        self._event_count += 1
+        return f"{self._event_prefix}{self._event_count}"
+
+    def _send(self, event: dict[str, Any]) -> Send:
+        event["event_id"] = self._next_event_id()
+        return Send(event)
+
+    def _full_session(self, agent: CompiledAgent) -> dict[str, Any]:
+        """The agent's start-of-session config, with the voice this conversation began with."""
+        session = dict(agent.session)
+        audio = session.get("audio")
+        if audio and "output" in audio:
+            session["audio"] = {**audio, "output": {**audio["output"], "voice": self._voice}}
+        return session
+
+
+def _ignore(event: dict[str, Any], now: float) -> list[Action]:
+    return []
+
+
+def _policies(agent: CompiledAgent, guardrails: Mapping[str, Guardrail], role: str) -> tuple[Guardrail, ...]:
+    return tuple(guardrails[name] for name in agent.guardrails if role in guardrails[name].checks)
+
+
+def _bytes_per_second(agent: CompiledAgent) -> int:
+    output = (agent.session.get("audio") or {}).get("output") or {}
+    return BYTES_PER_SECOND.get((output.get("format") or {}).get("type", "audio/pcm"), 48_000)
+
+
+def _check_wiring(agents: Mapping[str, CompiledAgent], start: str, guardrails: Mapping[str, Guardrail]) -> None:
+    """Programming errors in how the driver built the session: fail loudly, naming the culprit."""
+    if start not in agents:
+        raise ValueError(f"start agent {start!r} is not among the agents: {', '.join(agents) or 'none'}")
+    for name, agent in agents.items():
+        for tool, target in agent.transfers.items():
+            if target not in agents:
+                raise ValueError(f"agent {name!r}: transfer tool {tool!r} targets unknown agent {target!r}")
+        for policy in agent.guardrails:
+            if policy not in guardrails:
+                raise ValueError(f"agent {name!r}: guardrail policy {policy!r} is not among the guardrails given")

@@ -1,0 +1,88 @@
+"""Internal bookkeeping of the session core: responses, items, tool batches, checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+from runner.config.model import Guardrail
+from runner.core.actions import Action
+from runner.core.records import Message
+from runner.core.sequencer import ResponseRequest
+
+
+@dataclass(slots=True)
+class ItemState:
+    """An assistant message item being streamed."""
+
+    message: Message
+    response: ResponseState | None
+    policies: tuple[Guardrail, ...]  # output policies of the agent that speaks
+    next_checks: list[int]  # per policy: text length that triggers its next streaming check
+    user_turn: int
+    received_bytes: int = 0
+    muted: bool = False  # cut by barge-in or a guardrail: drop the rest of its output
+
+
+@dataclass(slots=True)
+class ResponseState:
+    """One response between `response.created` and `response.done`."""
+
+    id: str
+    agent: str
+    request: ResponseRequest | None  # ours, or None for a server-created response
+    items: list[ItemState] = field(default_factory=list)
+    active: bool = True
+    muted: bool = False
+    cancel_sent: bool = False
+
+
+@dataclass(slots=True)
+class Transfer:
+    """A valid transfer call, applied once the rest of its response's calls are answered."""
+
+    call_id: str
+    target: str
+    reason: str | None
+
+
+@dataclass(slots=True)
+class ToolBatch:
+    """The function calls of one response; one `response.create` follows them all."""
+
+    response_id: str
+    open_calls: set[str] = field(default_factory=set)
+    response_done: bool = False
+    transfer: Transfer | None = None
+    filler_sent: bool = False
+    as_notes: bool = False  # after a reconnect the call items are gone: answer with system notes
+    finished: bool = False
+
+
+@dataclass(slots=True)
+class PendingCheck:
+    """A CheckGuardrail sent to the driver and not answered yet."""
+
+    policy: Guardrail
+    role: Literal["assistant", "user"]
+    text: str
+    final: bool
+    user_turn: int
+    item: ItemState | None  # the assistant item checked, None for user input
+
+
+@dataclass(slots=True)
+class InputGate:
+    """A user turn held back until every input policy has passed it."""
+
+    user_turn: int
+    text: str
+    pending: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class PendingStop:
+    """A StopPlayback awaiting `playback_stopped`, and what to do after the truncate."""
+
+    reason: Literal["barge_in", "guardrail", "end"]
+    then: list[Callable[[float], list[Action]]] = field(default_factory=list)

@@ -1,0 +1,176 @@
+"""Tool calls and handoffs for the session core.
+
+Every function call the model makes is answered exactly once: local tools by the driver
+(`RunTool` → `tool_done`), transfers and mistakes by the core itself.  The calls of one
+response form a batch; once the response is done and every call is answered, a valid
+transfer is applied and exactly one `response.create` follows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from runner.core.actions import Action, Record, RunTool, Send
+from runner.core.history import system_note, tool_note
+from runner.core.records import HandoffRecord, ToolCall
+from runner.core.state import ToolBatch, Transfer
+
+if TYPE_CHECKING:
+    from runner.core.session import Session
+
+TRANSFER_PREFIX = "transfer_to_"
+FILLER_INSTRUCTIONS = (
+    "A tool is still running. In one short sentence, tell the caller you are working on it. "
+    "Do not call tools and do not guess the result."
+)
+
+
+class ToolsMixin:
+    """Function-call dispatch, tool results, handoffs and the slow-tool filler."""
+
+    def _on_call_arguments_done(self: Session, event: dict[str, Any], now: float) -> list[Action]:
+        call_id = event["call_id"]
+        name = event["name"]
+        arguments = event.get("arguments") or ""
+        if call_id in self._answered or call_id in self._calls:
+            return [Record("notice", {"message": f"function call {call_id!r} seen twice; answered once"})]
+        response_id = event.get("response_id") or ""
+        batch = self._batches.get(response_id)
+        if batch is None:
+            batch = self._batches[response_id] = ToolBatch(response_id)
+        agent = self._agent
+        if name in agent.tool_names:
+            call = ToolCall(call_id, name, arguments, agent.name, now, response_id)
+            self.tool_calls.append(call)
+            self.transcript.append(call)
+            self._calls[call_id] = (call, batch)
+            batch.open_calls.add(call_id)
+            return [_call_record(call), RunTool(call_id, name, arguments, agent.name)]
+        if name in agent.transfers or name.startswith(TRANSFER_PREFIX):
+            return self._on_transfer_call(call_id, name, arguments, batch, now)
+        known = ", ".join(sorted(agent.tool_names)) or "none"
+        call = ToolCall(call_id, name, arguments, agent.name, now, response_id, status="failed", duration=0.0)
+        call.error = f"unknown tool {name!r} for agent {agent.name!r} (its tools: {known})"
+        self.tool_calls.append(call)
+        self.transcript.append(call)
+        return [_call_record(call), _result_record(call), self._call_output(batch, call_id, name, arguments, _error_output(call.error))]
+
+    def _on_transfer_call(self: Session, call_id: str, name: str, arguments: str, batch: ToolBatch, now: float) -> list[Action]:
+        source = self._agent.name
+        target = self._agent.transfers.get(name)
+        requested = target or name[len(TRANSFER_PREFIX):]
+        reason, problem = _transfer_reason(name, arguments)
+        if requested == source:
+            problem = f"{source!r} cannot transfer to itself"
+        elif target is None:
+            edges = ", ".join(sorted(self._agent.transfers.values())) or "nobody"
+            problem = f"{requested!r} is not a handoff of {source!r} (it can transfer to: {edges})"
+        elif problem is None and batch.transfer is not None:
+            problem = f"this response already transfers to {batch.transfer.target!r}; only the first transfer is applied"
+        if problem is None:
+            batch.transfer = Transfer(call_id, requested, reason)
+            return []
+        record = HandoffRecord(source, requested, reason, now, False, problem, call_id)
+        self.handoffs.append(record)
+        self.transcript.append(record)
+        return [_handoff_record(record), self._call_output(batch, call_id, name, arguments, _error_output(problem))]
+
+    def tool_done(self: Session, call_id: str, output: str, *, error: str | None, duration: float, now: float) -> list[Action]:
+        """A tool finished. `output` is what the model sees; `error`, when set, says why it failed
+        (a timeout, an exception, invalid arguments) for the transcript and report; an empty
+        `output` with an error set is sent as `{"error": error}`."""
+        if self._ended:
+            return []
+        entry = self._calls.pop(call_id, None)
+        if entry is None:
+            why = "already answered" if call_id in self._answered else "unknown"
+            return [Record("error", {"code": "unexpected_tool_result", "message": f"result for {why} call {call_id!r} ignored", "fatal": False})]
+        call, batch = entry
+        call.output, call.error, call.duration = output, error, duration
+        call.status = "failed" if error is not None else "done"
+        if self._turn is not None:
+            self._turn.tool_seconds += duration
+        batch.open_calls.discard(call_id)
+        sent = output if output or error is None else _error_output(error)
+        actions: list[Action] = [_result_record(call), self._call_output(batch, call_id, call.name, call.arguments, sent)]
+        return actions + self._finish_batch(batch, now)
+
+    def _finish_batch(self: Session, batch: ToolBatch, now: float) -> list[Action]:
+        """After the response is done and every call answered: the transfer, then one response."""
+        if batch.finished or not batch.response_done or batch.open_calls:
+            return []
+        batch.finished = True
+        del self._batches[batch.response_id]
+        if batch.transfer is None:
+            return self._request_response("tool_results")
+        actions = self._apply_transfer(batch, now)
+        on_enter = self._agent.on_enter
+        return actions + self._request_response("handoff", {"instructions": on_enter} if on_enter else None)
+
+    def _apply_transfer(self: Session, batch: ToolBatch, now: float) -> list[Action]:
+        transfer = batch.transfer
+        assert transfer is not None
+        source = self._agent.name
+        self._agent = self._agents[transfer.target]
+        if transfer.target not in self.agents_visited:
+            self.agents_visited.append(transfer.target)
+        record = HandoffRecord(source, transfer.target, transfer.reason, now, True, None, transfer.call_id)
+        self.handoffs.append(record)
+        self.transcript.append(record)
+        output = json.dumps({"transferred_to": transfer.target})
+        return [
+            self._send({"type": "session.update", "session": self._agent.handoff_session}),
+            _handoff_record(record),
+            self._call_output(batch, transfer.call_id, f"{TRANSFER_PREFIX}{transfer.target}", "", output),
+        ]
+
+    def _call_output(self: Session, batch: ToolBatch, call_id: str, name: str, arguments: str, output: str) -> Send:
+        """The answer to one function call; after a reconnect the call item is gone, so a note."""
+        self._answered.add(call_id)
+        if batch.as_notes:
+            return self._send({"type": "conversation.item.create", "item": system_note(tool_note(name, arguments, output))})
+        item = {"type": "function_call_output", "call_id": call_id, "output": output}
+        return self._send({"type": "conversation.item.create", "item": item})
+
+    def _filler(self: Session, now: float) -> list[Action]:
+        """One 'working on it' response per batch whose tool runs past `filler_after`."""
+        if self._seq.busy or self._seq.pending is not None or self._ending is not None:
+            return []
+        for call, batch in self._calls.values():
+            if batch.response_done and not batch.filler_sent and now - call.started >= self._limits.filler_after:
+                batch.filler_sent = True
+                return self._request_response("filler", {"instructions": FILLER_INSTRUCTIONS, "tool_choice": "none"})
+        return []
+
+
+def _transfer_reason(name: str, arguments: str) -> tuple[str | None, str | None]:
+    """(reason, problem) from a transfer call's JSON arguments."""
+    if not arguments.strip():
+        return None, None
+    try:
+        parsed = json.loads(arguments)
+    except json.JSONDecodeError as error:
+        return None, f"invalid arguments for {name}: {error.msg} at position {error.pos}"
+    if not isinstance(parsed, dict):
+        return None, f"invalid arguments for {name}: expected a JSON object"
+    reason = parsed.get("reason")
+    return (reason if isinstance(reason, str) else None), None
+
+
+def _error_output(message: str) -> str:
+    return json.dumps({"error": message})
+
+
+def _call_record(call: ToolCall) -> Record:
+    return Record("tool_call", {"agent": call.agent, "call_id": call.call_id, "name": call.name, "arguments": call.arguments})
+
+
+def _result_record(call: ToolCall) -> Record:
+    data = {"agent": call.agent, "call_id": call.call_id, "name": call.name, "output": call.output, "error": call.error, "duration": call.duration}
+    return Record("tool_result", data)
+
+
+def _handoff_record(record: HandoffRecord) -> Record:
+    data = {"from": record.source, "to": record.target, "reason": record.reason, "success": record.success, "error": record.error}
+    return Record("handoff", data)
