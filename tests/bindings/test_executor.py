@@ -23,10 +23,8 @@ TWO_INTEGERS = {
 
 def call(executor: ToolExecutor, name: str, arguments: str, context: ToolContext) -> ToolResult:
     async def go() -> ToolResult:
-        try:
+        async with executor:
             return await executor.run(name, arguments, call_id="call_1", agent="support", context=context)
-        finally:
-            await executor.aclose()
 
     return asyncio.run(go())
 
