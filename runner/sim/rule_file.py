@@ -105,7 +105,7 @@ def parse_rules(text: str, source: str) -> RuleSet:
     checker = _Checker(source)
     ruleset = checker.ruleset(root)
     if checker.problems:
-        raise RuleFileError(checker.problems)
+        raise RuleFileError(sorted(checker.problems, key=lambda problem: (problem.line, problem.col)))
     assert ruleset is not None
     return ruleset
 
