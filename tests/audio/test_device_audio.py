@@ -1,0 +1,134 @@
+"""The real sounddevice path against the headless PulseAudio (tests/audio/conftest.py).
+
+The app plays into the null sink `spk`, whose monitor parecord captures; the test plays
+into `micsink`, which the app's default source `mic` hears. Null sinks at 24 kHz are
+bit-exact, so what arrives can be compared sample by sample.
+"""
+
+import asyncio
+import signal
+import subprocess
+import time
+import wave
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from runner.audio.capture import DeviceInput
+from runner.audio.devices import list_devices, select_device
+from runner.audio.output import DeviceOutput
+from runner.audio.playback import Player
+from runner.audio.wav import WavWriter
+
+pytestmark = pytest.mark.usefixtures("headless_pulse")
+
+
+def noise(ms: int, seed: int = 1) -> bytes:
+    """Non-zero noise: the start and end of the captured audio are unambiguous."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1000, 8000, ms * 24) * rng.choice([-1, 1], ms * 24)
+    return x.astype("<i2").tobytes()
+
+
+@contextmanager
+def speaker_capture(path):
+    """Record what reaches the speaker (spk.monitor) into a WAV; yields a reader."""
+    recorder = subprocess.Popen(
+        ["parecord", "-d", "spk.monitor", "--rate=24000", "--channels=1", "--format=s16le", "--file-format=wav", str(path)]
+    )
+    time.sleep(0.3)  # let parecord connect before anything is played
+    try:
+        yield
+    finally:
+        time.sleep(0.2)
+        recorder.send_signal(signal.SIGINT)  # parecord finalises the header on SIGINT
+        recorder.wait(timeout=5)
+
+
+def audible(path) -> np.ndarray:
+    with wave.open(str(path)) as wav:
+        captured = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+    nonzero = np.flatnonzero(captured)
+    assert nonzero.size, "nothing reached the speaker"
+    return captured[nonzero[0] : nonzero[-1] + 1]
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_the_headless_devices_are_listed_and_selectable():
+    names = [device.name for device in list_devices()]
+    assert names == ["pulse", "default"]
+    assert select_device("puls", "output") == 0
+    assert select_device(None, "input") == 1
+
+
+def test_played_audio_reaches_the_speaker_complete_and_bit_exact(tmp_path):
+    audio = noise(1000)
+    finished = []
+    player = Player(cushion_ms=60, on_item_finished=finished.append)
+    output = DeviceOutput(player)
+    with speaker_capture(tmp_path / "spk.wav"):
+        output.start()
+        player.feed("item_1", audio[:4000])  # below the cushion: waits
+        player.feed("item_1", audio[4000:])
+        player.end_item("item_1")
+        wait_for(lambda: finished == ["item_1"])
+        output.close()
+    heard = audible(tmp_path / "spk.wav")
+    assert heard.tobytes() == audio
+    assert player.stats("item_1").played_ms == 1000
+
+
+def test_stop_mid_item_reports_the_milliseconds_that_reached_the_speaker(tmp_path):
+    audio = noise(3000, seed=2)
+    player = Player(cushion_ms=60)
+    output = DeviceOutput(player)
+    with speaker_capture(tmp_path / "spk.wav"):
+        output.start()
+        player.feed("item_2", audio)
+        time.sleep(0.7)
+        item, played_ms = player.stop(fade_ms=10)
+        time.sleep(0.3)
+        output.close()
+    heard = audible(tmp_path / "spk.wav")
+    heard_ms = len(heard) * 1000 / 24000
+    assert item == "item_2"
+    assert abs(played_ms - heard_ms) <= 40, (played_ms, heard_ms)
+    source = np.frombuffer(audio, "<i2")
+    unfaded = len(heard) - 240
+    assert np.array_equal(heard[:unfaded], source[:unfaded])  # then a 10 ms fade, then nothing
+    assert np.all(np.abs(heard[unfaded:]) <= np.abs(source[unfaded : len(heard)]))
+
+
+def test_the_microphone_captures_what_is_played_into_it(tmp_path):
+    speech = noise(1500, seed=3)
+    with WavWriter(tmp_path / "speech.wav") as writer:
+        writer.write(speech)
+
+    async def capture():
+        mic = DeviceInput(block_ms=20)
+        mic.start()
+        feeder = subprocess.Popen(["paplay", "-d", "micsink", str(tmp_path / "speech.wav")])
+        blocks = []
+        while len(blocks) < 100:  # 2 s
+            blocks.append(await asyncio.wait_for(mic.read(), timeout=5))
+        feeder.wait(timeout=10)
+        mic.close()
+        return blocks, mic
+
+    blocks, mic = asyncio.run(capture())
+    assert {len(block.pcm) for block in blocks} == {960}
+    stamps = np.array([block.captured_at for block in blocks])
+    assert np.allclose(np.diff(stamps), 0.02, atol=0.015)  # stamped on one steady clock
+    recorded = np.frombuffer(b"".join(block.pcm for block in blocks), "<i2").astype(np.float64)
+    reference = np.frombuffer(speech, "<i2").astype(np.float64)
+    start = int(np.flatnonzero(recorded)[0])
+    segment = recorded[start : start + len(reference)]
+    assert np.corrcoef(segment, reference[: len(segment)])[0, 1] > 0.99
+    assert mic.overflows == 0
