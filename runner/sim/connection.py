@@ -188,26 +188,27 @@ class SimConnection:
         await self.send({"type": "conversation.item.added", "previous_item_id": before, "item": item})
         await self.send({"type": "conversation.item.done", "previous_item_id": before, "item": item})
 
-    async def _on_conversation_item_delete(self, event: dict[str, Any]) -> None:
+    async def _existing_item(self, event: dict[str, Any]) -> int | None:
+        """The index of the event's `item_id`, or None after telling the client it is unknown."""
         index = self.index_of(event["item_id"])
         if index is None:
             await self.error("invalid_value", f"Item with item_id not found: {event['item_id']}", param="item_id", client_event=event)
+        return index
+
+    async def _on_conversation_item_delete(self, event: dict[str, Any]) -> None:
+        if (index := await self._existing_item(event)) is None:
             return
         del self.items[index]
         await self.send({"type": "conversation.item.deleted", "item_id": event["item_id"]})
 
     async def _on_conversation_item_retrieve(self, event: dict[str, Any]) -> None:
-        index = self.index_of(event["item_id"])
-        if index is None:
-            await self.error("invalid_value", f"Item with item_id not found: {event['item_id']}", param="item_id", client_event=event)
+        if (index := await self._existing_item(event)) is None:
             return
         await self.send({"type": "conversation.item.retrieved", "item": self.items[index]})
 
     async def _on_conversation_item_truncate(self, event: dict[str, Any]) -> None:
         item_id, end_ms = event["item_id"], event["audio_end_ms"]
-        index = self.index_of(item_id)
-        if index is None:
-            await self.error("invalid_value", f"Item with item_id not found: {item_id}", param="item_id", client_event=event)
+        if (index := await self._existing_item(event)) is None:
             return
         if item_id not in self.audio_sent_ms:
             await self.error("unsupported_content_type", "Only model output audio messages can be truncated", param="item_id", client_event=event)

@@ -255,3 +255,22 @@ def test_rest_server_runs_beside_the_realtime_server(kit) -> None:
             assert result.results[0].flagged is False
 
     kit.run(scenario)
+
+
+def test_retrieve_delete_and_unknown_items(kit) -> None:
+    async def scenario() -> None:
+        async with Simulator() as sim:
+            client = await kit.connect(sim.ws_base_url)
+            await client.send({"type": "conversation.item.create", "item": {"id": "note", "type": "message", "role": "system", "content": [{"type": "input_text", "text": "Be kind."}]}})
+            await client.send({"type": "conversation.item.retrieve", "item_id": "note"})
+            retrieved = (await client.until("conversation.item.retrieved"))[-1]
+            assert retrieved["item"]["content"] == [{"type": "input_text", "text": "Be kind."}]
+            await client.send({"type": "conversation.item.delete", "item_id": "note"})
+            assert (await client.until("conversation.item.deleted"))[-1]["item_id"] == "note"
+            for event in ({"type": "conversation.item.delete", "item_id": "note"}, {"type": "conversation.item.truncate", "item_id": "note", "content_index": 0, "audio_end_ms": 0}):
+                await client.send(event)
+                error = (await client.until("error"))[-1]["error"]
+                assert (error["code"], error["param"], error["message"]) == ("invalid_value", "item_id", "Item with item_id not found: note")
+            kit.assert_valid(sim.sent[0])
+
+    kit.run(scenario)
