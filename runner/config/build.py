@@ -1,0 +1,376 @@
+"""Schema-checked YAML values -> the frozen dataclasses of `model.py`.
+
+Runs even when the schema stage found errors: a part whose subtree has a schema
+error is left out (or given its default), so the semantic checks can still look
+at everything else and the user sees every problem in one run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .model import (
+    Agent,
+    Binding,
+    Config,
+    Guardrail,
+    Handoff,
+    HttpBinding,
+    Limits,
+    McpBinding,
+    PythonBinding,
+    RegexPattern,
+    SessionSettings,
+    Tool,
+    Transcription,
+    TurnDetection,
+    Variable,
+)
+from .report import Reporter, describe, did_you_mean
+from .source import PathKey
+
+DEFAULT_MODEL = "gpt-realtime-2.1"
+DEFAULT_VOICE = "marin"
+DEFAULT_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
+BINDING_KEYS = ("python", "http", "mcp")
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+_KIND_KEYS = {
+    "regex": ("patterns", "words"),
+    "moderation": ("model", "thresholds"),
+    "classifier": ("model", "categories", "instructions"),
+}
+_TURN_KEYS = {
+    "server_vad": {"threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms", "create_response", "interrupt_response"},
+    "semantic_vad": {"eagerness", "create_response", "interrupt_response"},
+    "none": set(),
+}
+_VARIABLE_TYPES = {"string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,)}
+
+
+class Builder:
+    """Builds a Config from values that passed (or partly passed) the schema."""
+
+    def __init__(self, data: dict[str, Any], reporter: Reporter, config_path: Path, broken: set[PathKey]) -> None:
+        self.data = data
+        self.reporter = reporter
+        self.config_path = config_path
+        self.broken = broken  # every prefix of a path that has a schema error
+
+    def ok(self, path: PathKey) -> bool:
+        return path not in self.broken
+
+    def value(self, path: PathKey, default: Any) -> Any:
+        """The value at a top-level key, or the default when absent or broken."""
+        if not self.ok(path):
+            return default
+        return self.data.get(path[0], default)
+
+    def build(self) -> Config:
+        base_dir = self.config_path.parent
+        top_session = self._top_session()
+        state_dir = Path(self.value(("state_dir",), ".runner")).expanduser()
+        setup = self.value(("setup",), None)
+        return Config(
+            path=self.config_path,
+            version=1,
+            name=self.value(("name",), self.config_path.stem),
+            model=self.value(("model",), DEFAULT_MODEL),
+            start=self.value(("start",), ""),
+            voice=self.value(("voice",), DEFAULT_VOICE),
+            variables=self._variables(),
+            session=session_settings(top_session),
+            limits=self._limits(),
+            agents=self._agents(top_session),
+            tools=self._tools(),
+            guardrails=self._guardrails(),
+            state_dir=Path(os.path.normpath(base_dir / state_dir)),
+            setup=python_binding(setup, self.reporter.span(("setup",))) if setup else None,
+        )
+
+    def _mapping(self, key: str) -> dict[str, Any]:
+        found = self.data.get(key)
+        return found if isinstance(found, dict) else {}
+
+    def _variables(self) -> dict[str, Variable]:
+        variables: dict[str, Variable] = {}
+        for name, raw in self._mapping("variables").items():
+            path = ("variables", name)
+            if not self.ok(path):
+                continue
+            kind = raw.get("type", "string")
+            default = raw.get("default")
+            if "default" in raw and not _fits_type(default, kind):
+                self.reporter.error(path + ("default",), f"default {describe(default)} is not {_TYPE_NAMES[kind]}")
+                continue
+            variables[name] = Variable(name, kind, default, raw.get("description", ""), required="default" not in raw)
+        return variables
+
+    def _limits(self) -> Limits:
+        raw = self.data.get("limits")
+        if not isinstance(raw, dict) or not self.ok(("limits",)):
+            return Limits()
+        return Limits(**{key: float(value) if key != "tool_output_max_chars" else value for key, value in raw.items()})
+
+    def _top_session(self) -> dict[str, Any]:
+        raw = self.data.get("session")
+        if not isinstance(raw, dict) or not self.ok(("session",)):
+            return {}
+        self._check_turn_keys(raw, ("session",), None)
+        return raw
+
+    def _check_turn_keys(self, raw: dict[str, Any], path: PathKey, inherited: str | None) -> None:
+        """Refuse turn-detection settings that the chosen type ignores."""
+        turn = raw.get("turn_detection")
+        if not isinstance(turn, dict):
+            return
+        kind = turn.get("type", inherited or "semantic_vad")
+        for key in turn:
+            if key == "type" or key in _TURN_KEYS[kind]:
+                continue
+            where = path + ("turn_detection", key)
+            if kind == "none":
+                self.reporter.error(where, f"'{key}' has no effect when type is none (turns are ended by the runner)", key=True)
+            else:
+                owner = "server_vad" if kind == "semantic_vad" else "semantic_vad"
+                self.reporter.error(where, f"'{key}' applies to {owner} only, but type is {kind}", key=True)
+
+    def _agents(self, top_session: dict[str, Any]) -> dict[str, Agent]:
+        agents: dict[str, Agent] = {}
+        top_turn = top_session.get("turn_detection")
+        inherited = top_turn.get("type") if isinstance(top_turn, dict) else None
+        for name, raw in self._mapping("agents").items():
+            path = ("agents", name)
+            if not self.ok(path):
+                continue
+            session = None
+            if "session" in raw:
+                self._check_turn_keys(raw["session"], path + ("session",), inherited)
+                session = session_settings(merge_session(top_session, raw["session"]))
+            handoffs = tuple(self._handoff(item, path + ("handoffs", index)) for index, item in enumerate(raw.get("handoffs", ())))
+            agents[name] = Agent(
+                name=name,
+                description=raw["description"],
+                instructions=raw["instructions"],
+                voice=raw.get("voice"),
+                tools=tuple(raw.get("tools", ())),
+                handoffs=handoffs,
+                on_enter=raw.get("on_enter"),
+                guardrails=tuple(raw.get("guardrails", ())),
+                session=session,
+                span=self.reporter.span(path, key=True),
+                instructions_span=self.reporter.span(path + ("instructions",)),
+            )
+        return agents
+
+    def _handoff(self, raw: str | dict[str, Any], path: PathKey) -> Handoff:
+        if isinstance(raw, str):
+            return Handoff(raw, None, self.reporter.span(path))
+        return Handoff(raw["agent"], raw.get("description"), self.reporter.span(path + ("agent",)))
+
+    def _tools(self) -> dict[str, Tool]:
+        tools: dict[str, Tool] = {}
+        for name, raw in self._mapping("tools").items():
+            path = ("tools", name)
+            if not self.ok(path):
+                continue
+            binding = self._binding(raw, path)
+            if binding is None:
+                continue
+            if not isinstance(binding, McpBinding) and "description" not in raw:
+                self.reporter.error(path, "missing required key 'description'", "the model reads it to decide when to call the tool", key=True)
+            if isinstance(binding, McpBinding) and "parameters" in raw:
+                self.reporter.error(path + ("parameters",), "'parameters' does not apply to an mcp tool: the server describes its own tools", key=True)
+            tools[name] = Tool(
+                name=name,
+                description=raw.get("description", ""),
+                parameters=raw.get("parameters", DEFAULT_PARAMETERS),
+                binding=binding,
+                timeout=float(raw["timeout"]) if "timeout" in raw else None,
+                span=self.reporter.span(path, key=True),
+            )
+        return tools
+
+    def _binding(self, raw: dict[str, Any], path: PathKey) -> Binding | None:
+        present = [key for key in BINDING_KEYS if key in raw]
+        if not present:
+            self.reporter.error(path, "a tool needs a binding: add python, http or mcp", key=True)
+            return None
+        if len(present) > 1:
+            self.reporter.error(path + (present[1],), f"a tool takes exactly one binding, but this one has {' and '.join(present)}", key=True)
+            return None
+        kind = present[0]
+        span = self.reporter.span(path + (kind,))
+        if kind == "python":
+            return python_binding(raw["python"], span)
+        spec = raw[kind]
+        if kind == "http":
+            return HttpBinding(
+                method=spec.get("method", "POST"),
+                url=spec["url"],
+                body=spec.get("body"),
+                headers=dict(spec.get("headers", {})),
+                timeout=float(spec["timeout"]) if "timeout" in spec else None,
+                allow_private=spec.get("allow_private", False),
+                span=span,
+            )
+        return McpBinding(
+            server_url=spec["server_url"],
+            allowed_tools=tuple(spec.get("allowed_tools", ())),
+            require_approval=spec.get("require_approval", "never"),
+            headers=dict(spec.get("headers", {})),
+            description=spec.get("description"),
+            span=span,
+        )
+
+    def _guardrails(self) -> dict[str, Guardrail]:
+        guardrails: dict[str, Guardrail] = {}
+        raw_list = self.data.get("guardrails")
+        if not isinstance(raw_list, list):
+            return guardrails
+        first_seen: dict[str, int] = {}
+        for index, raw in enumerate(raw_list):
+            path = ("guardrails", index)
+            if not self.ok(path):
+                continue
+            name = raw["name"]
+            if name in first_seen:
+                line = self.reporter.position(("guardrails", first_seen[name], "name"))[0]
+                self.reporter.error(path + ("name",), f"guardrail '{name}' is defined twice (the first is at line {line})")
+                continue
+            first_seen[name] = index
+            if self._check_kind_keys(raw, path):
+                guardrails[name] = self._guardrail(raw, path)
+        return guardrails
+
+    def _check_kind_keys(self, raw: dict[str, Any], path: PathKey) -> bool:
+        """Settings must fit the kind; False when the policy cannot be used."""
+        kind = raw["kind"]
+        fits = True
+        for other, keys in _KIND_KEYS.items():
+            for key in keys:
+                if key in raw and key not in _KIND_KEYS[kind]:
+                    self.reporter.error(path + (key,), f"'{key}' does not apply to a {kind} guardrail (it is for {other})", key=True)
+                    fits = False
+        if kind == "regex" and "patterns" not in raw and "words" not in raw:
+            self.reporter.error(path + ("kind",), "a regex guardrail needs patterns or words")
+            fits = False
+        if kind == "classifier" and "instructions" not in raw:
+            self.reporter.error(path + ("kind",), "a classifier guardrail needs instructions saying what is off limits")
+            fits = False
+        for category in raw.get("thresholds", {}) if kind == "moderation" else ():
+            if category not in MODERATION_CATEGORIES:
+                hint = did_you_mean(category, MODERATION_CATEGORIES) or "see the moderation categories in the README"
+                self.reporter.error(path + ("thresholds", category), f"unknown moderation category '{category}'", hint, key=True)
+                fits = False
+        if kind == "classifier" and "NONE" not in raw.get("categories", ("NONE",)):
+            self.reporter.warning(path + ("categories",), "categories do not include NONE, so every check trips")
+        return fits
+
+    def _guardrail(self, raw: dict[str, Any], path: PathKey) -> Guardrail:
+        kind = raw["kind"]
+        patterns = []
+        for index, item in enumerate(raw.get("patterns", ())):
+            where = path + ("patterns", index, "pattern")
+            if check_pattern(item["pattern"], where, self.reporter):
+                patterns.append(RegexPattern(item["pattern"], item["category"], self.reporter.span(where)))
+        settings: dict[str, Any] = {}
+        if kind == "moderation" and "model" in raw:
+            settings["moderation_model"] = raw["model"]
+        if kind == "classifier" and "model" in raw:
+            settings["classifier_model"] = raw["model"]
+        if "categories" in raw:
+            settings["categories"] = tuple(raw["categories"])
+        for key in ("hint", "refusal", "instructions", "action", "on_error", "check_every_chars"):
+            if key in raw:
+                settings[key] = raw[key]
+        return Guardrail(
+            name=raw["name"],
+            kind=kind,
+            checks=tuple(raw.get("checks", ("assistant",))),
+            applies_to_all=raw.get("global", False),
+            timeout=float(raw.get("timeout", 2.0)),
+            patterns=tuple(patterns),
+            words={category: tuple(words) for category, words in raw.get("words", {}).items()},
+            thresholds={category: float(score) for category, score in raw.get("thresholds", {}).items()},
+            span=self.reporter.span(path + ("name",)),
+            **settings,
+        )
+
+
+_TYPE_NAMES = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "true or false"}
+
+
+def _fits_type(value: Any, kind: str) -> bool:
+    if isinstance(value, bool) and kind != "boolean":
+        return False
+    return isinstance(value, _VARIABLE_TYPES[kind])
+
+
+def python_binding(text: str, span: Any) -> PythonBinding:
+    module, _, function = text.partition(":")
+    return PythonBinding(module, function, span)
+
+
+def merge_session(top: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """An agent's session settings over the top-level ones.
+
+    Turn detection and transcription merge key by key, except that changing the
+    turn-detection type starts from that type's defaults (their settings differ).
+    """
+    merged = dict(top)
+    for key, value in override.items():
+        below = top.get(key)
+        if key in ("turn_detection", "transcription") and isinstance(value, dict) and isinstance(below, dict):
+            same_type = value.get("type", below.get("type")) == below.get("type")
+            merged[key] = {**below, **value} if key == "transcription" or same_type else value
+        else:
+            merged[key] = value
+    return merged
+
+
+def session_settings(raw: dict[str, Any]) -> SessionSettings:
+    """SessionSettings from schema-valid session values."""
+    settings: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "turn_detection":
+            settings[key] = TurnDetection(**{k: float(v) if k == "threshold" else v for k, v in value.items()})
+        elif key == "transcription":
+            settings[key] = Transcription(**value) if isinstance(value, dict) else None
+        elif key == "noise_reduction":
+            settings[key] = value or None
+        elif key == "speed":
+            settings[key] = float(value)
+        else:
+            settings[key] = value
+    return SessionSettings(**settings)
+
+
+def check_pattern(pattern: str, path: PathKey, reporter: Reporter) -> bool:
+    """Report a regular expression that does not compile, at the offending character when possible."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        line, col = reporter.position(path)
+        style = reporter.document.styles.get(path) if reporter.document else None
+        if exc.pos is not None and "\n" not in pattern and style in (None, "'") and "'" not in pattern:
+            col += exc.pos + (1 if style else 0)
+        reporter.at(line, col, path, f"pattern does not compile: {exc.msg}")
+        return False
+    return True

@@ -1,0 +1,170 @@
+"""Jinja2 templates: agents' instructions over the declared variables.
+
+Templates render in a sandboxed environment with StrictUndefined, so a template
+cannot reach into Python objects and a missing variable is an error, never an
+empty string.  Validation only parses (compiling to Python code costs about a
+millisecond per template), then checks names, filters and tests against what
+exists.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Iterable, Mapping
+
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from .model import Agent, Config, Variable
+from .report import Reporter, did_you_mean
+from .source import PathKey
+
+_ENVIRONMENT = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_TEMPLATE_MARKERS = ("{{", "{%", "{#")
+_SIMPLE_REFERENCE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def environment() -> SandboxedEnvironment:
+    """The sandboxed Jinja2 environment every template of a config renders in."""
+    return _ENVIRONMENT
+
+
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> Template:
+    return _ENVIRONMENT.from_string(source)
+
+
+def render_instructions(config: Config, agent: Agent | str, values: Mapping[str, Any]) -> str:
+    """An agent's instructions rendered with `values` (see `resolve_variables`).
+
+    Raises jinja2.TemplateError when a value the template needs is missing or unusable.
+    """
+    chosen = config.agents[agent] if isinstance(agent, str) else agent
+    return _compiled(chosen.instructions).render(dict(values))
+
+
+def resolve_variables(config: Config, overrides: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Defaults plus overrides (strings from `--var k=v`, converted to the declared type).
+
+    Returns the values and a list of error messages; the values are usable only when
+    the list is empty.
+    """
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    for name in overrides:
+        if name not in config.variables:
+            hint = did_you_mean(name, config.variables)
+            errors.append(f"'{name}' is not a declared variable" + (f" ({hint})" if hint else ""))
+    for name, variable in config.variables.items():
+        if name in overrides:
+            converted = _convert(overrides[name], variable)
+            if converted is _INVALID:
+                errors.append(f"variable '{name}' must be {_TYPE_WORDS[variable.type]}, got '{overrides[name]}'")
+            else:
+                values[name] = converted
+        elif variable.required:
+            errors.append(f"missing required variable '{name}' (give it with --var {name}=...)")
+        else:
+            values[name] = variable.default
+    return values, errors
+
+
+_INVALID = object()
+_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "true or false"}
+_PYTHON_TYPES: dict[str, Any] = {"string": str, "number": (int, float), "integer": int, "boolean": bool}
+
+
+def _convert(raw: Any, variable: Variable) -> Any:
+    kind = variable.type
+    if not isinstance(raw, str):
+        if isinstance(raw, bool):
+            return raw if kind == "boolean" else _INVALID
+        return raw if isinstance(raw, _PYTHON_TYPES[kind]) else _INVALID
+    if kind == "string":
+        return raw
+    if kind == "boolean":
+        lowered = raw.strip().lower()
+        return True if lowered in _TRUE else False if lowered in _FALSE else _INVALID
+    try:
+        return int(raw)
+    except ValueError:
+        if kind == "integer":
+            return _INVALID
+    try:
+        return float(raw)
+    except ValueError:
+        return _INVALID
+
+
+def template_names(source: str) -> tuple[set[str], str | None, int]:
+    """Names a template reads from its context, or a syntax error message and its template line."""
+    if not any(marker in source for marker in _TEMPLATE_MARKERS):
+        return set(), None, 0
+    try:
+        tree = _ENVIRONMENT.parse(source)
+    except TemplateSyntaxError as exc:
+        return set(), exc.message or "syntax error", exc.lineno
+    return set(meta.find_undeclared_variables(tree)), None, 0
+
+
+def check_instructions(agent: Agent, variables: Mapping[str, Variable], reporter: Reporter) -> None:
+    """Syntax errors, undefined variables and unknown filters or tests, at their YAML line."""
+    source = agent.instructions
+    if not any(marker in source for marker in _TEMPLATE_MARKERS):
+        return
+    path: PathKey = ("agents", agent.name, "instructions")
+    declared = set(variables) | set(_ENVIRONMENT.globals)
+    if not any(marker in _SIMPLE_REFERENCE.sub("", source) for marker in _TEMPLATE_MARKERS):
+        # Only plain {{ name }} references: no need for Jinja's (slow) parser.
+        for match in _SIMPLE_REFERENCE.finditer(source):
+            if match[1] not in declared:
+                declared.add(match[1])
+                _report_undefined(match[1], source.count("\n", 0, match.start()) + 1, variables, reporter, path)
+        return
+    try:
+        tree = _ENVIRONMENT.parse(source)
+    except TemplateSyntaxError as exc:
+        line, col = template_position(reporter, path, exc.lineno)
+        reporter.at(line, col, path, f"template syntax error: {exc.message}")
+        return
+    for name in sorted(meta.find_undeclared_variables(tree) - declared):
+        lineno = _first_line(tree.find_all(nodes.Name), lambda node: node.name == name)
+        _report_undefined(name, lineno, variables, reporter, path)
+    for kind, table, node_type in (("filter", _ENVIRONMENT.filters, nodes.Filter), ("test", _ENVIRONMENT.tests, nodes.Test)):
+        unknown: dict[str, int] = {}
+        for node in tree.find_all(node_type):
+            if node.name not in table:
+                unknown.setdefault(node.name, node.lineno)
+        for name, lineno in unknown.items():
+            line, col = template_position(reporter, path, lineno)
+            reporter.at(line, col, path, f"unknown {kind} '{name}'", did_you_mean(name, table))
+
+
+def _report_undefined(name: str, lineno: int, variables: Mapping[str, Variable], reporter: Reporter, path: PathKey) -> None:
+    line, col = template_position(reporter, path, lineno)
+    reporter.at(line, col, path, f"undefined variable '{name}'", did_you_mean(name, variables) or "declare it under variables")
+
+
+def _first_line(found: Iterable[nodes.Node], wanted: Any) -> int:
+    for node in found:
+        if wanted(node):
+            return node.lineno
+    return 1
+
+
+def template_position(reporter: Reporter, path: PathKey, lineno: int) -> tuple[int, int]:
+    """File position of a template's line `lineno`.
+
+    Exact for literal block scalars (`|`), whose lines are the file's lines; other
+    styles fold lines, so their problems point at the start of the value.
+    """
+    line, col = reporter.position(path)
+    document = reporter.document
+    if document is None or document.styles.get(path) != "|":
+        return line, col
+    target = line + lineno
+    text = document.line_text(target)
+    return target, len(text) - len(text.lstrip(" ")) + 1
