@@ -38,10 +38,6 @@ class WavAudio:
     def channels(self) -> int:
         return int(self.samples.shape[1])
 
-    @property
-    def seconds(self) -> float:
-        return self.samples.shape[0] / self.rate
-
 
 def read_wav(path: str | Path) -> WavAudio:
     """Decode a PCM (8/16/24/32-bit) or float (32/64-bit) WAV file of any rate and channels."""

@@ -110,6 +110,13 @@ def test_bad_files_are_reported_with_the_path(tmp_path, content, message):
     assert str(excinfo.value) == f"{path}: {message}"
 
 
+def test_an_impossible_format_is_reported(tmp_path):
+    path = write_wav(tmp_path / "zero.wav", bytes(64), rate=8000, channels=0, bits=16)
+    with pytest.raises(WavError) as excinfo:
+        read_wav(path)
+    assert str(excinfo.value) == f"{path}: invalid 'fmt ' chunk (0 channels, 8000 Hz, 0-byte frames)"
+
+
 def test_compressed_wavs_are_reported_with_a_conversion_hint(tmp_path):
     path = write_wav(tmp_path / "adpcm.wav", bytes(64), rate=8000, channels=1, bits=4, tag=2)
     with pytest.raises(WavError) as excinfo:
