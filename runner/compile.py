@@ -10,6 +10,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
+from jinja2 import TemplateError
+
 from runner.config import interpolate_env, render_instructions, resolve_variables
 from runner.config.model import (
     Agent,
@@ -73,7 +75,8 @@ def compile_config(
     `values` are the template variables (defaults are used when None); `modality`
     overrides the configured output modality; `environ`, when given, expands `${NAME}`
     in MCP server URLs and headers (otherwise they are shown unexpanded, as in
-    `runner compile`).  Raises `CompileError` when variables or environment are missing.
+    `runner compile`).  Raises `CompileError` when variables or environment are missing
+    or a template fails to render with these values.
     """
     if values is None:
         values, variable_errors = resolve_variables(config, {})
@@ -107,7 +110,7 @@ def _compile_agent(
     session = {
         "type": "realtime",
         "model": config.model,
-        "instructions": render_instructions(config, agent, values),
+        "instructions": _instructions(config, agent, values),
         "output_modalities": [modality or settings.output_modality],
         "audio": {
             "input": _audio_input(settings, create_response=not checks_user_input),
@@ -129,6 +132,14 @@ def _compile_agent(
         guardrails=tuple(policy.name for policy in policies),
         voice=voice,
     )
+
+
+def _instructions(config: Config, agent: Agent, values: Mapping[str, Any]) -> str:
+    """The rendered template; a template is user code, so what it raises is an input problem."""
+    try:
+        return render_instructions(config, agent, values)
+    except (TemplateError, ArithmeticError, TypeError, ValueError) as error:
+        raise CompileError([f"agents.{agent.name}.instructions: cannot render: {error}"]) from None
 
 
 def _audio_format(format_type: str) -> dict[str, Any]:
