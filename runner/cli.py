@@ -152,7 +152,7 @@ def compile_command(file: str, agent_name: str | None, pairs: tuple[str, ...], t
     The start agent's event is the session's first (it sets the voice); the others are
     the events sent on a handoff to them, which keep the session's voice.
     """
-    from runner.compile import compile_config, session_update_event
+    from runner.compile import CompileError, compile_config, session_update_event
     from runner.config import resolve_variables
 
     overrides = _parse_vars(pairs)
@@ -164,7 +164,12 @@ def compile_command(file: str, agent_name: str | None, pairs: tuple[str, ...], t
         for message in variable_errors:
             click.echo(f"runner: {message}", err=True)
         raise click.exceptions.Exit(EXIT_USAGE)
-    compiled = compile_config(config, values=values, modality="text" if text else None)
+    try:
+        compiled = compile_config(config, values=values, modality="text" if text else None)
+    except CompileError as error:
+        for message in error.messages:
+            click.echo(f"runner: {file}: {message}", err=True)
+        raise click.exceptions.Exit(EXIT_FAILED) from None
     for name, agent in compiled.items():
         if agent_name is None or name == agent_name:
             event = session_update_event(agent, handoff=name != config.start)

@@ -302,3 +302,10 @@ def test_commands_do_not_import_heavy_libraries(fixtures):
     done = subprocess.run([sys.executable, "-c", script], cwd=fixtures, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_compile_reports_a_template_that_fails_to_render(runner):
+    done = runner("compile", "unrenderable.yaml")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "runner: unrenderable.yaml: agents.desk.instructions: cannot render: division by zero\n"
+    assert runner("compile", "unrenderable.yaml", "--var", "seats=4").returncode == 0

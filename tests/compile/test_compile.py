@@ -237,6 +237,23 @@ def test_instructions_use_given_values_or_the_defaults(make_config):
     assert compile_config(config, values={"company": "Zeta"})["orders"].session["instructions"] == "Help with orders at Zeta."
 
 
+def test_template_that_fails_to_render_names_the_agent(make_config):
+    config = make_config()
+    broken = replace(config.agents["orders"], instructions="Share {{ 100 / company|length }} percent.")
+    config = replace(config, agents={**config.agents, "orders": broken})
+    with pytest.raises(CompileError) as caught:
+        compile_config(config, values={"company": ""})
+    assert caught.value.messages == ["agents.orders.instructions: cannot render: division by zero"]
+
+
+def test_missing_required_variable_without_values(make_config):
+    config = make_config()
+    config = replace(config, variables={"company": replace(config.variables["company"], default=None, required=True)})
+    with pytest.raises(CompileError) as caught:
+        compile_config(config)
+    assert caught.value.messages == ["missing required variable 'company' (give it with --var company=...)"]
+
+
 def _mcp_config(make_config, lookup):
     docs = Tool(
         name="docs",

@@ -138,6 +138,7 @@ def test_unknown_image_suffix_is_refused(shop, tmp_path):
     assert str(caught.value) == f"cannot render {tmp_path / 'graph.gif'}: use one of .svg, .png, .pdf"
 
 
+@needs_dot
 def test_missing_output_folder_is_reported(shop, tmp_path):
     output = tmp_path / "nowhere" / "graph.svg"
     with pytest.raises(graph.RenderError) as caught:
