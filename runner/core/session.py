@@ -193,17 +193,19 @@ class Session(TurnsMixin, ToolsMixin, GuardrailsMixin):
         items = reseed_items(self.transcript)
         actions += [self._send({"type": "conversation.item.create", "item": item}) for item in items]
         owed = self._seq.reset()
-        if self._current is not None:
-            self._mute(self._current)
+        cut = self._current
+        if cut is not None:
+            self._mute(cut)
             self._current = None
         self._responses.clear()
         actions.append(Record("notice", {"message": f"reconnected: session re-sent, {len(items)} history items re-seeded"}))
+        if owed and (cut is None or cut.id not in self._batches):  # a cut tool batch asks once its tools answer
+            self._seq.pending = self._owed_request()
         for batch in list(self._batches.values()):
             batch.as_notes = True
             batch.response_done = True
             actions += self._finish_batch(batch, now)
-        if owed:
-            actions += self._request_response("reply") if self._ending is None else self._say_goodbye(self._ending, self._goodbye_instructions, again=True)
+        actions += self._seq.flush()
         return actions
 
     # ---- response lifecycle ----------------------------------------------------------
@@ -320,8 +322,13 @@ class Session(TurnsMixin, ToolsMixin, GuardrailsMixin):
             return []
         return list(self._seq.request(ResponseRequest(purpose, response or {})))
 
-    def _say_goodbye(self, reason: str, instructions: str, *, again: bool = False) -> list[Action]:
-        if self._ending is not None and not again:
+    def _owed_request(self) -> ResponseRequest:
+        if self._ending is None:
+            return ResponseRequest("reply")
+        return ResponseRequest("goodbye", {"instructions": self._goodbye_instructions, "tool_choice": "none"})
+
+    def _say_goodbye(self, reason: str, instructions: str) -> list[Action]:
+        if self._ending is not None:
             return []
         self._ending = reason
         self._goodbye_instructions = instructions
