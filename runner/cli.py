@@ -17,7 +17,7 @@ import click
 from runner import __version__
 
 if TYPE_CHECKING:
-    from runner.config import LoadResult
+    from runner.config import LoadResult, Problem
     from runner.config.model import Config
 
 EXIT_FAILED = 1
@@ -93,7 +93,8 @@ def validate(file: str, as_json: bool, strict: bool, no_import: bool) -> None:
     warnings = len(problems) - errors
     valid = errors == 0 and result.config is not None
     if as_json:
-        click.echo(json.dumps(_validate_report(file, result.config if valid else None, valid, problems), indent=2))
+        report = _validate_report(file, result.config if valid else None, problems, errors=errors)
+        click.echo(json.dumps(report, indent=2))
     else:
         for problem in problems:
             click.echo(problem.format())
@@ -102,11 +103,11 @@ def validate(file: str, as_json: bool, strict: bool, no_import: bool) -> None:
     raise click.exceptions.Exit(0 if valid else EXIT_FAILED)
 
 
-def _validate_report(file: str, config: Config | None, valid: bool, problems: list[Any]) -> dict[str, Any]:
-    errors = sum(1 for problem in problems if problem.severity == "error")
+def _validate_report(file: str, config: Config | None, problems: list[Problem], *, errors: int) -> dict[str, Any]:
+    """The `--json` shape: counts, every problem as `Problem.to_json()`, and the config's size when valid."""
     return {
         "file": file,
-        "valid": valid,
+        "valid": config is not None,
         "errors": errors,
         "warnings": len(problems) - errors,
         "problems": [problem.to_json() for problem in problems],
@@ -119,8 +120,9 @@ def _validate_report(file: str, config: Config | None, valid: bool, problems: li
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of agents.yaml (draft-07, for editors)."""
-    schema_file = Path(__file__).parent / "schemas" / "agents.schema.json"
-    click.echo(schema_file.read_text(encoding="utf-8"), nl=False)
+    from runner.config import SCHEMA_PATH
+
+    click.echo(Path(SCHEMA_PATH).read_text(encoding="utf-8"), nl=False)
 
 
 def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
