@@ -48,12 +48,13 @@ class PythonChecker:
         self.reporter = reporter
         self.loaded: dict[tuple[str, str], Callable[..., Any] | str] = {}  # function, or why it failed
 
-    def check_tool(self, tool: Tool) -> None:
-        """The function must import, be callable and take exactly the declared parameters."""
+    def check_tool(self, tool: Tool, *, compare_parameters: bool) -> None:
+        """The function must import, be callable and (when the parameters are a valid
+        schema) take exactly the declared parameters."""
         binding = tool.binding
         assert isinstance(binding, PythonBinding)
         function = self.load(binding, ("tools", tool.name, "python"))
-        if function is not None:
+        if function is not None and compare_parameters:
             _check_signature(function, binding, tool, self.reporter)
 
     def check_setup(self, config: Config) -> None:
@@ -97,11 +98,11 @@ def _check_signature(function: Callable[..., Any], binding: PythonBinding, tool:
         if parameter.kind is parameter.VAR_POSITIONAL:
             continue
         needed = parameter.default is parameter.empty
+        accepted.add(parameter.name)
         if parameter.kind is parameter.POSITIONAL_ONLY:
-            if needed:
+            if needed or parameter.name in properties:
                 reporter.error(path + ("python",), f"{reference} has positional-only parameter '{parameter.name}', but arguments are passed by name")
             continue
-        accepted.add(parameter.name)
         if not needed:
             continue
         if parameter.name not in properties:
@@ -124,12 +125,12 @@ def _names_tool_context(annotation: Any) -> bool:
     return getattr(annotation, "__name__", None) == "ToolContext"
 
 
-def check_http(tool: Tool, environ: Mapping[str, str], reporter: Reporter) -> None:
+def check_http(tool: Tool, environ: Mapping[str, str], reporter: Reporter, *, compare_parameters: bool) -> None:
     """Templates may use only the tool's parameters; the url must be http(s) with a host."""
     binding = tool.binding
     assert isinstance(binding, HttpBinding)
     path: PathKey = ("tools", tool.name, "http")
-    properties = tool.parameters.get("properties", {})
+    properties = tool.parameters.get("properties", {}) if compare_parameters else None
     if binding.body is not None and binding.method == "GET":
         reporter.error(path + ("body",), "a GET request has no body", "use POST, PUT or PATCH, or put the arguments in the url", key=True)
     for where, text in [(path + ("url",), binding.url), *_strings(binding.body, path + ("body",))]:
@@ -152,12 +153,13 @@ def check_mcp(tool: Tool, environ: Mapping[str, str], reporter: Reporter) -> Non
     _check_headers(binding.headers, environ, path + ("headers",), reporter)
 
 
-def _check_template(text: str, path: PathKey, properties: Mapping[str, Any], reporter: Reporter) -> None:
-    names, syntax_error, _ = template_names(text)
+def _check_template(text: str, path: PathKey, properties: Mapping[str, Any] | None, reporter: Reporter) -> None:
+    """Syntax, and (when `properties` is known) names that are not parameters."""
+    names, syntax_error = template_names(text)
     if syntax_error is not None:
         reporter.error(path, f"template syntax error: {syntax_error}")
         return
-    for name in sorted(names - set(properties)):
+    for name in sorted(names - set(properties)) if properties is not None else ():
         hint = did_you_mean(name, properties) or "templates here see only the tool's arguments"
         reporter.error(path, f"'{{{{ {name} }}}}' is not a parameter of this tool", hint)
 

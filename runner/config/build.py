@@ -83,6 +83,7 @@ class Builder:
         return self.data.get(path[0], default)
 
     def build(self) -> Config:
+        self.check_turn_detection()
         base_dir = self.config_path.parent
         top_session = self._top_session()
         state_dir = Path(self.value(("state_dir",), ".runner")).expanduser()
@@ -130,17 +131,25 @@ class Builder:
 
     def _top_session(self) -> dict[str, Any]:
         raw = self.data.get("session")
-        if not isinstance(raw, dict) or not self.ok(("session",)):
-            return {}
-        self._check_turn_keys(raw, ("session",), None)
-        return raw
+        return raw if isinstance(raw, dict) and self.ok(("session",)) else {}
 
-    def _check_turn_keys(self, raw: dict[str, Any], path: PathKey, inherited: str | None) -> None:
-        """Refuse turn-detection settings that the chosen type ignores."""
-        turn = raw.get("turn_detection")
+    def check_turn_detection(self) -> None:
+        """Refuse turn-detection settings that the chosen type ignores, in every session block."""
+        top = self.data.get("session")
+        top_turn = top.get("turn_detection") if isinstance(top, dict) else None
+        inherited = top_turn.get("type") if isinstance(top_turn, dict) else None
+        self._check_turn_keys(top_turn, ("session",), None)
+        for name, agent in self._mapping("agents").items():
+            session = agent.get("session") if isinstance(agent, dict) else None
+            if isinstance(session, dict):
+                self._check_turn_keys(session.get("turn_detection"), ("agents", name, "session"), inherited)
+
+    def _check_turn_keys(self, turn: Any, path: PathKey, inherited: Any) -> None:
         if not isinstance(turn, dict):
             return
         kind = turn.get("type", inherited or "semantic_vad")
+        if kind not in _TURN_KEYS:
+            return
         for key in turn:
             if key == "type" or key in _TURN_KEYS[kind]:
                 continue
@@ -153,15 +162,12 @@ class Builder:
 
     def _agents(self, top_session: dict[str, Any]) -> dict[str, Agent]:
         agents: dict[str, Agent] = {}
-        top_turn = top_session.get("turn_detection")
-        inherited = top_turn.get("type") if isinstance(top_turn, dict) else None
         for name, raw in self._mapping("agents").items():
             path = ("agents", name)
             if not self.ok(path):
                 continue
             session = None
             if "session" in raw:
-                self._check_turn_keys(raw["session"], path + ("session",), inherited)
                 session = session_settings(merge_session(top_session, raw["session"]))
             handoffs = tuple(self._handoff(item, path + ("handoffs", index)) for index, item in enumerate(raw.get("handoffs", ())))
             agents[name] = Agent(
@@ -252,7 +258,7 @@ class Builder:
             name = raw["name"]
             if name in first_seen:
                 line = self.reporter.position(("guardrails", first_seen[name], "name"))[0]
-                self.reporter.error(path + ("name",), f"guardrail '{name}' is defined twice (the first is at line {line})")
+                self.reporter.error(path + ("name",), f"guardrail '{name}' is defined twice", f"the first is at line {line}")
                 continue
             first_seen[name] = index
             if self._check_kind_keys(raw, path):

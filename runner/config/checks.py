@@ -86,10 +86,10 @@ def check_usage(config: Config, names: "Names", reporter: Reporter) -> None:
             reporter.warning(where, f"guardrail '{policy.name}' applies to no agent", "list it in an agent's guardrails or set global: true")
 
 
-def check_parameters(tool: Tool, reporter: Reporter) -> None:
-    """A function tool's parameters must be a valid JSON Schema for an object."""
+def check_parameters(tool: Tool, reporter: Reporter) -> bool:
+    """A function tool's parameters must be a valid JSON Schema for an object; False when not."""
     if isinstance(tool.binding, McpBinding):
-        return
+        return True
     path: PathKey = ("tools", tool.name, "parameters")
     parameters = tool.parameters
     canonical = json.dumps(parameters, sort_keys=True, default=str)
@@ -98,15 +98,19 @@ def check_parameters(tool: Tool, reporter: Reporter) -> None:
         for error in errors:
             _report_schema_error(error, reporter, path)
         if errors:
-            return
+            return False
         _valid_parameters.add(canonical)
+    valid = True
     if parameters.get("type") != "object":
         where = path + ("type",) if "type" in parameters else path
         reporter.error(where, "parameters must have type: object", "the model passes arguments as one object", key="type" not in parameters)
+        valid = False
     properties = parameters.get("properties", {})
     for index, name in enumerate(parameters.get("required", ())):
         if name not in properties:
             reporter.error(path + ("required", index), f"required '{name}' is not in properties", did_you_mean(name, properties))
+            valid = False
+    return valid
 
 
 def _report_schema_error(error: Any, reporter: Reporter, path: PathKey) -> None:

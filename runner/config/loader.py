@@ -89,12 +89,12 @@ def _check(config: Config, names: Names, reporter: Reporter, complete: bool, imp
         check_instructions(agent, config.variables, reporter)
     python = PythonChecker(config.base_dir, reporter)
     for tool in config.tools.values():
-        check_parameters(tool, reporter)
+        parameters_valid = check_parameters(tool, reporter)
         binding = tool.binding
         if isinstance(binding, PythonBinding) and import_code:
-            python.check_tool(tool)
+            python.check_tool(tool, compare_parameters=parameters_valid)
         elif isinstance(binding, HttpBinding):
-            check_http(tool, environ, reporter)
+            check_http(tool, environ, reporter, compare_parameters=parameters_valid)
         elif isinstance(binding, McpBinding):
             check_mcp(tool, environ, reporter)
     if import_code:

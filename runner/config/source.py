@@ -320,7 +320,7 @@ class _Builder:
         first = frame.seen.get(key)
         if first is not None:
             line, col = frame.key_pos
-            self.doc.problems.append(SourceProblem(line, col, path, f"duplicate key '{key}' (the first is at line {first})", "remove one of them"))
+            self.doc.problems.append(SourceProblem(line, col, path, f"duplicate key '{key}'", f"the first is at line {first}"))
             return
         frame.seen[key] = frame.key_pos[0]
         frame.container[key] = value

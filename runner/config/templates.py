@@ -99,15 +99,15 @@ def _convert(raw: Any, variable: Variable) -> Any:
         return _INVALID
 
 
-def template_names(source: str) -> tuple[set[str], str | None, int]:
-    """Names a template reads from its context, or a syntax error message and its template line."""
+def template_names(source: str) -> tuple[set[str], str | None]:
+    """Names a template reads from its context, or the message of its syntax error."""
     if not any(marker in source for marker in _TEMPLATE_MARKERS):
-        return set(), None, 0
+        return set(), None
     try:
         tree = _ENVIRONMENT.parse(source)
-    except TemplateSyntaxError as exc:
-        return set(), exc.message or "syntax error", exc.lineno
-    return set(meta.find_undeclared_variables(tree)), None, 0
+        return set(meta.find_undeclared_variables(tree)), None
+    except TemplateSyntaxError as exc:  # TemplateAssertionError (unknown filter) included
+        return set(), exc.message or "syntax error"
 
 
 def check_instructions(agent: Agent, variables: Mapping[str, Variable], reporter: Reporter) -> None:
@@ -122,29 +122,43 @@ def check_instructions(agent: Agent, variables: Mapping[str, Variable], reporter
         for match in _SIMPLE_REFERENCE.finditer(source):
             if match[1] not in declared:
                 declared.add(match[1])
-                _report_undefined(match[1], source.count("\n", 0, match.start()) + 1, variables, reporter, path)
+                _report_undefined(match[1], source, source.count("\n", 0, match.start()) + 1, variables, reporter, path)
         return
     try:
         tree = _ENVIRONMENT.parse(source)
     except TemplateSyntaxError as exc:
-        line, col = template_position(reporter, path, exc.lineno)
+        line, col = template_position(reporter, path, source, exc.lineno)
         reporter.at(line, col, path, f"template syntax error: {exc.message}")
         return
-    for name in sorted(meta.find_undeclared_variables(tree) - declared):
-        lineno = _first_line(tree.find_all(nodes.Name), lambda node: node.name == name)
-        _report_undefined(name, lineno, variables, reporter, path)
+    unknown_calls = False
     for kind, table, node_type in (("filter", _ENVIRONMENT.filters, nodes.Filter), ("test", _ENVIRONMENT.tests, nodes.Test)):
         unknown: dict[str, int] = {}
         for node in tree.find_all(node_type):
             if node.name not in table:
                 unknown.setdefault(node.name, node.lineno)
         for name, lineno in unknown.items():
-            line, col = template_position(reporter, path, lineno)
+            line, col = template_position(reporter, path, source, lineno)
             reporter.at(line, col, path, f"unknown {kind} '{name}'", did_you_mean(name, table))
+            unknown_calls = True
+    for name in sorted(_undeclared(tree, unknown_calls) - declared):
+        lineno = _first_line(tree.find_all(nodes.Name), lambda node: node.name == name)
+        _report_undefined(name, source, lineno, variables, reporter, path)
 
 
-def _report_undefined(name: str, lineno: int, variables: Mapping[str, Variable], reporter: Reporter, path: PathKey) -> None:
-    line, col = template_position(reporter, path, lineno)
+def _undeclared(tree: nodes.Template, unknown_calls: bool) -> set[str]:
+    """Names the template reads from its context.
+
+    Jinja's own analysis refuses templates with unknown filters or tests; for those
+    (already reported) every name read and never assigned is taken instead.
+    """
+    if not unknown_calls:
+        return set(meta.find_undeclared_variables(tree))
+    assigned = {node.name for node in tree.find_all(nodes.Name) if node.ctx != "load"}
+    return {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"} - assigned
+
+
+def _report_undefined(name: str, source: str, lineno: int, variables: Mapping[str, Variable], reporter: Reporter, path: PathKey) -> None:
+    line, col = template_position(reporter, path, source, lineno)
     reporter.at(line, col, path, f"undefined variable '{name}'", did_you_mean(name, variables) or "declare it under variables")
 
 
@@ -155,7 +169,7 @@ def _first_line(found: Iterable[nodes.Node], wanted: Any) -> int:
     return 1
 
 
-def template_position(reporter: Reporter, path: PathKey, lineno: int) -> tuple[int, int]:
+def template_position(reporter: Reporter, path: PathKey, source: str, lineno: int) -> tuple[int, int]:
     """File position of a template's line `lineno`.
 
     Exact for literal block scalars (`|`), whose lines are the file's lines; other
@@ -165,6 +179,7 @@ def template_position(reporter: Reporter, path: PathKey, lineno: int) -> tuple[i
     document = reporter.document
     if document is None or document.styles.get(path) != "|":
         return line, col
-    target = line + lineno
+    last = len(source.rstrip("\n").split("\n"))  # Jinja may count one line past a final newline
+    target = line + max(1, min(lineno, last))
     text = document.line_text(target)
     return target, len(text) - len(text.lstrip(" ")) + 1
