@@ -133,11 +133,12 @@ def check_http(tool: Tool, environ: Mapping[str, str], reporter: Reporter, *, co
     properties = tool.parameters.get("properties", {}) if compare_parameters else None
     if binding.body is not None and binding.method == "GET":
         reporter.error(path + ("body",), "a GET request has no body", "use POST, PUT or PATCH, or put the arguments in the url", key=True)
-    for where, text in [(path + ("url",), binding.url), *_strings(binding.body, path + ("body",))]:
+    url_parses = _check_template(binding.url, path + ("url",), properties, reporter)
+    for where, text in _strings(binding.body, path + ("body",)):
         _check_template(text, where, properties, reporter)
     url, missing = interpolate_env(binding.url, environ)
     _warn_missing(missing, path + ("url",), reporter)
-    if not missing and not url.lstrip().startswith("{{"):
+    if url_parses and not missing and not url.lstrip().startswith("{{"):
         _check_url(_TEMPLATE_PART.sub("x", url), path + ("url",), reporter)
     _check_headers(binding.headers, environ, path + ("headers",), reporter)
 
@@ -153,15 +154,16 @@ def check_mcp(tool: Tool, environ: Mapping[str, str], reporter: Reporter) -> Non
     _check_headers(binding.headers, environ, path + ("headers",), reporter)
 
 
-def _check_template(text: str, path: PathKey, properties: Mapping[str, Any] | None, reporter: Reporter) -> None:
-    """Syntax, and (when `properties` is known) names that are not parameters."""
+def _check_template(text: str, path: PathKey, properties: Mapping[str, Any] | None, reporter: Reporter) -> bool:
+    """Syntax, and (when `properties` is known) names that are not parameters; False on a syntax error."""
     names, syntax_error = template_names(text)
     if syntax_error is not None:
         reporter.error(path, f"template syntax error: {syntax_error}")
-        return
+        return False
     for name in sorted(names - set(properties)) if properties is not None else ():
         hint = did_you_mean(name, properties) or "templates here see only the tool's arguments"
         reporter.error(path, f"'{{{{ {name} }}}}' is not a parameter of this tool", hint)
+    return True
 
 
 def _check_url(url: str, path: PathKey, reporter: Reporter) -> None:

@@ -375,8 +375,17 @@ def check_pattern(pattern: str, path: PathKey, reporter: Reporter) -> bool:
     except re.error as exc:
         line, col = reporter.position(path)
         style = reporter.document.styles.get(path) if reporter.document else None
-        if exc.pos is not None and "\n" not in pattern and style in (None, "'") and "'" not in pattern:
+        if exc.pos is not None and _written_as_is(pattern, style):
             col += exc.pos + (1 if style else 0)
         reporter.at(line, col, path, f"pattern does not compile: {exc.msg}")
         return False
     return True
+
+
+def _written_as_is(text: str, style: str | None) -> bool:
+    """True when a one-line scalar's characters in the file are exactly its value (no escapes)."""
+    if "\n" in text:
+        return False
+    if style is None:
+        return True
+    return style == "'" and "'" not in text or style == '"' and "\\" not in text and '"' not in text

@@ -25,12 +25,13 @@ def check_references(config: Config, names: "Names", reporter: Reporter) -> None
         seen: set[str] = set()
         for index, handoff in enumerate(agent.handoffs):
             where = path + ("handoffs", index)
+            line, col = (handoff.span.line, handoff.span.col) if handoff.span else reporter.position(where)
             if handoff.target == agent.name:
-                reporter.error(where, "an agent cannot hand off to itself")
+                reporter.at(line, col, where, "an agent cannot hand off to itself")
             elif handoff.target not in names.agents:
-                reporter.error(where, f"unknown agent '{handoff.target}'", did_you_mean(handoff.target, names.agents))
+                reporter.at(line, col, where, f"unknown agent '{handoff.target}'", did_you_mean(handoff.target, names.agents))
             elif handoff.target in seen:
-                reporter.error(where, f"the handoff to '{handoff.target}' is listed twice")
+                reporter.at(line, col, where, f"the handoff to '{handoff.target}' is listed twice")
             seen.add(handoff.target)
         for index, tool in enumerate(agent.tools):
             if tool not in names.tools:
