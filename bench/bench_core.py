@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from runner.compile import compile_config
 from runner.config import load
-from runner.core import CheckGuardrail, RunTool, Send, Session
+from runner.core import CheckGuardrail, RunTool, Session
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "agents.yaml"
 TURNS = 200

@@ -37,6 +37,10 @@ class GuardrailsMixin:
                 self._turn.interrupted = True
             if not server_cancels:
                 actions.append(self._cancel(response))
+            for item in response.items:  # audible items are reported once playback has stopped
+                if item.message.item_id not in self._audible:
+                    message = item.message
+                    actions.append(Record("interrupted", {"agent": message.agent, "item_id": message.item_id, "text": message.text, "heard_ms": None}))
         return actions
 
     def _stop_playback(self: Session, reason: Literal["barge_in", "guardrail", "end"]) -> list[Action]:

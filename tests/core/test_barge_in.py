@@ -132,5 +132,7 @@ def test_text_mode_plays_nothing_and_an_interrupt_only_cancels(make_session, ser
     actions = s.feed(server.response_created("r1"), server.message_added("r1", "a1"), server.text_delta("r1", "a1", "Hello"), now=1.0)
     assert h.steps(actions) == []
     assert h.records(actions, "assistant_delta") == [{"agent": "router", "item_id": "a1", "delta": "Hello"}]
-    assert h.steps(s.interrupt(1.1)) == ["response.cancel"]
+    interrupted = s.interrupt(1.1)
+    assert h.steps(interrupted) == ["response.cancel"]
+    assert h.records(interrupted, "interrupted") == [{"agent": "router", "item_id": "a1", "text": "Hello", "heard_ms": None}]
     assert s.transcript[-1].status == "interrupted"
