@@ -210,3 +210,64 @@ def graph(file: str, text_format: str | None, output: str | None) -> None:
 def _format_from_suffix(output: str | None) -> str:
     suffix = Path(output).suffix.lower() if output else ""
     return "dot" if suffix in (".dot", ".gv") else "mermaid"
+
+
+@main.command()
+@click.argument("file")
+@click.option("--text", is_flag=True, help="Type instead of talking; replies stream as text.")
+@click.option("--offline", is_flag=True, help="Talk to the built-in simulator instead of the Realtime API.")
+@click.option("--rules", "sim_rules", default="techcorp", show_default=True, metavar="NAME|PATH", help="Simulator rule set (with --offline).")
+@click.option("--base-url", metavar="URL", help="API base URL (also OPENAI_BASE_URL), e.g. for Azure-style or compatible servers.")
+@click.option("--session-dir", type=click.Path(file_okay=False, path_type=Path), help="Parent folder of the session folders (default: <state_dir>/sessions).")
+@click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="Set a template variable (repeatable).")
+@click.option("--agent", "start", metavar="NAME", help="Start with this agent instead of the config's start.")
+@click.option("--events", "show_events", is_flag=True, help="Also print every event name.")
+@click.option("--no-guardrails", is_flag=True, help="Turn guardrail policies off for this run (also ENABLE_GUARDRAILS=false).")
+@click.option("--sim-drop-after", type=int, metavar="N", hidden=True, help="Simulator drops the first connection after N events (reconnect testing).")
+def run(
+    file: str,
+    text: bool,
+    offline: bool,
+    sim_rules: str,
+    base_url: str | None,
+    session_dir: Path | None,
+    pairs: tuple[str, ...],
+    start: str | None,
+    show_events: bool,
+    no_guardrails: bool,
+    sim_drop_after: int | None,
+) -> None:
+    """Talk to the agents in FILE (text with --text; --offline needs no API key)."""
+    import asyncio
+    import sys
+
+    config = _config_or_exit(file)
+    if start is not None:
+        _check_agent_name(file, config, start)
+    if not text:
+        _fail("voice mode is not available in this build yet; use --text", EXIT_USAGE)
+    from runner.run.chat import lines_from, run_text
+    from runner.run.console import Console
+    from runner.run.conversation import RunOptions, SetupError
+
+    options = RunOptions(
+        text=text,
+        offline=offline,
+        sim_rules=sim_rules,
+        sim_drop_after_events=sim_drop_after,
+        base_url=base_url,
+        session_dir=session_dir,
+        variables=_parse_vars(pairs),
+        guardrails=not no_guardrails,
+        start=start,
+    )
+    console = Console(list(config.agents), show_events=show_events)
+    try:
+        folder, outcome = asyncio.run(run_text(config, options, console=console, lines=lines_from(sys.stdin)))
+    except SetupError as error:
+        _fail(str(error), EXIT_FAILED)
+    except asyncio.CancelledError:
+        _fail("stopped", EXIT_FAILED)
+    click.echo(f"runner: session ended ({outcome.reason}); artifacts in {folder}", err=True)
+    if outcome.fatal_error:
+        _fail(outcome.fatal_error, EXIT_FAILED)

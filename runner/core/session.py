@@ -137,6 +137,17 @@ class Session(TurnsMixin, ToolsMixin, GuardrailsMixin):
         return self._ended
 
     @property
+    def busy(self) -> bool:
+        """Something is still owed: a response, a tool, a guardrail verdict or a playback stop.
+
+        Drivers wait for this to clear before the next scripted turn or before closing.
+        """
+        return bool(
+            self._seq.busy or self._seq.pending is not None or self._batches or self._checks
+            or self._input_gate is not None or self._stop is not None
+        )
+
+    @property
     def handoff_counts(self) -> dict[str, int]:
         """Successful handoffs per edge, keyed "source->target"."""
         counts: dict[str, int] = {}

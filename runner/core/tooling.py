@@ -106,7 +106,12 @@ class ToolsMixin:
             return self._request_response("tool_results")
         actions = self._apply_transfer(batch, now)
         on_enter = self._agent.on_enter
-        return actions + self._request_response("handoff", {"instructions": on_enter} if on_enter else None)
+        if not on_enter:
+            return actions + self._request_response("handoff", None)
+        # Response-level instructions replace the session's for that response, so the
+        # agent's own instructions go first and on_enter is added to them.
+        instructions = f"{self._agent.session.get('instructions', '')}\n\n{on_enter}".strip()
+        return actions + self._request_response("handoff", {"instructions": instructions})
 
     def _apply_transfer(self: Session, batch: ToolBatch, now: float) -> list[Action]:
         transfer = batch.transfer

@@ -96,11 +96,16 @@ def _rule_agent_names(rules: RuleSet) -> list[str]:
     return list(dict.fromkeys(rule.agent for rule in rules.rules if rule.agent))
 
 
+GOODBYE = "Thank you for calling. Goodbye!"
+
+
 def decide(rules: RuleSet, turn: Turn) -> tuple[Output, ...]:
     """What the rules make the model do on this turn."""
     agent = active_agent(rules, turn.instructions, turn.tools)
     context = {"user": turn.user_text, "agent": agent or "", "output": turn.output, "facts": turn.facts}
     if turn.tool_choice == "none":
+        if "goodbye" in (turn.instructions or "").lower():  # the runner's closing request
+            return (Say(GOODBYE),)
         return (Say(_render(rules.filler, context) or rules.filler),)
     if turn.model_turns >= MAX_MODEL_TURNS:
         return (Say(_render(rules.default, context) or rules.default),)

@@ -23,7 +23,8 @@ def test_a_handoff_updates_the_session_then_answers_the_call_then_creates_one_re
     update, output, create = h.sent(actions)
     assert update["session"] == agents["support"].handoff_session
     assert output["item"] == {"type": "function_call_output", "call_id": "t1", "output": '{"transferred_to": "support"}'}
-    assert create["response"] == {"instructions": "Introduce yourself as technical support."}
+    # the target's own instructions stay in force; on_enter is added for this one response
+    assert create["response"] == {"instructions": "You are the support agent.\n\nIntroduce yourself as technical support."}
     assert s.active_agent == "support"
     record = s.handoffs[0]
     assert (record.source, record.target, record.reason, record.time, record.success) == ("router", "support", "wifi is down", 2.0, True)

@@ -1,0 +1,79 @@
+"""`runner run --text`: typed (or piped) turns in, streamed text replies out.
+
+Ctrl-C or the end of standard input ends the session after the pending reply; a
+second Ctrl-C stops at once.  Either way the artifacts are closed and the report
+written, because `open_session` owns them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import AsyncIterator, TextIO
+
+from ..config.model import Config
+from .console import Console
+from .conversation import LiveSession, RunOptions, open_session
+from .driver import Outcome
+
+
+async def lines_from(stream: TextIO) -> AsyncIterator[str]:
+    """Lines of a blocking stream, read on a daemon thread so the event loop never blocks."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\n"))
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="stdin-reader", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line
+
+
+class _Interrupts:
+    """First Ctrl-C asks for a clean end; the second cancels the conversation."""
+
+    def __init__(self, task: asyncio.Task[object]) -> None:
+        self.requested = asyncio.Event()
+        self._task = task
+
+    def __call__(self) -> None:
+        if self.requested.is_set():
+            self._task.cancel()
+        self.requested.set()
+
+
+async def _talk(live: LiveSession, lines: AsyncIterator[str], interrupts: _Interrupts) -> None:
+    feeding = asyncio.ensure_future(live.driver.converse(lines))
+    stopping = asyncio.ensure_future(interrupts.requested.wait())
+    ending = asyncio.ensure_future(live.driver.wait_ended())
+    await asyncio.wait({feeding, stopping, ending}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (feeding, stopping, ending):
+        task.cancel()
+
+
+async def run_text(config: Config, options: RunOptions, *, console: Console, lines: AsyncIterator[str], status: TextIO = sys.stderr) -> tuple[Path, Outcome]:
+    """Hold a text conversation; returns the session folder and how it ended."""
+    loop = asyncio.get_running_loop()
+    interrupts = _Interrupts(asyncio.current_task())  # type: ignore[arg-type]
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupts)
+    except (NotImplementedError, RuntimeError):  # not the main thread (tests), or no signals
+        pass
+    try:
+        async with open_session(config, options, on_record=console.record, on_event=console.event) as live:
+            where = "offline simulator" if options.offline else "Realtime API"
+            print(f"runner: talking to {config.name} ({live.core.active_agent}) on the {where}; end with Ctrl-D or Ctrl-C", file=status)
+            await _talk(live, lines, interrupts)
+    finally:
+        console.close()
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError):
+            pass
+    return live.folder, live.outcome

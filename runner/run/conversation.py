@@ -1,0 +1,183 @@
+"""Assemble a live session from a config: compile, tools, guardrails, simulator, core, driver.
+
+`open_session` is the one place that knows how the pieces fit; `runner run`,
+`runner test` and the benchmarks all go through it, so they exercise the same
+machinery a user talks to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Mapping
+
+from ..config.model import Config
+from ..core.actions import Record
+from .artifacts import SessionArtifacts, new_session_folder
+from .driver import Driver, Hooks
+from .report import build_report, transcript_line
+
+OFFLINE_API_KEY = "sk-offline-simulator"
+
+
+class SetupError(Exception):
+    """The session cannot start; the message is meant for the user, one line."""
+
+
+@dataclass
+class RunOptions:
+    text: bool = False
+    offline: bool = False
+    sim_rules: str | Path | None = "techcorp"
+    sim_drop_after_events: int | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    session_dir: Path | None = None  # parent of the per-session folders
+    variables: Mapping[str, str] = field(default_factory=dict)
+    guardrails: bool = True
+    start: str | None = None  # start agent override
+
+
+def guardrails_enabled(options: RunOptions, environ: Mapping[str, str]) -> bool:
+    """`--no-guardrails` or ENABLE_GUARDRAILS=false turns them off."""
+    return options.guardrails and environ.get("ENABLE_GUARDRAILS", "true").strip().lower() not in {"false", "0", "no", "off"}
+
+
+@dataclass
+class LiveSession:
+    """A running session: the driver to talk through, and where its files go."""
+
+    config: Config
+    driver: Driver
+    folder: Path
+    artifacts: SessionArtifacts
+    simulator: Any = None  # runner.sim.Simulator when offline
+    outcome: Any = None  # runner.run.driver.Outcome, once closed
+
+    @property
+    def core(self) -> Any:
+        return self.driver.session
+
+
+def _api_key(options: RunOptions, environ: Mapping[str, str]) -> str:
+    if options.offline:
+        return OFFLINE_API_KEY
+    key = options.api_key or environ.get("OPENAI_API_KEY", "")
+    if not key:
+        raise SetupError("OPENAI_API_KEY is not set: export it to talk to the Realtime API, or use --offline for the built-in simulator.")
+    return key
+
+
+def _compile(config: Config, options: RunOptions, enabled: bool, environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    from ..compile import CompileError, compile_config
+    from ..config import resolve_variables
+
+    values, problems = resolve_variables(config, options.variables)
+    if problems:
+        raise SetupError("; ".join(problems))
+    try:
+        compiled = compile_config(config, values=values, modality="text" if options.text else None, guardrails_enabled=enabled, environ=environ)
+    except CompileError as error:
+        raise SetupError("; ".join(error.messages)) from None
+    return compiled, values
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    config: Config,
+    options: RunOptions,
+    *,
+    on_record: Callable[[Record, float], None] = lambda record, t: None,
+    on_event: Callable[[str, dict[str, Any], float], None] = lambda direction, event, t: None,
+    environ: Mapping[str, str] | None = None,
+) -> AsyncIterator[LiveSession]:
+    """Start a configured session (the first session.update applied) and close it afterwards.
+
+    Raises SetupError for anything the user must fix before a session can start.
+    """
+    from ..bindings import BindingError, ToolContext, ToolExecutor, run_setup
+    from ..core import Session
+    from .transport import Transport
+
+    environ = os.environ if environ is None else environ
+    enabled = guardrails_enabled(options, environ)
+    compiled, values = _compile(config, options, enabled, environ)
+    start = options.start or config.start
+    if start not in compiled:
+        raise SetupError(f"no agent named {start!r} to start with")
+    api_key = _api_key(options, environ)
+    try:
+        run_setup(config)
+    except BindingError as error:
+        raise SetupError(f"setup: {error}") from None
+
+    session_id = secrets.token_hex(4)
+    folder = new_session_folder(options.session_dir or config.state_dir / "sessions")
+    artifacts = SessionArtifacts(folder)
+    started = datetime.now(timezone.utc)
+    artifacts.transcript_header(config.name, started)
+
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(artifacts.close)
+        try:
+            executor = ToolExecutor(config, log=lambda line: artifacts.event("log", {"type": "tool.traceback", "text": line}, 0.0))
+        except BindingError as error:
+            raise SetupError(str(error)) from None
+        stack.push_async_callback(executor.aclose)
+
+        base_url, websocket_base_url = options.base_url or environ.get("OPENAI_BASE_URL"), None
+        simulator = None
+        if options.offline:
+            from ..sim import Simulator
+
+            simulator = await stack.enter_async_context(Simulator(options.sim_rules, drop_after_events=options.sim_drop_after_events))
+            base_url, websocket_base_url = simulator.http_base_url, simulator.ws_base_url
+
+        policies = config.guardrails if enabled else {}
+        checker = None
+        if policies:
+            from ..guardrails import GuardrailChecker
+
+            def client_factory() -> Any:
+                from openai import AsyncOpenAI
+
+                return AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
+
+            checker = GuardrailChecker(policies, client_factory=client_factory)
+            stack.push_async_callback(checker.aclose)
+
+        core = Session(compiled, start, guardrails=policies, limits=config.limits, audio=not options.text, session_id=session_id)
+        transport = Transport(api_key=api_key, model=config.model, base_url=base_url, websocket_base_url=websocket_base_url)
+
+        def record(entry: Record, t: float) -> None:
+            on_record(entry, t)
+            line = transcript_line(entry)
+            if line is not None:
+                artifacts.transcript({"t": round(t, 6), "kind": entry.kind, **entry.data}, line)
+
+        def event(direction: str, payload: dict[str, Any], t: float) -> None:
+            artifacts.event(direction, payload, t)
+            on_event(direction, payload, t)
+
+        def make_context(agent: str) -> Any:
+            return ToolContext(session_id=session_id, agent=agent, variables=values, transcript=tuple(core.transcript), state_dir=config.state_dir)
+
+        driver = Driver(core, transport, executor, checker, hooks=Hooks(on_record=record, on_event=event, make_context=make_context))
+        live = LiveSession(config=config, driver=driver, folder=folder, artifacts=artifacts, simulator=simulator)
+        config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest()
+        if not enabled and config.guardrails:
+            record(Record("notice", {"message": "guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"}), 0.0)
+        try:
+            await driver.start()
+        except (OSError, ConnectionError) as failure:
+            raise SetupError(f"cannot connect to the Realtime API: {failure}") from None
+        try:
+            yield live
+        finally:
+            live.outcome = await driver.finish("session closed")
+            artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=live.outcome, session_id=session_id))

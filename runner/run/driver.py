@@ -1,0 +1,256 @@
+"""The asyncio driver: carries out the session core's actions against the world.
+
+The core decides; this module only moves bytes.  All actions of one core call are
+applied synchronously, in order, and client events go through one writer task, so
+the order the core chose is the order on the wire even while tools, guardrail
+checks and the socket reader run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Protocol
+
+from ..core import Session
+from ..core.actions import CheckGuardrail, EndSession, Play, Record, RunTool, Send, StopPlayback
+from .transport import ConnectionLost
+
+RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+TICK_SECONDS = 0.25
+FINISH_TIMEOUT = 30.0  # seconds a closing session waits for the pending reply
+
+
+class Connection(Protocol):
+    async def connect(self) -> None: ...
+    async def send(self, event: dict[str, Any]) -> None: ...
+    async def recv(self) -> dict[str, Any]: ...
+    async def close(self) -> None: ...
+
+
+class ToolRunner(Protocol):
+    async def run(self, name: str, arguments: str, *, call_id: str, agent: str, context: Any) -> Any: ...
+
+
+class GuardrailRunner(Protocol):
+    async def check(self, policy_name: str, text: str, *, role: str, final: bool) -> Any: ...
+
+
+class AudioOut(Protocol):
+    def play(self, item_id: str, pcm: bytes) -> None: ...
+    def stop(self) -> tuple[str | None, int]: ...
+
+
+@dataclass
+class Outcome:
+    """How the conversation ended."""
+
+    reason: str
+    reconnects: int = 0
+    fatal_error: str | None = None
+
+
+@dataclass
+class Hooks:
+    """Where the driver reports what happens (console, artifacts, tests)."""
+
+    on_record: Callable[[Record, float], None] = lambda record, t: None
+    on_event: Callable[[str, dict[str, Any], float], None] = lambda direction, event, t: None
+    make_context: Callable[[str], Any] = lambda agent: None
+
+
+@dataclass
+class Driver:
+    session: Session
+    connection: Connection
+    tools: ToolRunner
+    guardrails: GuardrailRunner | None = None
+    audio_out: AudioOut | None = None
+    hooks: Hooks = field(default_factory=Hooks)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self._outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ended = asyncio.Event()
+        self._end_reason = ""
+        self._configured = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._started_at = self.clock()
+        self.reconnects = 0
+        self.fatal_error: str | None = None
+
+    # -- time -------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock() - self._started_at
+
+    # -- applying actions ---------------------------------------------------
+    def apply(self, actions: list[Any]) -> None:
+        """Carry out the core's actions in order; never awaits."""
+        for action in actions:
+            kind = type(action)
+            if kind is Send:
+                self._outgoing.put_nowait(action.event)
+            elif kind is Play:
+                if self.audio_out is not None:
+                    import base64
+
+                    self.audio_out.play(action.item_id, base64.b64decode(action.audio_b64))
+            elif kind is StopPlayback:
+                item_id, played_ms = self.audio_out.stop() if self.audio_out is not None else (None, 0)
+                self.apply(self.session.playback_stopped(item_id, played_ms, self.now()))
+            elif kind is RunTool:
+                self._spawn(self._run_tool(action))
+            elif kind is CheckGuardrail:
+                self._spawn(self._check_guardrail(action))
+            elif kind is Record:
+                self.hooks.on_record(action, self.now())
+            elif kind is EndSession:
+                self._end_reason = action.reason
+                self._ended.set()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_tool(self, action: RunTool) -> None:
+        result = await self.tools.run(
+            action.name, action.arguments, call_id=action.call_id, agent=action.agent, context=self.hooks.make_context(action.agent)
+        )
+        self.apply(self.session.tool_done(action.call_id, result.output, error=result.error, duration=result.duration, now=self.now()))
+
+    async def _check_guardrail(self, action: CheckGuardrail) -> None:
+        assert self.guardrails is not None, "the core asked for a guardrail check with no checker configured"
+        verdict = await self.guardrails.check(action.policy, action.text, role=action.role, final=action.final)
+        self.apply(
+            self.session.guardrail_result(
+                action.check_id,
+                tripped=verdict.tripped,
+                category=verdict.category,
+                rationale=verdict.rationale,
+                error=verdict.error,
+                now=self.now(),
+            )
+        )
+
+    # -- the loops ----------------------------------------------------------
+    async def _writer(self) -> None:
+        while True:
+            event = await self._outgoing.get()
+            await self._connected.wait()
+            self.hooks.on_event("out", event, self.now())
+            try:
+                await self.connection.send(event)
+            except ConnectionLost:
+                # The reader notices the same loss and reconnects; the core re-sends
+                # what matters from its own state, so this event is not retried.
+                continue
+
+    async def _reader(self) -> None:
+        while True:
+            try:
+                event = await self.connection.recv()
+            except ConnectionLost as lost:
+                if not await self._reconnect(str(lost)):
+                    return
+                continue
+            self.hooks.on_event("in", event, self.now())
+            if event.get("type") == "session.updated":
+                self._configured.set()
+            self.apply(self.session.receive(event, self.now()))
+
+    async def _reconnect(self, why: str) -> bool:
+        self._connected.clear()
+        while not self._outgoing.empty():
+            self._outgoing.get_nowait()
+        self.hooks.on_record(Record("notice", {"message": f"connection lost ({why}); reconnecting"}), self.now())
+        for delay in RECONNECT_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                await self.connection.close()
+                await self.connection.connect()
+            except (OSError, ConnectionLost, Exception) as failure:  # any failure to dial is retried
+                self.hooks.on_record(Record("notice", {"message": f"reconnect failed: {failure}"}), self.now())
+                continue
+            self.reconnects += 1
+            self._connected.set()
+            self.apply(self.session.reconnected(self.now()))
+            return True
+        self.fatal_error = f"could not reconnect after {len(RECONNECT_DELAYS)} attempts ({why})"
+        self._end_reason = "connection lost"
+        self._ended.set()
+        return False
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self.apply(self.session.tick(self.now()))
+
+    # -- public -------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect, send the first session.update and wait until the server applied it."""
+        await self.connection.connect()
+        self._connected.set()
+        for loop_body in (self._writer(), self._reader(), self._ticker()):
+            self._spawn(loop_body)
+        self.apply(self.session.start(self.now()))
+        await self._wait_or_end(self._configured.wait())
+
+    async def _wait_or_end(self, awaitable: Any) -> None:
+        waiter = asyncio.ensure_future(awaitable)
+        ended = asyncio.ensure_future(self._ended.wait())
+        await asyncio.wait({waiter, ended}, return_when=asyncio.FIRST_COMPLETED)
+        for pending in (waiter, ended):
+            pending.cancel()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no response, tool or check is pending (or the session ended)."""
+        deadline = None if timeout is None else self.clock() + timeout
+        while not self._ended.is_set():
+            if not self.session.busy and self._outgoing.empty():
+                return True
+            if deadline is not None and self.clock() > deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return False
+
+    async def say(self, text: str) -> None:
+        """A typed user turn."""
+        self.apply(self.session.user_text(text, self.now()))
+
+    async def converse(self, lines: AsyncIterator[str], *, reply_timeout: float = 120.0) -> None:
+        """Feed typed lines one turn at a time, each after the previous reply finished."""
+        async for line in lines:
+            if self._ended.is_set():
+                return
+            if not line.strip():
+                continue
+            await self.say(line)
+            await self.wait_idle(reply_timeout)
+
+    async def wait_ended(self) -> None:
+        await self._ended.wait()
+
+    async def finish(self, reason: str) -> Outcome:
+        """Close the session after the pending reply (bounded), sending what is queued first."""
+        if not self._ended.is_set():
+            await self.wait_idle(timeout=FINISH_TIMEOUT)
+        await self._drain_outgoing()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.connection.close()
+        return Outcome(reason=self._end_reason or reason, reconnects=self.reconnects, fatal_error=self.fatal_error)
+
+    async def _drain_outgoing(self) -> None:
+        for _ in range(200):
+            if self._outgoing.empty() or not self._connected.is_set():
+                return
+            await asyncio.sleep(0.005)
+

@@ -1,0 +1,87 @@
+"""What a session leaves behind for people: transcript lines and report.json."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any
+
+from ..config.model import Config
+from ..core.actions import Record
+
+
+def _one_line(text: Any, limit: int = 300) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def transcript_line(record: Record) -> str | None:
+    """The Markdown line for a finished transcript entry; None for streaming or bookkeeping records."""
+    data = record.data
+    kind = record.kind
+    if kind == "user":
+        return f"**user:** {data.get('text', '')}"
+    if kind == "assistant":
+        return f"**{data.get('agent', 'assistant')}:** {data.get('text', '')}"
+    if kind == "interrupted":
+        return f"**{data.get('agent', 'assistant')}:** {data.get('text', '')} _(interrupted after {data.get('heard_ms')} ms heard)_"
+    if kind == "tool_result":
+        took = f" in {data['duration'] * 1000:.0f} ms" if isinstance(data.get("duration"), (int, float)) else ""
+        outcome = f"failed: {_one_line(data['error'])}" if data.get("error") else _one_line(data.get("output", ""))
+        return f"> tool `{data.get('name')}`{took} → {outcome}"
+    if kind == "handoff":
+        if data.get("success"):
+            return f"> handoff {data.get('from')} → {data.get('to')}" + (f" ({_one_line(data['reason'])})" if data.get("reason") else "")
+        return f"> handoff {data.get('from')} → {data.get('to')} refused: {data.get('error')}"
+    if kind == "guardrail":
+        return f"> guardrail `{data.get('policy')}` {data.get('action', 'tripped')}" + (f" [{data['category']}]" if data.get("category") else "")
+    if kind == "error":
+        return f"> error {data.get('code') or ''}: {data.get('message', '')}".replace("error :", "error:")
+    if kind == "notice":
+        return f"> {data.get('message', '')}"
+    return None
+
+
+def _summary(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return {
+        "count": len(ordered),
+        "median_ms": round(statistics.median(ordered) * 1000, 1),
+        "p90_ms": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+    }
+
+
+def build_report(core: Any, *, config: Config, config_hash: str, started: datetime, outcome: Any, session_id: str) -> dict[str, Any]:
+    """report.json: enough to answer "what happened and what did it cost" without the logs."""
+    latencies = [turn.as_dict() for turn in core.latencies]
+    answered = [turn for turn in core.latencies if not turn.interrupted]
+    return {
+        "session_id": session_id,
+        "config": {"path": str(config.path), "sha256": config_hash, "name": config.name},
+        "model": config.model,
+        "started": started.isoformat(timespec="seconds"),
+        "ended": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "end_reason": outcome.reason,
+        "fatal_error": outcome.fatal_error,
+        "reconnects": outcome.reconnects,
+        "agents_visited": list(core.agents_visited),
+        "final_agent": core.active_agent,
+        "tool_calls": [
+            {"name": call.name, "agent": call.agent, "arguments": call.arguments, "duration": call.duration, "error": call.error, "status": call.status}
+            for call in core.tool_calls
+        ],
+        "handoffs": [asdict(record) for record in core.handoffs],
+        "handoff_counts": core.handoff_counts,
+        "usage": core.usage.as_dict(),
+        "latency": {
+            "turns": latencies,
+            "response_delay": _summary([t.response_delay for t in answered if t.response_delay is not None]),
+            "first_output_delay": _summary([t.first_output_delay for t in answered if t.first_output_delay is not None]),
+            "interrupted_turns": sum(1 for turn in core.latencies if turn.interrupted),
+        },
+        "unknown_events": dict(core.unknown_events),
+    }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up and run every test: system packages for the headless audio tests, a
+# virtual environment with the project and its dev extras, pytest, then the
+# example project's scenarios through `runner test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox graphviz)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+python="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+.venv/bin/python -m pytest "$@"
+.venv/bin/runner test scenarios/
