@@ -7,6 +7,7 @@ at everything else and the user sees every problem in one run.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -24,6 +25,7 @@ from .model import (
     PythonBinding,
     RegexPattern,
     SessionSettings,
+    Span,
     Tool,
     Transcription,
     TurnDetection,
@@ -31,6 +33,7 @@ from .model import (
 )
 from .report import Reporter, describe, did_you_mean
 from .source import PathKey
+from .templates import template_position
 
 DEFAULT_MODEL = "gpt-realtime-2.1"
 DEFAULT_VOICE = "marin"
@@ -127,7 +130,8 @@ class Builder:
         raw = self.data.get("limits")
         if not isinstance(raw, dict) or not self.ok(("limits",)):
             return Limits()
-        return Limits(**{key: float(value) if key != "tool_output_max_chars" else value for key, value in raw.items()})
+        known = _known(raw, Limits)
+        return Limits(**{key: float(value) if key != "tool_output_max_chars" else value for key, value in known.items()})
 
     def _top_session(self) -> dict[str, Any]:
         raw = self.data.get("session")
@@ -148,8 +152,8 @@ class Builder:
         if not isinstance(turn, dict):
             return
         kind = turn.get("type", inherited or "semantic_vad")
-        if kind not in _TURN_KEYS:
-            return
+        if not isinstance(kind, str) or kind not in _TURN_KEYS:
+            return  # the schema stage reported it
         for key in turn:
             if key == "type" or key in _TURN_KEYS[kind]:
                 continue
@@ -181,7 +185,7 @@ class Builder:
                 guardrails=tuple(raw.get("guardrails", ())),
                 session=session,
                 span=self.reporter.span(path, key=True),
-                instructions_span=self.reporter.span(path + ("instructions",)),
+                instructions_span=Span(self.reporter.file, *template_position(self.reporter, path + ("instructions",), raw["instructions"], 1)),
             )
         return agents
 
@@ -354,11 +358,11 @@ def merge_session(top: dict[str, Any], override: dict[str, Any]) -> dict[str, An
 def session_settings(raw: dict[str, Any]) -> SessionSettings:
     """SessionSettings from schema-valid session values."""
     settings: dict[str, Any] = {}
-    for key, value in raw.items():
+    for key, value in _known(raw, SessionSettings).items():
         if key == "turn_detection":
-            settings[key] = TurnDetection(**{k: float(v) if k == "threshold" else v for k, v in value.items()})
+            settings[key] = TurnDetection(**{k: float(v) if k == "threshold" else v for k, v in _known(value, TurnDetection).items()})
         elif key == "transcription":
-            settings[key] = Transcription(**value) if isinstance(value, dict) else None
+            settings[key] = Transcription(**_known(value, Transcription)) if isinstance(value, dict) else None
         elif key == "noise_reduction":
             settings[key] = value or None
         elif key == "speed":
@@ -366,6 +370,12 @@ def session_settings(raw: dict[str, Any]) -> SessionSettings:
         else:
             settings[key] = value
     return SessionSettings(**settings)
+
+
+def _known(raw: dict[str, Any], model: type) -> dict[str, Any]:
+    """The keys of `raw` that are fields of `model`: unknown keys were reported by the schema stage."""
+    fields = {field.name for field in dataclasses.fields(model)}
+    return {key: value for key, value in raw.items() if key in fields}
 
 
 def check_pattern(pattern: str, path: PathKey, reporter: Reporter) -> bool:
