@@ -16,8 +16,15 @@ DEFAULT_REFUND_WINDOW_DAYS = 30
 PAYOUT_NOTE = "The money reaches the original payment method within 5 to 10 business days."
 
 
-def refund_window_days() -> int:
-    """Days after the invoice date a refund may be approved: $REFUND_WINDOW_DAYS or 30."""
+def refund_window_days(context: Any = None) -> int:
+    """Days after the invoice date a refund may be approved.
+
+    Under the runner, the config's `refund_window_days` variable (the same value the
+    billing agent's instructions quote) decides; otherwise $REFUND_WINDOW_DAYS, else 30.
+    """
+    from_config = getattr(context, "variables", {}).get("refund_window_days")
+    if isinstance(from_config, int) and not isinstance(from_config, bool) and from_config >= 0:
+        return from_config
     configured = os.environ.get("REFUND_WINDOW_DAYS")
     if configured is None:
         return DEFAULT_REFUND_WINDOW_DAYS
@@ -50,12 +57,13 @@ def _invoice_view(connection: sqlite3.Connection, invoice: sqlite3.Row, window_d
 
 
 @reports_bad_arguments
-def lookup_invoice(customer_id: str, invoice_id: str | None = None) -> dict[str, Any]:
-    """One invoice of the customer's, or all of them newest first."""
+def lookup_invoice(customer_id: str, invoice_id: str | None = None, context: Any = None) -> dict[str, Any]:
+    """One invoice of the customer's, or all of them newest first, with refund deadlines
+    from the same window `request_refund` applies (`context`: the runner's ToolContext)."""
     customer_id = customer_id_argument(customer_id)
     if invoice_id is not None:
         invoice_id = invoice_id_argument(invoice_id)
-    window_days = refund_window_days()
+    window_days = refund_window_days(context)
     with connect() as connection:
         existing_customer(connection, customer_id)
         if invoice_id is not None:
@@ -99,14 +107,20 @@ def refund_decision(
 
 
 @reports_bad_arguments
-def request_refund(customer_id: str, invoice_id: str, reason: str, amount: float | None = None) -> dict[str, Any]:
+def request_refund(
+    customer_id: str, invoice_id: str, reason: str, amount: float | None = None, context: Any = None
+) -> dict[str, Any]:
     """Decide a refund under the policy (the customer's own paid invoice, inside the
-    refund window, not more than is left to refund) and record the request either way."""
+    refund window, not more than is left to refund) and record the request either way.
+
+    `context` is the runner's ToolContext when called by the runner (not a model-facing
+    parameter): it carries the config's variables.
+    """
     customer_id = customer_id_argument(customer_id)
     invoice_id = invoice_id_argument(invoice_id)
     reason = arguments.text("reason", reason)
     requested_cents = None if amount is None else to_cents(arguments.positive_amount("amount", amount))
-    window_days = refund_window_days()
+    window_days = refund_window_days(context)
     now = utc_now()
     with connect(write=True) as connection:
         existing_customer(connection, customer_id)

@@ -161,3 +161,14 @@ def test_a_bad_refund_window_setting_is_reported(configured: str, monkeypatch: p
     expected = {"error": f'REFUND_WINDOW_DAYS must be a whole number of days, got "{configured}".'}
     assert request_refund("CUST-1001", "INV-2001", "Broken") == expected
     assert lookup_invoice("CUST-1001") == expected
+
+
+def test_the_refund_window_comes_from_the_configs_variable_when_the_runner_passes_its_context(monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("REFUND_WINDOW_DAYS", "90")
+    # INV-2001 is 5 days old: inside 30 days, outside a 3-day window set in the config
+    strict = SimpleNamespace(variables={"refund_window_days": 3})
+    result = request_refund("CUST-1001", "INV-2001", "Changed my mind", context=strict)
+    assert result["decision"] == "denied"
+    assert "3-day" in result["decision_reason"] or "3 days" in result["decision_reason"]
