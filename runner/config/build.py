@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,11 @@ from .model import (
     Agent,
     Binding,
     Config,
-    Guardrail,
     Handoff,
     HttpBinding,
     Limits,
     McpBinding,
     PythonBinding,
-    RegexPattern,
     SessionSettings,
     Span,
     Tool,
@@ -31,40 +28,21 @@ from .model import (
     TurnDetection,
     Variable,
 )
-from .report import Reporter, describe, did_you_mean
+from .policies import build_guardrails
+from .report import Reporter, describe
 from .source import PathKey
-from .templates import template_position
+from .templates import VARIABLE_TYPE_WORDS, fits_variable_type, template_position
 
 DEFAULT_MODEL = "gpt-realtime-2.1"
 DEFAULT_VOICE = "marin"
 DEFAULT_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 BINDING_KEYS = ("python", "http", "mcp")
-MODERATION_CATEGORIES = (
-    "harassment",
-    "harassment/threatening",
-    "hate",
-    "hate/threatening",
-    "illicit",
-    "illicit/violent",
-    "self-harm",
-    "self-harm/instructions",
-    "self-harm/intent",
-    "sexual",
-    "sexual/minors",
-    "violence",
-    "violence/graphic",
-)
-_KIND_KEYS = {
-    "regex": ("patterns", "words"),
-    "moderation": ("model", "thresholds"),
-    "classifier": ("model", "categories", "instructions"),
-}
 _TURN_KEYS = {
     "server_vad": {"threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms", "create_response", "interrupt_response"},
     "semantic_vad": {"eagerness", "create_response", "interrupt_response"},
     "none": set(),
 }
-_VARIABLE_TYPES = {"string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,)}
+_ANY_TURN_KEY = _TURN_KEYS["server_vad"] | _TURN_KEYS["semantic_vad"]
 
 
 class Builder:
@@ -103,7 +81,7 @@ class Builder:
             limits=self._limits(),
             agents=self._agents(top_session),
             tools=self._tools(),
-            guardrails=self._guardrails(),
+            guardrails=build_guardrails(self.data, self.reporter, self.ok),
             state_dir=Path(os.path.normpath(base_dir / state_dir)),
             setup=python_binding(setup, self.reporter.span(("setup",))) if setup else None,
         )
@@ -120,8 +98,8 @@ class Builder:
                 continue
             kind = raw.get("type", "string")
             default = raw.get("default")
-            if "default" in raw and not _fits_type(default, kind):
-                self.reporter.error(path + ("default",), f"default {describe(default)} is not {_TYPE_NAMES[kind]}")
+            if "default" in raw and not fits_variable_type(default, kind):
+                self.reporter.error(path + ("default",), f"default {describe(default)} is not {VARIABLE_TYPE_WORDS[kind]}")
                 continue
             variables[name] = Variable(name, kind, default, raw.get("description", ""), required="default" not in raw)
         return variables
@@ -155,8 +133,8 @@ class Builder:
         if not isinstance(kind, str) or kind not in _TURN_KEYS:
             return  # the schema stage reported it
         for key in turn:
-            if key == "type" or key in _TURN_KEYS[kind]:
-                continue
+            if key in _TURN_KEYS[kind] or key not in _ANY_TURN_KEY:
+                continue  # fits, or is `type`, or is unknown (reported by the schema stage)
             where = path + ("turn_detection", key)
             if kind == "none":
                 self.reporter.error(where, f"'{key}' has no effect when type is none (turns are ended by the runner)", key=True)
@@ -249,90 +227,6 @@ class Builder:
             span=span,
         )
 
-    def _guardrails(self) -> dict[str, Guardrail]:
-        guardrails: dict[str, Guardrail] = {}
-        raw_list = self.data.get("guardrails")
-        if not isinstance(raw_list, list):
-            return guardrails
-        first_seen: dict[str, int] = {}
-        for index, raw in enumerate(raw_list):
-            path = ("guardrails", index)
-            if not self.ok(path):
-                continue
-            name = raw["name"]
-            if name in first_seen:
-                line = self.reporter.position(("guardrails", first_seen[name], "name"))[0]
-                self.reporter.error(path + ("name",), f"guardrail '{name}' is defined twice", f"the first is at line {line}")
-                continue
-            first_seen[name] = index
-            if self._check_kind_keys(raw, path):
-                guardrails[name] = self._guardrail(raw, path)
-        return guardrails
-
-    def _check_kind_keys(self, raw: dict[str, Any], path: PathKey) -> bool:
-        """Settings must fit the kind; False when the policy cannot be used."""
-        kind = raw["kind"]
-        fits = True
-        for other, keys in _KIND_KEYS.items():
-            for key in keys:
-                if key in raw and key not in _KIND_KEYS[kind]:
-                    self.reporter.error(path + (key,), f"'{key}' does not apply to a {kind} guardrail (it is for {other})", key=True)
-                    fits = False
-        if kind == "regex" and "patterns" not in raw and "words" not in raw:
-            self.reporter.error(path + ("kind",), "a regex guardrail needs patterns or words")
-            fits = False
-        if kind == "classifier" and "instructions" not in raw:
-            self.reporter.error(path + ("kind",), "a classifier guardrail needs instructions saying what is off limits")
-            fits = False
-        for category in raw.get("thresholds", {}) if kind == "moderation" else ():
-            if category not in MODERATION_CATEGORIES:
-                hint = did_you_mean(category, MODERATION_CATEGORIES) or "see the moderation categories in the README"
-                self.reporter.error(path + ("thresholds", category), f"unknown moderation category '{category}'", hint, key=True)
-                fits = False
-        if kind == "classifier" and "NONE" not in raw.get("categories", ("NONE",)):
-            self.reporter.warning(path + ("categories",), "categories do not include NONE, so every check trips")
-        return fits
-
-    def _guardrail(self, raw: dict[str, Any], path: PathKey) -> Guardrail:
-        kind = raw["kind"]
-        patterns = []
-        for index, item in enumerate(raw.get("patterns", ())):
-            where = path + ("patterns", index, "pattern")
-            if check_pattern(item["pattern"], where, self.reporter):
-                patterns.append(RegexPattern(item["pattern"], item["category"], self.reporter.span(where)))
-        settings: dict[str, Any] = {}
-        if kind == "moderation" and "model" in raw:
-            settings["moderation_model"] = raw["model"]
-        if kind == "classifier" and "model" in raw:
-            settings["classifier_model"] = raw["model"]
-        if "categories" in raw:
-            settings["categories"] = tuple(raw["categories"])
-        for key in ("hint", "refusal", "instructions", "action", "on_error", "check_every_chars"):
-            if key in raw:
-                settings[key] = raw[key]
-        return Guardrail(
-            name=raw["name"],
-            kind=kind,
-            checks=tuple(raw.get("checks", ("assistant",))),
-            applies_to_all=raw.get("global", False),
-            timeout=float(raw.get("timeout", 2.0)),
-            patterns=tuple(patterns),
-            words={category: tuple(words) for category, words in raw.get("words", {}).items()},
-            thresholds={category: float(score) for category, score in raw.get("thresholds", {}).items()},
-            span=self.reporter.span(path + ("name",)),
-            **settings,
-        )
-
-
-_TYPE_NAMES = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "true or false"}
-
-
-def _fits_type(value: Any, kind: str) -> bool:
-    if isinstance(value, bool) and kind != "boolean":
-        return False
-    return isinstance(value, _VARIABLE_TYPES[kind])
-
-
 def python_binding(text: str, span: Any) -> PythonBinding:
     module, _, function = text.partition(":")
     return PythonBinding(module, function, span)
@@ -376,26 +270,3 @@ def _known(raw: dict[str, Any], model: type) -> dict[str, Any]:
     """The keys of `raw` that are fields of `model`: unknown keys were reported by the schema stage."""
     fields = {field.name for field in dataclasses.fields(model)}
     return {key: value for key, value in raw.items() if key in fields}
-
-
-def check_pattern(pattern: str, path: PathKey, reporter: Reporter) -> bool:
-    """Report a regular expression that does not compile, at the offending character when possible."""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        line, col = reporter.position(path)
-        style = reporter.document.styles.get(path) if reporter.document else None
-        if exc.pos is not None and _written_as_is(pattern, style):
-            col += exc.pos + (1 if style else 0)
-        reporter.at(line, col, path, f"pattern does not compile: {exc.msg}")
-        return False
-    return True
-
-
-def _written_as_is(text: str, style: str | None) -> bool:
-    """True when a one-line scalar's characters in the file are exactly its value (no escapes)."""
-    if "\n" in text:
-        return False
-    if style is None:
-        return True
-    return style == "'" and "'" not in text or style == '"' and "\\" not in text and '"' not in text

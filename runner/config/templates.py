@@ -62,7 +62,7 @@ def resolve_variables(config: Config, overrides: Mapping[str, Any]) -> tuple[dic
         if name in overrides:
             converted = _convert(overrides[name], variable)
             if converted is _INVALID:
-                errors.append(f"variable '{name}' must be {_TYPE_WORDS[variable.type]}, got '{overrides[name]}'")
+                errors.append(f"variable '{name}' must be {VARIABLE_TYPE_WORDS[variable.type]}, got '{overrides[name]}'")
             else:
                 values[name] = converted
         elif variable.required:
@@ -73,16 +73,21 @@ def resolve_variables(config: Config, overrides: Mapping[str, Any]) -> tuple[dic
 
 
 _INVALID = object()
-_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "true or false"}
+VARIABLE_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "true or false"}
 _PYTHON_TYPES: dict[str, Any] = {"string": str, "number": (int, float), "integer": int, "boolean": bool}
+
+
+def fits_variable_type(value: Any, kind: str) -> bool:
+    """A YAML or Python value fits a variable type (a bool is not a number here)."""
+    if isinstance(value, bool):
+        return kind == "boolean"
+    return isinstance(value, _PYTHON_TYPES[kind])
 
 
 def _convert(raw: Any, variable: Variable) -> Any:
     kind = variable.type
     if not isinstance(raw, str):
-        if isinstance(raw, bool):
-            return raw if kind == "boolean" else _INVALID
-        return raw if isinstance(raw, _PYTHON_TYPES[kind]) else _INVALID
+        return raw if fits_variable_type(raw, kind) else _INVALID
     if kind == "string":
         return raw
     if kind == "boolean":

@@ -138,5 +138,16 @@ def test_regex_pattern_in_double_quotes_points_at_the_value(text_lines, minimal)
 
 
 def test_turn_detection_settings_must_fit_the_type(text_lines, minimal):
-    text = minimal + "session:\n  turn_detection:\n    type: server_vad\n    eagerness: low\n    threshold: 0.6\n"
-    assert text_lines(text) == ["10:5: session.turn_detection.eagerness: 'eagerness' applies to semantic_vad only, but type is server_vad"]
+    text = minimal + "session:\n  turn_detection:\n    type: server_vad\n    eagerness: low\n    threshold: 0.6\n    treshold: 0.5\n"
+    assert text_lines(text) == [
+        "10:5: session.turn_detection.eagerness: 'eagerness' applies to semantic_vad only, but type is server_vad",
+        "12:5: session.turn_detection.treshold: unknown key 'treshold' (did you mean 'threshold'?)",
+    ]
+
+
+def test_agent_turn_detection_inherits_the_top_level_type(text_lines):
+    text = (
+        "version: 1\nstart: a\nsession:\n  turn_detection: {type: server_vad}\nagents:\n"
+        "  a: {description: x, instructions: y, session: {turn_detection: {eagerness: high}}}\n"
+    )
+    assert text_lines(text) == ["6:67: agents.a.session.turn_detection.eagerness: 'eagerness' applies to semantic_vad only, but type is server_vad"]
