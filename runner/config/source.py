@@ -62,6 +62,7 @@ class Document:
     key_positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     styles: dict[PathKey, str] = field(default_factory=dict)  # only quoted and block scalars
     problems: list[SourceProblem] = field(default_factory=list)
+    _lines: list[str] | None = field(default=None, repr=False)
 
     def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
         """Line and column of a value (or of its key); a missing path falls back to its nearest parent."""
@@ -77,8 +78,10 @@ class Document:
         return (1, 1)
 
     def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
-        return lines[line - 1] if 0 < line <= len(lines) else ""
+        """The text of a 1-based line ("" past the end)."""
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
 
 
 def decode(raw: bytes) -> str:
