@@ -22,6 +22,7 @@ from .source import PathKey
 
 _ENVIRONMENT = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
+_ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _SIMPLE_REFERENCE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -118,9 +119,16 @@ def template_names(source: str) -> tuple[set[str], str | None]:
 def check_instructions(agent: Agent, variables: Mapping[str, Variable], reporter: Reporter) -> None:
     """Syntax errors, undefined variables and unknown filters or tests, at their YAML line."""
     source = agent.instructions
+    path: PathKey = ("agents", agent.name, "instructions")
+    environment_reference = _ENV_REFERENCE.search(source)
+    if environment_reference:
+        line, col = template_position(reporter, path, source, source.count("\n", 0, environment_reference.start()) + 1)
+        reporter.at(
+            line, col, path, f"'{environment_reference[0]}' stays as written: environment variables are not read in instructions",
+            "declare a variable and use {{ name }}", "warning",
+        )
     if not any(marker in source for marker in _TEMPLATE_MARKERS):
         return
-    path: PathKey = ("agents", agent.name, "instructions")
     declared = set(variables) | set(_ENVIRONMENT.globals)
     if not any(marker in _SIMPLE_REFERENCE.sub("", source) for marker in _TEMPLATE_MARKERS):
         # Only plain {{ name }} references: no need for Jinja's (slow) parser.

@@ -98,7 +98,10 @@ def test_interpolate_env_replaces_set_names_and_lists_missing_ones():
 
 
 def test_env_references_in_instructions_stay_as_written(write):
-    path = write("version: 1\nstart: a\nagents:\n  a: {description: x, instructions: 'Token ${SECRET}'}\n")
+    path = write("version: 1\nstart: a\nagents:\n  a:\n    description: x\n    instructions: |\n      Hello.\n      Token ${SECRET}\n")
     result = load(str(path), environ={"SECRET": "leaked"})
-    assert result.problems == []
-    assert result.config.agents["a"].instructions == "Token ${SECRET}"
+    assert [p.format() for p in result.problems] == [
+        f"{path}:8:7: agents.a.instructions: warning: '${{SECRET}}' stays as written: environment variables are not read in instructions "
+        "(declare a variable and use {{ name }})",
+    ]
+    assert result.config.agents["a"].instructions == "Hello.\nToken ${SECRET}\n"
