@@ -76,6 +76,7 @@ def build_report(core: Any, *, config: Config, config_hash: str, started: dateti
         ],
         "handoffs": [asdict(record) for record in core.handoffs],
         "handoff_counts": core.handoff_counts,
+        "guardrail_trips": [{"agent": entry.agent, **entry.data} for entry in core.transcript if entry.kind == "guardrail"],
         "usage": core.usage.as_dict(),
         "latency": {
             "turns": latencies,
