@@ -87,12 +87,15 @@ class E2E:
     """The helpers above, as a fixture (test modules cannot import conftest under importlib mode)."""
 
     REPO = REPO
+    RUNNER = RUNNER
     CONVERSATION = CONVERSATION
     FAKE_API_KEY = FAKE_API_KEY
     run_runner = staticmethod(run_runner)
     read_jsonl = staticmethod(read_jsonl)
     sent_events = staticmethod(sent_events)
     copy_example = staticmethod(copy_example)
+    runner_env = staticmethod(runner_env)
+    session_folder = staticmethod(session_folder)
 
 
 @pytest.fixture(scope="session")

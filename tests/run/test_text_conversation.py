@@ -11,7 +11,6 @@ import json
 import sqlite3
 from typing import Any
 
-import pytest
 
 from runner.protocol import client_event_problems
 
