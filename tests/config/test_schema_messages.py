@@ -123,3 +123,45 @@ def test_the_example_file_passes_the_raw_schema_too():
     """Editors see the same verdict as runner validate on the example project."""
     data = parse(open("agents.yaml", encoding="utf-8").read()).data
     assert list(Draft7Validator(agents_schema()).iter_errors(data)) == []
+
+
+def test_schema_defaults_are_the_defaults_the_loader_applies(write, minimal):
+    """Editors show the schema's defaults; they must be what a file without the key gets."""
+    from runner.config import load
+    from runner.config.model import Guardrail, Limits
+
+    schema = agents_schema()
+    definitions = schema["definitions"]
+    config = load(str(write(minimal))).config
+    assert schema["properties"]["model"]["default"] == config.model
+    assert schema["properties"]["voice"]["default"] == config.voice
+    assert config.state_dir.name == schema["properties"]["state_dir"]["default"]
+    session = definitions["session"]["properties"]
+    for key in ("noise_reduction", "output_modality", "max_output_tokens", "speed", "input_format", "output_format", "tool_choice"):
+        assert session[key]["default"] == getattr(config.session, key), key
+    assert session["transcription"]["default"] == {"model": config.session.transcription.model}
+    turn = definitions["turn_detection"]["properties"]
+    for key in ("type", "create_response", "interrupt_response"):
+        assert turn[key]["default"] == getattr(config.session.turn_detection, key), key
+    for key, spec in definitions["limits"]["properties"].items():
+        assert spec["default"] == getattr(Limits(), key), key
+    policy = definitions["guardrail"]["properties"]
+    assert policy["global"]["default"] is Guardrail.__dataclass_fields__["applies_to_all"].default
+    for key in ("action", "on_error", "timeout", "check_every_chars"):
+        assert policy[key]["default"] == Guardrail.__dataclass_fields__[key].default, key
+    assert tuple(policy["checks"]["default"]) == Guardrail.__dataclass_fields__["checks"].default
+    assert tuple(policy["categories"]["default"]) == Guardrail.__dataclass_fields__["categories"].default
+
+
+def test_binding_defaults_match_the_schema(write, minimal):
+    from runner.config import load
+
+    text = minimal.replace("Say hello.\n", "Say hello.\n    tools: [h, m]\n") + (
+        "tools:\n  h: {description: x, http: {url: 'https://example.com'}}\n  m: {mcp: {server_url: 'https://example.com/mcp'}}\n"
+    )
+    config = load(str(write(text))).config
+    definitions = agents_schema()["definitions"]
+    assert config.tools["h"].binding.method == definitions["http"]["properties"]["method"]["default"]
+    assert config.tools["h"].binding.allow_private is definitions["http"]["properties"]["allow_private"]["default"]
+    assert config.tools["m"].binding.require_approval == definitions["mcp"]["properties"]["require_approval"]["default"]
+    assert dict(config.tools["h"].parameters) == definitions["tool"]["properties"]["parameters"]["default"]
