@@ -13,7 +13,6 @@ from .source import PathKey
 
 TRANSFER_PREFIX = "transfer_to_"
 _JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
-_valid_parameters: set[str] = set()  # canonical JSON of parameter schemas already found valid
 
 
 def check_references(config: Config, names: "Names", reporter: Reporter) -> None:
@@ -87,20 +86,24 @@ def check_usage(config: Config, names: "Names", reporter: Reporter) -> None:
             reporter.warning(where, f"guardrail '{policy.name}' applies to no agent", "list it in an agent's guardrails or set global: true")
 
 
-def check_parameters(tool: Tool, reporter: Reporter) -> bool:
-    """A function tool's parameters must be a valid JSON Schema for an object; False when not."""
+def check_parameters(tool: Tool, reporter: Reporter, known_valid: set[str]) -> bool:
+    """A function tool's parameters must be a valid JSON Schema for an object; False when not.
+
+    `known_valid` holds the canonical JSON of schemas already found valid: tools often
+    share a schema, and meta-validation is the slowest check there is.
+    """
     if isinstance(tool.binding, McpBinding):
         return True
     path: PathKey = ("tools", tool.name, "parameters")
     parameters = tool.parameters
     canonical = json.dumps(parameters, sort_keys=True, default=str)
-    if canonical not in _valid_parameters:
+    if canonical not in known_valid:
         errors = list(meta_validator().iter_errors(parameters))
         for error in errors:
             _report_schema_error(error, reporter, path)
         if errors:
             return False
-        _valid_parameters.add(canonical)
+        known_valid.add(canonical)
     valid = True
     if parameters.get("type") != "object":
         where = path + ("type",) if "type" in parameters else path

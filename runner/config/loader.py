@@ -88,8 +88,9 @@ def _check(config: Config, names: Names, reporter: Reporter, complete: bool, imp
     for agent in config.agents.values():
         check_instructions(agent, config.variables, reporter)
     python = PythonChecker(config.base_dir, reporter)
+    valid_parameters: set[str] = set()
     for tool in config.tools.values():
-        parameters_valid = check_parameters(tool, reporter)
+        parameters_valid = check_parameters(tool, reporter, valid_parameters)
         binding = tool.binding
         if isinstance(binding, PythonBinding) and import_code:
             python.check_tool(tool, compare_parameters=parameters_valid)

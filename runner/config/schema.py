@@ -26,7 +26,7 @@ _TYPE_WORDS = {
     "string": "a string",
     "number": "a number",
     "integer": "a whole number",
-    "boolean": "true or false",
+    "boolean": "true/false",
     "null": "null",
 }
 _TYPE_LIKE = {"type", "const", "enum"}
@@ -112,7 +112,7 @@ def _report_alternatives(error: ValidationError, reporter: Reporter, base: PathK
     if "errorMessage" in schema:
         reporter.error(path, f"{prefix}{describe(instance)} is not valid: {schema['errorMessage']}", hint)
         return
-    expected = ", ".join(_expected(branch) for branch in branches)
+    expected = _either([choice for branch in branches for choice in _expected(branch)])
     reporter.error(path, f"{prefix}expected {expected}, got {describe(instance)}", hint)
 
 
@@ -124,16 +124,22 @@ def _enum_strings(branches: Iterable[Any]) -> list[str]:
     return [value for branch in branches if isinstance(branch, dict) for value in branch.get("enum", ()) if isinstance(value, str)]
 
 
-def _expected(schema: Any) -> str:
+def _expected(schema: Any) -> list[str]:
+    """What a subschema accepts, as words, one entry per alternative."""
     if not isinstance(schema, dict):
-        return "a value"
+        return ["a value"]
     if "enum" in schema:
-        return " or ".join(_literal(value) for value in schema["enum"])
+        return [_literal(value) for value in schema["enum"]]
     if "const" in schema:
-        return _literal(schema["const"])
+        return [_literal(schema["const"])]
     kinds = schema.get("type", [])
     kinds = [kinds] if isinstance(kinds, str) else kinds
-    return " or ".join(_TYPE_WORDS.get(kind, kind) for kind in kinds) or "a value"
+    return [_TYPE_WORDS.get(kind, kind) for kind in kinds] or ["a value"]
+
+
+def _either(choices: list[str]) -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    return choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
 
 
 def _literal(value: Any) -> str:
@@ -154,7 +160,7 @@ def _plain_message(kind: str, rule: Any, instance: Any, schema: dict[str, Any]) 
     got = describe(instance)
     if kind == "type":
         kinds = [rule] if isinstance(rule, str) else list(rule)
-        return f"expected {' or '.join(_TYPE_WORDS.get(k, k) for k in kinds)}, got {got}", None
+        return f"expected {_either([_TYPE_WORDS.get(k, k) for k in kinds])}, got {got}", None
     if kind == "enum":
         choices = ", ".join(_literal(value) for value in rule)
         return f"{got} is not one of: {choices}", did_you_mean(instance, [v for v in rule if isinstance(v, str)])

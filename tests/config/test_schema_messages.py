@@ -71,8 +71,11 @@ def test_bad_names_for_agents_and_variables(text_lines):
 
 
 def test_variable_default_must_fit_its_type(text_lines, minimal):
-    text = minimal + "variables:\n  days:\n    type: integer\n    default: thirty\n"
-    assert text_lines(text) == ["10:14: variables.days.default: default 'thirty' is not an integer"]
+    text = minimal + "variables:\n  days:\n    type: integer\n    default: thirty\n  tags:\n    default: [a, b]\n"
+    assert text_lines(text) == [
+        "10:14: variables.days.default: default 'thirty' is not an integer",
+        "12:14: variables.tags.default: expected a string, a number or true/false, got a list",
+    ]
 
 
 def test_limits_and_tool_timeouts_must_be_positive(text_lines, minimal):
