@@ -100,7 +100,7 @@ def test_mcp_tool_maps_its_settings(write, minimal):
     assert tool.binding.headers == {"X-Key": "${KEY}"}
 
 
-def test_config_is_none_when_there_is_an_error(fixture_lines):
+def test_config_is_none_when_there_is_an_error():
     result = load(str(Path(__file__).parent / "fixtures" / "references.yaml"), import_code=False)
     assert result.config is None and not result.ok()
 

@@ -50,7 +50,7 @@ def test_control_character_is_located(tmp_path):
     ]
 
 
-def test_utf8_byte_order_mark_is_accepted(tmp_path, fixture_lines):
+def test_utf8_byte_order_mark_is_accepted(tmp_path):
     path = tmp_path / "agents.yaml"
     path.write_bytes(b"\xef\xbb\xbfversion: 1\nstart: a\nagents:\n  a: {description: x, instructions: y}\n")
     assert load(str(path)).problems == []
@@ -115,6 +115,6 @@ def test_scalars_keep_yaml_types_but_dates_stay_text():
     assert document.data == {"a": 3, "b": 2.5, "c": True, "d": None, "e": "2024-01-01", "f": "7", "g": float("inf")}
 
 
-def test_keys_keep_the_text_written(text_lines):
+def test_keys_keep_the_text_written():
     document = parse("yes: 1\n1: 2\nnull: 3\n")
     assert list(document.data) == ["yes", "1", "null"]
