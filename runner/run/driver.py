@@ -87,7 +87,13 @@ class Driver:
 
     # -- applying actions ---------------------------------------------------
     def apply(self, actions: list[Any]) -> None:
-        """Carry out the core's actions in order; never awaits."""
+        """Carry out the core's actions in order; never awaits.
+
+        Playback stops at once, but the core hears how much was played only after the
+        rest of the batch: a `response.cancel` that follows StopPlayback must reach the
+        wire before the truncate and correction that the answer produces.
+        """
+        stopped: list[tuple[str | None, int]] = []
         for action in actions:
             kind = type(action)
             if kind is Send:
@@ -98,8 +104,7 @@ class Driver:
 
                     self.audio_out.play(action.item_id, base64.b64decode(action.audio_b64))
             elif kind is StopPlayback:
-                item_id, played_ms = self.audio_out.stop() if self.audio_out is not None else (None, 0)
-                self.apply(self.session.playback_stopped(item_id, played_ms, self.now()))
+                stopped.append(self.audio_out.stop() if self.audio_out is not None else (None, 0))
             elif kind is RunTool:
                 self._spawn(self._run_tool(action))
             elif kind is CheckGuardrail:
@@ -109,6 +114,8 @@ class Driver:
             elif kind is EndSession:
                 self._end_reason = action.reason
                 self._ended.set()
+        for item_id, played_ms in stopped:
+            self.apply(self.session.playback_stopped(item_id, played_ms, self.now()))
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -139,7 +146,11 @@ class Driver:
     async def _writer(self) -> None:
         while True:
             event = await self._outgoing.get()
-            await self._connected.wait()
+            if not self._connected.is_set():
+                # Meant for a socket that is gone (a tool or tick answered during the
+                # outage): the new socket knows nothing of it, and the core re-sends
+                # what still matters when it hears `reconnected`.
+                continue
             self.hooks.on_event("out", event, self.now())
             try:
                 await self.connection.send(event)
@@ -163,25 +174,29 @@ class Driver:
 
     async def _reconnect(self, why: str) -> bool:
         self._connected.clear()
-        while not self._outgoing.empty():
-            self._outgoing.get_nowait()
         self.hooks.on_record(Record("notice", {"message": f"connection lost ({why}); reconnecting"}), self.now())
         for delay in RECONNECT_DELAYS:
             await asyncio.sleep(delay)
             try:
                 await self.connection.close()
                 await self.connection.connect()
-            except (OSError, ConnectionLost, Exception) as failure:  # any failure to dial is retried
+            except Exception as failure:  # any failure to dial is retried
                 self.hooks.on_record(Record("notice", {"message": f"reconnect failed: {failure}"}), self.now())
                 continue
             self.reconnects += 1
+            self._discard_outgoing()
             self._connected.set()
-            self.apply(self.session.reconnected(self.now()))
+            self.apply(self.session.reconnected(self.now()))  # session.update first, then the history
             return True
         self.fatal_error = f"could not reconnect after {len(RECONNECT_DELAYS)} attempts ({why})"
         self._end_reason = "connection lost"
         self._ended.set()
         return False
+
+    def _discard_outgoing(self) -> None:
+        """Drop events queued for the lost socket; runs with no await before `reconnected`."""
+        while not self._outgoing.empty():
+            self._outgoing.get_nowait()
 
     async def _ticker(self) -> None:
         while True:
