@@ -101,7 +101,7 @@ class FakeAudioOut:
 class Run:
     """What one session did."""
 
-    sent: list[dict[str, Any]]  # client events, in wire order
+    sent: list[dict[str, Any]]  # client events, in wire order, without their event_id
     records: list[Record]
     folder: Path
     outcome: Outcome
@@ -150,7 +150,11 @@ def run_session(
 
     async def main() -> Run:
         options = RunOptions(text=text, offline=True, sim_rules=None, session_dir=config.path.parent / "sessions", guardrails=guardrails)
-        on_event = lambda direction, event, t: sent.append(event) if direction == "out" else None  # noqa: E731
+
+        def on_event(direction: str, event: dict[str, Any], t: float) -> None:
+            if direction == "out":
+                sent.append({key: value for key, value in event.items() if key != "event_id"})
+
         async with open_session(config, options, on_record=lambda record, t: records.append(record), on_event=on_event, environ=environ or {}) as live:
             live.driver.audio_out = audio
             live.simulator.audio_pace = audio_pace
