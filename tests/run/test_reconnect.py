@@ -1,0 +1,129 @@
+"""The simulator drops the socket mid-conversation (`runner run --sim-drop-after N`): the
+runner reconnects, configures the new socket, re-seeds the history and goes on.
+
+N is found from an undisturbed run of the same conversation, so the drop lands at the
+intended event however the simulator's event stream evolves.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+LINES = ["Hi, I'm Alex, my phone is (555) 123-4567", "my wifi keeps disconnecting", "thanks"]
+Entries = list[dict[str, Any]]
+
+
+def _talk(project: Path, e2e: Any, *extra: str) -> tuple[Any, Entries]:
+    finished = e2e.run_runner(project, ["run", "agents.yaml", "--offline", "--text", *extra], "\n".join(LINES) + "\n")
+    assert finished.returncode == 0, finished.stderr
+    return finished, e2e.read_jsonl(finished.session / "events.jsonl")
+
+
+def _server_events_until(entries: Entries, found: Callable[[int, dict[str, Any]], bool]) -> int:
+    """How many server events the simulator had sent when `found(index, event)` first held."""
+    count = 0
+    for index, entry in enumerate(entries):
+        if entry["dir"] == "in":
+            count += 1
+            if found(index, entry["event"]):
+                return count
+    raise AssertionError("the undisturbed run never reached the drop point")
+
+
+def _after_second_delta_of_last_reply(entries: Entries) -> int:
+    last_user = max(i for i, e in enumerate(entries) if e["dir"] == "out" and e["event"].get("item", {}).get("role") == "user")
+    deltas = [i for i, e in enumerate(entries) if i > last_user and e["event"]["type"] == "response.output_text.delta"]
+    return _server_events_until(entries, lambda index, event: index == deltas[1])
+
+
+def _after_first_tool_calls_response_done(entries: Entries) -> int:
+    return _server_events_until(entries, lambda index, event: event["type"] == "response.done")
+
+
+def _split_at_second_connection(entries: Entries) -> tuple[Entries, Entries]:
+    created = [i for i, e in enumerate(entries) if e["dir"] == "in" and e["event"]["type"] == "session.created"]
+    assert len(created) == 2, "expected exactly one reconnect"
+    return entries[: created[1]], entries[created[1] :]
+
+
+def _text(item: dict[str, Any]) -> tuple[str, str]:
+    return item["role"], item["content"][0]["text"]
+
+
+def _fresh_project(tmp_path: Path, name: str, e2e: Any) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    return e2e.copy_example(folder)
+
+
+@pytest.fixture
+def clean_run(tmp_path: Path, e2e: Any) -> tuple[Any, Entries]:
+    return _talk(_fresh_project(tmp_path, "undisturbed", e2e), e2e)
+
+
+def test_a_reply_cut_mid_stream_is_answered_on_a_new_connection_with_the_history_reseeded(tmp_path: Path, e2e: Any, clean_run: tuple[Any, Entries]) -> None:
+    undisturbed, undisturbed_entries = clean_run
+    drop_after = _after_second_delta_of_last_reply(undisturbed_entries)
+    project = _fresh_project(tmp_path, "dropped", e2e)
+    finished, entries = _talk(project, e2e, "--sim-drop-after", str(drop_after))
+    before, after = _split_at_second_connection(entries)
+    assert [e["event"]["type"] for e in before if e["dir"] == "in"][-1] == "response.output_text.delta"
+
+    # The new socket is configured for the active agent, then given the history, then asked once.
+    sent = [e["event"] for e in after if e["dir"] == "out"]
+    first_create = next(i for i, event in enumerate(sent) if event["type"] == "response.create")
+    assert sent[0]["type"] == "session.update"
+    assert "technical support specialist" in sent[0]["session"]["instructions"]
+    assert sent[0]["session"]["output_modalities"] == ["text"]
+    reseeded = [_text(event["item"]) for event in sent[1:first_create]]
+    assert all(event["type"] == "conversation.item.create" for event in sent[1:first_create])
+    conversation = [pair for pair in reseeded if pair[0] != "system"]
+    assert conversation == [
+        ("user", LINES[0]),
+        ("assistant", "Thanks, Alex, you're verified. How can I help you today?"),
+        ("user", LINES[1]),
+        ("assistant", conversation[3][1]),
+        ("user", LINES[2]),
+        ("assistant", "You're welcome. "),  # what had streamed when the socket dropped
+    ]
+    assert conversation[3][1].startswith('Our guide "Wi-Fi keeps disconnecting" says:')
+    notes = [text for role, text in reseeded if role == "system"]
+    assert [role for role, _ in reseeded] == ["user", "system", "assistant", "user", "system", "system", "assistant", "user", "assistant"]
+    assert notes[0].startswith('Earlier tool call authenticate_user({"phone": "(555) 123-4567"}) returned: {"authenticated": true')
+    assert notes[1] == "The conversation was transferred from router to support (my wifi keeps disconnecting)."
+    assert notes[2].startswith('Earlier tool call search_knowledge_base({"query": "wifi keeps disconnecting"')
+    until_answered = next(i for i, e in enumerate(after) if e["event"]["type"] == "response.done")
+    assert [e["event"]["type"] for e in after[:until_answered]].count("response.create") == 1
+    assert [e for e in after if e["event"]["type"] == "error"] == []
+
+    # The user is told, and the transcript and report read as one conversation.
+    assert "  · connection lost (the connection dropped without a close frame); reconnecting" in finished.stdout.splitlines()
+    assert "  · reconnected: session re-sent, 9 history items re-seeded" in finished.stdout.splitlines()
+    assert finished.stdout.splitlines()[-1] == "support: You're welcome. Have a great day!"
+    transcript = [(e["kind"], e.get("text")) for e in e2e.read_jsonl(finished.session / "transcript.jsonl") if e["kind"] in ("user", "assistant")]
+    assert transcript == [
+        (kind, text) for kind, text in
+        ((e["kind"], e.get("text")) for e in e2e.read_jsonl(undisturbed.session / "transcript.jsonl") if e["kind"] in ("user", "assistant"))
+    ]
+    report = json.loads((finished.session / "report.json").read_text(encoding="utf-8"))
+    assert report["reconnects"] == 1 and report["fatal_error"] is None
+    assert report["agents_visited"] == ["router", "support"] and report["final_agent"] == "support"
+
+
+def test_a_drop_while_a_tool_runs_sends_nothing_stale_to_the_new_connection(tmp_path: Path, e2e: Any, clean_run: tuple[Any, Entries]) -> None:
+    """The tool answers during the outage; its output and request were for the old socket."""
+    _, undisturbed_entries = clean_run
+    drop_after = _after_first_tool_calls_response_done(undisturbed_entries)
+    project = _fresh_project(tmp_path, "dropped", e2e)
+    finished, entries = _talk(project, e2e, "--sim-drop-after", str(drop_after))
+    _, after = _split_at_second_connection(entries)
+    sent = [e["event"] for e in after if e["dir"] == "out"]
+    assert [event["type"] for event in sent[:4]] == ["session.update", "conversation.item.create", "conversation.item.create", "response.create"]
+    assert [_text(event["item"])[0] for event in sent[1:3]] == ["user", "system"]
+    assert [e["event"] for e in after if e["event"]["type"] == "error"] == []
+    assert "router: Thanks, Alex, you're verified. How can I help you today?" in finished.stdout.splitlines()
+    assert finished.stdout.splitlines()[-1] == "support: You're welcome. Have a great day!"
