@@ -18,10 +18,10 @@ import httpx
 from jinja2 import StrictUndefined, Template, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from runner.config.binding_checks import interpolate_env
 from runner.config.model import HttpBinding
 
 BODY_EXCERPT_CHARS = 300  # how much of a failed response's body the model is shown
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SINGLE_REFERENCE = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata"})
 _METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
@@ -47,13 +47,6 @@ def _url_value(value: Any) -> str:
 
 _TEXT_TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, finalize=_text_value, autoescape=False)
 _URL_TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, finalize=_url_value, autoescape=False)
-
-
-def _interpolate_env(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
-    missing = [name for name in _ENV_REFERENCE.findall(text) if name not in environ]
-    if missing:
-        return text, missing
-    return _ENV_REFERENCE.sub(lambda m: environ[m[1]], text), []
 
 
 def _failure(code: str, message: str, **fields: Any) -> dict[str, Any]:
@@ -108,12 +101,12 @@ class HttpCaller:
 
     async def call(self, binding: HttpBinding, arguments: Mapping[str, Any], timeout: float) -> Any:
         """Send the request for one call; the parsed response, or an `{"error": ...}` object."""
-        url_source, missing = _interpolate_env(binding.url, self._environ)
+        url_source, missing = interpolate_env(binding.url, self._environ)
         if missing:
             return _failure("missing_environment_variable", f"the url needs ${{{missing[0]}}}, which is not set")
         headers = {}
         for header, template in binding.headers.items():
-            headers[header], missing = _interpolate_env(template, self._environ)
+            headers[header], missing = interpolate_env(template, self._environ)
             if missing:
                 return _failure("missing_environment_variable", f"header {header!r} needs ${{{missing[0]}}}, which is not set")
         try:

@@ -59,7 +59,7 @@ def _import_from(base_dir: Path, module: str) -> ModuleType:
         if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
             raise BindingError(f"module {module!r} not found: looked for {_candidate_files(base_dir, module)}") from None
         raise BindingError(_import_failure(base_dir, module, exc)) from None
-    except Exception as exc:  # user code at import time can raise anything
+    except (Exception, SystemExit) as exc:  # user code at import time can raise anything, even exit
         raise BindingError(_import_failure(base_dir, module, exc)) from None
     finally:
         if inserted:

@@ -101,7 +101,7 @@ class HttpBinding:
     body: Any = None  # JSON-like value whose strings are templates over the arguments
     headers: Mapping[str, str] = field(default_factory=dict)  # values may contain ${ENV}
     timeout: float | None = None
-    allow_private: bool = False  # allow link-local / metadata / loopback targets
+    allow_private: bool = False  # allow link-local and cloud-metadata targets (loopback is always allowed)
     span: Span | None = None
 
 

@@ -122,3 +122,13 @@ def test_importing_the_loader_does_not_pull_in_heavy_libraries() -> None:
     code = "import sys, runner.bindings.loader; print(sorted(m for m in ('jsonschema', 'httpx', 'jinja2', 'openai') if m in sys.modules))"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "[]"
+
+
+def test_a_module_that_exits_while_importing_is_a_binding_error_not_an_exit(tmp_path):
+    package = tmp_path / "exiting_tools"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "quits.py").write_text("import sys\nsys.exit(3)\n")
+    with pytest.raises(BindingError) as raised:
+        load_callable(tmp_path, "exiting_tools.quits", "anything")
+    assert "SystemExit" in str(raised.value)
