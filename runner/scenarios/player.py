@@ -1,0 +1,249 @@
+"""Playing scenarios: a fresh state dir and database each, the real session machinery, checks.
+
+Each run goes through `open_session` exactly as `runner run --text` does, offline on
+the simulator (scripted `model:` steps) or live on the Realtime API (they are skipped).
+Tool code reads RUNNER_STATE_DIR from the process environment, so runs are sequential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config.model import Config
+from ..core.actions import Record
+from ..run.report import transcript_line
+from .expectations import check_db, check_expect, check_output, latency_misses
+from .model import Fixtures, Scenario, Step
+
+REPLY_TIMEOUT = 60.0  # seconds a user turn may take to be answered (tools included)
+
+
+@dataclass
+class StepFailure:
+    """A step whose expectations did not hold, with what happened instead."""
+
+    where: str  # file:line:col
+    step: str  # the step as one line
+    problems: list[str]
+    transcript: list[str] = field(default_factory=list)  # what happened since the previous expect
+
+
+@dataclass
+class RunResult:
+    """One run of one scenario."""
+
+    scenario: Scenario
+    attempt: int  # 1-based, for --repeat
+    duration: float
+    steps_run: int = 0
+    failures: list[StepFailure] = field(default_factory=list)
+    latency_misses: list[str] = field(default_factory=list)
+    artifacts: Path | None = None  # the session folder, kept for failed runs
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+class _Failed(Exception):
+    """Stops a run at a step that cannot go on (no reply, a fixture that cannot load)."""
+
+    def __init__(self, failure: StepFailure) -> None:
+        super().__init__(failure.problems[0])
+        self.failure = failure
+
+
+def _where(scenario: Scenario, step: Step | None = None) -> str:
+    span = step.span if step is not None else scenario.span
+    return f"{span.file}:{span.line}:{span.col}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "scenario"
+
+
+def apply_fixtures(fixtures: Fixtures, state_dir: Path) -> None:
+    """Insert the fixture rows and run the fixture SQL on the scenario's database."""
+    with contextlib.closing(sqlite3.connect(state_dir / fixtures.file)) as connection, connection:
+        if fixtures.sql is not None:
+            connection.executescript(fixtures.sql.read_text(encoding="utf-8"))
+        for table, rows in fixtures.rows.items():
+            for row in rows:
+                columns = ", ".join(f'"{column}"' for column in row)
+                marks = ", ".join("?" for _ in row)
+                connection.execute(f'INSERT OR REPLACE INTO "{table}" ({columns}) VALUES ({marks})', [_sql_value(v) for v in row.values()])
+
+
+def _sql_value(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, (dict, list)) else value
+
+
+class Player:
+    """Runs scenarios one after another under `root` (a folder per run)."""
+
+    def __init__(self, configs: dict[Path, Config], root: Path, *, live: bool = False, api_key: str | None = None) -> None:
+        self.configs = configs
+        self.root = root
+        self.live = live
+        self.api_key = api_key
+
+    async def play(self, scenario: Scenario, attempt: int = 1) -> RunResult:
+        """One run; never raises for a failing scenario."""
+        started = time.perf_counter()
+        result = RunResult(scenario, attempt, 0.0)
+        if scenario.problems:
+            result.failures.append(StepFailure(_where(scenario), "scenario", [problem.format() for problem in scenario.problems]))
+        else:
+            work = self.root / f"{_slug(scenario.name)}-{attempt}"
+            saved = os.environ.get("RUNNER_STATE_DIR")
+            try:
+                await self._run(scenario, work, result)
+            except _Failed as failed:
+                result.failures.append(failed.failure)
+            finally:
+                if saved is None:
+                    os.environ.pop("RUNNER_STATE_DIR", None)
+                else:
+                    os.environ["RUNNER_STATE_DIR"] = saved
+            if result.passed:
+                shutil.rmtree(work, ignore_errors=True)
+                result.artifacts = None
+        result.duration = time.perf_counter() - started
+        return result
+
+    async def _run(self, scenario: Scenario, work: Path, result: RunResult) -> None:
+        from ..bindings import BindingError, run_setup
+        from ..run.conversation import RunOptions, SetupError, open_session
+
+        config = dataclasses.replace(self.configs[scenario.config], state_dir=work / "state")
+        database = config.state_dir / scenario.fixtures.file if scenario.fixtures is not None else None
+        try:
+            run_setup(config)
+            if scenario.fixtures is not None:
+                apply_fixtures(scenario.fixtures, config.state_dir)
+        except (BindingError, sqlite3.Error, OSError) as error:
+            raise _Failed(StepFailure(_where(scenario), "database", [f"fixtures: {error}"])) from None
+        options = RunOptions(
+            text=True, offline=not self.live, api_key=self.api_key, session_dir=work / "sessions", variables=scenario.variables, start=scenario.start
+        )
+        records: list[Record] = []
+        try:
+            async with open_session(config, options, on_record=lambda record, t: records.append(record)) as session:
+                result.artifacts = session.folder
+                await _Steps(scenario, session, records, database, self.live, result).run()
+        except SetupError as error:
+            raise _Failed(StepFailure(_where(scenario), "session", [str(error)])) from None
+
+
+class _Steps:
+    """The steps of one run against one open session."""
+
+    def __init__(self, scenario: Scenario, session: Any, records: list[Record], database: Path | None, live: bool, result: RunResult) -> None:
+        self.scenario = scenario
+        self.session = session
+        self.records = records
+        self.database = database
+        self.live = live
+        self.result = result
+        self.mark = 0  # records before this index belong to earlier expect steps
+
+    def _window(self) -> list[Record]:
+        return self.records[self.mark :]
+
+    def _failure(self, step: Step, problems: list[str]) -> StepFailure:
+        lines = [line for record in self._window() if (line := transcript_line(record)) is not None]
+        return StepFailure(_where(self.scenario, step), step.describe(), problems, lines)
+
+    async def run(self) -> None:
+        driver = self.session.driver
+        for step in self.scenario.steps:
+            self.result.steps_run += 1
+            if driver.ended and step.kind in ("user", "user_audio", "wait"):
+                raise _Failed(self._failure(step, ["the session already ended before this step (a policy or a limit ended it)"]))
+            await self._step(step)
+        if not self.live:
+            left = 0
+            while self.session.simulator.next_scripted_response() is not None:
+                left += 1
+            if left:
+                last = self.scenario.steps[-1]
+                self.result.failures.append(self._failure(last, [f"{left} scripted model action(s) were never used: fewer responses than the scenario scripted"]))
+
+    async def _step(self, step: Step) -> None:
+        driver = self.session.driver
+        kind = step.kind
+        if kind == "user":
+            await driver.say(step.user)
+            await self._settle(step)
+        elif kind == "user_audio":
+            raise _Failed(self._failure(step, ["user_audio needs voice mode, which runner test does not have yet; write the words as a `user:` step"]))
+        elif kind == "model":
+            if not self.live:
+                self.session.simulator.script(step.model)
+        elif kind == "wait":
+            assert step.wait is not None
+            await asyncio.sleep(step.wait)
+            await self._settle(step)
+        elif kind == "tool":
+            await self._tool(step)
+        else:
+            assert step.expect is not None
+            problems = check_expect(step.expect, self._window(), active_agent=self.session.core.active_agent, database=self.database)
+            if problems:
+                self.result.failures.append(self._failure(step, problems))
+            if step.expect.within is not None:
+                where = _where(self.scenario, step)
+                self.result.latency_misses += [f"{where}: {miss}" for miss in latency_misses(step.expect.within, self._window())]
+            self.mark = len(self.records)
+
+    async def _settle(self, step: Step) -> None:
+        if not await self.session.driver.wait_idle(REPLY_TIMEOUT) and not self.session.driver.ended:
+            raise _Failed(self._failure(step, [f"no complete reply within {REPLY_TIMEOUT:g} s"]))
+
+    async def _tool(self, step: Step) -> None:
+        assert step.tool is not None
+        driver = self.session.driver
+        agent = self.session.core.active_agent
+        result = await driver.tools.run(
+            step.tool["name"], json.dumps(step.tool["args"]), call_id=f"scenario-step-{self.result.steps_run}", agent=agent, context=driver.hooks.make_context(agent)
+        )
+        if step.tool_expect is None:
+            return
+        problems = check_output(step.tool_expect, result.output, result.error, self.database)
+        if problems:
+            shown = result.output if len(result.output) <= 400 else result.output[:399] + "…"
+            self.result.failures.append(StepFailure(_where(self.scenario, step), step.describe(), problems, [f"> tool `{step.tool['name']}` → {shown}"]))
+
+
+async def play_all(
+    scenarios: list[Scenario], configs: dict[Path, Config], root: Path, *, repeat: int = 1, live: bool = False, api_key: str | None = None,
+    on_result: Callable[[RunResult], None] = lambda result: None,
+) -> list[RunResult]:
+    """Every scenario `repeat` times, in order; `on_result` sees each run as it finishes."""
+    player = Player(configs, root, live=live, api_key=api_key)
+    results: list[RunResult] = []
+    for scenario in scenarios:
+        for attempt in range(1, repeat + 1):
+            result = await player.play(scenario, attempt)
+            on_result(result)
+            results.append(result)
+    return results
+
+
+def select(scenarios: list[Scenario], pattern: str | None) -> list[Scenario]:
+    """Scenarios whose name (or file::name) contains `pattern`, case-insensitive."""
+    if not pattern:
+        return scenarios
+    wanted = pattern.lower()
+    return [s for s in scenarios if wanted in s.name.lower() or wanted in f"{s.file}::{s.name}".lower()]
