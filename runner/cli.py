@@ -224,6 +224,17 @@ def _format_from_suffix(output: str | None) -> str:
 @click.option("--events", "show_events", is_flag=True, help="Also print every event name.")
 @click.option("--no-guardrails", is_flag=True, help="Turn guardrail policies off for this run (also ENABLE_GUARDRAILS=false).")
 @click.option("--sim-drop-after", type=int, metavar="N", hidden=True, help="Simulator drops the first connection after N events (reconnect testing).")
+@click.option("--ptt", is_flag=True, help="Push-to-talk: press space to talk, press again (or let go) to send.")
+@click.option("--half-duplex", is_flag=True, help="Mute the mic while the agent speaks (loudspeakers, noisy rooms).")
+@click.option("--no-echo-gate", is_flag=True, help="Headphones: send the mic even while the agent speaks.")
+@click.option("--input-device", metavar="INDEX|NAME", help="Microphone by index or part of its name (see --list-devices).")
+@click.option("--output-device", metavar="INDEX|NAME", help="Speaker by index or part of its name (see --list-devices).")
+@click.option("--list-devices", is_flag=True, is_eager=True, expose_value=False, callback=lambda ctx, param, value: _list_audio_devices(ctx) if value else None, help="List audio devices and exit (no FILE needed).")
+@click.option("--input-wav", type=click.Path(dir_okay=False, path_type=Path), help="Read the user's audio from this WAV instead of the mic.")
+@click.option("--output-wav", type=click.Path(dir_okay=False, path_type=Path), help="Write the agent's audio, as heard, to this WAV instead of the speaker.")
+@click.option("--fast", is_flag=True, help="With WAV files: as fast as possible instead of real time.")
+@click.option("--record", is_flag=True, help="Write recording.wav (you left, the agent right) in the session folder.")
+@click.option("--cushion-ms", type=click.IntRange(0, 1000), default=60, show_default=True, help="Audio buffered before playback starts.")
 def run(
     file: str,
     text: bool,
@@ -236,6 +247,16 @@ def run(
     show_events: bool,
     no_guardrails: bool,
     sim_drop_after: int | None,
+    ptt: bool,
+    half_duplex: bool,
+    no_echo_gate: bool,
+    input_device: str | None,
+    output_device: str | None,
+    input_wav: Path | None,
+    output_wav: Path | None,
+    fast: bool,
+    record: bool,
+    cushion_ms: int,
 ) -> None:
     """Talk to the agents in FILE (text with --text; --offline needs no API key)."""
     import asyncio
@@ -244,8 +265,10 @@ def run(
     config = _config_or_exit(file)
     if start is not None:
         _check_agent_name(file, config, start)
-    if not text:
-        _fail("voice mode is not available in this build yet; use --text", EXIT_USAGE)
+    if text and (ptt or half_duplex or no_echo_gate or input_device or output_device or input_wav or output_wav or record):
+        _fail("audio options cannot be combined with --text", EXIT_USAGE)
+    if fast and input_wav is None and output_wav is None:
+        _fail("--fast only applies to --input-wav/--output-wav", EXIT_USAGE)
     from runner.run.chat import lines_from, run_text
     from runner.run.console import Console
     from runner.run.conversation import RunOptions, SetupError
@@ -262,12 +285,83 @@ def run(
         start=start,
     )
     console = Console(list(config.agents), show_events=show_events)
+    summary: list[str] = []
     try:
-        folder, outcome = asyncio.run(run_text(config, options, console=console, lines=lines_from(sys.stdin)))
+        if text:
+            folder, outcome = asyncio.run(run_text(config, options, console=console, lines=lines_from(sys.stdin)))
+        else:
+            from runner.run.voice import VoiceOptions, run_voice
+
+            voice = VoiceOptions(
+                ptt=ptt,
+                half_duplex=half_duplex,
+                echo_gate=not no_echo_gate,
+                input_device=input_device,
+                output_device=output_device,
+                input_wav=input_wav,
+                output_wav=output_wav,
+                fast=fast,
+                record=record,
+                cushion_ms=cushion_ms,
+            )
+            folder, outcome, summary = asyncio.run(run_voice(config, options, voice, console=console))
     except SetupError as error:
         _fail(str(error), EXIT_FAILED)
     except asyncio.CancelledError:
         _fail("stopped", EXIT_FAILED)
+    for line in summary:
+        click.echo(f"runner: {line}", err=True)
     click.echo(f"runner: session ended ({outcome.reason}); artifacts in {folder}", err=True)
     if outcome.fatal_error:
         _fail(outcome.fatal_error, EXIT_FAILED)
+
+
+def _list_audio_devices(ctx: click.Context) -> None:
+    from runner.audio.devices import AudioDeviceError, format_devices, list_devices
+
+    try:
+        click.echo(format_devices(list_devices()))
+    except AudioDeviceError as error:
+        _fail(str(error), EXIT_FAILED)
+    ctx.exit(0)
+
+
+@main.command(name="test")
+@click.argument("paths", nargs=-1, required=True, metavar="PATHS...")
+@click.option("--live", is_flag=True, help="Run the user turns against the real Realtime API (model: steps are skipped).")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True, help="Run each scenario N times and report pass rates.")
+@click.option("-k", "pattern", metavar="PATTERN", help="Only scenarios whose name contains PATTERN.")
+@click.option("--junit-xml", "junit_xml", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML results here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
+def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str | None, junit_xml: Path | None, as_json: bool) -> None:
+    """Run the scenarios in PATHS (files or folders), offline on the simulator unless --live."""
+    import os
+
+    from runner.scenarios import load_scenarios, pass_rates, result_lines, run_scenarios, select, summary_line, to_json, write_junit
+
+    loaded = load_scenarios(paths)
+    if loaded.errors:
+        for problem in loaded.problems:
+            click.echo(problem.format(), err=True)
+        _fail(f"{_plural(len(loaded.errors), 'error')} in the scenario files; nothing was run", EXIT_FAILED)
+    chosen = select(loaded.scenarios, pattern)
+    if not chosen:
+        _fail(f"no scenario matches -k {pattern!r}", EXIT_USAGE)
+    api_key = os.environ.get("OPENAI_API_KEY") if live else None
+    if live and not api_key:
+        _fail("--live needs OPENAI_API_KEY set; without it, run offline (drop --live)", EXIT_USAGE)
+    configs = {path: result.config for path, result in loaded.configs.items() if result.config is not None}
+    show = (lambda result: None) if as_json else (lambda result: click.echo("\n".join(result_lines(result, repeat))))
+    results = run_scenarios(chosen, configs, repeat=repeat, live=live, api_key=api_key, on_result=show)
+    if junit_xml is not None:
+        write_junit(results, junit_xml, repeat)
+    if as_json:
+        click.echo(json.dumps(to_json(results), indent=2))
+    else:
+        if repeat > 1:
+            click.echo("\n".join(pass_rates(results)))
+        misses = sum(len(result.latency_misses) for result in results)
+        if misses:
+            click.echo(f"{_plural(misses, 'latency budget')} missed (reported apart from correctness)")
+        click.echo(summary_line(results))
+    raise click.exceptions.Exit(0 if all(result.passed for result in results) else EXIT_FAILED)

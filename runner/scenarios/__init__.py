@@ -2,7 +2,7 @@
 
 from .loader import SCHEMA_PATH, ScenarioSet, load_scenarios, scenarios_schema
 from .model import Scenario, Step
-from .player import Player, RunResult, StepFailure, play_all, select
+from .player import Player, RunResult, StepFailure, play_all, run_scenarios, select
 from .reporting import pass_rates, result_lines, summary_line, to_json, write_junit
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "pass_rates",
     "play_all",
     "result_lines",
+    "run_scenarios",
     "scenarios_schema",
     "select",
     "summary_line",

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,3 +248,15 @@ def select(scenarios: list[Scenario], pattern: str | None) -> list[Scenario]:
         return scenarios
     wanted = pattern.lower()
     return [s for s in scenarios if wanted in s.name.lower() or wanted in f"{s.file}::{s.name}".lower()]
+
+
+def run_scenarios(
+    scenarios: list[Scenario], configs: dict[Path, Config], *, repeat: int = 1, live: bool = False, api_key: str | None = None,
+    on_result: Callable[[RunResult], None] = lambda result: None,
+) -> list[RunResult]:
+    """Play the scenarios under a new `runner-test-*` temp folder, removed again when nothing failed."""
+    root = Path(tempfile.mkdtemp(prefix="runner-test-"))
+    results = asyncio.run(play_all(scenarios, configs, root, repeat=repeat, live=live, api_key=api_key, on_result=on_result))
+    if all(result.passed for result in results):
+        shutil.rmtree(root, ignore_errors=True)
+    return results
