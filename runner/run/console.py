@@ -7,6 +7,7 @@ piped output and test captures are plain text.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Callable, TextIO
 
 import click
@@ -31,6 +32,7 @@ class Console:
         self._show_events = show_events
         self._colour = colour
         self._open_item: str | None = None  # an assistant reply being streamed on the current line
+        self._status_shown = False  # the live status line occupies the current line
         self._renderers: dict[str, Callable[[dict[str, Any]], None]] = {
             "user": self._user,
             "assistant_delta": self._assistant_delta,
@@ -45,6 +47,7 @@ class Console:
         }
 
     def _echo(self, text: str, *, newline: bool = True, **style: Any) -> None:
+        self._clear_status()
         click.echo(click.style(text, **style) if style else text, file=self._stream, nl=newline, color=self._colour)
 
     def _end_open_line(self) -> None:
@@ -54,6 +57,26 @@ class Console:
 
     def _agent_label(self, agent: str) -> str:
         return click.style(f"{agent}:", fg=self._colours.get(agent, "white"), bold=True)
+
+    def status(self, text: str | None) -> None:
+        """Redraw the live status line in place (terminals only); None removes it.
+
+        It is drawn only between lines, never over a reply being streamed, and any other
+        output clears it first, so it never mixes with the conversation.
+        """
+        stream = self._stream or sys.stdout
+        if text is None or self._open_item is not None or not stream.isatty():
+            self._clear_status()
+            return
+        stream.write("\r\x1b[K" + click.style(text, dim=True))
+        stream.flush()
+        self._status_shown = True
+
+    def _clear_status(self) -> None:
+        if self._status_shown:
+            stream = self._stream or sys.stdout
+            stream.write("\r\x1b[K")
+            self._status_shown = False
 
     def record(self, record: Record, t: float) -> None:
         renderer = self._renderers.get(record.kind)

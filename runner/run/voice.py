@@ -1,0 +1,334 @@
+"""`runner run` with voice: microphone (or WAV) in, speaker (or WAV) out, through the core.
+
+The core decides turns, barge-in and truncation; this loop moves audio. Streams start
+only once the session is configured (no audio reaches the model before its
+instructions). Mic blocks go through the driver's ordered writer as
+`input_audio_buffer.append`, unless the echo policy or push-to-talk holds them back.
+Assistant audio is fed to a `Player`, whose accounting answers `StopPlayback` and tells
+the core when an item was fully heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..audio.capture import AudioInput, MicBlock
+from ..audio.devices import AudioDeviceError, load_sounddevice
+from ..audio.echo import EchoGate, HalfDuplex
+from ..audio.output import AudioOutput
+from ..audio.pcm import SAMPLE_BYTES, SAMPLE_RATE
+from ..audio.playback import Player
+from ..audio.recorder import Recorder
+from ..config.model import Config
+from ..core.actions import Record, Send
+from .console import Console
+from .conversation import LiveSession, RunOptions, SetupError, open_session
+from .driver import Outcome
+from .voice_audio import AudioEnds, VoiceOptions, choose_audio, without_turn_detection
+from .voice_keys import KeyReader, SpaceBar, cbreak_terminal
+from .voice_metrics import VoiceMetrics, summary_lines
+
+STATUS_SECONDS = 0.1  # status line, recording flush, key release checks
+TRAILING_SILENCE_MS = 1500  # after the input file: lets the server's VAD end the turn
+
+
+class _Interrupts:
+    """First Ctrl-C asks for a clean end; the second cancels the conversation."""
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.requested = asyncio.Event()
+        self._task = task
+
+    def __call__(self) -> None:
+        if self.requested.is_set():
+            self._task.cancel()
+        self.requested.set()
+
+
+class VoiceLoop:
+    """One voice conversation's audio side, attached to a live session once it is configured."""
+
+    def __init__(self, voice: VoiceOptions, ends: AudioEnds, console: Console) -> None:
+        self.voice = voice
+        self.ends = ends
+        self.console = console
+        self.player = Player(cushion_ms=voice.cushion_ms, on_item_finished=self._finished_from_audio_thread, on_played=self._played)
+        self.echo: EchoGate | HalfDuplex | None = HalfDuplex() if voice.half_duplex else EchoGate() if voice.echo_gate else None
+        self.live: LiveSession | None = None
+        self.metrics = VoiceMetrics(0.0)
+        self.recorder: Recorder | None = None
+        self.input: AudioInput | None = None
+        self.output: AudioOutput | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._owed: set[str] = set()  # items fed and neither fully heard nor stopped
+        self._ended_items: set[str] = set()
+        self._last_heard_until = 0.0
+        self._user_speaking = False
+        self._speech_seen = False
+        self._answered_since_speech = True
+        self._connected = True
+        self.space_bar = SpaceBar(on_press=self._talk_start, on_release=self._talk_stop)
+        self._ptt_ms = 0.0
+
+    # -- hooks from the driver (event loop thread) --------------------------------
+    def record(self, record: Record, t: float) -> None:
+        if record.kind == "notice":
+            message = record.data.get("message", "")
+            if message.startswith("connection lost"):
+                self._connected = False
+            elif message.startswith("reconnected"):
+                self._connected = True
+        self.console.record(record, t)
+
+    def event(self, direction: str, event: dict[str, Any], t: float) -> None:
+        kind = event.get("type")
+        if direction == "out":
+            if kind == "input_audio_buffer.append":
+                self.metrics.append_sent(time.monotonic())
+                return
+            if kind == "conversation.item.truncate":
+                self.metrics.truncated(event["item_id"], event["audio_end_ms"])
+        elif kind == "response.output_audio.done":
+            self._end_item(event.get("item_id"))
+        elif kind == "response.done":
+            for item_id in list(self._owed):
+                self._end_item(item_id)
+            self._answered_since_speech = True
+        elif kind == "input_audio_buffer.speech_started":
+            self._user_speaking = self._speech_seen = True
+            self._answered_since_speech = False
+        elif kind == "input_audio_buffer.speech_stopped":
+            self._user_speaking = False
+        self.console.event(direction, event, t)
+
+    def _end_item(self, item_id: str | None) -> None:
+        if item_id is not None and item_id not in self._ended_items:
+            self._ended_items.add(item_id)
+            self.player.end_item(item_id)
+
+    # -- the driver's audio output ------------------------------------------------
+    def play(self, item_id: str, pcm: bytes) -> None:
+        """`Play`: queue the audio; the first chunk of an item is timed for its turn."""
+        assert self.live is not None
+        if item_id not in self._owed and item_id not in self._ended_items:
+            self._owed.add(item_id)
+            latencies = self.live.core.latencies
+            self.metrics.item_audio(item_id, latencies[-1] if latencies else None, time.monotonic())
+        self.player.feed(item_id, pcm)
+
+    def stop(self) -> tuple[str | None, int]:
+        """`StopPlayback`: fade, drop the queue, and say how much of which item was heard."""
+        self._owed.clear()
+        return self.player.stop()
+
+    # -- hooks from the audio threads ---------------------------------------------
+    def _played(self, pcm: bytes, heard_at: float) -> None:
+        self._last_heard_until = heard_at + len(pcm) / (SAMPLE_BYTES * SAMPLE_RATE)
+        if self.echo is not None:
+            self.echo.note_played(pcm, heard_at)
+        if self.recorder is not None:
+            self.recorder.add_agent(pcm, heard_at)
+
+    def _finished_from_audio_thread(self, item_id: str) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._finished, item_id)
+
+    def _finished(self, item_id: str) -> None:
+        self._owed.discard(item_id)
+        if self.live is not None and not self.live.driver.ended:
+            self.live.driver.apply(self.live.core.playback_finished(item_id, self.live.driver.now()))
+
+    # -- start and stop -----------------------------------------------------------
+    def attach(self, live: LiveSession) -> None:
+        """The session is configured: start the streams."""
+        self.live = live
+        self._loop = asyncio.get_running_loop()
+        self.metrics = VoiceMetrics(time.monotonic() - live.driver.now())
+        live.driver.audio_out = self
+        if self.voice.record:
+            self.recorder = Recorder(live.folder / "recording.wav", origin=time.monotonic())
+        self.output = self.ends.make_output(self.player)
+        self.input = self.ends.make_input()
+        try:
+            self.output.start()
+            self.input.start()
+        except AudioDeviceError as problem:
+            raise SetupError(str(problem)) from None
+        except Exception as problem:
+            if isinstance(problem, load_sounddevice().PortAudioError):
+                raise SetupError(f"cannot open the audio device: {problem}") from None
+            raise
+
+    def close(self) -> None:
+        for stream in (self.input, self.output):
+            if stream is not None:
+                stream.close()
+        if self.recorder is not None:
+            self.recorder.close()
+
+    # -- the microphone -----------------------------------------------------------
+    async def pump_microphone(self) -> None:
+        """Send mic blocks until the input ends (files), then a little silence for the VAD."""
+        assert self.input is not None
+        while (block := await self.input.read()) is not None:
+            self._mic_block(block, from_device=self.ends.device_input)
+        block_ms = self.voice.block_ms
+        silence = bytes(block_ms * SAMPLE_RATE // 1000 * SAMPLE_BYTES)
+        started = time.monotonic()
+        for index in range(TRAILING_SILENCE_MS // block_ms):
+            due = started + index * block_ms / 1000
+            if not self.voice.fast:
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+            self._mic_block(MicBlock(silence, due), from_device=False)
+        await asyncio.sleep(0)
+
+    def _mic_block(self, block: MicBlock, *, from_device: bool) -> None:
+        assert self.live is not None
+        if self.recorder is not None:
+            self.recorder.add_user(block.pcm, block.captured_at)
+        if self.voice.ptt:
+            if not self.space_bar.talking:
+                return
+            self._ptt_ms += len(block.pcm) * 1000 / (SAMPLE_BYTES * SAMPLE_RATE)
+        elif self.echo is not None and not self.echo.admit(block.pcm, block.captured_at):
+            return
+        block_seconds = len(block.pcm) / (SAMPLE_BYTES * SAMPLE_RATE)
+        self.metrics.append_queued(block.captured_at + block_seconds if from_device else time.monotonic())
+        audio = base64.b64encode(block.pcm).decode("ascii")
+        self.live.driver.apply([Send({"type": "input_audio_buffer.append", "audio": audio})])
+
+    # -- push-to-talk -------------------------------------------------------------
+    def _talk_start(self) -> None:
+        assert self.live is not None
+        self._ptt_ms = 0.0
+        self.live.driver.apply(self.live.core.begin_user_turn(self.live.driver.now()))
+
+    def _talk_stop(self) -> None:
+        assert self.live is not None
+        self.live.driver.apply(self.live.core.commit_user_turn(self._ptt_ms, self.live.driver.now()))
+
+    # -- waiting --------------------------------------------------------------------
+    def reply_finished(self) -> bool:
+        """Nothing more to hear: no speech in progress, the reply answered and fully played."""
+        assert self.live is not None
+        answered = self._answered_since_speech or not self._speech_seen
+        return not self._user_speaking and answered and not self.live.core.busy and not self._owed
+
+    async def wait_reply(self) -> bool:
+        deadline = time.monotonic() + self.voice.reply_timeout
+        while time.monotonic() < deadline:
+            if self.reply_finished() or (self.live is not None and self.live.driver.ended):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    # -- the status line --------------------------------------------------------------
+    def status_text(self) -> str:
+        assert self.live is not None
+        connection = "● live" if self._connected else "○ reconnecting"
+        now = time.monotonic()
+        if self._last_heard_until > now:
+            state = "agent speaking"
+        elif self.voice.ptt:
+            state = "talking (space to send)" if self.space_bar.talking else "space to talk"
+        else:
+            state = "you are speaking" if self._user_speaking else "listening"
+        level = self.input.level if self.input is not None else 0.0
+        bars = round(level * 10)
+        return f"{connection} · {self.live.core.active_agent} · {state} · mic {'▮' * bars}{'·' * (10 - bars)}"
+
+    async def keep_status(self, keys: KeyReader | None) -> None:
+        while True:
+            await asyncio.sleep(STATUS_SECONDS)
+            if keys is not None:
+                keys.tick()
+            if self.recorder is not None:
+                self.recorder.flush(time.monotonic())
+            self.console.status(self.status_text())
+
+
+def _hint(voice: VoiceOptions) -> str:
+    if voice.ptt:
+        return "push-to-talk: press space to talk, press again (or let go) to send; Ctrl-C ends"
+    if voice.half_duplex:
+        return "half duplex: the mic is muted while the agent speaks; Ctrl-C ends"
+    if not voice.echo_gate:
+        return "no echo gate: use headphones, or the agent will hear itself; Ctrl-C ends"
+    return "speak when ready; without headphones an echo gate keeps the agent from hearing itself (headphones: --no-echo-gate; or --ptt); Ctrl-C ends"
+
+
+async def _converse(loop: VoiceLoop, voice: VoiceOptions, interrupts: _Interrupts) -> None:
+    live = loop.live
+    assert live is not None
+    keys = None
+    if voice.ptt:
+        keys = KeyReader(sys.stdin.fileno(), loop.space_bar, clock=time.monotonic)
+        keys.start()
+    status = asyncio.ensure_future(loop.keep_status(keys))
+    talking = asyncio.ensure_future(_talk_until_input_ends(loop, voice))
+    stopping = asyncio.ensure_future(interrupts.requested.wait())
+    ending = asyncio.ensure_future(live.driver.wait_ended())
+    try:
+        await asyncio.wait({talking, stopping, ending}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (status, talking, stopping, ending):
+            task.cancel()
+        if keys is not None:
+            keys.close()
+        loop.console.status(None)
+    if stopping.done() and not live.driver.ended:
+        live.driver.apply(live.core.interrupt(live.driver.now()))  # the user cut it off: truncate what was heard
+
+
+async def _talk_until_input_ends(loop: VoiceLoop, voice: VoiceOptions) -> None:
+    await loop.pump_microphone()
+    if not await loop.wait_reply():
+        loop.console.record(Record("notice", {"message": f"the reply did not finish within {voice.reply_timeout:g} s of the end of the input"}), 0.0)
+
+
+async def run_voice(config: Config, options: RunOptions, voice: VoiceOptions, *, console: Console, status: TextIO = sys.stderr) -> tuple[Path, Outcome, list[str]]:
+    """Hold a voice conversation; returns the session folder, how it ended and the summary lines."""
+    if voice.ptt and not sys.stdin.isatty():
+        raise SetupError("--ptt reads the space bar from a terminal, and standard input is not one")
+    ends = choose_audio(voice)
+    if voice.ptt:
+        config = without_turn_detection(config)
+    loop = VoiceLoop(voice, ends, console)
+    event_loop = asyncio.get_running_loop()
+    interrupts = _Interrupts(asyncio.current_task())  # type: ignore[arg-type]
+    try:
+        event_loop.add_signal_handler(signal.SIGINT, interrupts)
+    except (NotImplementedError, RuntimeError):  # not the main thread (tests), or no signals
+        pass
+    try:
+        with cbreak_terminal(sys.stdin.fileno()) if voice.ptt else contextlib.nullcontext():
+            async with open_session(config, options, on_record=loop.record, on_event=loop.event) as live:
+                try:
+                    loop.attach(live)
+                    where = "offline simulator" if options.offline else "Realtime API"
+                    print(f"runner: talking to {config.name} ({live.core.active_agent}) on the {where}; audio {ends.description}", file=status)
+                    print(f"runner: {_hint(voice)}", file=status)
+                    await _converse(loop, voice, interrupts)
+                finally:
+                    if loop.input is not None:
+                        loop.input.close()
+    finally:
+        loop.close()
+        console.close()
+        try:
+            event_loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError):
+            pass
+    report_path = live.folder / "report.json"
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report["voice"] = loop.metrics.report(live.core.latencies, loop.player)
+    live.artifacts.report(report)
+    return live.folder, live.outcome, summary_lines(report["voice"])

@@ -1,0 +1,93 @@
+"""The audio ends of a voice session, chosen and checked before anything connects.
+
+Devices and WAV files are resolved here so that a missing PortAudio, a missing device or
+an unreadable WAV is one clear line before a session starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from ..audio.capture import AudioInput, DeviceInput
+from ..audio.devices import AudioDeviceError, list_devices, select_device
+from ..audio.files import WavInput, WavOutput
+from ..audio.output import AudioOutput, DeviceOutput
+from ..audio.playback import Player
+from ..audio.wav import WavError
+from ..config.model import Config, TurnDetection
+from .conversation import SetupError
+
+
+@dataclass
+class VoiceOptions:
+    """How `runner run` talks and listens (the voice flags of the command)."""
+
+    ptt: bool = False
+    half_duplex: bool = False
+    echo_gate: bool = True  # False: headphones, nothing to keep out
+    input_device: str | None = None
+    output_device: str | None = None
+    input_wav: Path | None = None
+    output_wav: Path | None = None
+    fast: bool = False  # files: as fast as the data allows instead of real time
+    record: bool = False
+    cushion_ms: float = 60.0
+    block_ms: int = 20
+    reply_timeout: float = 30.0  # s the reply may take once the input file has ended
+
+
+def without_turn_detection(config: Config) -> Config:
+    """Push-to-talk: no agent may have the server detect turns; the space bar does."""
+    off = TurnDetection(type="none")
+    agents = {
+        name: replace(agent, session=replace(agent.session, turn_detection=off)) if agent.session is not None else agent
+        for name, agent in config.agents.items()
+    }
+    return replace(config, session=replace(config.session, turn_detection=off), agents=agents)
+
+
+@dataclass
+class AudioEnds:
+    """The chosen input and output, not yet started."""
+
+    make_input: Callable[[], AudioInput]
+    make_output: Callable[[Player], AudioOutput]
+    device_input: bool  # blocks come from PortAudio (their capture time is real)
+    description: str
+
+
+def choose_audio(voice: VoiceOptions) -> AudioEnds:
+    """Resolve devices and decode the input WAV; raises SetupError with the reason."""
+    if voice.ptt and voice.input_wav is not None:
+        raise SetupError("--ptt needs someone at the space bar; it cannot be combined with --input-wav")
+    input_index = output_index = None
+    try:
+        if voice.input_wav is None or voice.output_wav is None:
+            devices = list_devices()
+            if voice.input_wav is None:
+                input_index = select_device(voice.input_device, "input", devices)
+            if voice.output_wav is None:
+                output_index = select_device(voice.output_device, "output", devices)
+        wav_input = WavInput(voice.input_wav, realtime=not voice.fast, block_ms=voice.block_ms) if voice.input_wav else None
+    except (AudioDeviceError, WavError) as problem:
+        raise SetupError(str(problem)) from None
+    if voice.output_wav is not None:
+        try:
+            voice.output_wav.parent.mkdir(parents=True, exist_ok=True)
+            voice.output_wav.touch()
+        except OSError as problem:
+            raise SetupError(f"cannot write --output-wav {voice.output_wav}: {problem.strerror}") from None
+
+    def make_input() -> AudioInput:
+        return wav_input if wav_input is not None else DeviceInput(device=input_index, block_ms=voice.block_ms)
+
+    def make_output(player: Player) -> AudioOutput:
+        if voice.output_wav is not None:
+            return WavOutput(player, voice.output_wav, realtime=not voice.fast, block_ms=voice.block_ms)
+        return DeviceOutput(player, device=output_index, block_ms=voice.block_ms)
+
+    heard_from = f"{voice.input_wav}" if voice.input_wav else f"input device {input_index}"
+    played_to = f"{voice.output_wav}" if voice.output_wav else f"output device {output_index}"
+    return AudioEnds(make_input, make_output, wav_input is None, f"{heard_from} → {played_to}")
