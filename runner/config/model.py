@@ -13,6 +13,23 @@ from typing import Any, Literal, Mapping
 
 Severity = Literal["error", "warning"]
 
+# The moderation endpoint's category names (omni-moderation-latest): thresholds are keyed by these.
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Span:

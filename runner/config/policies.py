@@ -5,25 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from .model import Guardrail, RegexPattern
+from .model import MODERATION_CATEGORIES, Guardrail, RegexPattern
 from .report import Reporter, did_you_mean
 from .source import PathKey
 
-MODERATION_CATEGORIES = (
-    "harassment",
-    "harassment/threatening",
-    "hate",
-    "hate/threatening",
-    "illicit",
-    "illicit/violent",
-    "self-harm",
-    "self-harm/instructions",
-    "self-harm/intent",
-    "sexual",
-    "sexual/minors",
-    "violence",
-    "violence/graphic",
-)
 _KIND_KEYS = {
     "regex": ("patterns", "words"),
     "moderation": ("model", "thresholds"),

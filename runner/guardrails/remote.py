@@ -10,27 +10,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from runner.config.model import Guardrail
+from runner.config.model import MODERATION_CATEGORIES, Guardrail
 from runner.guardrails.verdict import Verdict
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-MODERATION_CATEGORIES = (
-    "harassment",
-    "harassment/threatening",
-    "hate",
-    "hate/threatening",
-    "illicit",
-    "illicit/violent",
-    "self-harm",
-    "self-harm/instructions",
-    "self-harm/intent",
-    "sexual",
-    "sexual/minors",
-    "violence",
-    "violence/graphic",
-)
 PASS_CATEGORY = "NONE"
 VERDICT_SCHEMA_NAME = "guardrail_verdict"
 
