@@ -134,21 +134,25 @@ class _FileLoader:
         broken: list[PathKey] = []
         for error in _validator().iter_errors(data):
             report_error(error, self.reporter, (), broken=broken)
-        if broken or not isinstance(data.get("scenarios"), list):
+        if not isinstance(data.get("scenarios"), list) or any(path[:1] in ((), ("config",)) for path in broken):
             return
         default_config = data.get("config")
         for index, raw in enumerate(data["scenarios"]):
-            scenario = self._scenario(raw, ("scenarios", index), default_config)
+            mine = [path[2:] for path in broken if path[:2] == ("scenarios", index)]
+            if any(path[:1] != ("steps",) or len(path) < 2 for path in mine):
+                continue  # its schema errors are reported; building it would only repeat them
+            broken_steps = {path[1] for path in mine}
+            scenario = self._scenario(raw, ("scenarios", index), default_config, broken_steps)
             if scenario is not None:
                 self.result.scenarios.append(scenario)
 
-    def _scenario(self, raw: dict[str, Any], path: PathKey, default_config: str | None) -> Scenario | None:
+    def _scenario(self, raw: dict[str, Any], path: PathKey, default_config: str | None, broken_steps: set[Any]) -> Scenario | None:
         config_text = raw.get("config", default_config)
         if config_text is None:
             self.reporter.error(path, "missing required key 'config' (or a file-level config for every scenario)", key=True)
             return None
         config_path = self._config(config_text, path + ("config",) if "config" in raw else ("config",))
-        steps = [self._step(step, path + ("steps", index)) for index, step in enumerate(raw["steps"])]
+        steps = [None if index in broken_steps else self._step(step, path + ("steps", index)) for index, step in enumerate(raw["steps"])]
         fixtures = self._fixtures(raw["database"], path + ("database",)) if "database" in raw else None
         if config_path is None or any(step is None for step in steps):
             return None
@@ -212,7 +216,14 @@ class _FileLoader:
             audio = self._file(raw["user_audio"], path + ("user_audio",))
             return None if audio is None else Step(span, user_audio=audio)
         if kind == "model":
-            actions = raw["model"] if isinstance(raw["model"], list) else [raw["model"]]
+            many = isinstance(raw["model"], list)
+            actions = raw["model"] if many else [raw["model"]]
+            for index, action in enumerate(actions):
+                if len(action) != 1:
+                    where = path + (("model", index) if many else ("model",))
+                    got = " and ".join(action) or "nothing"
+                    self.reporter.error(where, f"a model action is one of say, call, calls, handoff; got {got}", "one action per response: make it a list")
+                    return None
             return Step(span, model=tuple(_script_action(action) for action in actions))
         if kind == "wait":
             return Step(span, wait=parse_duration(raw["wait"]))
