@@ -1,0 +1,159 @@
+"""Helpers for the voice tests: spoken WAVs, the runner as a subprocess, the virtual speaker.
+
+The headless PulseAudio comes from tests/audio/pulse/start-pulse.sh (see conftest.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import wave
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PULSE_SCRIPTS = ROOT / "tests" / "audio" / "pulse"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CONFIG = FIXTURES / "agents.yaml"
+RULES = FIXTURES / "rules.yaml"
+RUNNER = [sys.executable, "-m", "runner"]
+AUDIO_TOOLS = ("pulseaudio", "pactl", "paplay", "parecord", "parec", "espeak-ng", "sox")
+INSTALL_HINT = "apt-get install pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox"
+TIMEOUT = 60.0  # generous: CI machines are slow and loaded
+
+
+def need_tools(tools: tuple[str, ...]) -> None:
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        message = f"voice tests need {', '.join(missing)}: {INSTALL_HINT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def spoken(folder: Path, name: str, text: str, *, rate: int = 24000) -> Path:
+    """`text` spoken by espeak-ng, converted with sox to `rate` Hz mono PCM16, with 0.3 s of silence after."""
+    raw, wav = folder / f"{name}.raw.wav", folder / f"{name}.wav"
+    if not wav.exists():
+        subprocess.run(["espeak-ng", "-w", str(raw), text], check=True)
+        subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(wav), "pad", "0", "0.3"], check=True)
+    return wav
+
+
+def read_mono(path: Path) -> np.ndarray:
+    with wave.open(str(path)) as wav:
+        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+
+
+class RunnerProcess:
+    """`python -m runner ...` with its stderr collected line by line as it comes."""
+
+    def __init__(self, args: list[str], env: dict[str, str], *, stdin: Any = subprocess.DEVNULL) -> None:
+        self.process = subprocess.Popen(RUNNER + args, cwd=ROOT, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.stderr: list[str] = []
+        self.stdout: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._collect, args=(self.process.stderr, self.stderr), daemon=True),
+            threading.Thread(target=self._collect, args=(self.process.stdout, self.stdout), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _collect(stream: Any, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    def wait_for_stderr(self, text: str, timeout: float = TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.stderr):
+            if self.process.poll() is not None:
+                time.sleep(0.2)
+                if not any(text in line for line in self.stderr):
+                    raise AssertionError(f"runner exited ({self.process.returncode}) before {text!r}:\n" + "\n".join(self.stderr))
+                return
+            assert time.monotonic() < deadline, f"no {text!r} on stderr within {timeout} s:\n" + "\n".join(self.stderr)
+            time.sleep(0.02)
+
+    def interrupt_and_wait(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.wait()
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        code = self.process.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str], **kwargs: Any) -> Iterator[RunnerProcess]:
+    runner = RunnerProcess(args, env, **kwargs)
+    try:
+        yield runner
+    finally:
+        runner.kill()
+
+
+@contextmanager
+def speaker_capture(path: Path, env: dict[str, str]) -> Iterator[None]:
+    """Record what reaches the virtual speaker (spk.monitor) into a WAV."""
+    recorder = subprocess.Popen(
+        ["parecord", "-d", "spk.monitor", "--rate=24000", "--channels=1", "--format=s16le", "--file-format=wav", str(path)], env=env
+    )
+    time.sleep(0.3)  # let parecord connect before anything is played
+    try:
+        yield
+    finally:
+        time.sleep(0.3)
+        recorder.send_signal(signal.SIGINT)  # parecord finalises the header on SIGINT
+        recorder.wait(timeout=10)
+
+
+def play_into_mic(path: Path, env: dict[str, str]) -> None:
+    subprocess.run(["paplay", "-d", "micsink", str(path)], env=env, check=True, timeout=TIMEOUT)
+
+
+def session_folder(parent: Path) -> Path:
+    (folder,) = [path for path in parent.iterdir() if path.is_dir()]
+    return folder
+
+
+def events(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def wait_for_event(folder_parent: Path, kind: str, *, count: int = 1, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        folders = [path for path in folder_parent.iterdir() if path.is_dir()] if folder_parent.exists() else []
+        if folders and sum(1 for entry in events(folders[0]) if entry["event"].get("type") == kind) >= count:
+            return
+        assert time.monotonic() < deadline, f"no {count}x {kind} within {timeout} s"
+        time.sleep(0.05)
+
+
+def audio_bytes_sent(folder: Path, item_id: str | None = None) -> int:
+    """Bytes of assistant audio the simulator sent (events.jsonl keeps only their length)."""
+    total = 0
+    for entry in events(folder):
+        event = entry["event"]
+        if entry["dir"] == "in" and event.get("type") == "response.output_audio.delta" and item_id in (None, event["item_id"]):
+            total += int(event["delta"].strip("<>").split()[0])
+    return total
