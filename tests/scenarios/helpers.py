@@ -1,0 +1,21 @@
+"""Helpers for the scenario tests: the real `runner test` command and breaking copied files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+def runner_test(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`runner test ARGS` in a fresh process, as CI runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "runner", "test", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Edit a copied file, failing loudly if the text to break is no longer there."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} should occur once in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
