@@ -42,6 +42,10 @@ class SimConnection:
         self.ws = ws
         self.received: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
+        # time.perf_counter() of each event in `received` (frame in) and `sent` (just
+        # before the frame goes out), for benchmarks that time the client from here.
+        self.received_at: list[float] = []
+        self.sent_at: list[float] = []
         self.drop_after_events = drop_after_events
         self._ids = itertools.count(1)
         self.session_id = self.new_id("sess")
@@ -73,6 +77,7 @@ class SimConnection:
             raise ConnectionDropped
         event = {"event_id": self.new_id("event"), **event}
         self.sent.append(event)
+        self.sent_at.append(time.perf_counter())
         await self.ws.send(json.dumps(event))
         if self.drop_after_events is not None and len(self.sent) >= self.drop_after_events:
             self.ws.transport.abort()
@@ -97,6 +102,7 @@ class SimConnection:
                 self._response_task.cancel()
 
     async def _dispatch(self, message: str | bytes) -> None:
+        arrived = time.perf_counter()
         try:
             event = json.loads(message)
         except ValueError as exc:
@@ -106,6 +112,7 @@ class SimConnection:
             await self.error("invalid_json", "Each event must be a JSON object.")
             return
         self.received.append(event)
+        self.received_at.append(arrived)
         problems = client_event_problems(event)
         if problems:
             await self._invalid(problems[0], event)
