@@ -20,11 +20,16 @@ if TYPE_CHECKING:
     from runner.core.session import Session
 
 DEFAULT_REFUSAL = "Sorry, I can't help with that."
-CLOSING_INSTRUCTIONS = "End the conversation now: say one short, polite closing sentence. Do not call tools."
+CLOSING_INSTRUCTIONS = "End the conversation now: say one short, polite goodbye sentence. Do not call tools."
+# A policy whose check keeps failing closed (or a model that keeps breaking it) would
+# otherwise block and re-ask forever; after this many corrections the agent waits for the user.
+MAX_CORRECTIONS_PER_TURN = 2
 
 
 class GuardrailsMixin:
     """Stopping playback, truncating what was not heard, and acting on guardrail verdicts."""
+
+    _corrections: tuple[int, int] = (0, 0)  # (user turn, corrective replies asked for in it)
 
     # ---- barge-in and playback -------------------------------------------------------
 
@@ -167,6 +172,14 @@ class GuardrailsMixin:
             return lambda now: self._say_goodbye(f"guardrail {policy.name}", CLOSING_INSTRUCTIONS)
 
         def correct(now: float) -> list[Action]:
+            turn, count = self._corrections
+            count = count + 1 if turn == self._user_turn else 1
+            self._corrections = (self._user_turn, count)
+            if count > MAX_CORRECTIONS_PER_TURN:
+                message = f"guardrail {policy.name!r} blocked {count} replies in a row; the agent waits for the user instead of trying again"
+                data = {"policy": policy.name, "message": message}
+                self.transcript.append(Breadcrumb("notice", self._agent.name, now, data))
+                return [Record("notice", data)]
             note = f'Your last reply was stopped by the "{policy.name}" policy. {policy.hint} Answer the user again, within the policy.'
             return [self._send({"type": "conversation.item.create", "item": system_note(" ".join(note.split()))}), *self._request_response("corrective")]
 
