@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runner.core.guarding import CLOSING_INSTRUCTIONS
 from tests.guardrails_e2e.sessions import COMPETITORS, PROMISES, run_session, turn
 
 LONG_WITH_COMPETITOR = (
@@ -138,7 +139,7 @@ def test_action_end_session_says_a_closing_line_and_ends(project):
 
     run = run_session(config, body)
     assert run.sent_types() == ["session.update", "conversation.item.create", "response.create", "response.create"]
-    goodbye = run.sent[-1]["response"]
-    assert goodbye["tool_choice"] == "none" and "clos" in goodbye["instructions"].lower()
+    assert run.sent[-1]["response"] == {"instructions": CLOSING_INSTRUCTIONS, "tool_choice": "none"}
     assert run.outcome.reason == "guardrail unauthorised_promises"
+    assert [r["text"] for r in run.records_of("assistant")][0] == SHORT_PROMISE
     assert len(run.records_of("assistant")) == 2  # the blocked reply, then the closing line
