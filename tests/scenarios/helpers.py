@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-def runner_test(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`runner test ARGS` in a fresh process, as CI runs it."""
+def runner_test(*args: str, cwd: Path, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """`runner test ARGS` in a fresh process, as CI runs it (without the environment variables in `unset`)."""
+    env = {name: value for name, value in os.environ.items() if name not in unset}
     return subprocess.run(
-        [sys.executable, "-m", "runner", "test", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "runner", "test", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
     )
 
 
