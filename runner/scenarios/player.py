@@ -24,7 +24,7 @@ from typing import Any, Callable
 from ..config.model import Config
 from ..core.actions import Record
 from ..run.report import transcript_line
-from .expectations import check_db, check_expect, check_output, latency_misses
+from .expectations import check_expect, check_output, latency_misses
 from .model import Fixtures, Scenario, Step
 
 REPLY_TIMEOUT = 60.0  # seconds a user turn may take to be answered (tools included)
