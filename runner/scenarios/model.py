@@ -128,7 +128,3 @@ class Scenario:
     variables: Mapping[str, str] = field(default_factory=dict)
     fixtures: Fixtures | None = None
     problems: tuple[Problem, ...] = ()  # names its config does not define: the scenario fails without running
-
-    @property
-    def location(self) -> str:
-        return f"{self.span.file}:{self.span.line}"

@@ -131,10 +131,13 @@ class Player:
         database = config.state_dir / scenario.fixtures.file if scenario.fixtures is not None else None
         try:
             run_setup(config)
-            if scenario.fixtures is not None:
+        except BindingError as error:
+            raise _Failed(StepFailure(_where(scenario), "setup", [str(error)])) from None
+        if scenario.fixtures is not None:
+            try:
                 apply_fixtures(scenario.fixtures, config.state_dir)
-        except (BindingError, sqlite3.Error, OSError) as error:
-            raise _Failed(StepFailure(_where(scenario), "database", [f"fixtures: {error}"])) from None
+            except (sqlite3.Error, OSError) as error:
+                raise _Failed(StepFailure(_where(scenario), "database", [f"fixtures for {scenario.fixtures.file}: {error}"])) from None
         options = RunOptions(
             text=True, offline=not self.live, api_key=self.api_key, session_dir=work / "sessions", variables=scenario.variables, start=scenario.start
         )

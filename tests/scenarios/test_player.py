@@ -142,3 +142,21 @@ def test_user_audio_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     assert [failure.problems for failure in result.failures] == [
         ["user_audio needs voice mode, which runner test does not have yet; write the words as a `user:` step"]
     ]
+
+
+def test_fixtures_that_do_not_fit_the_database_fail_before_the_session(tmp_path: Path) -> None:
+    [result] = _play(
+        tmp_path,
+        """\
+  - name: bad fixture
+    database:
+      file: techcorp.db
+      rows: {gadgets: [{id: 1}]}
+    steps:
+      - user: hi
+""",
+    )
+    assert [(failure.where, failure.step, failure.problems) for failure in result.failures] == [
+        (f"{tmp_path / 's.yaml'}:3:5", "database", ["fixtures for techcorp.db: no such table: gadgets"])
+    ]
+    assert result.steps_run == 0
