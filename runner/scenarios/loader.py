@@ -8,6 +8,7 @@ fixtures, audio) must exist, and the agents file must load cleanly, before anyth
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -80,13 +81,6 @@ def load_scenarios(paths: Iterable[str]) -> ScenarioSet:
     result = ScenarioSet(problems=problems)
     for file in files:
         _FileLoader(file, result).load()
-    seen: dict[tuple[str, str], Scenario] = {}
-    for scenario in result.scenarios:
-        first = seen.setdefault((scenario.file, scenario.name), scenario)
-        if first is not scenario:
-            result.problems.append(
-                Problem(scenario.file, scenario.span.line, scenario.span.col, "name", f"duplicate scenario name {scenario.name!r}", f"the first is at line {first.span.line}")
-            )
     return result
 
 
@@ -119,7 +113,8 @@ class _FileLoader:
         except OSError as exc:
             self.reporter.at(1, 1, (), f"cannot read the file: {exc.strerror or exc}")
         except SourceError as exc:
-            self.reporter.source(exc.problem)
+            empty = exc.problem.message == "the file is empty"
+            self.reporter.source(dataclasses.replace(exc.problem, hint="a scenario file starts with scenarios:") if empty else exc.problem)
         else:
             self.reporter.document = document
             for problem in document.problems:
@@ -137,10 +132,15 @@ class _FileLoader:
         if not isinstance(data.get("scenarios"), list) or any(path[:1] in ((), ("config",)) for path in broken):
             return
         default_config = data.get("config")
+        first_line: dict[str, int] = {}
         for index, raw in enumerate(data["scenarios"]):
             mine = [path[2:] for path in broken if path[:2] == ("scenarios", index)]
             if any(path[:1] != ("steps",) or len(path) < 2 for path in mine):
                 continue  # its schema errors are reported; building it would only repeat them
+            name_path = ("scenarios", index, "name")
+            line = self.reporter.position(name_path)[0]
+            if first_line.setdefault(raw["name"], line) != line:
+                self.reporter.error(name_path, f"duplicate scenario name {raw['name']!r}", f"the first is at line {first_line[raw['name']]}")
             broken_steps = {path[1] for path in mine}
             scenario = self._scenario(raw, ("scenarios", index), default_config, broken_steps)
             if scenario is not None:

@@ -59,13 +59,13 @@ def _problems(tmp_path: Path, text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", "1:1: the file is empty (an agents file starts with version: 1)"),
+        ("", "1:1: the file is empty (a scenario file starts with scenarios:)"),
         ("scenarios: [\n", "2:1: invalid YAML: did not find expected node content (while parsing a flow node at line 2)"),
         ("- a\n", "1:1: the top level must be a mapping with a 'scenarios' list"),
         ("config: agents.yaml\nscenarios: []\n", "2:12: scenarios: must not be empty"),
         (
             "config: agents.yaml\nscenarios:\n  - {name: a, steps: [{user: hi}]}\n  - {name: a, steps: [{user: hi}]}\n",
-            "4:5: name: duplicate scenario name 'a' (the first is at line 3)",
+            "4:12: scenarios[1].name: duplicate scenario name 'a' (the first is at line 3)",
         ),
         (
             "scenarios:\n  - {name: a, steps: [{user: hi}]}\n",
