@@ -14,7 +14,7 @@ def _statuses(stdout: str) -> dict[str, str]:
 def test_the_unbroken_copy_passes(example: Path) -> None:
     result = runner_test("scenarios/", cwd=example)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1] == "34 passed, 0 failed"
+    assert result.stdout.splitlines()[-1] == "35 passed, 0 failed"
 
 
 def test_a_removed_handoff_fails_the_scenario_that_takes_that_edge(example: Path) -> None:
@@ -43,7 +43,7 @@ def test_a_changed_tool_query_fails_the_scenario_that_checks_its_result(example:
     assert failed == ["scenarios/sales.yaml::stock changed by a fixture is what sales reports"]
     assert '    check_inventory: output does not include {"in_stock": true, "units_available": 7}; its output was' in result.stdout
     assert "    expected the reply to contain '7 units available'; it was: The TechCorp Phone X is out of stock" in result.stdout
-    assert result.stdout.splitlines()[-1] == "6 passed, 1 failed"
+    assert result.stdout.splitlines()[-1] == "7 passed, 1 failed"
 
 
 def test_a_renamed_prompt_variable_fails_the_scenario_that_sets_it(example: Path) -> None:

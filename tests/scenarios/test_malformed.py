@@ -100,3 +100,16 @@ def test_an_agents_file_with_errors_is_reported_at_the_config_key(tmp_path: Path
 
 def test_a_folder_without_scenario_files_is_a_located_problem(tmp_path: Path) -> None:
     assert [problem.format() for problem in load_scenarios([str(tmp_path)]).problems] == [f"{tmp_path}:1:1: no scenario files (*.yaml) in this folder"]
+
+
+def test_the_published_schema_is_draft_07_and_the_example_files_follow_it() -> None:
+    from jsonschema import Draft7Validator
+
+    from runner.config.source import decode, parse
+    from runner.scenarios import SCHEMA_PATH, scenarios_schema
+
+    Draft7Validator.check_schema(scenarios_schema())
+    assert (REPO / "schemas" / "scenarios.schema.json").resolve() == SCHEMA_PATH
+    validator = Draft7Validator(scenarios_schema())
+    for file in sorted((REPO / "scenarios").glob("*.yaml")):
+        assert list(validator.iter_errors(parse(decode(file.read_bytes())).data)) == [], file
