@@ -19,13 +19,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..config.model import Config
 from ..core.actions import Record
 from ..run.report import transcript_line
 from .expectations import check_expect, check_output, latency_misses
 from .model import Fixtures, Scenario, Step
+
+if TYPE_CHECKING:
+    from ..run.conversation import LiveSession
 
 REPLY_TIMEOUT = 60.0  # seconds a user turn may take to be answered (tools included)
 
@@ -153,7 +156,7 @@ class Player:
 class _Steps:
     """The steps of one run against one open session."""
 
-    def __init__(self, scenario: Scenario, session: Any, records: list[Record], database: Path | None, live: bool, result: RunResult) -> None:
+    def __init__(self, scenario: Scenario, session: LiveSession, records: list[Record], database: Path | None, live: bool, result: RunResult) -> None:
         self.scenario = scenario
         self.session = session
         self.records = records
