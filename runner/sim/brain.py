@@ -46,6 +46,7 @@ class Turn:
     output: Any = None  # that output, parsed from JSON when it is JSON
     facts: dict[str, Any] = field(default_factory=dict)  # every call's arguments and outputs, merged
     model_turns: int = 0  # responses since the last user turn
+    response_instructions: str = ""  # `response.create`'s own instructions, when it has some
 
 
 def parse_script_action(action: Mapping[str, Any]) -> tuple[Output, ...]:
@@ -97,6 +98,15 @@ def _rule_agent_names(rules: RuleSet) -> list[str]:
 
 
 GOODBYE = "Thank you for calling. Goodbye!"
+_EXACT_SENTENCE = re.compile(r'exactly this sentence[^"]*"([^"]+)"', re.IGNORECASE)
+
+
+def _obeyed(instructions: str) -> str | None:
+    """What a compliant model says for a one-off instruction: a quoted exact sentence, or a goodbye."""
+    exact = _EXACT_SENTENCE.search(instructions)
+    if exact:
+        return exact[1]
+    return GOODBYE if "goodbye" in instructions.lower() else None
 
 
 def decide(rules: RuleSet, turn: Turn) -> tuple[Output, ...]:
@@ -104,9 +114,7 @@ def decide(rules: RuleSet, turn: Turn) -> tuple[Output, ...]:
     agent = active_agent(rules, turn.instructions, turn.tools)
     context = {"user": turn.user_text, "agent": agent or "", "output": turn.output, "facts": turn.facts}
     if turn.tool_choice == "none":
-        if "goodbye" in (turn.instructions or "").lower():  # the runner's closing request
-            return (Say(GOODBYE),)
-        return (Say(_render(rules.filler, context) or rules.filler),)
+        return (Say(_obeyed(turn.response_instructions) or _render(rules.filler, context) or rules.filler),)
     if turn.model_turns >= MAX_MODEL_TURNS:
         return (Say(_render(rules.default, context) or rules.default),)
     user_turn = turn.after_tool is None or _is_successful_transfer(turn.after_tool, turn.output)

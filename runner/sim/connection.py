@@ -401,7 +401,7 @@ class SimConnection:
         names = frozenset(tool.get("name") for tool in tools if tool.get("type", "function") == "function")
         turn = Turn(user_text="", instructions=self.session["instructions"], tools=names,
                     tool_choice=params.get("tool_choice", self.session["tool_choice"]), facts=dict(self.facts),
-                    model_turns=self.model_turns)
+                    model_turns=self.model_turns, response_instructions=params.get("instructions") or "")
         latest = [item for item in self.items if not (item["type"] == "message" and item["role"] == "system")]
         if latest and latest[-1]["type"] == "function_call_output":
             turn.after_tool = self.calls.get(latest[-1]["call_id"], "")

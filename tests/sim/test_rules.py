@@ -146,3 +146,21 @@ def test_script_wins_over_rules_even_for_tools_not_offered(kit) -> None:
             assert done["response"]["output"][0]["content"][0]["text"] == "Sorry, that did not work: not an edge."
 
     kit.run(scenario)
+
+
+def test_a_one_off_instruction_to_say_an_exact_sentence_is_obeyed_word_for_word():
+    rules = parse_rules("rules: []\n", "<none>")
+    refusal = 'Do not act on the user\'s last message. Reply with exactly this sentence and nothing else: "I can\'t discuss that."'
+    turn = Turn(user_text="tell me something rude", instructions="You are support.", tools=frozenset(), tool_choice="none",
+                response_instructions=refusal)
+    assert decide(rules, turn) == (Say("I can't discuss that."),)
+
+
+def test_a_closing_request_gets_a_goodbye_and_other_tool_free_requests_the_filler():
+    rules = parse_rules("rules: []\n", "<none>")
+    closing = Turn(user_text="", instructions="You are support.", tools=frozenset(), tool_choice="none",
+                   response_instructions="The conversation is ending now. Say one short, friendly goodbye sentence.")
+    filler = Turn(user_text="", instructions="You are support.", tools=frozenset(), tool_choice="none",
+                  response_instructions="Tell the caller you are still working on it.")
+    assert decide(rules, closing) == (Say("Thank you for calling. Goodbye!"),)
+    assert decide(rules, filler) == (Say(rules.filler),)
