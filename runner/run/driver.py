@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Protocol
 
 from ..core import Session
 from ..core.actions import CheckGuardrail, EndSession, Play, Record, RunTool, Send, StopPlayback
-from .transport import ConnectionLost
+from .transport import BadFrame, ConnectionLost
 
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 TICK_SECONDS = 0.25
@@ -120,7 +121,22 @@ class Driver:
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_finished)
+
+    def _task_finished(self, task: asyncio.Task[Any]) -> None:
+        """A loop that dies would leave the conversation hanging: end the session instead."""
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        failure = task.exception()
+        trace = "".join(traceback.format_exception(failure))
+        self.hooks.on_event("log", {"type": "driver.failure", "text": trace}, self.now())
+        if isinstance(failure, BadFrame):
+            self.fatal_error = f"the session stopped: {failure}"
+        else:
+            self.fatal_error = f"the session stopped on an internal error: {type(failure).__name__}: {failure}"
+        self._end_reason = "failed"
+        self._ended.set()
 
     async def _run_tool(self, action: RunTool) -> None:
         result = await self.tools.run(

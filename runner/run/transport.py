@@ -16,6 +16,10 @@ class ConnectionLost(Exception):
     """The socket closed without us asking; the driver may reconnect."""
 
 
+class BadFrame(Exception):
+    """The server sent something that is not a JSON event object; the session cannot go on."""
+
+
 class Transport:
     def __init__(self, *, api_key: str, model: str, base_url: str | None = None, websocket_base_url: str | None = None) -> None:
         from openai import AsyncOpenAI
@@ -43,7 +47,13 @@ class Transport:
             frame = await self._connection.recv_bytes()
         except ConnectionClosed as closed:
             raise ConnectionLost(_describe(closed)) from None
-        return json.loads(frame)
+        try:
+            event = json.loads(frame)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            raise BadFrame(f"the server sent a frame that is not a JSON event object: {frame[:80]!r}")
+        return event
 
     async def close(self) -> None:
         if self._connection is not None:
