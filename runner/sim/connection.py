@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from runner.protocol import client_event_problems
 
 from . import session_config
-from .brain import Call, Turn, decide, parse_output, remember
+from .brain import Call, Turn, decide, parse_output, remember, tool_note_of, tool_note_since_user
 from .responses import SimResponse
 from .speech import BYTES_PER_MS
 from .vad import EnergyVad, SpeechStarted
@@ -189,6 +189,9 @@ class SimConnection:
             self.model_turns = 0
         if item["type"] == "function_call_output":
             remember(self.facts, parse_output(item["output"]))
+        elif (note := tool_note_of(item)) is not None:
+            remember(self.facts, note[1])
+            remember(self.facts, note[2])
         elif item["type"] == "function_call" and item.get("call_id"):
             self.calls[item["call_id"]] = item["name"]
         before = self.items[position - 1]["id"] if position else None
@@ -406,6 +409,8 @@ class SimConnection:
         if latest and latest[-1]["type"] == "function_call_output":
             turn.after_tool = self.calls.get(latest[-1]["call_id"], "")
             turn.output = parse_output(latest[-1]["output"])
+        elif (note := tool_note_since_user(self.items)) is not None:
+            turn.after_tool, _, turn.output = note
         users = [item for item in latest if item["type"] == "message" and item["role"] == "user"]
         if users:
             turn.user_text = self._user_text(users[-1])

@@ -8,6 +8,7 @@ intended event however the simulator's event stream evolves.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,8 +18,8 @@ LINES = ["Hi, I'm Alex, my phone is (555) 123-4567", "my wifi keeps disconnectin
 Entries = list[dict[str, Any]]
 
 
-def _talk(project: Path, e2e: Any, *extra: str) -> tuple[Any, Entries]:
-    finished = e2e.run_runner(project, ["run", "agents.yaml", "--offline", "--text", *extra], "\n".join(LINES) + "\n")
+def _talk(project: Path, e2e: Any, *extra: str, lines: list[str] = LINES) -> tuple[Any, Entries]:
+    finished = e2e.run_runner(project, ["run", "agents.yaml", "--offline", "--text", *extra], "\n".join(lines) + "\n")
     assert finished.returncode == 0, finished.stderr
     return finished, e2e.read_jsonl(finished.session / "events.jsonl")
 
@@ -127,3 +128,27 @@ def test_a_drop_while_a_tool_runs_sends_nothing_stale_to_the_new_connection(tmp_
     assert [e["event"] for e in after if e["event"]["type"] == "error"] == []
     assert "router: Thanks, Alex, you're verified. How can I help you today?" in finished.stdout.splitlines()
     assert finished.stdout.splitlines()[-1] == "support: You're welcome. Have a great day!"
+    # The re-seeded note tells the model the tool already ran, so it answers instead of calling again.
+    report = json.loads((finished.session / "report.json").read_text(encoding="utf-8"))
+    assert [call["name"] for call in report["tool_calls"]] == ["authenticate_user", "search_knowledge_base"]
+
+
+def test_a_drop_after_a_ticket_was_opened_does_not_open_a_second_one(tmp_path: Path, e2e: Any) -> None:
+    """The ticket call's response is complete when the socket drops; the re-seeded note carries its result."""
+    lines = [*LINES[:2], "it still doesn't work", "thanks"]
+    _, undisturbed = _talk(_fresh_project(tmp_path, "undisturbed", e2e), e2e, lines=lines)
+
+    def ticket_call_done(index: int, event: dict[str, Any]) -> bool:
+        output = event.get("response", {}).get("output") or [] if event["type"] == "response.done" else []
+        return any(item.get("name") == "create_support_ticket" for item in output)
+
+    drop_after = _server_events_until(undisturbed, ticket_call_done)
+    project = _fresh_project(tmp_path, "dropped", e2e)
+    finished, entries = _talk(project, e2e, "--sim-drop-after", str(drop_after), lines=lines)
+    _split_at_second_connection(entries)
+    with sqlite3.connect(project / ".runner" / "techcorp.db") as connection:
+        tickets = connection.execute("SELECT id, subject FROM tickets WHERE description = ?", ("it still doesn't work",)).fetchall()
+    assert tickets == [("TKT-00003", "Wifi keeps disconnecting")]
+    lines_out = finished.stdout.splitlines()
+    assert "support: I've opened ticket TKT-00003 with high priority; expect a resolution within 1 business day." in lines_out
+    assert lines_out[-1] == "support: You're welcome. Have a great day!"
