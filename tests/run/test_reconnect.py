@@ -139,8 +139,9 @@ def test_a_drop_after_a_ticket_was_opened_does_not_open_a_second_one(tmp_path: P
     _, undisturbed = _talk(_fresh_project(tmp_path, "undisturbed", e2e), e2e, lines=lines)
 
     def ticket_call_done(index: int, event: dict[str, Any]) -> bool:
-        output = event.get("response", {}).get("output") or [] if event["type"] == "response.done" else []
-        return any(item.get("name") == "create_support_ticket" for item in output)
+        if event["type"] != "response.done":
+            return False
+        return any(item.get("name") == "create_support_ticket" for item in event["response"]["output"])
 
     drop_after = _server_events_until(undisturbed, ticket_call_done)
     project = _fresh_project(tmp_path, "dropped", e2e)
