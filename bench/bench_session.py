@@ -257,6 +257,8 @@ def main() -> None:
         line = f"  {kind:28}" + "".join(f" {median:7.3f} /{p90:6.3f}" for median, p90 in cells)
         if theirs is not None:
             line += f" {cells[2][0] / cells[1][0]:6.1f}x"
+        if kind in THEIRS_REPORTED_MS:
+            line += f"   target < {TARGET_MS} ms: {'met' if cells[1][0] < TARGET_MS else 'missed'}"
         print(f"{line}  (n={len(ours[kind])})")
     print("  client's share (median minus the bare client's median):")
     for kind in KINDS:
