@@ -71,7 +71,9 @@ class GuardrailsMixin:
 
     def _cancel(self: Session, response: ResponseState) -> Action:
         response.cancel_sent = True
-        return self._send({"type": "response.cancel", "response_id": response.id})
+        cancel = self._send({"type": "response.cancel", "response_id": response.id})
+        self._cancel_event_ids.add(cancel.event["event_id"])
+        return cancel
 
     def playback_stopped(self: Session, item_id: str | None, played_ms: float, now: float) -> list[Action]:
         """The driver's answer to StopPlayback: which item was audible and how much was heard."""

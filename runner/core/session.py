@@ -93,6 +93,7 @@ class Session(TurnsMixin, ToolsMixin, GuardrailsMixin):
         self._checks: dict[int, PendingCheck] = {}
         self._input_gate: InputGate | None = None
         self._unknown_seen: set[str] = set()
+        self._cancel_event_ids: set[str] = set()  # our response.cancel events, to recognise a late cancel
         self.transcript: list[TranscriptEntry] = []
         self.handoffs: list[HandoffRecord] = []
         self.tool_calls: list[ToolCall] = []
@@ -356,6 +357,11 @@ class Session(TurnsMixin, ToolsMixin, GuardrailsMixin):
             refused = self._seq.refused(failed_event, race=code == RACE_CODE)
             if refused is not None and self._current is not None and self._current.request is refused:
                 self._current.request = None  # the active response is the server's own
+        if failed_event in self._cancel_event_ids:
+            # The response finished on the server before our cancel arrived: nothing was
+            # left to cancel, which is the outcome we wanted.
+            self._cancel_event_ids.discard(failed_event)
+            return self._seq.flush()
         fatal = code in FATAL_CODES or error.get("type") in FATAL_TYPES
         actions = self._error_record(now, code=code or error.get("type") or "error", message=error.get("message") or "", fatal=fatal)
         if fatal:

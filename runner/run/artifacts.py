@@ -49,6 +49,18 @@ class SessionArtifacts:
         self._events.write(line + "\n")
         self._events.flush()
 
+    def frame(self, direction: str, event: dict[str, Any], text: str, t: float) -> None:
+        """Log an event from its wire text: no second encoding on the hot path.
+
+        Audio payloads still go through `event` to be replaced by their length, as does a
+        frame whose text spans lines (a JSONL line must not).
+        """
+        if event.get("type") in _AUDIO_FIELDS or "\n" in text:
+            self.event(direction, event, t)
+            return
+        self._events.write(f'{{"t": {round(t, 6)}, "dir": "{direction}", "event": {text}}}\n')
+        self._events.flush()
+
     def transcript_header(self, title: str, started: datetime) -> None:
         self._transcript_md.write(f"# {title}\n\nStarted {started.isoformat(timespec='seconds')}\n\n")
         self._transcript_md.flush()

@@ -160,14 +160,11 @@ async def open_session(
             if line is not None:
                 artifacts.transcript({"t": round(t, 6), "kind": entry.kind, **entry.data}, line)
 
-        def event(direction: str, payload: dict[str, Any], t: float) -> None:
-            artifacts.event(direction, payload, t)
-            on_event(direction, payload, t)
 
         def make_context(agent: str) -> Any:
             return ToolContext(session_id=session_id, agent=agent, variables=values, transcript=tuple(core.transcript), state_dir=config.state_dir)
 
-        driver = Driver(core, transport, executor, checker, hooks=Hooks(on_record=record, on_event=event, make_context=make_context))
+        driver = Driver(core, transport, executor, checker, hooks=Hooks(on_record=record, on_event=on_event, on_frame=artifacts.frame, make_context=make_context))
         live = LiveSession(config=config, driver=driver, folder=folder, artifacts=artifacts, simulator=simulator)
         config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest()
         if not enabled and config.guardrails:

@@ -9,6 +9,8 @@ checks and the socket reader run concurrently.
 from __future__ import annotations
 
 import asyncio
+import collections
+import json
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -25,8 +27,8 @@ FINISH_TIMEOUT = 30.0  # seconds a closing session waits for the pending reply
 
 class Connection(Protocol):
     async def connect(self) -> None: ...
-    async def send(self, event: dict[str, Any]) -> None: ...
-    async def recv(self) -> dict[str, Any]: ...
+    async def send_text(self, text: str) -> None: ...
+    async def recv(self) -> tuple[dict[str, Any], str]: ...
     async def close(self) -> None: ...
 
 
@@ -58,6 +60,7 @@ class Hooks:
 
     on_record: Callable[[Record, float], None] = lambda record, t: None
     on_event: Callable[[str, dict[str, Any], float], None] = lambda direction, event, t: None
+    on_frame: Callable[[str, dict[str, Any], str, float], None] = lambda direction, event, text, t: None  # the event log
     make_context: Callable[[str], Any] = lambda agent: None
 
 
@@ -72,7 +75,11 @@ class Driver:
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
-        self._outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._outgoing: collections.deque[dict[str, Any]] = collections.deque()
+        self._outgoing_ready = asyncio.Event()
+        self._flushing = False
+        self._spawned = False  # a tool or check was started since the reader last yielded
+        self._running_tools = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ended = asyncio.Event()
         self._end_reason = ""
@@ -98,7 +105,8 @@ class Driver:
         for action in actions:
             kind = type(action)
             if kind is Send:
-                self._outgoing.put_nowait(action.event)
+                self._outgoing.append(action.event)
+                self._outgoing_ready.set()
             elif kind is Play:
                 if self.audio_out is not None:
                     import base64
@@ -120,6 +128,7 @@ class Driver:
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
+        self._spawned = True
         self._tasks.add(task)
         task.add_done_callback(self._task_finished)
 
@@ -130,7 +139,8 @@ class Driver:
             return
         failure = task.exception()
         trace = "".join(traceback.format_exception(failure))
-        self.hooks.on_event("log", {"type": "driver.failure", "text": trace}, self.now())
+        failure_entry = {"type": "driver.failure", "text": trace}
+        self.hooks.on_frame("log", failure_entry, json.dumps(failure_entry), self.now())
         if isinstance(failure, BadFrame):
             self.fatal_error = f"the session stopped: {failure}"
         else:
@@ -139,10 +149,15 @@ class Driver:
         self._ended.set()
 
     async def _run_tool(self, action: RunTool) -> None:
-        result = await self.tools.run(
-            action.name, action.arguments, call_id=action.call_id, agent=action.agent, context=self.hooks.make_context(action.agent)
-        )
+        self._running_tools += 1
+        try:
+            result = await self.tools.run(
+                action.name, action.arguments, call_id=action.call_id, agent=action.agent, context=self.hooks.make_context(action.agent)
+            )
+        finally:
+            self._running_tools -= 1
         self.apply(self.session.tool_done(action.call_id, result.output, error=result.error, duration=result.duration, now=self.now()))
+        await self.flush()
 
     async def _check_guardrail(self, action: CheckGuardrail) -> None:
         assert self.guardrails is not None, "the core asked for a guardrail check with no checker configured"
@@ -157,36 +172,68 @@ class Driver:
                 now=self.now(),
             )
         )
+        await self.flush()
 
     # -- the loops ----------------------------------------------------------
+    async def flush(self) -> None:
+        """Send the queued client events, in order, from whichever task gets here first.
+
+        Only one task sends at a time; the others return at once and their events go out
+        with the active sender's, in queue order.  Flushing from the task that produced
+        the events saves a hop through the writer task on the hot path (tool outputs).
+        """
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self._outgoing:
+                event = self._outgoing.popleft()
+                if not self._connected.is_set():
+                    # Meant for a socket that is gone (a tool or tick answered during the
+                    # outage): the new socket knows nothing of it, and the core re-sends
+                    # what still matters when it hears `reconnected`.
+                    continue
+                text = json.dumps(event)
+                now = self.now()
+                self.hooks.on_frame("out", event, text, now)
+                self.hooks.on_event("out", event, now)
+                try:
+                    await self.connection.send_text(text)
+                except ConnectionLost:
+                    # The reader notices the same loss and reconnects; the core re-sends
+                    # what matters from its own state, so this event is not retried.
+                    continue
+        finally:
+            self._flushing = False
+
     async def _writer(self) -> None:
+        """The backstop sender for events applied by code that does not flush itself."""
         while True:
-            event = await self._outgoing.get()
-            if not self._connected.is_set():
-                # Meant for a socket that is gone (a tool or tick answered during the
-                # outage): the new socket knows nothing of it, and the core re-sends
-                # what still matters when it hears `reconnected`.
-                continue
-            self.hooks.on_event("out", event, self.now())
-            try:
-                await self.connection.send(event)
-            except ConnectionLost:
-                # The reader notices the same loss and reconnects; the core re-sends
-                # what matters from its own state, so this event is not retried.
-                continue
+            await self._outgoing_ready.wait()
+            self._outgoing_ready.clear()
+            await self.flush()
 
     async def _reader(self) -> None:
         while True:
             try:
-                event = await self.connection.recv()
+                event, text = await self.connection.recv()
             except ConnectionLost as lost:
                 if not await self._reconnect(str(lost)):
                     return
                 continue
-            self.hooks.on_event("in", event, self.now())
+            now = self.now()
+            self.hooks.on_frame("in", event, text, now)
+            self.hooks.on_event("in", event, now)
             if event.get("type") == "session.updated":
                 self._configured.set()
             self.apply(self.session.receive(event, self.now()))
+            await self.flush()
+            if self._spawned or self._running_tools:
+                # With a burst of events already buffered, `recv` does not yield until the
+                # burst is read: yield now so a tool just started can begin, and one that
+                # finished can send its output before the rest of the burst is handled.
+                self._spawned = False
+                await asyncio.sleep(0)
 
     async def _reconnect(self, why: str) -> bool:
         self._connected.clear()
@@ -211,13 +258,13 @@ class Driver:
 
     def _discard_outgoing(self) -> None:
         """Drop events queued for the lost socket; runs with no await before `reconnected`."""
-        while not self._outgoing.empty():
-            self._outgoing.get_nowait()
+        self._outgoing.clear()
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             self.apply(self.session.tick(self.now()))
+            await self.flush()
 
     # -- public -------------------------------------------------------------
     async def start(self) -> None:
@@ -244,7 +291,7 @@ class Driver:
         """Wait until no response, tool or check is pending (or the session ended)."""
         deadline = None if timeout is None else self.clock() + timeout
         while not self._ended.is_set():
-            if not self.session.busy and self._outgoing.empty():
+            if not self.session.busy and not self._outgoing and not self._flushing:
                 return True
             if deadline is not None and self.clock() > deadline:
                 return False
@@ -280,8 +327,10 @@ class Driver:
         return Outcome(reason=self._end_reason or reason, reconnects=self.reconnects, fatal_error=self.fatal_error)
 
     async def _drain_outgoing(self) -> None:
+        """Send what is still queued before closing (bounded; nothing if the socket is gone)."""
         for _ in range(200):
-            if self._outgoing.empty() or not self._connected.is_set():
+            if not self._connected.is_set() or not (self._outgoing or self._flushing):
                 return
+            await self.flush()
             await asyncio.sleep(0.005)
 

@@ -32,15 +32,17 @@ class Transport:
         """Open the socket (GA endpoint, no beta header: the SDK never adds one)."""
         self._connection = await self._client.realtime.connect(model=self._model).enter()
 
-    async def send(self, event: dict[str, Any]) -> None:
+    async def send_text(self, text: str) -> None:
+        """Send one client event already serialised as JSON."""
         from websockets.exceptions import ConnectionClosed
 
         try:
-            await self._connection.send_raw(json.dumps(event))
+            await self._connection.send_raw(text)
         except ConnectionClosed as closed:
             raise ConnectionLost(_describe(closed)) from None
 
-    async def recv(self) -> dict[str, Any]:
+    async def recv(self) -> tuple[dict[str, Any], str]:
+        """The next server event and its JSON text (kept so the event log need not re-encode it)."""
         from websockets.exceptions import ConnectionClosed
 
         try:
@@ -48,12 +50,13 @@ class Transport:
         except ConnectionClosed as closed:
             raise ConnectionLost(_describe(closed)) from None
         try:
-            event = json.loads(frame)
+            text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
+            event = json.loads(text)
         except ValueError:
             event = None
         if not isinstance(event, dict):
             raise BadFrame(f"the server sent a frame that is not a JSON event object: {frame[:80]!r}")
-        return event
+        return event, text
 
     async def close(self) -> None:
         if self._connection is not None:

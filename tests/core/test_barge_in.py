@@ -136,3 +136,23 @@ def test_text_mode_plays_nothing_and_an_interrupt_only_cancels(make_session, ser
     assert h.steps(interrupted) == ["response.cancel"]
     assert h.records(interrupted, "interrupted") == [{"agent": "router", "item_id": "a1", "text": "Hello", "heard_ms": None}]
     assert s.transcript[-1].status == "interrupted"
+
+
+def test_a_cancel_that_arrives_after_the_response_finished_is_not_an_error(make_session, server, h):
+    agents = h.team(router={"turn_detection": {"type": "server_vad", "create_response": True, "interrupt_response": False}})
+    s = make_session(agents)
+    s.start(0.0)
+    _speaking(s, server)
+    cancel = h.sent(s.feed(server.speech_started(), now=1.5))[0]
+    s.playback_stopped("a1", 300, 1.51)
+    s.feed(server.response_done("r1"), now=1.52)  # the server finished before our cancel arrived
+    late = s.feed(server.error("response_cancel_not_active", "Cancellation failed: no active response found", event_id=cancel["event_id"]), now=1.53)
+    assert late == []
+    assert not [entry for entry in s.transcript if getattr(entry, "kind", None) == "error"]
+
+
+def test_an_error_about_some_other_event_is_still_recorded(make_session, server, h):
+    s = make_session()
+    s.start(0.0)
+    actions = s.feed(server.error("invalid_value", "bad value", event_id="evt_elsewhere"), now=1.0)
+    assert h.records(actions, "error") == [{"code": "invalid_value", "message": "bad value", "fatal": False}]

@@ -18,6 +18,18 @@ CORRECTION_FOR_COMPETITORS = (
 )
 
 
+def after_optional_cancel(types: list[str]) -> list[str]:
+    """The client events without the trip's `response.cancel`, checking where it stood.
+
+    Whether the reply was still streaming when the verdict came back depends on timing:
+    if it was, the cancel is sent, and it must come right after the user turn, before the
+    correction; if it was not, nothing was left to cancel.
+    """
+    if "response.cancel" in types:
+        assert types.index("response.cancel") == 3 and types.count("response.cancel") == 1, types
+    return [kind for kind in types if kind != "response.cancel"]
+
+
 def test_a_short_reply_is_caught_by_the_final_check_and_corrected(project):
     config = project([COMPETITORS, PROMISES])
 
@@ -26,11 +38,11 @@ def test_a_short_reply_is_caught_by_the_final_check_and_corrected(project):
         await turn(live, "will the X1 work with my dock?")
 
     run = run_session(config, body)
-    assert run.sent_types() == [
+    assert after_optional_cancel(run.sent_types()) == [
         "session.update", "conversation.item.create", "response.create",  # the user turn
-        "conversation.item.create", "response.create",  # the response was already done: no cancel; text: no truncate
+        "conversation.item.create", "response.create",  # text mode: no truncate
     ]
-    correction = run.sent[3]["item"]
+    correction = run.sent[-2]["item"]
     assert correction == {"type": "message", "role": "system", "content": [{"type": "input_text", "text": (
         'Your last reply was stopped by the "unauthorised_promises" policy. Do not guarantee outcomes. '
         "Answer the user again, within the policy."
@@ -55,11 +67,7 @@ def test_a_competitor_in_the_middle_of_a_long_reply_trips_a_streaming_check(proj
     [trip] = run.records_of("guardrail")
     assert (trip["policy"], trip["category"], trip["rationale"], trip["final"]) == ("competitor_mentions", "competitor", 'matched "Globex"', False)
     assert "Globex" in trip["text"] and len(trip["text"]) >= 100 and LONG_WITH_COMPETITOR.startswith(trip["text"])
-    # the reply may have finished streaming before the verdict came back; a cancel, when sent, comes first
-    after_user_turn = [t for t in run.sent_types()[3:] if t != "response.cancel"]
-    assert after_user_turn == ["conversation.item.create", "response.create"]
-    if "response.cancel" in run.sent_types():
-        assert run.sent_types()[3] == "response.cancel"
+    assert after_optional_cancel(run.sent_types())[3:] == ["conversation.item.create", "response.create"]
     assert run.sent[-2]["item"]["content"][0]["text"] == CORRECTION_FOR_COMPETITORS
     assert run.message(LONG_WITH_COMPETITOR[:40]).blocked_by == "competitor_mentions"
 
@@ -138,7 +146,7 @@ def test_action_end_session_says_a_closing_line_and_ends(project):
         await live.driver.wait_ended()
 
     run = run_session(config, body)
-    assert run.sent_types() == ["session.update", "conversation.item.create", "response.create", "response.create"]
+    assert after_optional_cancel(run.sent_types()) == ["session.update", "conversation.item.create", "response.create", "response.create"]
     assert run.sent[-1]["response"] == {"instructions": CLOSING_INSTRUCTIONS, "tool_choice": "none"}
     assert run.outcome.reason == "guardrail unauthorised_promises"
     assert [r["text"] for r in run.records_of("assistant")][0] == SHORT_PROMISE
