@@ -3,9 +3,9 @@
 Like h11: no asyncio, sockets, threads, clocks or randomness.  Server events and local
 inputs go in, a list of actions comes out, and the driver carries them out in order.
 Time is always the `now` argument; ids come from counters seeded by `session_id`.
-User turns live in `TurnsMixin`, tool calls and handoffs in `ToolsMixin`, barge-in and
-guardrails in `GuardrailsMixin`; this module holds the state, the dispatch table, the
-response lifecycle, errors and reconnects.
+The response lifecycle lives in `ResponsesMixin`, user turns in `TurnsMixin`, tool calls
+and handoffs in `ToolsMixin`, barge-in and guardrails in `GuardrailsMixin`; this module
+holds the state, the dispatch table, errors and reconnects.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from runner.config.model import Guardrail, Limits
-from runner.core.actions import Action, EndSession, Play, Record, Send
+from runner.core.actions import Action, EndSession, Record, Send
 from runner.core.guarding import GuardrailsMixin
 from runner.core.history import reseed_items
+from runner.core.responses import ResponsesMixin
 from runner.core.records import Breadcrumb, HandoffRecord, Message, ToolCall, TranscriptEntry, TurnLatency, Usage
-from runner.core.sequencer import ResponseRequest, ResponseSequencer
+from runner.core.sequencer import ResponseSequencer
 from runner.core.state import InputGate, ItemState, PendingCheck, PendingStop, ResponseState, ToolBatch
 from runner.core.tooling import ToolsMixin
 from runner.core.turns import TurnsMixin
@@ -48,7 +49,7 @@ IGNORED_EVENTS = frozenset({
 BYTES_PER_SECOND = {"audio/pcm": 48_000, "audio/pcmu": 8_000, "audio/pcma": 8_000}
 
 
-class Session(TurnsMixin, ToolsMixin, GuardrailsMixin):
+class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
     """One conversation with a team of agents, as a pure state machine."""
 
     def __init__(
@@ -219,133 +220,6 @@ class Session(TurnsMixin, ToolsMixin, GuardrailsMixin):
             actions += self._finish_batch(batch, now)
         actions += self._seq.flush()
         return actions
-
-    # ---- response lifecycle ----------------------------------------------------------
-
-    def _on_response_created(self, event: dict[str, Any], now: float) -> list[Action]:
-        response_id = event["response"]["id"]
-        state = ResponseState(response_id, self._agent.name, self._seq.created())
-        self._responses[response_id] = state
-        self._current = state
-        if self._turn is not None and self._turn.response_created is None:
-            self._turn.response_created = now
-        return []
-
-    def _on_output_item_added(self, event: dict[str, Any], now: float) -> list[Action]:
-        item = event["item"]
-        if item.get("type") == "message" and item["id"] not in self._items:
-            self._new_item(item["id"], event.get("response_id"), now)
-        return []
-
-    def _new_item(self, item_id: str, response_id: str | None, now: float) -> ItemState:
-        response = self._responses.get(response_id) if response_id else None
-        agent = response.agent if response is not None else self._agent.name
-        message = Message("assistant", agent, "", "in_progress", now, item_id=item_id, response_id=response_id)
-        policies = self._output_policies[agent]
-        item = ItemState(message, response, policies, [p.check_every_chars for p in policies], self._user_turn)
-        if response is not None:
-            item.muted = response.muted
-            response.items.append(item)
-        self._items[item_id] = item
-        self.transcript.append(message)
-        return item
-
-    def _on_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        item_id = event["item_id"]
-        item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
-        delta = event["delta"]
-        item.received_bytes += len(delta) * 3 // 4 - (2 if delta.endswith("==") else 1 if delta.endswith("=") else 0)
-        if item.muted or not self._audio:
-            return []
-        self._audible[item_id] = item
-        if self._turn is not None and self._turn.first_output is None:
-            return [self._first_output(now), Play(item_id, delta)]
-        return [Play(item_id, delta)]
-
-    def _on_text_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        item_id = event["item_id"]
-        item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
-        if item.muted:
-            return []
-        delta = event["delta"]
-        message = item.message
-        message.text += delta
-        actions: list[Action] = [Record("assistant_delta", {"agent": message.agent, "item_id": item_id, "delta": delta})]
-        if not self._audio and self._turn is not None and self._turn.first_output is None:
-            actions.append(self._first_output(now))
-        if item.policies:
-            self._streaming_checks(item, actions)
-        return actions
-
-    def _on_text_done(self, event: dict[str, Any], now: float) -> list[Action]:
-        item_id = event["item_id"]
-        item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
-        if item.muted:
-            return []
-        message = item.message
-        final = event.get("transcript", event.get("text"))
-        if final is not None:
-            message.text = final
-        actions: list[Action] = [Record("assistant", {"agent": message.agent, "item_id": item_id, "text": message.text})]
-        if item.policies:
-            self._final_checks(item, actions)
-        return actions
-
-    def _on_output_item_done(self, event: dict[str, Any], now: float) -> list[Action]:
-        item = self._items.get(event["item"].get("id"))
-        if item is not None and item.message.status == "in_progress":
-            item.message.status = "done"
-            item.message.ended = now
-        return []
-
-    def _on_response_done(self, event: dict[str, Any], now: float) -> list[Action]:
-        response = event["response"]
-        response_id = response.get("id")
-        status = response.get("status")
-        state = self._responses.pop(response_id, None)
-        self._seq.finished()
-        if self._current is state:
-            self._current = None
-        actions: list[Action] = []
-        if response.get("usage"):
-            self.usage.add(response["usage"])
-            actions.append(Record("usage", self.usage.as_dict()))
-        if status == "failed":
-            error = (response.get("status_details") or {}).get("error") or {}
-            actions += self._error_record(now, code=error.get("code") or "response_failed", message=error.get("message") or "the response failed")
-        if state is not None:
-            state.active = False
-            for item in state.items:
-                if item.message.status == "in_progress":
-                    item.message.status = "done" if status in ("completed", "incomplete") and not item.muted else "interrupted"
-                    item.message.ended = now
-            if state.request is not None and state.request.purpose == "goodbye":
-                self._ended = True
-                return actions + [EndSession(self._ending or "ended")]
-        batch = self._batches.get(response_id)
-        if batch is not None:
-            batch.response_done = True
-            actions += self._finish_batch(batch, now)
-        return actions + self._seq.flush()
-
-    def _request_response(self, purpose: str, response: dict[str, Any] | None = None) -> list[Action]:
-        """Ask for a response through the sequencer; once ending, only the goodbye goes out."""
-        if self._ending is not None and purpose != "goodbye":
-            return []
-        return list(self._seq.request(ResponseRequest(purpose, response or {})))
-
-    def _owed_request(self) -> ResponseRequest:
-        if self._ending is None:
-            return ResponseRequest("reply")
-        return ResponseRequest("goodbye", {"instructions": self._goodbye_instructions, "tool_choice": "none"})
-
-    def _say_goodbye(self, reason: str, instructions: str) -> list[Action]:
-        if self._ending is not None:
-            return []
-        self._ending = reason
-        self._goodbye_instructions = instructions
-        self._seq.drop_pending()
-        return self._request_response("goodbye", {"instructions": instructions, "tool_choice": "none"})
 
     # ---- errors ----------------------------------------------------------------------
 
