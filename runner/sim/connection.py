@@ -7,8 +7,6 @@ keys) and answered with the service's events or its `error` shape and codes.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import itertools
 import json
 import time
@@ -22,13 +20,12 @@ from runner.protocol import client_event_problems
 from . import session_config
 from .brain import Call, Turn, decide, parse_output, remember, tool_note_of, tool_note_since_user
 from .responses import SimResponse
-from .speech import BYTES_PER_MS
-from .vad import EnergyVad, SpeechStarted
+from .input_audio import InputAudioMixin
+from .vad import EnergyVad
 
 if TYPE_CHECKING:
     from .server import Simulator
 
-MIN_COMMIT_MS = 100
 SESSION_SECONDS = 3600
 
 
@@ -36,7 +33,7 @@ class ConnectionDropped(Exception):
     """The simulated network failure happened; nothing more may be sent."""
 
 
-class SimConnection:
+class SimConnection(InputAudioMixin):
     def __init__(self, sim: Simulator, ws: ServerConnection, model: str, *, drop_after_events: int | None) -> None:
         self.sim = sim
         self.ws = ws
@@ -267,91 +264,6 @@ class SimConnection:
         self.vad = EnergyVad(threshold=threshold, silence_duration_ms=silence)
         self._vad_origin_ms = self.appended_ms
         self._speech_item_id = None
-
-    # ---- input audio ----------------------------------------------------------
-
-    def _input_bytes_per_ms(self) -> int:
-        return BYTES_PER_MS if self.session["audio"]["input"]["format"]["type"] == "audio/pcm" else 8
-
-    async def _on_input_audio_buffer_append(self, event: dict[str, Any]) -> None:
-        try:
-            audio = base64.b64decode(event["audio"], validate=True)
-        except (binascii.Error, ValueError):
-            await self.error("invalid_value", "Invalid 'audio'. Expected base64-encoded audio bytes.", param="audio", client_event=event)
-            return
-        self.buffer += audio
-        self.appended_ms += len(audio) // self._input_bytes_per_ms()
-        if self.vad is None:
-            return
-        for happened in self.vad.feed(audio):
-            if isinstance(happened, SpeechStarted):
-                await self._speech_started(self._vad_origin_ms + happened.at_ms)
-            else:
-                await self._speech_stopped(self._vad_origin_ms + happened.at_ms)
-
-    async def _speech_started(self, at_ms: int) -> None:
-        detection = session_config.turn_detection_of(self.session) or {}
-        self._speech_item_id = self.new_id("item")
-        padding = detection.get("prefix_padding_ms") or 300
-        buffer_start = self.appended_ms - len(self.buffer) // self._input_bytes_per_ms()
-        start = max(buffer_start, at_ms - padding)
-        await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": start, "item_id": self._speech_item_id})
-        if self.response is not None and detection.get("interrupt_response", True):
-            await self.cancel_response("turn_detected")
-
-    async def _speech_stopped(self, at_ms: int) -> None:
-        detection = session_config.turn_detection_of(self.session) or {}
-        item_id = self._speech_item_id or self.new_id("item")
-        self._speech_item_id = None
-        await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": at_ms, "item_id": item_id})
-        await self._commit(item_id)
-        if detection.get("create_response", True):
-            await self.start_response({})
-
-    async def _on_input_audio_buffer_commit(self, event: dict[str, Any]) -> None:
-        buffered_ms = len(self.buffer) // self._input_bytes_per_ms()
-        if buffered_ms < MIN_COMMIT_MS:
-            await self.error(
-                "input_audio_buffer_commit_empty",
-                f"Error committing input audio buffer: buffer too small. Expected at least {MIN_COMMIT_MS}ms of audio, but buffer only has {buffered_ms}ms of audio.",
-                client_event=event,
-            )
-            return
-        item_id = self._speech_item_id or self.new_id("item")
-        self._speech_item_id = None
-        if self.vad is not None:
-            self.vad.reset()
-        await self._commit(item_id)
-
-    async def _commit(self, item_id: str) -> None:
-        """The buffer becomes a user audio item; what it "said" comes from the expectations."""
-        self.buffer.clear()
-        heard = self.sim.next_user_transcript()
-        self.heard[item_id] = heard
-        self.model_turns = 0
-        previous = self.items[-1]["id"] if self.items else None
-        await self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous})
-        transcription = self.session["audio"]["input"]["transcription"]
-        item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
-                "content": [{"type": "input_audio", "transcript": None}]}
-        self.append_item(item)
-        await self.send({"type": "conversation.item.added", "previous_item_id": previous, "item": item})
-        done = {**item, "content": [{"type": "input_audio", "transcript": heard if transcription else None}]}
-        self.replace_item(done)
-        await self.send({"type": "conversation.item.done", "previous_item_id": previous, "item": done})
-        if transcription:
-            await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id, "content_index": 0,
-                             "transcript": heard, "usage": {"type": "duration", "seconds": max(1, len(heard.split())) * 0.4}})
-
-    async def _on_input_audio_buffer_clear(self, event: dict[str, Any]) -> None:
-        self.buffer.clear()
-        self._speech_item_id = None
-        if self.vad is not None:
-            self.vad.reset()
-        await self.send({"type": "input_audio_buffer.cleared"})
-
-    async def _on_output_audio_buffer_clear(self, event: dict[str, Any]) -> None:
-        await self.error("invalid_value", "output_audio_buffer.clear is only supported for WebRTC and SIP connections.", client_event=event)
 
     # ---- responses ------------------------------------------------------------
 

@@ -7,7 +7,6 @@ included, runs with no network and no API key.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import http
 import json
