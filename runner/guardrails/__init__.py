@@ -2,7 +2,8 @@
 
 from runner.guardrails.checker import GuardrailChecker
 from runner.guardrails.regex import RegexHit, RegexPolicy, pattern_problem
-from runner.guardrails.remote import MODERATION_CATEGORIES, classifier_instructions
+from runner.config.model import MODERATION_CATEGORIES
+from runner.guardrails.remote import classifier_instructions
 from runner.guardrails.verdict import Verdict
 
 __all__ = [

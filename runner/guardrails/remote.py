@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from runner.config.model import MODERATION_CATEGORIES, Guardrail
+from runner.config.model import Guardrail
 from runner.guardrails.verdict import Verdict
 
 if TYPE_CHECKING:

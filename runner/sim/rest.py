@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Iterable, Literal
 
-from runner.guardrails.remote import MODERATION_CATEGORIES  # the API's category names, one list for both sides
+from runner.config.model import MODERATION_CATEGORIES  # the API's category names, one list for all
 
 Endpoint = Literal["moderations", "responses"]
 _ROUTES: dict[str, Endpoint] = {"/v1/moderations": "moderations", "/v1/responses": "responses"}
