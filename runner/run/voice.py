@@ -179,18 +179,18 @@ class VoiceLoop:
         """Send mic blocks until the input ends (files), then a little silence for the VAD."""
         assert self.input is not None
         while (block := await self.input.read()) is not None:
-            self._mic_block(block, from_device=self.ends.device_input)
-        block_ms = self.voice.block_ms
+            self._mic_block(block)
+        block_ms = self.voice.mic_block_ms
         silence = bytes(block_ms * SAMPLE_RATE // 1000 * SAMPLE_BYTES)
         started = time.monotonic()
         for index in range(TRAILING_SILENCE_MS // block_ms):
             due = started + index * block_ms / 1000
             if not self.voice.fast:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
-            self._mic_block(MicBlock(silence, due), from_device=False)
+            self._mic_block(MicBlock(silence, due))
         await asyncio.sleep(0)
 
-    def _mic_block(self, block: MicBlock, *, from_device: bool) -> None:
+    def _mic_block(self, block: MicBlock) -> None:
         assert self.live is not None
         if self.recorder is not None:
             self.recorder.add_user(block.pcm, block.captured_at)
@@ -200,8 +200,7 @@ class VoiceLoop:
             self._ptt_ms += len(block.pcm) * 1000 / (SAMPLE_BYTES * SAMPLE_RATE)
         elif self.echo is not None and not self.echo.admit(block.pcm, block.captured_at):
             return
-        block_seconds = len(block.pcm) / (SAMPLE_BYTES * SAMPLE_RATE)
-        self.metrics.append_queued(block.captured_at + block_seconds if from_device else time.monotonic())
+        self.metrics.append_queued(time.monotonic())
         audio = base64.b64encode(block.pcm).decode("ascii")
         self.live.driver.apply([Send({"type": "input_audio_buffer.append", "audio": audio})])
 

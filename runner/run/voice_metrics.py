@@ -3,8 +3,9 @@
 Per turn, from the core's `TurnLatency` (driver seconds) and the `Player`'s accounting
 (monotonic seconds, "heard" including the device latency): end of user speech → first
 agent audio heard, → first audio byte received, and tool time. Interrupted turns are
-listed but kept out of the medians. Locally: a mic block complete → its `append` handed
-to the socket, and an item's first audio delta received → its first sample heard.
+listed but kept out of the medians. Locally: a mic block reaching the event loop → its
+`append` handed to the socket, and an item's first audio delta received → its first
+sample heard (cushion and device latency included).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class VoiceMetrics:
         self._offset = offset
         self._first_item_of_turn: dict[int, str] = {}  # turn number -> the first item that answered it
         self._first_delta_at: dict[str, float] = {}  # item id -> monotonic time of its first delta
-        self._appends_in_flight: deque[float] = deque()  # monotonic time each queued block was complete
+        self._appends_in_flight: deque[float] = deque()  # monotonic time each queued block reached the loop
         self.append_delays: list[float] = []
         self.truncations: list[dict[str, Any]] = []
 
@@ -49,8 +50,8 @@ class VoiceMetrics:
             if turn is not None:
                 self._first_item_of_turn.setdefault(turn.turn, item_id)
 
-    def append_queued(self, block_complete_at: float) -> None:
-        self._appends_in_flight.append(block_complete_at)
+    def append_queued(self, at: float) -> None:
+        self._appends_in_flight.append(at)
 
     def append_sent(self, at: float) -> None:
         if self._appends_in_flight:

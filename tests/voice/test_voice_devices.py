@@ -84,8 +84,11 @@ def test_barge_in_stops_playback_and_truncates_at_what_was_heard(tmp_path, pulse
     heard = captured[start : start + reply.size]
     differs = np.flatnonzero(heard != reply[: heard.size])
     assert differs.size, "the whole reply played: no barge-in"
-    cut_ms = differs[0] / 24 + 10  # playback fades out over 10 ms from where it differs
-    assert abs(truncate["audio_end_ms"] - cut_ms) <= 40, (truncate["audio_end_ms"], cut_ms)
+    # Playback fades out over 10 ms from where the capture first differs from the reply;
+    # a cut inside a pause of the reply sounds the same anywhere in that pause.
+    latest_ms = differs[0] / 24 + 10
+    earliest_ms = (np.flatnonzero(heard[: differs[0]])[-1] + 1) / 24
+    assert earliest_ms - 40 <= truncate["audio_end_ms"] <= latest_ms + 40, (truncate["audio_end_ms"], earliest_ms, latest_ms)
     assert 1500 < truncate["audio_end_ms"] < reply.size / 24 - 1000
     after = captured[start + differs[0] + 24 * 10 : start + differs[0] + 24 * 1000]
     assert np.count_nonzero(after) == 0  # stopped within one block: a second of silence follows the fade
@@ -120,7 +123,7 @@ def test_push_to_talk_with_the_space_bar_through_a_terminal(tmp_path, pulse_env,
     assert sent[0]["type"] == "session.update" and sent[0]["session"]["audio"]["input"]["turn_detection"] is None
     kinds = [e["type"] for e in sent if e["type"] != "input_audio_buffer.append"]
     assert kinds == ["session.update", "input_audio_buffer.clear", "input_audio_buffer.commit", "response.create"]
-    appended_ms = sum(1 for e in sent if e["type"] == "input_audio_buffer.append") * 20
+    appended_ms = sum(1 for e in sent if e["type"] == "input_audio_buffer.append") * 40
     assert appended_ms >= 2000  # the spoken sentence, sent while talking
     assert np.array_equal(voiced_span(read_mono(tmp_path / "spk.wav")), voiced_span(reply))
 
