@@ -68,8 +68,8 @@ class Console:
         if text is None or self._open_item is not None or not stream.isatty():
             self._clear_status()
             return
-        stream.write("\r\x1b[K" + click.style(text, dim=True))
-        stream.flush()
+        stream.write("\r\x1b[K")
+        click.echo(click.style(text, dim=True), file=stream, nl=False, color=self._colour)
         self._status_shown = True
 
     def _clear_status(self) -> None:
