@@ -10,6 +10,7 @@ import os
 import pty
 import termios
 import time
+import wave
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def test_spoken_turn_reaches_the_simulator_and_its_reply_reaches_the_speaker_who
     reply = np.frombuffer(synthesize(SHORT_REPLY), "<i2")
     sessions = tmp_path / "s"
     with speaker_capture(tmp_path / "spk.wav", pulse_env):
-        with running(["run", str(CONFIG), "--offline", "--rules", str(RULES), "--session-dir", str(sessions)], pulse_env) as runner:
+        with running(["run", str(CONFIG), "--offline", "--rules", str(RULES), "--session-dir", str(sessions), "--record"], pulse_env) as runner:
             runner.wait_for_stderr("speak when ready")
             play_into_mic(said, pulse_env)
             wait_for_event(sessions, "response.done")
@@ -58,6 +59,12 @@ def test_spoken_turn_reaches_the_simulator_and_its_reply_reaches_the_speaker_who
     assert np.array_equal(voiced_span(read_mono(tmp_path / "spk.wav")), voiced_span(reply))
     assert runner.stdout == ["you: Hello there.", f"host: {SHORT_REPLY}"]
     assert not [e for e in events(folder) if e["event"]["type"] == "conversation.item.truncate"]
+    with wave.open(str(folder / "recording.wav")) as recording:  # written as it went, closed on Ctrl-C
+        assert (recording.getnchannels(), recording.getframerate()) == (2, 24000)
+        stereo = np.frombuffer(recording.readframes(recording.getnframes()), "<i2").reshape(-1, 2)
+    assert np.array_equal(voiced_span(stereo[:, 1]), voiced_span(reply))  # the agent, on the right, as heard
+    spoken_at = np.flatnonzero(np.abs(stereo[:, 0]) > 1000)
+    assert spoken_at.size and spoken_at[-1] < np.flatnonzero(stereo[:, 1])[0]  # the user, on the left, spoke first
 
 
 def test_barge_in_stops_playback_and_truncates_at_what_was_heard(tmp_path, pulse_env, speech_dir):
