@@ -72,8 +72,8 @@ class VoiceLoop:
         self._ended_items: set[str] = set()
         self._last_heard_until = 0.0
         self._user_speaking = False
-        self._speech_seen = False
-        self._answered_since_speech = True
+        self._reply_owed = False  # the user's speech ended and its reply has not finished
+        self._reply_created = False  # ... and its response was created
         self._connected = True
         self.space_bar = SpaceBar(on_press=self._talk_start, on_release=self._talk_stop)
         self._ptt_ms = 0.0
@@ -98,15 +98,17 @@ class VoiceLoop:
                 self.metrics.truncated(event["item_id"], event["audio_end_ms"])
         elif kind == "response.output_audio.done":
             self._end_item(event.get("item_id"))
+        elif kind == "response.created":
+            self._reply_created = self._reply_owed
         elif kind == "response.done":
             for item_id in list(self._owed):
                 self._end_item(item_id)
-            self._answered_since_speech = True
+            self._reply_owed = self._reply_owed and not self._reply_created
         elif kind == "input_audio_buffer.speech_started":
-            self._user_speaking = self._speech_seen = True
-            self._answered_since_speech = False
+            self._user_speaking = True
         elif kind == "input_audio_buffer.speech_stopped":
             self._user_speaking = False
+            self._reply_owed, self._reply_created = True, False
         self.console.event(direction, event, t)
 
     def _end_item(self, item_id: str | None) -> None:
@@ -216,10 +218,9 @@ class VoiceLoop:
 
     # -- waiting --------------------------------------------------------------------
     def reply_finished(self) -> bool:
-        """Nothing more to hear: no speech in progress, the reply answered and fully played."""
+        """Nothing more to hear: no speech in progress, the last turn answered and fully played."""
         assert self.live is not None
-        answered = self._answered_since_speech or not self._speech_seen
-        return not self._user_speaking and answered and not self.live.core.busy and not self._owed
+        return not (self._user_speaking or self._reply_owed or self.live.core.busy or self._owed)
 
     async def wait_reply(self) -> bool:
         deadline = time.monotonic() + self.voice.reply_timeout

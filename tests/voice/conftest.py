@@ -45,9 +45,3 @@ def pulse_env() -> Iterator[dict[str, str]]:
 def speech_dir() -> Path:
     need_tools(("espeak-ng", "sox"))
     return Path(tempfile.mkdtemp(prefix="runner-voice-speech."))
-
-
-@pytest.fixture(scope="session")
-def speech_dir() -> Path:
-    need_tools(("espeak-ng", "sox"))
-    return Path(tempfile.mkdtemp(prefix="runner-voice-speech."))

@@ -2,16 +2,15 @@
 
 The headless PulseAudio comes from tests/audio/pulse/start-pulse.sh (see conftest.py).
 """
+
 from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import wave
