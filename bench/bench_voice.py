@@ -128,23 +128,38 @@ def run(work: Path, env: dict[str, str], minutes: float) -> None:
     said = [speak(work, index, text) for index, text in enumerate(UTTERANCES)]
     interruption = speak(work, 9, INTERRUPTION)
     reply = np.frombuffer(synthesize(REPLY), "<i2")
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        cpu, elapsed, turns, folder = converse(work, env, minutes, said, interruption, reply, processes)
+    finally:
+        for process in processes:  # after a failure: nothing of ours keeps running
+            if process.poll() is None:
+                process.kill()
+    report(folder, work / "spk.wav", reply, cpu, elapsed, turns)
+
+
+def converse(work: Path, env: dict[str, str], minutes: float, said: list[Path], interruption: Path, reply: np.ndarray, processes: list[subprocess.Popen[str]]) -> tuple[float, float, int, Path]:
+    """The conversation itself; returns the runner's CPU seconds, the wall seconds, the turns and the session folder."""
     sessions = work / "sessions"
-    capture = subprocess.Popen(["parecord", "-d", "spk.monitor", "--rate=24000", "--channels=1", "--format=s16le", "--file-format=wav", str(work / "spk.wav")], env=env)
+    capture = subprocess.Popen(["parecord", "-d", "spk.monitor", "--rate=24000", "--channels=1", "--format=s16le", "--file-format=wav", str(work / "spk.wav")], env=env, text=True)
+    processes.append(capture)
     time.sleep(0.3)
     simulator = subprocess.Popen([sys.executable, "-m", "runner.sim", "--rules", str(RULES)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    processes.append(simulator)
     websocket_url = simulator.stdout.readline().split()[1]  # "realtime: ws://127.0.0.1:P/v1 ..."
     runner = subprocess.Popen(
         [sys.executable, "-m", "runner", "run", str(CONFIG), "--base-url", websocket_url.replace("ws://", "http://"), "--session-dir", str(sessions), "--no-echo-gate"],
         cwd=ROOT, env={**env, "OPENAI_API_KEY": "sk-simulator"}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
+    processes.append(runner)
     time.sleep(1.0)
     wait_until(lambda: sessions.exists() and any(sessions.iterdir()))
     folder = next(sessions.iterdir())
     wait_until(lambda: event_count(folder, "session.updated") >= 1)
     started, cpu_at_start = time.monotonic(), cpu_seconds(runner.pid)
     print(f"bench_voice: {minutes:g} min of conversation at real-time pace over the headless audio path")
-    print(f"{'minute':>6} {'cpu s':>7} {'turns':>6}")
-    turn, last_minute, cpu_last, turns_last = 0, 0, cpu_at_start, 0
+    print(f"{'minute':>6} {'cpu s/min':>10} {'turns':>6}")
+    turn, last_minute, cpu_last, turns_last, wall_last = 0, 0, cpu_at_start, 0, started
     while time.monotonic() - started < minutes * 60:
         turn += 1
         replies = event_count(folder, "response.done")
@@ -160,8 +175,9 @@ def run(work: Path, env: dict[str, str], minutes: float) -> None:
         minute = int((time.monotonic() - started) // 60)
         if minute > last_minute:
             now_cpu = cpu_seconds(runner.pid)
-            print(f"{minute:>6} {now_cpu - cpu_last:>7.2f} {turn - turns_last:>6}", flush=True)
-            last_minute, cpu_last, turns_last = minute, now_cpu, turn
+            wall = time.monotonic()
+            print(f"{minute:>6} {(now_cpu - cpu_last) / ((wall - wall_last) / 60):>10.2f} {turn - turns_last:>6}", flush=True)
+            last_minute, cpu_last, turns_last, wall_last = minute, now_cpu, turn, wall
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(runner.pid) - cpu_at_start
     runner.send_signal(signal.SIGINT)
@@ -171,7 +187,8 @@ def run(work: Path, env: dict[str, str], minutes: float) -> None:
     time.sleep(0.3)
     capture.send_signal(signal.SIGINT)
     capture.wait(timeout=10)
-    report(folder, work / "spk.wav", reply, cpu, elapsed, turn)
+    return cpu, elapsed, turn, folder
+
 
 
 def report(folder: Path, capture_path: Path, reply: np.ndarray, cpu: float, elapsed: float, turns: int) -> None:

@@ -58,16 +58,21 @@ class Console:
     def _agent_label(self, agent: str) -> str:
         return click.style(f"{agent}:", fg=self._colours.get(agent, "white"), bold=True)
 
+    @property
+    def shows_status(self) -> bool:
+        """True when a status line would be drawn (the output is a terminal)."""
+        return (self._stream or sys.stdout).isatty()
+
     def status(self, text: str | None) -> None:
         """Redraw the live status line in place (terminals only); None removes it.
 
         It is drawn only between lines, never over a reply being streamed, and any other
         output clears it first, so it never mixes with the conversation.
         """
-        stream = self._stream or sys.stdout
-        if text is None or self._open_item is not None or not stream.isatty():
+        if text is None or self._open_item is not None or not self.shows_status:
             self._clear_status()
             return
+        stream = self._stream or sys.stdout
         stream.write("\r\x1b[K")
         click.echo(click.style(text, dim=True), file=stream, nl=False, color=self._colour)
         self._status_shown = True

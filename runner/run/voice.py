@@ -272,7 +272,9 @@ async def _converse(loop: VoiceLoop, voice: VoiceOptions, interrupts: _Interrupt
     if voice.ptt:
         keys = KeyReader(sys.stdin.fileno(), loop.space_bar, clock=time.monotonic)
         keys.start()
-    status = asyncio.ensure_future(loop.keep_status(keys))
+    # Every wake-up costs CPU for the whole session: poll only for what needs it.
+    needs_polling = keys is not None or loop.recorder is not None or loop.console.shows_status
+    status = asyncio.ensure_future(loop.keep_status(keys) if needs_polling else asyncio.Event().wait())
     talking = asyncio.ensure_future(_talk_until_input_ends(loop, voice))
     stopping = asyncio.ensure_future(interrupts.requested.wait())
     ending = asyncio.ensure_future(live.driver.wait_ended())
