@@ -1,14 +1,13 @@
 """`runner run --text`: typed (or piped) turns in, streamed text replies out.
 
 Ctrl-C or the end of standard input ends the session after the pending reply; a
-second Ctrl-C stops at once.  Either way the artifacts are closed and the report
+second Ctrl-C stops at once (`interrupts.py`).  Either way the artifacts are closed and the report
 written, because `open_session` owns them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -18,6 +17,7 @@ from ..config.model import Config
 from .console import Console
 from .conversation import LiveSession, RunOptions, open_session
 from .driver import Outcome
+from .interrupts import Interrupts, ctrl_c_ends_cleanly
 
 
 async def lines_from(stream: TextIO) -> AsyncIterator[str]:
@@ -35,20 +35,7 @@ async def lines_from(stream: TextIO) -> AsyncIterator[str]:
         yield line
 
 
-class _Interrupts:
-    """First Ctrl-C asks for a clean end; the second cancels the conversation."""
-
-    def __init__(self, task: asyncio.Task[object]) -> None:
-        self.requested = asyncio.Event()
-        self._task = task
-
-    def __call__(self) -> None:
-        if self.requested.is_set():
-            self._task.cancel()
-        self.requested.set()
-
-
-async def _talk(live: LiveSession, lines: AsyncIterator[str], interrupts: _Interrupts) -> None:
+async def _talk(live: LiveSession, lines: AsyncIterator[str], interrupts: Interrupts) -> None:
     feeding = asyncio.ensure_future(live.driver.converse(lines))
     stopping = asyncio.ensure_future(interrupts.requested.wait())
     ending = asyncio.ensure_future(live.driver.wait_ended())
@@ -59,21 +46,12 @@ async def _talk(live: LiveSession, lines: AsyncIterator[str], interrupts: _Inter
 
 async def run_text(config: Config, options: RunOptions, *, console: Console, lines: AsyncIterator[str], status: TextIO = sys.stderr) -> tuple[Path, Outcome]:
     """Hold a text conversation; returns the session folder and how it ended."""
-    loop = asyncio.get_running_loop()
-    interrupts = _Interrupts(asyncio.current_task())  # type: ignore[arg-type]
     try:
-        loop.add_signal_handler(signal.SIGINT, interrupts)
-    except (NotImplementedError, RuntimeError):  # not the main thread (tests), or no signals
-        pass
-    try:
-        async with open_session(config, options, on_record=console.record, on_event=console.event) as live:
-            where = "offline simulator" if options.offline else "Realtime API"
-            print(f"runner: talking to {config.name} ({live.core.active_agent}) on the {where}; end with Ctrl-D or Ctrl-C", file=status)
-            await _talk(live, lines, interrupts)
+        with ctrl_c_ends_cleanly() as interrupts:
+            async with open_session(config, options, on_record=console.record, on_event=console.event) as live:
+                where = "offline simulator" if options.offline else "Realtime API"
+                print(f"runner: talking to {config.name} ({live.core.active_agent}) on the {where}; end with Ctrl-D or Ctrl-C", file=status)
+                await _talk(live, lines, interrupts)
     finally:
         console.close()
-        try:
-            loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError):
-            pass
     return live.folder, live.outcome

@@ -43,7 +43,8 @@ def transcript_line(record: Record) -> str | None:
     return None
 
 
-def _summary(values: list[float]) -> dict[str, float] | None:
+def latency_summary(values: list[float]) -> dict[str, float] | None:
+    """Count, median, p90 and max of latencies given in seconds, reported in ms."""
     if not values:
         return None
     ordered = sorted(values)
@@ -80,8 +81,8 @@ def build_report(core: Any, *, config: Config, config_hash: str, started: dateti
         "usage": core.usage.as_dict(),
         "latency": {
             "turns": latencies,
-            "response_delay": _summary([t.response_delay for t in answered if t.response_delay is not None]),
-            "first_output_delay": _summary([t.first_output_delay for t in answered if t.first_output_delay is not None]),
+            "response_delay": latency_summary([t.response_delay for t in answered if t.response_delay is not None]),
+            "first_output_delay": latency_summary([t.first_output_delay for t in answered if t.first_output_delay is not None]),
             "interrupted_turns": sum(1 for turn in core.latencies if turn.interrupted),
         },
         "unknown_events": dict(core.unknown_events),

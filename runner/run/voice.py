@@ -14,7 +14,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -32,25 +31,13 @@ from ..core.actions import Record, Send
 from .console import Console
 from .conversation import LiveSession, RunOptions, SetupError, open_session
 from .driver import Outcome
+from .interrupts import Interrupts, ctrl_c_ends_cleanly
 from .voice_audio import AudioEnds, VoiceOptions, choose_audio, without_turn_detection
 from .voice_keys import KeyReader, SpaceBar, cbreak_terminal
 from .voice_metrics import VoiceMetrics, summary_lines
 
 STATUS_SECONDS = 0.1  # status line, recording flush, key release checks
 TRAILING_SILENCE_MS = 1500  # after the input file: lets the server's VAD end the turn
-
-
-class _Interrupts:
-    """First Ctrl-C asks for a clean end; the second cancels the conversation."""
-
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.requested = asyncio.Event()
-        self._task = task
-
-    def __call__(self) -> None:
-        if self.requested.is_set():
-            self._task.cancel()
-        self.requested.set()
 
 
 class VoiceLoop:
@@ -265,7 +252,7 @@ def _hint(voice: VoiceOptions) -> str:
     return "speak when ready; without headphones an echo gate keeps the agent from hearing itself (headphones: --no-echo-gate; or --ptt); Ctrl-C ends"
 
 
-async def _converse(loop: VoiceLoop, voice: VoiceOptions, interrupts: _Interrupts) -> None:
+async def _converse(loop: VoiceLoop, voice: VoiceOptions, interrupts: Interrupts) -> None:
     live = loop.live
     assert live is not None
     keys = None
@@ -304,14 +291,8 @@ async def run_voice(config: Config, options: RunOptions, voice: VoiceOptions, *,
     if voice.ptt:
         config = without_turn_detection(config)
     loop = VoiceLoop(voice, ends, console)
-    event_loop = asyncio.get_running_loop()
-    interrupts = _Interrupts(asyncio.current_task())  # type: ignore[arg-type]
     try:
-        event_loop.add_signal_handler(signal.SIGINT, interrupts)
-    except (NotImplementedError, RuntimeError):  # not the main thread (tests), or no signals
-        pass
-    try:
-        with cbreak_terminal(sys.stdin.fileno()) if voice.ptt else contextlib.nullcontext():
+        with ctrl_c_ends_cleanly() as interrupts, cbreak_terminal(sys.stdin.fileno()) if voice.ptt else contextlib.nullcontext():
             async with open_session(config, options, on_record=loop.record, on_event=loop.event) as live:
                 try:
                     loop.attach(live)
@@ -325,10 +306,6 @@ async def run_voice(config: Config, options: RunOptions, voice: VoiceOptions, *,
     finally:
         loop.close()
         console.close()
-        try:
-            event_loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError):
-            pass
     report_path = live.folder / "report.json"
     report = json.loads(report_path.read_text(encoding="utf-8"))
     report["voice"] = loop.metrics.report(live.core.latencies, loop.player)

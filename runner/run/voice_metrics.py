@@ -10,23 +10,11 @@ sample heard (cushion and device latency included).
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
 from typing import Any, Iterable
 
 from ..audio.playback import Player
-
-
-def _summary(values: list[float]) -> dict[str, float] | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return {
-        "count": len(ordered),
-        "median_ms": round(statistics.median(ordered) * 1000, 1),
-        "p90_ms": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] * 1000, 1),
-        "max_ms": round(ordered[-1] * 1000, 1),
-    }
+from .report import latency_summary
 
 
 class VoiceMetrics:
@@ -91,13 +79,13 @@ class VoiceMetrics:
         answered = [row for row in turns if not row["interrupted"]]
         return {
             "turns": turns,
-            "voice_to_voice": _summary([row["voice_to_voice"] for row in answered if row["voice_to_voice"] is not None]),
-            "first_audio_byte": _summary([row["first_audio_byte"] for row in answered if row["first_audio_byte"] is not None]),
-            "tool_seconds": _summary([row["tool_seconds"] for row in answered if row["tool_seconds"]]),
+            "voice_to_voice": latency_summary([row["voice_to_voice"] for row in answered if row["voice_to_voice"] is not None]),
+            "first_audio_byte": latency_summary([row["first_audio_byte"] for row in answered if row["first_audio_byte"] is not None]),
+            "tool_seconds": latency_summary([row["tool_seconds"] for row in answered if row["tool_seconds"]]),
             "interrupted_turns": len(turns) - len(answered),
             "local": {
-                "mic_block_to_append": _summary(self.append_delays),
-                "delta_to_first_heard": _summary(self.delta_to_heard(player)),
+                "mic_block_to_append": latency_summary(self.append_delays),
+                "delta_to_first_heard": latency_summary(self.delta_to_heard(player)),
             },
             "truncations": self.truncations,
         }
