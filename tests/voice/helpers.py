@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PULSE_SCRIPTS = ROOT / "tests" / "audio" / "pulse"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CONFIG = FIXTURES / "agents.yaml"
 RULES = FIXTURES / "rules.yaml"
