@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
-import yaml
 from openai import AsyncOpenAI
 
-from runner.config.model import Guardrail, RegexPattern
+from runner.config import load
+from runner.config.model import Guardrail
 from runner.guardrails import GuardrailChecker, RegexPolicy
 from runner.sim.rest import RestSimulator
 
@@ -41,17 +41,10 @@ SENTENCE = (
 
 
 def example_regex_policies() -> dict[str, Guardrail]:
-    entries = yaml.safe_load(EXAMPLE.read_text())["guardrails"]
-    return {
-        entry["name"]: Guardrail(
-            name=entry["name"],
-            kind="regex",
-            patterns=tuple(RegexPattern(item["pattern"], item["category"]) for item in entry.get("patterns", ())),
-            words={category: tuple(words) for category, words in entry.get("words", {}).items()},
-        )
-        for entry in entries
-        if entry["kind"] == "regex"
-    }
+    config = load(EXAMPLE, import_code=False).config
+    if config is None:
+        raise SystemExit(f"{EXAMPLE} does not load: run `runner validate` on it")
+    return {name: policy for name, policy in config.guardrails.items() if policy.kind == "regex"}
 
 
 def check_points(length: int, every_delta: bool) -> list[tuple[int, bool]]:

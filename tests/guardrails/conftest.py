@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
 import pytest
-import yaml
 from openai import AsyncOpenAI
 
-from runner.config.model import Guardrail, RegexPattern
+from runner.config import load
+from runner.config.model import Guardrail
 from runner.guardrails import GuardrailChecker
 from runner.sim.rest import RestSimulator
 
@@ -20,18 +20,10 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="session")
 def example_regex_policies() -> dict[str, Guardrail]:
-    """The regex policies of the example agents.yaml, as the config loader would build them."""
-    entries = yaml.safe_load(EXAMPLE.read_text())["guardrails"]
-    return {
-        entry["name"]: Guardrail(
-            name=entry["name"],
-            kind="regex",
-            patterns=tuple(RegexPattern(item["pattern"], item["category"]) for item in entry.get("patterns", ())),
-            words={category: tuple(words) for category, words in entry.get("words", {}).items()},
-        )
-        for entry in entries
-        if entry["kind"] == "regex"
-    }
+    """The regex policies of the example agents.yaml, built by the real config loader."""
+    config = load(EXAMPLE, import_code=False).config
+    assert config is not None, "the example agents.yaml must load"
+    return {name: policy for name, policy in config.guardrails.items() if policy.kind == "regex"}
 
 
 @pytest.fixture
