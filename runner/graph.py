@@ -102,9 +102,17 @@ def render_image(dot_source: str, output: Path) -> None:
             detail = result.stderr.decode(errors="replace").strip().splitlines()
             raise RenderError(f"dot failed to render {output}: {detail[0] if detail else f'exit {result.returncode}'}")
         try:
+            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a new file gets the usual mode
             os.replace(temporary, output)
         except OSError as error:
             raise RenderError(f"cannot write {output}: {error.strerror}") from None
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it, so it is set straight back)."""
+    current = os.umask(0)
+    os.umask(current)
+    return current

@@ -93,6 +93,19 @@ def test_render_image_writes_the_format_of_the_suffix(shop, tmp_path, suffix, ma
 
 
 @needs_dot
+def test_a_rendered_image_gets_the_usual_file_mode_not_the_temporary_files(shop, tmp_path):
+    import os
+
+    output = tmp_path / "graph.png"
+    previous = os.umask(0o022)
+    try:
+        graph.render_image(graph.dot(shop), output)
+    finally:
+        os.umask(previous)
+    assert output.stat().st_mode & 0o777 == 0o644
+
+
+@needs_dot
 def test_svg_contains_every_agent(shop, tmp_path):
     output = tmp_path / "graph.svg"
     graph.render_image(graph.dot(shop), output)
