@@ -120,6 +120,7 @@ async def open_session(
     folder = new_session_folder(options.session_dir or config.state_dir / "sessions")
     artifacts = SessionArtifacts(folder)
     started = datetime.now(timezone.utc)
+    config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest()
     artifacts.transcript_header(config.name, started)
 
     async with contextlib.AsyncExitStack() as stack:
@@ -159,6 +160,8 @@ async def open_session(
             line = transcript_line(entry)
             if line is not None:
                 artifacts.transcript({"t": round(t, 6), "kind": entry.kind, **entry.data}, line)
+            if entry.kind == "usage":  # one per response.done: keep report.json current
+                artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=None, session_id=session_id))
 
 
         def make_context(agent: str) -> Any:
@@ -166,7 +169,6 @@ async def open_session(
 
         driver = Driver(core, transport, executor, checker, hooks=Hooks(on_record=record, on_event=on_event, on_frame=artifacts.frame, make_context=make_context))
         live = LiveSession(config=config, driver=driver, folder=folder, artifacts=artifacts, simulator=simulator)
-        config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest()
         if not enabled and config.guardrails:
             record(Record("notice", {"message": "guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"}), 0.0)
         try:

@@ -57,7 +57,11 @@ def latency_summary(values: list[float]) -> dict[str, float] | None:
 
 
 def build_report(core: Any, *, config: Config, config_hash: str, started: datetime, outcome: Any, session_id: str) -> dict[str, Any]:
-    """report.json: enough to answer "what happened and what did it cost" without the logs."""
+    """report.json: enough to answer "what happened and what did it cost" without the logs.
+
+    `outcome` is None while the session is still going (the report is refreshed after
+    every response, so even a killed process leaves a recent one).
+    """
     latencies = [turn.as_dict() for turn in core.latencies]
     answered = [turn for turn in core.latencies if not turn.interrupted]
     return {
@@ -65,10 +69,10 @@ def build_report(core: Any, *, config: Config, config_hash: str, started: dateti
         "config": {"path": str(config.path), "sha256": config_hash, "name": config.name},
         "model": config.model,
         "started": started.isoformat(timespec="seconds"),
-        "ended": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "end_reason": outcome.reason,
-        "fatal_error": outcome.fatal_error,
-        "reconnects": outcome.reconnects,
+        "ended": datetime.now(timezone.utc).isoformat(timespec="seconds") if outcome is not None else None,
+        "end_reason": outcome.reason if outcome is not None else "in progress",
+        "fatal_error": outcome.fatal_error if outcome is not None else None,
+        "reconnects": outcome.reconnects if outcome is not None else None,
         "agents_visited": list(core.agents_visited),
         "final_agent": core.active_agent,
         "tool_calls": [
