@@ -6,11 +6,9 @@ bit-exact, so what arrives can be compared sample by sample.
 """
 
 import asyncio
-import signal
 import subprocess
 import time
 import wave
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -20,6 +18,7 @@ from runner.audio.devices import list_devices, select_device
 from runner.audio.output import DeviceOutput
 from runner.audio.playback import Player
 from runner.audio.wav import WavWriter
+from tests.headless_audio import speaker_capture
 
 pytestmark = pytest.mark.usefixtures("headless_pulse")
 
@@ -29,21 +28,6 @@ def noise(ms: int, seed: int = 1) -> bytes:
     rng = np.random.default_rng(seed)
     x = rng.integers(1000, 8000, ms * 24) * rng.choice([-1, 1], ms * 24)
     return x.astype("<i2").tobytes()
-
-
-@contextmanager
-def speaker_capture(path):
-    """Record what reaches the speaker (spk.monitor) into a WAV; yields a reader."""
-    recorder = subprocess.Popen(
-        ["parecord", "-d", "spk.monitor", "--rate=24000", "--channels=1", "--format=s16le", "--file-format=wav", str(path)]
-    )
-    time.sleep(0.3)  # let parecord connect before anything is played
-    try:
-        yield
-    finally:
-        time.sleep(0.2)
-        recorder.send_signal(signal.SIGINT)  # parecord finalises the header on SIGINT
-        recorder.wait(timeout=5)
 
 
 def audible(path) -> np.ndarray:

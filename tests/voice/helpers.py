@@ -109,21 +109,6 @@ def running(args: list[str], env: dict[str, str], **kwargs: Any) -> Iterator[Run
         runner.kill()
 
 
-@contextmanager
-def speaker_capture(path: Path, env: dict[str, str]) -> Iterator[None]:
-    """Record what reaches the virtual speaker (spk.monitor) into a WAV."""
-    recorder = subprocess.Popen(
-        ["parecord", "-d", "spk.monitor", "--rate=24000", "--channels=1", "--format=s16le", "--file-format=wav", str(path)], env=env
-    )
-    time.sleep(0.3)  # let parecord connect before anything is played
-    try:
-        yield
-    finally:
-        time.sleep(0.3)
-        recorder.send_signal(signal.SIGINT)  # parecord finalises the header on SIGINT
-        recorder.wait(timeout=10)
-
-
 def play_into_mic(path: Path, env: dict[str, str]) -> None:
     subprocess.run(["paplay", "-d", "micsink", str(path)], env=env, check=True, timeout=TIMEOUT)
 

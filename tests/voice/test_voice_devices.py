@@ -15,6 +15,7 @@ import wave
 import numpy as np
 
 from runner.sim.speech import synthesize
+from tests.headless_audio import speaker_capture
 from tests.voice.helpers import (
     CONFIG,
     FIXTURES,
@@ -25,7 +26,6 @@ from tests.voice.helpers import (
     read_mono,
     running,
     session_folder,
-    speaker_capture,
     spoken,
     wait_for_event,
 )
