@@ -20,8 +20,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q 'pip>=24,<27'
+.venv/bin/python -m pip install -q -c requirements.lock -e '.[dev]'
 
-.venv/bin/python -m pytest "$@"
-.venv/bin/runner test scenarios/
+# Both suites run whatever the first one says; the script fails if either failed.
+status=0
+.venv/bin/python -m pytest "$@" || status=1
+.venv/bin/runner test scenarios/ || status=1
+exit $status

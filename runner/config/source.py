@@ -30,6 +30,7 @@ _SCALAR_BUILDERS = {
 }
 _STR_TAGS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary", "!"}
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_LIBYAML_DEPTH_PROBLEM = "exceeded maximum nesting depth"
 _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:set", "tag:yaml.org,2002:pairs"}
 
 
@@ -123,10 +124,18 @@ def parse(text: str) -> Document:
 def _syntax_problem(exc: yaml.MarkedYAMLError) -> SourceProblem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    if exc.problem == _LIBYAML_DEPTH_PROBLEM:
+        # libyaml (PyYAML 6.0.2+) has a nesting limit of its own and its scanner can reach
+        # it before our builder sees the 64th level: the same refusal either way.
+        return _too_deep(line, col)
     hint = None
     if exc.context and exc.context_mark and exc.context_mark is not mark:
         hint = f"{exc.context} at line {exc.context_mark.line + 1}"
     return SourceProblem(line, col, (), f"invalid YAML: {exc.problem or exc.context}", hint)
+
+
+def _too_deep(line: int, col: int) -> SourceProblem:
+    return SourceProblem(line, col, (), f"the file is nested more than {MAX_DEPTH} levels deep")
 
 
 def _offset_position(text: str, offset: int) -> tuple[int, int]:
@@ -254,7 +263,7 @@ class _Builder:
         mark = event.start_mark
         position = (mark.line + 1, mark.column + 1)
         if len(self.stack) >= MAX_DEPTH:
-            raise SourceError(SourceProblem(*position, (), f"the file is nested more than {MAX_DEPTH} levels deep"))
+            raise SourceError(_too_deep(*position))
         self._count(1, mark)
         path = self._child_path()
         if event.tag and event.tag != "!" and event.tag not in _COLLECTION_TAGS:
