@@ -22,6 +22,7 @@ import asyncio
 import dataclasses
 import datetime
 import decimal
+import sys
 import threading
 from pathlib import PurePosixPath
 
@@ -55,6 +56,18 @@ def blocked() -> str:
 
 def release() -> None:
     RELEASE.set()
+
+
+STUCK = threading.Event()
+
+
+def stuck() -> str:
+    STUCK.wait(60)
+    return "unstuck"
+
+
+def unstick() -> None:
+    STUCK.set()
 
 
 def meet() -> str:
@@ -126,6 +139,42 @@ def refuse(invoice_id: str) -> dict:
 
 def nothing() -> None:
     return None
+
+
+def tuple_keys() -> dict:
+    return {(1, 2): "x"}
+
+
+def deep_list() -> list:
+    value: list = []
+    for _ in range(100_000):
+        value = [value]
+    return value
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no words for it")
+
+
+def unprintable() -> None:
+    raise Unprintable()
+
+
+def interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def exit_three() -> None:
+    sys.exit(3)
+
+
+async def async_exit_three() -> None:
+    sys.exit(3)
+
+
+async def async_interrupt() -> None:
+    raise KeyboardInterrupt
 '''
 
 
