@@ -99,9 +99,11 @@ class ToolExecutor:
                 self._functions[name] = _load_function(config, name, tool.binding)
         self._http: HttpCaller | None = None
         if any(isinstance(tool.binding, HttpBinding) for tool in config.tools.values()):
-            from runner.bindings.http import HttpCaller  # httpx only when the config calls http tools
+            from runner.bindings.http import RESPONSE_MAX_BYTES, HttpCaller  # httpx only when the config calls http tools
 
-            self._http = HttpCaller(environ=environ)
+            # never cut a body the model could have been shown in full (4 bytes per character at most)
+            max_response_bytes = max(RESPONSE_MAX_BYTES, 4 * config.limits.tool_output_max_chars)
+            self._http = HttpCaller(environ=environ, max_response_bytes=max_response_bytes)
         self._threads = ToolThreads(max_workers, max_abandoned)
 
     async def run(self, name: str, arguments: str, *, call_id: str, agent: str, context: ToolContext) -> ToolResult:
