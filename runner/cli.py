@@ -6,11 +6,13 @@ and graph have a 300 ms budget, so each command imports what it needs when it ru
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import json
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn, TextIO
 
 import click
 
@@ -34,6 +36,21 @@ def _fail(message: str, code: int) -> NoReturn:
     """One line on stderr, then exit: the whole error report for usage mistakes."""
     click.echo(f"runner: {message}", err=True)
     raise click.exceptions.Exit(code)
+
+
+@contextlib.contextmanager
+def _machine_output(enabled: bool) -> Iterator[TextIO]:
+    """Yield the stream for machine output; while enabled, other prints (tool code's) go to stderr.
+
+    Process-wide, because tool calls print from their own threads too. Commands enter it
+    with `ctx.with_resource`, so it lasts until the command returns or exits.
+    """
+    stdout = sys.stdout
+    if not enabled:
+        yield stdout
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield stdout
 
 
 def _plural(count: int, noun: str) -> str:
@@ -85,6 +102,7 @@ def _config_or_exit(file: str) -> Config:
 @click.option("--no-import", is_flag=True, help="Do not import the tools' Python code.")
 def validate(file: str, as_json: bool, strict: bool, no_import: bool) -> None:
     """Check FILE and print every problem, one per line: file:line:col: path: message."""
+    stdout = click.get_current_context().with_resource(_machine_output(as_json))
     result = _load(file, import_code=not no_import)
     problems = result.problems
     if strict:
@@ -94,7 +112,7 @@ def validate(file: str, as_json: bool, strict: bool, no_import: bool) -> None:
     valid = errors == 0 and result.config is not None
     if as_json:
         report = _validate_report(file, result.config if valid else None, problems, errors=errors)
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps(report, indent=2), file=stdout)
     else:
         for problem in problems:
             click.echo(problem.format())
@@ -339,6 +357,7 @@ def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str |
 
     from runner.scenarios import load_scenarios, pass_rates, result_lines, run_scenarios, select, summary_line, to_json, write_junit
 
+    stdout = click.get_current_context().with_resource(_machine_output(as_json))
     loaded = load_scenarios(paths)
     if loaded.errors:
         for problem in loaded.problems:
@@ -356,7 +375,7 @@ def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str |
     if junit_xml is not None:
         write_junit(results, junit_xml, repeat)
     if as_json:
-        click.echo(json.dumps(to_json(results), indent=2))
+        click.echo(json.dumps(to_json(results), indent=2), file=stdout)
     else:
         if repeat > 1:
             click.echo("\n".join(pass_rates(results)))

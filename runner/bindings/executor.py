@@ -9,7 +9,6 @@ import json
 import os
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -19,13 +18,15 @@ from jsonschema.validators import validator_for
 
 from runner.bindings.context import ToolContext
 from runner.bindings.loader import BindingError, load_callable
-from runner.bindings.output import ERROR_MESSAGE_MAX_CHARS, UnserialisableOutput, cap, error_output, serialise
+from runner.bindings.output import ERROR_MESSAGE_MAX_CHARS, UnserialisableOutput, cap, error_output, safe_str, serialise
+from runner.bindings.threads import PoolExhausted, ToolThreads
 from runner.config.model import Config, HttpBinding, McpBinding, PythonBinding, Tool
 
 if TYPE_CHECKING:
     from runner.bindings.http import HttpCaller
 
 DEFAULT_WORKERS = 8  # threads for sync tools; more concurrent calls wait their turn
+DEFAULT_MAX_ABANDONED = 32  # sync calls past their timeout that may still run before new ones are refused
 ERROR_LINE_MAX_CHARS = 200  # ToolResult.error is one short line for breadcrumbs and reports
 
 
@@ -65,10 +66,15 @@ class ToolExecutor:
     broken binding stops the session before it starts (`BindingError`) rather than
     surfacing mid-conversation. MCP tools run on the Realtime service, not here.
 
-    Sync functions run in a bounded thread pool. A thread cannot be killed: when a sync
-    tool times out the model gets a timeout result at once, but the function runs on in
-    its thread and its eventual result is discarded. Async functions are awaited on the
-    event loop and cancelled at the timeout; one that blocks the loop cannot be stopped.
+    Sync functions run on daemon threads, at most `max_workers` at once. A thread cannot
+    be killed: when a sync tool times out the model gets a timeout result at once, the
+    function runs on and its eventual result is discarded, but its thread neither holds
+    a worker nor keeps the process alive. Past `max_abandoned` such threads, sync calls
+    get a `tool_pool_exhausted` result. Async functions are awaited on the event loop and
+    cancelled at the timeout; one that blocks the loop cannot be stopped.
+
+    Whatever a tool does, raising `SystemExit` or `KeyboardInterrupt` included, `run`
+    returns a result: a tool never ends the session.
     """
 
     def __init__(
@@ -78,6 +84,7 @@ class ToolExecutor:
         environ: Mapping[str, str] = os.environ,
         log: Callable[[str], None] = _ignore,
         max_workers: int = DEFAULT_WORKERS,
+        max_abandoned: int = DEFAULT_MAX_ABANDONED,
     ) -> None:
         self._tools = config.tools
         self._limits = config.limits
@@ -92,10 +99,12 @@ class ToolExecutor:
                 self._functions[name] = _load_function(config, name, tool.binding)
         self._http: HttpCaller | None = None
         if any(isinstance(tool.binding, HttpBinding) for tool in config.tools.values()):
-            from runner.bindings.http import HttpCaller  # httpx only when the config calls http tools
+            from runner.bindings.http import RESPONSE_MAX_BYTES, HttpCaller  # httpx only when the config calls http tools
 
-            self._http = HttpCaller(environ=environ)
-        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="runner-tool")
+            # never cut a body the model could have been shown in full (4 bytes per character at most)
+            max_response_bytes = max(RESPONSE_MAX_BYTES, 4 * config.limits.tool_output_max_chars)
+            self._http = HttpCaller(environ=environ, max_response_bytes=max_response_bytes)
+        self._threads = ToolThreads(max_workers, max_abandoned)
 
     async def run(self, name: str, arguments: str, *, call_id: str, agent: str, context: ToolContext) -> ToolResult:
         """Run tool `name` with the model's raw JSON `arguments`; never raises for a failing tool."""
@@ -113,10 +122,9 @@ class ToolExecutor:
         return ToolResult(cap(output, self._limits.tool_output_max_chars), error, time.perf_counter() - started)
 
     async def aclose(self) -> None:
-        """Close the HTTP client and let go of the worker threads (running calls finish on their own)."""
+        """Close the HTTP client; sync calls still running finish on their own daemon threads."""
         if self._http is not None:
             await self._http.aclose()
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def __aenter__(self) -> ToolExecutor:
         return self
@@ -170,7 +178,10 @@ class ToolExecutor:
                 raise self._failure(exc, tool.name, call_id, agent) from None
             message = f"{tool.name} did not finish within {timeout:g} s"
             raise _CallFailed(error_output("timeout", message), f"timed out after {timeout:g} s") from None
-        except Exception as exc:  # a tool's own failure, whatever it is, becomes its result
+        except PoolExhausted as exc:
+            message = f"{tool.name} cannot start: {exc}; try again later"
+            raise _CallFailed(error_output("tool_pool_exhausted", message), f"tool pool exhausted: {exc}") from None
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a tool's own failure, whatever it is, becomes its result
             raise self._failure(exc, tool.name, call_id, agent) from None
 
     async def _call_python(self, target: _PythonFunction, arguments: dict[str, Any], context: ToolContext) -> Any:
@@ -178,14 +189,14 @@ class ToolExecutor:
             arguments = {**arguments, target.context_parameter: context}
         if target.is_async:
             return await target.function(**arguments)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(target.function, **arguments))
+        return await self._threads.run(functools.partial(target.function, **arguments))
 
-    def _failure(self, exc: Exception, name: str, call_id: str, agent: str) -> _CallFailed:
+    def _failure(self, exc: BaseException, name: str, call_id: str, agent: str) -> _CallFailed:
         """The tool's exception as a result; its traceback goes to the log only."""
         self._log(f"tool {name} (call {call_id}, agent {agent}) raised:\n{''.join(traceback.format_exception(exc))}")
-        output = error_output("tool_failed", str(exc)[:ERROR_MESSAGE_MAX_CHARS], type=type(exc).__name__)
-        return _CallFailed(output, _short(f"{type(exc).__name__}: {exc}"))
+        message = safe_str(exc)
+        output = error_output("tool_failed", message[:ERROR_MESSAGE_MAX_CHARS], type=type(exc).__name__)
+        return _CallFailed(output, _short(f"{type(exc).__name__}: {message}" if message else type(exc).__name__))
 
 
 def _reported_error(value: Any) -> str | None:
@@ -193,7 +204,7 @@ def _reported_error(value: Any) -> str | None:
     if not isinstance(value, Mapping) or "error" not in value:
         return None
     message = value.get("message")
-    return _short(f"{value['error']}: {message}" if message else str(value["error"]))
+    return _short(f"{safe_str(value['error'])}: {safe_str(message)}" if message else safe_str(value["error"]))
 
 
 def _short(line: str) -> str:

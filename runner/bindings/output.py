@@ -24,18 +24,33 @@ def error_output(code: str, message: str, **fields: Any) -> str:
     return json.dumps({"error": code, "message": message, **fields}, ensure_ascii=False)
 
 
+def safe_str(value: object) -> str:
+    """`str(value)`, even for an object (a tool's exception, say) whose `__str__` fails."""
+    try:
+        return str(value)
+    except Exception:
+        return f"<the {'exception' if isinstance(value, BaseException) else type(value).__name__}'s message could not be read>"
+
+
 def serialise(value: Any) -> str:
     """A string is passed through as it is; anything else becomes JSON.
 
     Common Python values are converted the way a reader would expect (dataclasses and
     pydantic models to objects, sets to lists, dates to ISO 8601, Decimal to a number).
+    Any value that cannot be converted raises `UnserialisableOutput`, never anything else.
     """
     if isinstance(value, str):
         return value
     try:
         return json.dumps(value, default=_jsonable, ensure_ascii=False, allow_nan=False)
-    except ValueError as exc:  # NaN or infinity, or a circular reference
-        raise UnserialisableOutput(str(exc)) from None
+    except UnserialisableOutput:
+        raise
+    except RecursionError:
+        raise UnserialisableOutput("the value is nested too deeply to convert to JSON") from None
+    except (ValueError, TypeError) as exc:  # NaN or infinity, a circular reference, keys that are not strings
+        raise UnserialisableOutput(safe_str(exc)) from None
+    except Exception as exc:  # a conversion hook (model_dump, tolist, iteration) of the value itself failed
+        raise UnserialisableOutput(f"converting it to JSON raised {type(exc).__name__}: {safe_str(exc)}") from None
 
 
 def cap(text: str, max_chars: int) -> str:

@@ -22,6 +22,7 @@ import asyncio
 import dataclasses
 import datetime
 import decimal
+import sys
 import threading
 from pathlib import PurePosixPath
 
@@ -55,6 +56,18 @@ def blocked() -> str:
 
 def release() -> None:
     RELEASE.set()
+
+
+STUCK = threading.Event()
+
+
+def stuck() -> str:
+    STUCK.wait(60)
+    return "unstuck"
+
+
+def unstick() -> None:
+    STUCK.set()
 
 
 def meet() -> str:
@@ -126,6 +139,42 @@ def refuse(invoice_id: str) -> dict:
 
 def nothing() -> None:
     return None
+
+
+def tuple_keys() -> dict:
+    return {(1, 2): "x"}
+
+
+def deep_list() -> list:
+    value: list = []
+    for _ in range(100_000):
+        value = [value]
+    return value
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no words for it")
+
+
+def unprintable() -> None:
+    raise Unprintable()
+
+
+def interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def exit_three() -> None:
+    sys.exit(3)
+
+
+async def async_exit_three() -> None:
+    sys.exit(3)
+
+
+async def async_interrupt() -> None:
+    raise KeyboardInterrupt
 '''
 
 
@@ -213,6 +262,9 @@ def context(tmp_path: Path) -> ToolContext:
     )
 
 
+ENDLESS_BYTES_MAX = 64 * 1024 * 1024  # what /endless sends to a client that never stops reading
+
+
 class RecordingServer(ThreadingHTTPServer):
     """Answers a few fixed routes and remembers every request it got."""
 
@@ -245,6 +297,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, "text/plain", "late")
         elif self.path.startswith("/text"):
             self._reply(200, "text/plain; charset=utf-8", "plain words")
+        elif self.path.startswith("/endless"):
+            self._stream_until_hung_up()
         elif self.path.startswith("/moved"):
             self.send_response(302)
             self.send_header("Location", "/text")
@@ -253,6 +307,19 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             echo = {"method": self.command, "path": self.path, "body": json.loads(body) if body else None}
             self._reply(200, "application/json", json.dumps(echo))
+
+    def _stream_until_hung_up(self) -> None:
+        """A body with no length that goes on until the client hangs up (or ENDLESS_BYTES_MAX, to spare memory)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        chunk = b"x" * 65536
+        try:
+            for _ in range(ENDLESS_BYTES_MAX // len(chunk)):
+                self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
 
     def _reply(self, status: int, content_type: str, text: str) -> None:
         data = text.encode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -227,3 +228,88 @@ def test_an_invalid_parameter_schema_stops_construction(project: Path, make_conf
     with pytest.raises(BindingError) as raised:
         ToolExecutor(make_config(project, {"add": python_tool("add", "add", {"type": "object", "properties": {"a": {"type": "integr"}}})}))
     assert str(raised.value).startswith("tool 'add': parameters is not a valid JSON Schema: 'integr' is not valid under any of the given schemas")
+
+
+def _runner_tool_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("runner-tool")]
+
+
+def test_a_stuck_sync_call_does_not_take_a_worker_from_later_calls(
+    project: Path, make_config: Callable[..., Config], python_tool: Callable[..., Tool], context: ToolContext
+) -> None:
+    tools = {"stuck": python_tool("stuck", "stuck", timeout=0.05), "thread_name": python_tool("thread_name", "thread_name", timeout=5)}
+    executor = ToolExecutor(make_config(project, tools), max_workers=1)
+
+    async def stuck_then_another() -> list[ToolResult]:
+        async with executor:
+            return [await executor.run(name, "{}", call_id=name, agent="a", context=context) for name in ("stuck", "thread_name")]
+
+    try:
+        stuck, later = asyncio.run(stuck_then_another())
+    finally:
+        load_callable(project, "tools.basic", "unstick")()
+    assert json.loads(stuck.output)["error"] == "timeout"
+    assert later.output.startswith("runner-tool") and later.error is None
+
+
+def test_past_the_bound_of_abandoned_calls_the_model_is_told_the_pool_is_exhausted(
+    project: Path, make_config: Callable[..., Config], python_tool: Callable[..., Tool], context: ToolContext
+) -> None:
+    tools = {"stuck": python_tool("stuck", "stuck", timeout=0.05), "add": python_tool("add", "add", TWO_INTEGERS)}
+    executor = ToolExecutor(make_config(project, tools), max_workers=1, max_abandoned=2)
+
+    async def calls(*names: str) -> list[ToolResult]:
+        async with executor:
+            return [await executor.run(name, '{"a": 1, "b": 2}' if name == "add" else "{}", call_id=name, agent="a", context=context) for name in names]
+
+    try:
+        results = asyncio.run(calls("stuck", "stuck", "add"))
+    finally:
+        load_callable(project, "tools.basic", "unstick")()
+    assert [json.loads(r.output)["error"] for r in results[:2]] == ["timeout", "timeout"]
+    assert json.loads(results[2].output) == {
+        "error": "tool_pool_exhausted",
+        "message": "add cannot start: 2 calls that ran past their timeout are still running; try again later",
+    }
+    assert results[2].error == "tool pool exhausted: 2 calls that ran past their timeout are still running"
+    for thread in _runner_tool_threads():
+        thread.join(10)
+    assert asyncio.run(calls("add"))[0].output == '{"sum": 3}'
+
+
+@pytest.mark.parametrize(
+    ("function", "reason"),
+    [
+        ("tuple_keys", "keys must be str, int, float, bool or None, not tuple"),
+        ("deep_list", "the value is nested too deeply to convert to JSON"),
+    ],
+)
+def test_results_json_cannot_encode_are_reported_and_the_call_returns(
+    function: str, reason: str, executor_for: Callable[..., ToolExecutor], context: ToolContext
+) -> None:
+    result = call(executor_for(function), function, "{}", context)
+    assert json.loads(result.output) == {"error": "unserialisable_output", "message": f"the tool's result could not be sent: {reason}"}
+    assert result.error == f"unserialisable output: {reason}"
+
+
+def test_an_exception_whose_str_fails_is_still_a_tool_failure(executor_for: Callable[..., ToolExecutor], context: ToolContext) -> None:
+    result = call(executor_for("unprintable"), "unprintable", "{}", context)
+    assert json.loads(result.output) == {"error": "tool_failed", "message": "<the exception's message could not be read>", "type": "Unprintable"}
+    assert result.error == "Unprintable: <the exception's message could not be read>"
+
+
+@pytest.mark.parametrize(
+    ("function", "expected_type", "message"),
+    [
+        ("interrupt", "KeyboardInterrupt", ""),
+        ("exit_three", "SystemExit", "3"),
+        ("async_interrupt", "KeyboardInterrupt", ""),
+        ("async_exit_three", "SystemExit", "3"),
+    ],
+)
+def test_a_tool_raising_exit_or_interrupt_gets_a_failure_result(
+    function: str, expected_type: str, message: str, executor_for: Callable[..., ToolExecutor], context: ToolContext
+) -> None:
+    result = call(executor_for(function), function, "{}", context)
+    assert json.loads(result.output) == {"error": "tool_failed", "message": message, "type": expected_type}
+    assert result.error == (f"{expected_type}: {message}" if message else expected_type)

@@ -138,6 +138,13 @@ def test_a_large_response_is_capped(http_server: Any, call_http: Callable[..., T
         ("http://[fe80::1]/", "refused to call fe80::1: it is a link-local or cloud metadata address"),
         ("http://[fd00:ec2::254]/", "refused to call fd00:ec2::254: it is a link-local or cloud metadata address"),
         ("http://[::ffff:169.254.169.254]/", "refused to call ::ffff:169.254.169.254: it is a link-local or cloud metadata address"),
+        ("http://100.100.100.200/latest/meta-data/", "refused to call 100.100.100.200: it is a link-local or cloud metadata address"),
+        ("http://168.63.129.16/", "refused to call 168.63.129.16: it is a link-local or cloud metadata address"),
+        ("http://192.0.0.192/", "refused to call 192.0.0.192: it is a link-local or cloud metadata address"),
+        ("http://[::169.254.169.254]/", "refused to call ::169.254.169.254: it is a link-local or cloud metadata address"),
+        ("http://[64:ff9b::a9fe:a9fe]/", "refused to call 64:ff9b::a9fe:a9fe: it is a link-local or cloud metadata address"),
+        ("http://[2002:a9fe:a9fe::1]/", "refused to call 2002:a9fe:a9fe::1: it is a link-local or cloud metadata address"),
+        ("http://[64:ff9b::6464:64c8]/", "refused to call 64:ff9b::6464:64c8: it is a link-local or cloud metadata address"),
         ("http://metadata.google.internal/computeMetadata/v1/", "refused to call metadata.google.internal: it is a cloud metadata host"),
     ],
 )
@@ -167,3 +174,30 @@ def test_templates_are_sandboxed(http_server: Any, call_http: Callable[..., Tool
     result = call_http(binding, {"name": "x"})
     assert json.loads(result.output)["error"] == "template_error"
     assert http_server.requests == []
+
+
+@pytest.mark.parametrize("value", ["..", "."])
+def test_a_dot_segment_from_an_argument_is_refused_and_nothing_is_sent(value: str, http_server: Any, call_http: Callable[..., ToolResult]) -> None:
+    binding = HttpBinding(method="POST", url=http_server.base_url + "/v1/users/{{ id }}/delete")
+    result = call_http(binding, {"id": value})
+    shown = f"{http_server.base_url}/v1/users/{value}/delete"
+    message = f"{shown} has a {value!r} path segment: an argument may not change which path is called"
+    assert json.loads(result.output) == {"error": "invalid_url", "message": message}
+    assert http_server.requests == []
+
+
+def test_dots_inside_a_segment_are_sent_as_they_are(http_server: Any, call_http: Callable[..., ToolResult]) -> None:
+    result = call_http(HttpBinding(method="GET", url=http_server.base_url + "/v1/files/{{ name }}?v={{ v }}"), {"name": "...", "v": ".."})
+    assert json.loads(result.output)["path"] == "/v1/files/...?v=.."
+
+
+def test_reading_an_endless_response_stops_at_the_cap(http_server: Any, call_http: Callable[..., ToolResult]) -> None:
+    result = call_http(HttpBinding(method="GET", url=http_server.base_url + "/endless"), {}, timeout=60)
+    message = f"GET {http_server.base_url}/endless sent more than 1,000,000 bytes; the rest was not read"
+    assert json.loads(result.output) == {"error": "response_too_large", "message": message, "limit_bytes": 1_000_000}
+    assert result.error == f"response_too_large: {message}"
+
+
+def test_the_read_cap_grows_with_a_larger_output_limit(http_server: Any, call_http: Callable[..., ToolResult]) -> None:
+    result = call_http(HttpBinding(method="GET", url=http_server.base_url + "/endless"), {}, timeout=60, limits=Limits(tool_output_max_chars=500_000))
+    assert json.loads(result.output)["limit_bytes"] == 2_000_000
