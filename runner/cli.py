@@ -136,11 +136,36 @@ def _validate_report(file: str, config: Config | None, problems: list[Problem], 
 
 
 @main.command()
-def schema() -> None:
-    """Print the JSON Schema of agents.yaml (draft-07, for editors)."""
+@click.option("--write", "target", metavar="DIR|FILE", help="Write agents.schema.json into DIR, or next to your agents FILE (or to a .json path).")
+def schema(target: str | None) -> None:
+    """Print the JSON Schema of agents.yaml (draft-07, for editors), or write it with --write."""
     from runner.config import SCHEMA_PATH
 
-    click.echo(Path(SCHEMA_PATH).read_text(encoding="utf-8"), nl=False)
+    text = Path(SCHEMA_PATH).read_text(encoding="utf-8")
+    if target is None:
+        click.echo(text, nl=False)
+        return
+    from runner.atomic import WriteError, write_bytes
+
+    output = _schema_destination(target)
+    try:
+        write_bytes(output, text.encode("utf-8"))
+    except WriteError as error:
+        _fail(str(error), EXIT_FAILED)
+    click.echo(f"wrote {output}")
+    click.echo(f"point the first line of an agents file in {output.parent} at it: # yaml-language-server: $schema=./{output.name}")
+
+
+def _schema_destination(target: str) -> Path:
+    """A folder gets agents.schema.json; so does the folder of an agents file; a .json path is taken as is."""
+    path = Path(target)
+    if path.is_dir():
+        return path / "agents.schema.json"
+    if path.suffix.lower() == ".json":
+        return path
+    if path.is_file():
+        return path.parent / "agents.schema.json"
+    _fail(f"--write {target}: no such folder or file (give a folder, your agents file, or a path ending in .json)", EXIT_USAGE)
 
 
 def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -166,11 +191,13 @@ def _check_agent_name(file: str, config: Config, name: str) -> None:
 @click.option("--agent", "agent_name", metavar="NAME", help="Only this agent.")
 @click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="Set a template variable (repeatable).")
 @click.option("--text", is_flag=True, help="Compile for text output (as `runner run --text`).")
-def compile_command(file: str, agent_name: str | None, pairs: tuple[str, ...], text: bool) -> None:
-    """Print the session.update event sent for each agent, as JSON, in file order.
+@click.option("--jsonl", is_flag=True, help="One compact event per line instead of one JSON object.")
+def compile_command(file: str, agent_name: str | None, pairs: tuple[str, ...], text: bool, jsonl: bool) -> None:
+    """Print the session.update event sent for each agent: one JSON object keyed by agent, in file order.
 
     The start agent's event is the session's first (it sets the voice); the others are
-    the events sent on a handoff to them, which keep the session's voice.
+    the events sent on a handoff to them, which keep the session's voice. With --jsonl,
+    each event is one line (in the same order), ready to send as it is.
     """
     from runner.compile import CompileError, compile_config, session_update_event
     from runner.config import resolve_variables
@@ -190,10 +217,16 @@ def compile_command(file: str, agent_name: str | None, pairs: tuple[str, ...], t
         for message in error.messages:
             click.echo(f"runner: {file}: {message}", err=True)
         raise click.exceptions.Exit(EXIT_FAILED) from None
-    for name, agent in compiled.items():
-        if agent_name is None or name == agent_name:
-            event = session_update_event(agent, handoff=name != config.start)
-            click.echo(json.dumps(event, indent=2, ensure_ascii=False))
+    events = {
+        name: session_update_event(agent, handoff=name != config.start)
+        for name, agent in compiled.items()
+        if agent_name is None or name == agent_name
+    }
+    if jsonl:
+        for event in events.values():
+            click.echo(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+    else:
+        click.echo(json.dumps(events, indent=2, ensure_ascii=False))
 
 
 @main.command()

@@ -6,15 +6,16 @@ edges are arrows, labelled when the edge has its own description.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
+import textwrap
 from pathlib import Path
 
+from runner.atomic import WriteError, replacing
 from runner.config.model import Agent, Config
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
+EDGE_LABEL_WIDTH = 32  # characters per line of an edge label in the dot graph
 GRAPHVIZ_MISSING = "Graphviz's `dot` is not on PATH: install the graphviz package (for example `apt-get install graphviz`) to render {path}"
 
 
@@ -33,7 +34,7 @@ def _node_label(config: Config, agent: Agent) -> list[str]:
 def mermaid(config: Config) -> str:
     """A Mermaid flowchart; node ids are positional so any agent name is safe."""
     ids = {name: f"a{index}" for index, name in enumerate(config.agents)}
-    out = ["flowchart LR", "    classDef start stroke-width:3px"]
+    out = ["flowchart TD", "    classDef start stroke-width:3px"]
     for name, agent in config.agents.items():
         label = "<br/>".join(_mermaid_text(line) for line in _node_label(config, agent))
         suffix = ":::start" if name == config.start else ""
@@ -51,23 +52,55 @@ def _mermaid_text(text: str) -> str:
 
 
 def dot(config: Config) -> str:
-    """A Graphviz digraph; names are quoted so any agent name is safe."""
+    """A Graphviz digraph, laid out top-down; names are quoted so any agent name is safe.
+
+    Tools are listed one per line and long edge labels wrapped, so nodes stay narrow;
+    a pair of unlabelled edges between two agents is drawn as one two-headed arrow.
+    """
     out = [
         "digraph handoffs {",
-        "    rankdir=LR;",
-        '    node [shape=box, style=rounded, fontname="Helvetica"];',
+        "    rankdir=TB;",
+        "    nodesep=0.5;",
+        "    ranksep=0.7;",
+        '    node [shape=box, style=rounded, fontname="Helvetica", margin="0.2,0.1"];',
         '    edge [fontname="Helvetica", fontsize=10];',
     ]
     for name, agent in config.agents.items():
-        label = "\\n".join(_dot_text(line) for line in _node_label(config, agent))
         bold = ", penwidth=3" if name == config.start else ""
-        out.append(f'    "{_dot_text(name)}" [label="{label}"{bold}];')
-    for name, agent in config.agents.items():
-        for edge in agent.handoffs:
-            label = f' [label="{_dot_text(edge.description)}"]' if edge.description else ""
-            out.append(f'    "{_dot_text(name)}" -> "{_dot_text(edge.target)}"{label};')
+        out.append(f'    "{_dot_text(name)}" [label="{_dot_node_label(config, agent)}"{bold}];')
+    out += [f"    {line};" for line in _dot_edges(config)]
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _dot_node_label(config: Config, agent: Agent) -> str:
+    """The title centred, then the tools left-aligned one per line (`\\l` ends a left-aligned line)."""
+    title = _dot_text(f"{agent.name} (start)" if agent.name == config.start else agent.name)
+    if not agent.tools:
+        return title
+    return f"{title}\\n\\ntools:\\l" + "".join(f"{_dot_text(tool)}\\l" for tool in agent.tools)
+
+
+def _dot_edges(config: Config) -> list[str]:
+    """Edges in file order; an unlabelled edge whose reverse is also unlabelled becomes `dir=both`."""
+    unlabelled = {(name, edge.target) for name, agent in config.agents.items() for edge in agent.handoffs if not edge.description}
+    lines: list[str] = []
+    merged: set[tuple[str, str]] = set()
+    for name, agent in config.agents.items():
+        for edge in agent.handoffs:
+            pair = (name, edge.target)
+            if pair in merged:
+                continue
+            arrow = f'"{_dot_text(name)}" -> "{_dot_text(edge.target)}"'
+            if edge.description:
+                label = "\\n".join(_dot_text(line) for line in textwrap.wrap(edge.description, EDGE_LABEL_WIDTH))
+                lines.append(f'{arrow} [label="{label}"]')
+            elif (edge.target, name) in unlabelled:
+                merged.add((edge.target, name))
+                lines.append(f"{arrow} [dir=both]")
+            else:
+                lines.append(arrow)
+    return lines
 
 
 def _dot_text(text: str) -> str:
@@ -86,33 +119,13 @@ def render_image(dot_source: str, output: Path) -> None:
     dot_program = shutil.which("dot")
     if dot_program is None:
         raise RenderError(GRAPHVIZ_MISSING.format(path=output))
-    folder = output.parent if str(output.parent) else Path(".")
-    if not folder.is_dir():
-        raise RenderError(f"cannot write {output}: folder {folder} does not exist")
     try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{output.name}.", suffix=".tmp")
-    except OSError as error:
-        raise RenderError(f"cannot write {output}: {error.strerror}") from None
-    try:
-        with os.fdopen(handle, "wb") as sink:
+        with replacing(output) as sink:
             result = subprocess.run(
                 [dot_program, f"-T{image_format}"], input=dot_source.encode(), stdout=sink, stderr=subprocess.PIPE
             )
-        if result.returncode != 0:
-            detail = result.stderr.decode(errors="replace").strip().splitlines()
-            raise RenderError(f"dot failed to render {output}: {detail[0] if detail else f'exit {result.returncode}'}")
-        try:
-            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a new file gets the usual mode
-            os.replace(temporary, output)
-        except OSError as error:
-            raise RenderError(f"cannot write {output}: {error.strerror}") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-def _umask() -> int:
-    """The process umask (reading it means setting it, so it is set straight back)."""
-    current = os.umask(0)
-    os.umask(current)
-    return current
+            if result.returncode != 0:
+                detail = result.stderr.decode(errors="replace").strip().splitlines()
+                raise RenderError(f"dot failed to render {output}: {detail[0] if detail else f'exit {result.returncode}'}")
+    except WriteError as error:
+        raise RenderError(str(error)) from None

@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Callable, Mapping
 
 from ..config.model import Config
 from ..core.actions import Record
+from ..core.pricing import unpriced_warning
 from .artifacts import SessionArtifacts, new_session_folder
 from .driver import Driver, Hooks
 from .report import build_report, transcript_line
@@ -169,6 +170,9 @@ async def open_session(
 
         driver = Driver(core, transport, executor, checker, hooks=Hooks(on_record=record, on_event=on_event, on_frame=artifacts.frame, make_context=make_context))
         live = LiveSession(config=config, driver=driver, folder=folder, artifacts=artifacts, simulator=simulator)
+        unpriced = unpriced_warning(config.model)
+        if unpriced is not None:
+            record(Record("notice", {"message": unpriced}), 0.0)
         if not enabled and config.guardrails:
             record(Record("notice", {"message": "guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"}), 0.0)
         try:

@@ -18,7 +18,8 @@ def _label(result: RunResult, repeat: int) -> str:
 def result_lines(result: RunResult, repeat: int = 1) -> list[str]:
     """One line for the run, then for a failure: where, the step, what was expected and what happened."""
     status = "PASS" if result.passed else "FAIL"
-    lines = [f"{status} {_label(result, repeat)} ({result.duration:.2f}s, {result.steps_run} steps)"]
+    steps = "1 step" if result.steps_run == 1 else f"{result.steps_run} steps"
+    lines = [f"{status} {_label(result, repeat)} ({result.duration:.2f}s, {steps})"]
     for miss in result.latency_misses:
         lines.append(f"  latency: {miss}")
     for failure in result.failures:

@@ -4,7 +4,7 @@ import pytest
 
 from runner.config.model import Limits
 from runner.core import EndSession, Session
-from runner.core.pricing import PRICES
+from runner.core.pricing import PRICES, Price
 
 USAGE = {
     "total_tokens": 1500, "input_tokens": 1000, "output_tokens": 500,
@@ -36,11 +36,20 @@ def test_each_response_done_records_the_running_totals(make_session, server, h):
 
 
 def test_a_model_without_a_listed_price_has_no_cost(make_session, server, h):
-    assert "gpt-realtime-2.1" not in PRICES
-    s = make_session({"solo": h.agent("solo", model="gpt-realtime-2.1")}, "solo")
+    assert "gpt-realtime-9" not in PRICES
+    s = make_session({"solo": h.agent("solo", model="gpt-realtime-9")}, "solo")
     s.start(0.0)
     s.feed(server.response_created("r1"), server.response_done("r1", usage=USAGE))
     assert s.usage.total_tokens == 1500 and s.usage.cost is None
+
+
+def test_the_example_model_is_priced_as_published(make_session, server, h):
+    """gpt-realtime-2.1's model page lists the same token prices as gpt-realtime-2."""
+    assert PRICES["gpt-realtime-2.1"] == Price(4.00, 0.40, 24.00, 32.00, 0.40, 64.00, 5.00, 0.50)
+    s = make_session({"solo": h.agent("solo", model="gpt-realtime-2.1")}, "solo")
+    s.start(0.0)
+    s.feed(server.response_created("r1"), server.response_done("r1", usage=USAGE))
+    assert s.usage.cost == pytest.approx(45_280 / 1_000_000)
 
 
 def test_turn_latency_runs_from_the_end_of_speech_to_the_first_audio(make_session, server, h):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -42,6 +43,7 @@ tools:
     python: shop_tools:cancel_order
 """
 
+REPO = Path(__file__).resolve().parents[2]
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
 
 
@@ -56,7 +58,7 @@ def shop(tmp_path):
 
 def test_mermaid_marks_the_start_lists_tools_and_labels_described_edges(shop):
     assert graph.mermaid(shop) == (
-        "flowchart LR\n"
+        "flowchart TD\n"
         "    classDef start stroke-width:3px\n"
         '    a0(["desk (start)<br/>tools: lookup_order"]):::start\n'
         '    a1(["orders"])\n'
@@ -67,20 +69,46 @@ def test_mermaid_marks_the_start_lists_tools_and_labels_described_edges(shop):
     )
 
 
-def test_dot_marks_the_start_lists_tools_and_labels_described_edges(shop):
+def test_dot_is_top_down_with_one_tool_per_line_and_two_way_edges_merged(shop):
     assert graph.dot(shop) == (
         "digraph handoffs {\n"
-        "    rankdir=LR;\n"
-        '    node [shape=box, style=rounded, fontname="Helvetica"];\n'
+        "    rankdir=TB;\n"
+        "    nodesep=0.5;\n"
+        "    ranksep=0.7;\n"
+        '    node [shape=box, style=rounded, fontname="Helvetica", margin="0.2,0.1"];\n'
         '    edge [fontname="Helvetica", fontsize=10];\n'
-        '    "desk" [label="desk (start)\\ntools: lookup_order", penwidth=3];\n'
+        '    "desk" [label="desk (start)\\n\\ntools:\\llookup_order\\l", penwidth=3];\n'
         '    "orders" [label="orders"];\n'
-        '    "returns" [label="returns\\ntools: lookup_order, cancel_order"];\n'
-        '    "desk" -> "orders";\n'
+        '    "returns" [label="returns\\n\\ntools:\\llookup_order\\lcancel_order\\l"];\n'
+        '    "desk" -> "orders" [dir=both];\n'
         '    "desk" -> "returns" [label="Returns & \\"refunds\\" <30 days>"];\n'
-        '    "orders" -> "desk";\n'
         "}\n"
     )
+
+
+def test_dot_wraps_long_edge_labels_and_keeps_a_labelled_edge_apart_from_its_reverse(tmp_path):
+    path = tmp_path / "agents.yaml"
+    path.write_text(SHOP.replace("'Returns & \"refunds\" <30 days>'", "Anything about sending an order back within thirty days.")
+                    .replace("    tools: [lookup_order, cancel_order]\n", "    tools: [lookup_order, cancel_order]\n    handoffs: [desk]\n"))
+    config = load(path, import_code=False).config
+    edges = [line for line in graph.dot(config).splitlines() if " -> " in line]
+    assert edges == [
+        '    "desk" -> "orders" [dir=both];',
+        '    "desk" -> "returns" [label="Anything about sending an order\\nback within thirty days."];',
+        '    "returns" -> "desk";',
+    ]
+
+
+@needs_dot
+def test_the_example_graph_renders_taller_than_a_strip(tmp_path):
+    """The issue's SVG was a 1600 x 192 strip; top-down it is about as tall as it is wide."""
+    config = load(REPO / "agents.yaml", import_code=False).config
+    output = tmp_path / "graph.svg"
+    graph.render_image(graph.dot(config), output)
+    size = re.search(r'<svg width="(\d+)pt" height="(\d+)pt"', output.read_text())
+    width, height = int(size[1]), int(size[2])
+    assert width < 1.5 * height, (width, height)
+    assert width < 900, width
 
 
 @needs_dot
@@ -160,10 +188,15 @@ def test_missing_output_folder_is_reported(shop, tmp_path):
 
 
 def test_example_project_graph_has_every_agent_and_edge():
-    config = load(Path(__file__).resolve().parents[2] / "agents.yaml", import_code=False).config
+    config = load(REPO / "agents.yaml", import_code=False).config
     text = graph.dot(config)
+    drawn = set()
+    for line in text.splitlines():
+        if " -> " in line:
+            source, target = re.findall(r'"([^"]+)"', line)[:2]
+            drawn.add((source, target))
+            if "[dir=both]" in line:
+                drawn.add((target, source))
     for name, agent in config.agents.items():
         assert f'"{name}" [label="{name}' in text
-        for edge in agent.handoffs:
-            assert f'"{name}" -> "{edge.target}"' in text
-    assert text.count(" -> ") == sum(len(agent.handoffs) for agent in config.agents.values())
+    assert drawn == {(name, edge.target) for name, agent in config.agents.items() for edge in agent.handoffs}

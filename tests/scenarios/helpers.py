@@ -8,9 +8,16 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-def runner_test(*args: str, cwd: Path, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    """`runner test ARGS` in a fresh process, as CI runs it (without the environment variables in `unset`)."""
+
+
+def runner_test(*args: str, cwd: Path, temp: Path, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """`runner test ARGS` in a fresh process, as CI runs it (without the environment variables in `unset`).
+
+    Its temporary folder is `temp` (the test's tmp_path), so the `runner-test-*` folder a
+    failing run keeps for inspection goes away with the test's other files.
+    """
     env = {name: value for name, value in os.environ.items() if name not in unset}
+    env["TMPDIR"] = str(temp)
     return subprocess.run(
         [sys.executable, "-m", "runner", "test", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
     )

@@ -12,14 +12,14 @@ def _statuses(stdout: str) -> dict[str, str]:
 
 
 def test_the_unbroken_copy_passes(example: Path) -> None:
-    result = runner_test("scenarios/", cwd=example)
+    result = runner_test("scenarios/", cwd=example, temp=example)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "35 passed, 0 failed"
 
 
 def test_a_removed_handoff_fails_the_scenario_that_takes_that_edge(example: Path) -> None:
     replace_once(example / "agents.yaml", "    handoffs: [router, billing, human]\n\n  sales:", "    handoffs: [router, human]\n\n  sales:")
-    result = runner_test("scenarios/support.yaml", cwd=example)
+    result = runner_test("scenarios/support.yaml", cwd=example, temp=example)
     assert result.returncode == 1
     failed = [name for name, status in _statuses(result.stdout).items() if status == "FAIL"]
     assert failed == ["scenarios/support.yaml::support hands off to billing"]
@@ -37,7 +37,7 @@ def test_a_removed_handoff_fails_the_scenario_that_takes_that_edge(example: Path
 
 def test_a_changed_tool_query_fails_the_scenario_that_checks_its_result(example: Path) -> None:
     replace_once(example / "tools" / "sales.py", '"SELECT p.*, i.units, i.warehouse', '"SELECT p.*, 0 AS units, i.warehouse')
-    result = runner_test("scenarios/sales.yaml", cwd=example)
+    result = runner_test("scenarios/sales.yaml", cwd=example, temp=example)
     assert result.returncode == 1
     failed = [name for name, status in _statuses(result.stdout).items() if status == "FAIL"]
     assert failed == ["scenarios/sales.yaml::stock changed by a fixture is what sales reports"]
@@ -50,7 +50,7 @@ def test_a_renamed_prompt_variable_fails_the_scenario_that_sets_it(example: Path
     agents = example / "agents.yaml"
     replace_once(agents, "  refund_window_days:\n", "  refund_days:\n")
     replace_once(agents, "within {{ refund_window_days }} days", "within {{ refund_days }} days")
-    result = runner_test("scenarios/billing.yaml", cwd=example)
+    result = runner_test("scenarios/billing.yaml", cwd=example, temp=example)
     assert result.returncode == 1
     failed = [name for name, status in _statuses(result.stdout).items() if status == "FAIL"]
     assert failed == ["scenarios/billing.yaml::the refund window comes from the config's refund_window_days"]

@@ -24,7 +24,7 @@ scenarios:
 
 def test_repeat_and_selection_report_pass_rates_and_write_junit(tmp_path: Path) -> None:
     junit = tmp_path / "results.xml"
-    result = runner_test("scenarios/", "-k", "hands off to a human", "--repeat", "2", "--junit-xml", str(junit), cwd=REPO)
+    result = runner_test("scenarios/", "-k", "hands off to a human", "--repeat", "2", "--junit-xml", str(junit), cwd=REPO, temp=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(" (")[0] for line in lines[:6]] == [
@@ -49,7 +49,7 @@ def test_repeat_and_selection_report_pass_rates_and_write_junit(tmp_path: Path) 
 
 def test_failures_in_junit_and_json(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(FAILING, encoding="utf-8")
-    result = runner_test("s.yaml", "--json", "--junit-xml", "out.xml", cwd=tmp_path)
+    result = runner_test("s.yaml", "--json", "--junit-xml", "out.xml", cwd=tmp_path, temp=tmp_path)
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert (report["passed"], report["failed"], report["latency_misses"]) == (1, 1, 0)
@@ -67,7 +67,7 @@ def test_failures_in_junit_and_json(tmp_path: Path) -> None:
 
 def test_text_output_names_the_failure_and_closes_with_the_counts(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(FAILING, encoding="utf-8")
-    result = runner_test("s.yaml", cwd=tmp_path)
+    result = runner_test("s.yaml", cwd=tmp_path, temp=tmp_path)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0].startswith("PASS s.yaml::greets (")
@@ -79,16 +79,16 @@ def test_text_output_names_the_failure_and_closes_with_the_counts(tmp_path: Path
         "      **user:** hmm",
         "      **router:** Sorry, I didn't catch that. Could you tell me a little more about what you need?",
     ]
-    assert lines[7].startswith("  artifacts: ")
+    assert lines[7].startswith(f"  artifacts: {tmp_path / 'runner-test-'}")  # kept for inspection, inside the test's own folder
     assert lines[-1] == "1 passed, 1 failed"
 
 
 def test_live_without_an_api_key_is_one_clear_line(tmp_path: Path) -> None:
-    result = runner_test("scenarios/router.yaml", "--live", cwd=REPO, unset=("OPENAI_API_KEY",))
+    result = runner_test("scenarios/router.yaml", "--live", cwd=REPO, temp=tmp_path, unset=("OPENAI_API_KEY",))
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == "runner: --live needs OPENAI_API_KEY set; without it, run offline (drop --live)\n"
 
 
-def test_a_pattern_that_selects_nothing_is_a_usage_error() -> None:
-    result = runner_test("scenarios/", "-k", "no such scenario", cwd=REPO)
+def test_a_pattern_that_selects_nothing_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner_test("scenarios/", "-k", "no such scenario", cwd=REPO, temp=tmp_path)
     assert (result.returncode, result.stdout, result.stderr) == (2, "", "runner: no scenario matches -k 'no such scenario'\n")

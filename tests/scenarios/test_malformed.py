@@ -32,7 +32,7 @@ scenarios:
 
 def test_a_malformed_file_gives_every_located_error_and_runs_nothing(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(MALFORMED.format(agents=REPO / "agents.yaml"), encoding="utf-8")
-    result = runner_test("bad.yaml", cwd=tmp_path)
+    result = runner_test("bad.yaml", cwd=tmp_path, temp=tmp_path)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
-from runner.scenarios import RunResult, load_scenarios, play_all
+from runner.scenarios import RunResult, load_scenarios, play_all, result_lines
 from tests.scenarios.helpers import REPO
 
 
@@ -86,6 +87,23 @@ def test_a_passing_run_leaves_no_files_and_a_latency_miss_is_not_a_failure(tmp_p
     assert result.latency_misses[0].endswith(" s, budget 0 s")
     assert result.artifacts is None
     assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_the_result_line_counts_steps_in_the_singular_and_the_plural(tmp_path: Path) -> None:
+    one, two = _play(
+        tmp_path,
+        """\
+  - name: one step
+    steps:
+      - user: "hmm"
+  - name: two steps
+    steps:
+      - user: "hmm"
+      - user: "hmm"
+""",
+    )
+    assert re.fullmatch(r"PASS .*s\.yaml::one step \(\d+\.\d\ds, 1 step\)", result_lines(one)[0])
+    assert re.fullmatch(r"PASS .*s\.yaml::two steps \(\d+\.\d\ds, 2 steps\)", result_lines(two)[0])
 
 
 def test_scripted_actions_the_session_never_used_fail_the_scenario(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ are skipped, except on CI (CI=true), where that would hide the real audio path.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ def pulse_env(pulse_daemon: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def speech_dir() -> Path:
+def speech_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthesised speech for the whole session, under pytest's own (self-cleaning) temp folders."""
     need_tools(("espeak-ng", "sox"))
-    return Path(tempfile.mkdtemp(prefix="runner-voice-speech."))
+    return tmp_path_factory.mktemp("voice-speech")
