@@ -303,7 +303,8 @@ class Driver:
         self.apply(self.session.user_text(text, self.now()))
 
     async def converse(self, lines: AsyncIterator[str], *, reply_timeout: float = 120.0) -> None:
-        """Feed typed lines one turn at a time, each after the previous reply finished."""
+        """Feed typed lines one turn at a time, each after the previous reply (or the greeting) finished."""
+        await self.wait_idle(reply_timeout)  # a start agent that speaks first is heard out
         async for line in lines:
             if self._ended.is_set():
                 return
