@@ -51,3 +51,43 @@ def test_the_greeting_comes_before_any_input(project: Path, e2e: Any) -> None:
     configured = kinds.index(("in", "session.updated"))
     assert kinds[configured + 1] == ("out", "response.create")  # the greeting, asked for at once
     assert kinds.index(("in", "response.done")) < kinds.index(("out", "conversation.item.create"))  # the typed turn waits for it
+
+
+class Speaker:
+    """An audio output that keeps what it was given to play, per item."""
+
+    def __init__(self) -> None:
+        self.played: dict[str, int] = {}
+
+    def play(self, item_id: str, pcm: bytes) -> None:
+        self.played[item_id] = self.played.get(item_id, 0) + len(pcm)
+
+    def stop(self) -> tuple[str | None, int]:
+        return None, 0
+
+
+def test_greeting_audio_that_comes_before_the_speaker_is_attached_is_played_once_it_is(project: Path, tmp_path: Path, e2e: Any) -> None:
+    """Voice streams start after the session is configured, and a greeting can start streaming before them."""
+    import asyncio
+
+    from runner.config import load
+    from runner.run.conversation import RunOptions, open_session
+
+    config = load(project / "agents.yaml").config
+    assert config is not None
+    speaker = Speaker()
+
+    async def talk() -> Path:
+        async with open_session(config, RunOptions(offline=True, session_dir=tmp_path / "sessions"), environ={}) as live:
+            assert await live.driver.wait_idle(timeout=30)  # the whole greeting arrived, with no speaker yet
+            live.driver.attach_audio(speaker)
+        return live.folder
+
+    folder = asyncio.run(talk())
+    received: dict[str, int] = {}
+    for entry in e2e.read_jsonl(folder / "events.jsonl"):
+        event = entry["event"]
+        if entry["dir"] == "in" and event["type"] == "response.output_audio.delta":
+            received[event["item_id"]] = received.get(event["item_id"], 0) + int(event["delta"].strip("<> bytes"))
+    assert len(received) == 1 and next(iter(received.values())) > 0
+    assert speaker.played == received
