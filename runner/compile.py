@@ -38,6 +38,9 @@ class CompiledAgent:
     on_enter: str | None  # instructions for the first response after a handoff to it
     guardrails: tuple[str, ...]  # policy names that apply to it (global first)
     voice: str
+    # `response` of the opening response.create when it starts the session and speaks first:
+    # {} follows the session's instructions; None: it waits for the caller.
+    greeting: dict[str, Any] | None = None
 
 
 class CompileError(ValueError):
@@ -131,7 +134,17 @@ def _compile_agent(
         on_enter=agent.on_enter,
         guardrails=tuple(policy.name for policy in policies),
         voice=voice,
+        greeting=_greeting(agent, session["instructions"]),
     )
+
+
+def _greeting(agent: Agent, instructions: str) -> dict[str, Any] | None:
+    """Response-level instructions replace the session's, so the greeting text is added to them (as on_enter is)."""
+    if not agent.speaks_first:
+        return None
+    if agent.greeting is None:
+        return {}
+    return {"instructions": f"{instructions}\n\n{agent.greeting}".strip()}
 
 
 def _instructions(config: Config, agent: Agent, values: Mapping[str, Any]) -> str:

@@ -160,6 +160,8 @@ class Builder:
                 tools=tuple(raw.get("tools", ())),
                 handoffs=handoffs,
                 on_enter=raw.get("on_enter"),
+                speaks_first=bool(raw.get("speaks_first", False)),
+                greeting=raw["speaks_first"] if isinstance(raw.get("speaks_first"), str) else None,
                 guardrails=tuple(raw.get("guardrails", ())),
                 session=session,
                 span=self.reporter.span(path, key=True),

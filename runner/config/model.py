@@ -188,6 +188,8 @@ class Agent:
     tools: tuple[str, ...] = ()
     handoffs: tuple[Handoff, ...] = ()
     on_enter: str | None = None
+    speaks_first: bool = False  # as the start agent, it opens the conversation (`speaks_first` in YAML)
+    greeting: str | None = None  # `speaks_first: <text>`: added to the instructions of that opening reply
     guardrails: tuple[str, ...] = ()  # names of policies listed by this agent
     session: SessionSettings | None = None  # fully merged settings when overridden
     span: Span | None = None

@@ -118,6 +118,8 @@ class ResponsesMixin:
                 if item.message.status == "in_progress":
                     item.message.status = "done" if status in ("completed", "incomplete") and not item.muted else "interrupted"
                     item.message.ended = now
+            if state.request is not None and state.request.purpose == "greeting":
+                self._greeting = "given"
             if state.request is not None and state.request.purpose == "goodbye":
                 self._ended = True
                 return actions + [EndSession(self._ending or "ended")]

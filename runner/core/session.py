@@ -36,7 +36,7 @@ LIMIT_GOODBYE_INSTRUCTIONS = (
 )
 # Server events the core has no use for; anything not listed here or handled is "unknown".
 IGNORED_EVENTS = frozenset({
-    "session.created", "session.updated", "conversation.created", "conversation.item.retrieved",
+    "session.created", "conversation.created", "conversation.item.retrieved",
     "conversation.item.truncated", "conversation.item.deleted", "input_audio_buffer.cleared",
     "input_audio_buffer.dtmf_event_received", "conversation.item.input_audio_transcription.delta",
     "conversation.item.input_audio_transcription.segment", "rate_limits.updated",
@@ -75,6 +75,10 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         self._started_at: float | None = None
         self._ending: str | None = None  # reason, once a goodbye is on its way
         self._goodbye_instructions = GOODBYE_INSTRUCTIONS
+        # The start agent opens the conversation: "due" until the session is configured,
+        # "asked" once requested, "given" at its response.done; None when it waits for the caller.
+        self._greeting_request = self._agent.greeting
+        self._greeting: str | None = "due" if self._greeting_request is not None else None
         self._ended = False
         self._user_turn = 0
         self._turn: TurnLatency | None = None
@@ -108,6 +112,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
             "response.output_text.delta": self._on_text_delta,
             "response.output_audio_transcript.done": self._on_text_done,
             "response.output_text.done": self._on_text_done,
+            "session.updated": self._on_session_updated,
             "response.created": self._on_response_created,
             "response.output_item.added": self._on_output_item_added,
             "response.output_item.done": self._on_output_item_done,
@@ -145,9 +150,13 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         Drivers wait for this to clear before the next scripted turn or before closing.
         """
         return bool(
-            self._seq.busy or self._seq.pending is not None or self._batches or self._checks
+            self._greeting_owed or self._seq.busy or self._seq.pending is not None or self._batches or self._checks
             or self._input_gate is not None or self._stop is not None
         )
+
+    @property
+    def _greeting_owed(self) -> bool:
+        return self._greeting == "due" and not self._user_turn
 
     @property
     def handoff_counts(self) -> dict[str, int]:
@@ -206,6 +215,9 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         items = reseed_items(self.transcript)
         actions += [self._send({"type": "conversation.item.create", "item": item}) for item in items]
         owed = self._seq.reset()
+        if self._greeting == "asked" and not self._user_turn:
+            self._greeting = "due"  # cut by the drop: asked again once the new socket is configured
+            owed = False
         cut = self._current
         if cut is not None:
             self._mute(cut)
@@ -220,6 +232,17 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
             actions += self._finish_batch(batch, now)
         actions += self._seq.flush()
         return actions
+
+    def _on_session_updated(self, event: dict[str, Any], now: float) -> list[Action]:
+        """A session.update was applied: the first one lets a start agent that speaks first open the call.
+
+        Handoff and reconnect updates find the greeting asked or given already; a caller
+        who spoke before the session was configured gets a reply instead of a greeting.
+        """
+        if not self._greeting_owed or self._greeting_request is None:
+            return []
+        self._greeting = "asked"
+        return self._request_response("greeting", dict(self._greeting_request))
 
     # ---- errors ----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from .transport import BadFrame, ConnectionLost
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 TICK_SECONDS = 0.25
 FINISH_TIMEOUT = 30.0  # seconds a closing session waits for the pending reply
+EARLY_AUDIO_MAX_BYTES = 48_000 * 60  # a minute of 24 kHz PCM16 kept for an audio output not attached yet
 
 
 class Connection(Protocol):
@@ -84,6 +85,8 @@ class Driver:
         self._ended = asyncio.Event()
         self._end_reason = ""
         self._configured = asyncio.Event()
+        self._early_audio: list[tuple[str, bytes]] = []  # played once an audio output is attached
+        self._early_audio_bytes = 0
         self._connected = asyncio.Event()
         self._started_at = self.clock()
         self.reconnects = 0
@@ -108,10 +111,14 @@ class Driver:
                 self._outgoing.append(action.event)
                 self._outgoing_ready.set()
             elif kind is Play:
-                if self.audio_out is not None:
-                    import base64
+                import base64
 
-                    self.audio_out.play(action.item_id, base64.b64decode(action.audio_b64))
+                pcm = base64.b64decode(action.audio_b64)
+                if self.audio_out is not None:
+                    self.audio_out.play(action.item_id, pcm)
+                elif self._early_audio_bytes + len(pcm) <= EARLY_AUDIO_MAX_BYTES:
+                    self._early_audio.append((action.item_id, pcm))
+                    self._early_audio_bytes += len(pcm)
             elif kind is StopPlayback:
                 stopped.append(self.audio_out.stop() if self.audio_out is not None else (None, 0))
             elif kind is RunTool:
@@ -125,6 +132,13 @@ class Driver:
                 self._ended.set()
         for item_id, played_ms in stopped:
             self.apply(self.session.playback_stopped(item_id, played_ms, self.now()))
+
+    def attach_audio(self, audio_out: AudioOut) -> None:
+        """Voice streams start once the session is configured; a greeting may already be arriving."""
+        self.audio_out = audio_out
+        early, self._early_audio, self._early_audio_bytes = self._early_audio, [], 0
+        for item_id, pcm in early:
+            audio_out.play(item_id, pcm)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -303,7 +317,8 @@ class Driver:
         self.apply(self.session.user_text(text, self.now()))
 
     async def converse(self, lines: AsyncIterator[str], *, reply_timeout: float = 120.0) -> None:
-        """Feed typed lines one turn at a time, each after the previous reply finished."""
+        """Feed typed lines one turn at a time, each after the previous reply (or the greeting) finished."""
+        await self.wait_idle(reply_timeout)  # a start agent that speaks first is heard out
         async for line in lines:
             if self._ended.is_set():
                 return

@@ -141,7 +141,7 @@ class VoiceLoop:
         self.live = live
         self._loop = asyncio.get_running_loop()
         self.metrics = VoiceMetrics(time.monotonic() - live.driver.now())
-        live.driver.audio_out = self
+        live.driver.attach_audio(self)
         if self.voice.record:
             self.recorder = Recorder(live.folder / "recording.wav", origin=time.monotonic())
         self.output = self.ends.make_output(self.player)

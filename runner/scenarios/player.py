@@ -174,6 +174,7 @@ class _Steps:
 
     async def run(self) -> None:
         driver = self.session.driver
+        await self._opening()
         for step in self.scenario.steps:
             self.result.steps_run += 1
             if driver.ended and step.kind in ("user", "user_audio", "wait"):
@@ -212,6 +213,19 @@ class _Steps:
             if step.expect.within is not None:
                 where = _where(self.scenario, step)
                 self.result.latency_misses += [f"{where}: {miss}" for miss in latency_misses(step.expect.within, self._window())]
+            self.mark = len(self.records)
+
+    async def _opening(self) -> None:
+        """Let a start agent that speaks first finish its greeting before the first step.
+
+        The greeting belongs to an `expect` placed first; any other first step starts after it,
+        so scenarios that are not about the greeting see only their own turns.
+        """
+        driver = self.session.driver
+        if not await driver.wait_idle(REPLY_TIMEOUT) and not driver.ended:
+            raise _Failed(StepFailure(_where(self.scenario), "greeting", [f"the start agent's greeting did not finish within {REPLY_TIMEOUT:g} s"]))
+        steps = self.scenario.steps
+        if not steps or steps[0].kind != "expect":
             self.mark = len(self.records)
 
     async def _settle(self, step: Step) -> None:

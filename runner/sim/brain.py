@@ -47,6 +47,7 @@ class Turn:
     facts: dict[str, Any] = field(default_factory=dict)  # every call's arguments and outputs, merged
     model_turns: int = 0  # responses since the last user turn
     response_instructions: str = ""  # `response.create`'s own instructions, when it has some
+    opening: bool = False  # nobody has said anything yet: the agent speaks first
 
 
 def parse_script_action(action: Mapping[str, Any]) -> tuple[Output, ...]:
@@ -115,6 +116,8 @@ def decide(rules: RuleSet, turn: Turn) -> tuple[Output, ...]:
     context = {"user": turn.user_text, "agent": agent or "", "output": turn.output, "facts": turn.facts}
     if turn.tool_choice == "none":
         return (Say(_obeyed(turn.response_instructions) or _render(rules.filler, context) or rules.filler),)
+    if turn.opening and (exact := _EXACT_SENTENCE.search(turn.response_instructions)):
+        return (Say(exact[1]),)
     if turn.model_turns >= MAX_MODEL_TURNS:
         return (Say(_render(rules.default, context) or rules.default),)
     user_turn = turn.after_tool is None or _is_successful_transfer(turn.after_tool, turn.output)
@@ -123,7 +126,8 @@ def decide(rules: RuleSet, turn: Turn) -> tuple[Output, ...]:
         if outputs:
             return outputs
     if turn.after_tool is None:
-        return (Say(_render(rules.default, context) or rules.default),)
+        fallback = rules.greeting if turn.opening else rules.default
+        return (Say(_render(fallback, context) or fallback),)
     if user_turn:
         return (Say(_render(rules.after_transfer, context) or "How can I help?"),)
     return (Say(summarise_output(turn.output)),)

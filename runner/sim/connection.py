@@ -326,6 +326,7 @@ class SimConnection(InputAudioMixin):
         users = [item for item in latest if item["type"] == "message" and item["role"] == "user"]
         if users:
             turn.user_text = self._user_text(users[-1])
+        turn.opening = not users and not any(item["type"] == "function_call_output" for item in self.items)
         return turn
 
     def _user_text(self, item: dict[str, Any]) -> str:

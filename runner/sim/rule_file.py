@@ -19,10 +19,11 @@ import yaml
 from runner.config.problems import Problem
 
 RULES_DIR = Path(__file__).parent / "rules"
-TOP_KEYS = ("default", "user_transcript", "filler", "after_transfer", "agents", "rules")
+TOP_KEYS = ("default", "user_transcript", "filler", "after_transfer", "greeting", "agents", "rules")
 RULE_KEYS = ("when", "agent", "after_tool", "say", "call", "calls", "transfer")
 ACTION_KEYS = ("say", "call", "calls", "transfer")
 AGENT_MARKER_KEYS = ("tool", "instructions")
+DEFAULT_GREETING = "Hello, you're speaking with {{ agent }}. How can I help?"
 
 TEMPLATES = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 
@@ -68,6 +69,7 @@ class RuleSet:
     after_transfer: str
     agents: dict[str, AgentMarker]
     rules: tuple[Rule, ...]
+    greeting: str = DEFAULT_GREETING  # an agent that speaks first with no rule for its opening turn
 
 
 def resolve_rules_path(name_or_path: str | Path) -> Path:
@@ -172,6 +174,7 @@ class _Checker:
             "user_transcript": "Hello.",
             "filler": "One moment, I'm working on that.",
             "after_transfer": "You're now speaking with {{ agent }}. How can I help?",
+            "greeting": DEFAULT_GREETING,
         }
         for key in texts:
             if key in entries:
@@ -187,7 +190,7 @@ class _Checker:
                 rule = self.rule(node, f"rules[{index}]", agents)
                 if rule is not None:
                     rules.append(rule)
-        return RuleSet(self.source, texts["default"], texts["user_transcript"], texts["filler"], texts["after_transfer"], agents, tuple(rules))
+        return RuleSet(self.source, texts["default"], texts["user_transcript"], texts["filler"], texts["after_transfer"], agents, tuple(rules), texts["greeting"])
 
     def agents(self, node: yaml.Node) -> dict[str, AgentMarker]:
         markers: dict[str, AgentMarker] = {}

@@ -320,3 +320,25 @@ def test_varied_configs_compile_to_events_the_service_accepts(make_config, looku
     for modality in (None, "text"):
         for event in _all_events(compile_config(config, modality=modality)):
             assert client_event_problems(event) == []
+
+
+def _speaking_first(config, name, greeting):
+    agents = dict(config.agents)
+    agents[name] = replace(agents[name], speaks_first=True, greeting=greeting)
+    return replace(config, agents=agents)
+
+
+def test_an_agent_that_does_not_speak_first_has_no_greeting(make_config):
+    assert compile_config(make_config())["front"].greeting is None
+
+
+def test_speaks_first_true_opens_with_a_plain_response(make_config):
+    compiled = compile_config(_speaking_first(make_config(), "front", None))
+    assert compiled["front"].greeting == {}
+    assert compiled["orders"].greeting is None
+
+
+def test_speaks_first_text_is_added_to_the_instructions_of_the_opening_response(make_config):
+    front = compile_config(_speaking_first(make_config(), "front", "Greet the caller by the company's name."))["front"]
+    assert front.greeting == {"instructions": "You work for Acme.\n\nGreet the caller by the company's name."}
+    assert client_event_problems({"type": "response.create", "response": front.greeting}) == []

@@ -145,3 +145,24 @@ def test_rendering_is_strict_and_sandboxed(write):
     with pytest.raises(UndefinedError):
         render_instructions(config, "b", {})
     assert render_instructions(config, "b", {"who": "Ann"}) == "Hi Ann"
+
+
+def test_speaks_first_is_off_unless_the_agent_asks_for_it(write, minimal):
+    greeter = load(str(write(minimal))).config.agents["greeter"]
+    assert (greeter.speaks_first, greeter.greeting) == (False, None)
+
+
+def test_speaks_first_true_opens_with_the_agents_own_instructions(write, minimal):
+    greeter = load(str(write(minimal + "    speaks_first: true\n"))).config.agents["greeter"]
+    assert (greeter.speaks_first, greeter.greeting) == (True, None)
+
+
+def test_speaks_first_text_is_the_greetings_instructions(write, minimal):
+    text = minimal + "    speaks_first: Greet the caller and ask for their phone number.\n"
+    greeter = load(str(write(text))).config.agents["greeter"]
+    assert (greeter.speaks_first, greeter.greeting) == (True, "Greet the caller and ask for their phone number.")
+
+
+def test_the_example_router_speaks_first():
+    agents = load(str(EXAMPLE)).config.agents
+    assert [name for name, agent in agents.items() if agent.speaks_first] == ["router"]

@@ -168,3 +168,8 @@ def test_binding_defaults_match_the_schema(write, minimal):
     assert config.tools["h"].binding.allow_private is definitions["http"]["properties"]["allow_private"]["default"]
     assert config.tools["m"].binding.require_approval == definitions["mcp"]["properties"]["require_approval"]["default"]
     assert dict(config.tools["h"].parameters) == definitions["tool"]["properties"]["parameters"]["default"]
+
+
+def test_speaks_first_is_a_boolean_or_some_text(text_lines, minimal):
+    assert text_lines(minimal + "    speaks_first: 3\n") == ["7:19: agents.greeter.speaks_first: expected true/false or a string, got 3"]
+    assert text_lines(minimal + "    speaks_first: ''\n") == ["7:19: agents.greeter.speaks_first: must not be empty"]

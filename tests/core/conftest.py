@@ -28,6 +28,7 @@ def compiled_agent(
     turn_detection: dict[str, Any] | None = None,
     text_mode: bool = False,
     model: str = "gpt-realtime-2",
+    greeting: dict[str, Any] | None = None,
 ) -> CompiledAgent:
     """A CompiledAgent shaped the way the compiler builds one (GA session fields only)."""
     detection = {"type": "semantic_vad", "create_response": True, "interrupt_response": True} if turn_detection is None else turn_detection
@@ -73,6 +74,7 @@ def compiled_agent(
         on_enter=on_enter,
         guardrails=guardrails,
         voice=voice,
+        greeting=greeting,
     )
 
 
@@ -152,6 +154,9 @@ class Server:
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         self._count += 1
         return {"type": kind, "event_id": f"event_{self._count}", **fields}
+
+    def session_updated(self, session: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._event("session.updated", session=session or {"type": "realtime", "object": "realtime.session"})
 
     def response_created(self, response_id: str) -> dict[str, Any]:
         return self._event("response.created", response={"id": response_id, "object": "realtime.response", "status": "in_progress", "output": []})

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import pytest
 
 LINES = ["Hi, I'm Alex, my phone is (555) 123-4567", "my wifi keeps disconnecting", "thanks"]
+GREETING = "Thanks for calling TechCorp. Who am I speaking with, and what's the phone number on your account?"
 Entries = list[dict[str, Any]]
 
 
@@ -42,7 +43,10 @@ def _after_second_delta_of_last_reply(entries: Entries) -> int:
 
 
 def _after_first_tool_calls_response_done(entries: Entries) -> int:
-    return _server_events_until(entries, lambda index, event: event["type"] == "response.done")
+    def calls_done(index: int, event: dict[str, Any]) -> bool:
+        return event["type"] == "response.done" and any(item["type"] == "function_call" for item in event["response"]["output"])
+
+    return _server_events_until(entries, calls_done)
 
 
 def _split_at_second_connection(entries: Entries) -> tuple[Entries, Entries]:
@@ -84,16 +88,17 @@ def test_a_reply_cut_mid_stream_is_answered_on_a_new_connection_with_the_history
     assert all(event["type"] == "conversation.item.create" for event in sent[1:first_create])
     conversation = [pair for pair in reseeded if pair[0] != "system"]
     assert conversation == [
+        ("assistant", GREETING),  # the router spoke first
         ("user", LINES[0]),
         ("assistant", "Thanks, Alex, you're verified. How can I help you today?"),
         ("user", LINES[1]),
-        ("assistant", conversation[3][1]),
+        ("assistant", conversation[4][1]),
         ("user", LINES[2]),
         ("assistant", "You're welcome. "),  # what had streamed when the socket dropped
     ]
-    assert conversation[3][1].startswith('Our guide "Wi-Fi keeps disconnecting" says:')
+    assert conversation[4][1].startswith('Our guide "Wi-Fi keeps disconnecting" says:')
     notes = [text for role, text in reseeded if role == "system"]
-    assert [role for role, _ in reseeded] == ["user", "system", "assistant", "user", "system", "system", "assistant", "user", "assistant"]
+    assert [role for role, _ in reseeded] == ["assistant", "user", "system", "assistant", "user", "system", "system", "assistant", "user", "assistant"]
     assert notes[0].startswith('Earlier tool call authenticate_user({"phone": "(555) 123-4567"}) returned: {"authenticated": true')
     assert notes[1] == "The conversation was transferred from router to support (my wifi keeps disconnecting)."
     assert notes[2].startswith('Earlier tool call search_knowledge_base({"query": "wifi keeps disconnecting"')
@@ -103,7 +108,7 @@ def test_a_reply_cut_mid_stream_is_answered_on_a_new_connection_with_the_history
 
     # The user is told, and the transcript and report read as one conversation.
     assert "  · connection lost (the connection dropped without a close frame); reconnecting" in finished.stdout.splitlines()
-    assert "  · reconnected: session re-sent, 9 history items re-seeded" in finished.stdout.splitlines()
+    assert "  · reconnected: session re-sent, 10 history items re-seeded" in finished.stdout.splitlines()
     assert finished.stdout.splitlines()[-1] == "support: You're welcome. Have a great day!"
     transcript = [(e["kind"], e.get("text")) for e in e2e.read_jsonl(finished.session / "transcript.jsonl") if e["kind"] in ("user", "assistant")]
     assert transcript == [
@@ -123,8 +128,9 @@ def test_a_drop_while_a_tool_runs_sends_nothing_stale_to_the_new_connection(tmp_
     finished, entries = _talk(project, e2e, "--sim-drop-after", str(drop_after))
     _, after = _split_at_second_connection(entries)
     sent = [e["event"] for e in after if e["dir"] == "out"]
-    assert [event["type"] for event in sent[:4]] == ["session.update", "conversation.item.create", "conversation.item.create", "response.create"]
-    assert [_text(event["item"])[0] for event in sent[1:3]] == ["user", "system"]
+    assert [event["type"] for event in sent[:5]] == ["session.update", *["conversation.item.create"] * 3, "response.create"]
+    assert [_text(event["item"]) for event in sent[1:3]] == [("assistant", GREETING), ("user", LINES[0])]
+    assert _text(sent[3]["item"])[0] == "system"
     assert [e["event"] for e in after if e["event"]["type"] == "error"] == []
     assert "router: Thanks, Alex, you're verified. How can I help you today?" in finished.stdout.splitlines()
     assert finished.stdout.splitlines()[-1] == "support: You're welcome. Have a great day!"

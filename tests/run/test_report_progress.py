@@ -18,6 +18,7 @@ def test_the_report_is_refreshed_after_each_response_and_finalised_at_the_end(pr
 
     async def talk() -> tuple[dict, Path]:
         async with open_session(config, options, environ={}) as live:
+            assert await live.driver.wait_idle(timeout=30)  # the router's greeting
             await live.driver.say("Hi, I'm Alex, my phone is (555) 123-4567")
             assert await live.driver.wait_idle(timeout=30)
             during = json.loads((live.folder / "report.json").read_text())
@@ -26,7 +27,7 @@ def test_the_report_is_refreshed_after_each_response_and_finalised_at_the_end(pr
     during, folder = asyncio.run(talk())
     assert during["end_reason"] == "in progress" and during["ended"] is None
     assert [call["name"] for call in during["tool_calls"]] == ["authenticate_user"]
-    assert during["usage"]["responses"] == 2  # the tool call, then the reply
+    assert during["usage"]["responses"] == 3  # the greeting, the tool call, then the reply
     final = json.loads((folder / "report.json").read_text())
     assert final["end_reason"] == "session closed" and final["ended"] is not None
     assert not (folder / "report.json.tmp").exists()

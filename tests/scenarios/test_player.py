@@ -178,3 +178,26 @@ def test_fixtures_that_do_not_fit_the_database_fail_before_the_session(tmp_path:
         (f"{tmp_path / 's.yaml'}:3:5", "database", ["fixtures for techcorp.db: no such table: gadgets"])
     ]
     assert result.steps_run == 0
+
+
+def test_the_greeting_is_checked_by_an_expect_placed_first_and_is_kept_out_of_later_windows(tmp_path: Path) -> None:
+    results = _play(
+        tmp_path,
+        """\
+  - name: greeted
+    steps:
+      - expect: {reply: "Thanks for calling TechCorp", no_tool_call: true}
+      - user: "hmm"
+      - expect: {reply: {regex: "^Sorry, I didn't catch that"}}
+  - name: first words only
+    steps:
+      - user: "hmm"
+      - expect: {reply: {not_contains: "Thanks for calling"}}
+  - name: a start agent that does not speak first
+    start: support
+    steps:
+      - expect: {reply: "Thanks for calling"}
+""",
+    )
+    assert [result.passed for result in results] == [True, True, False]
+    assert results[2].failures[0].problems == ["expected the reply to contain 'Thanks for calling'; it was: no reply"]

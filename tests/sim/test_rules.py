@@ -164,3 +164,31 @@ def test_a_closing_request_gets_a_goodbye_and_other_tool_free_requests_the_fille
                   response_instructions="Tell the caller you are still working on it.")
     assert decide(rules, closing) == (Say("Thank you for calling. Goodbye!"),)
     assert decide(rules, filler) == (Say(rules.filler),)
+
+
+def test_an_opening_turn_gets_the_rule_files_greeting_not_the_pardon():
+    rules = parse_rules('greeting: "Hello, {{ agent }} here. How can I help?"\nagents: {desk: {tool: sign_in}}\nrules: []\n', "<none>")
+    opening = Turn(user_text="", instructions="You are the desk.", tools=frozenset({"sign_in"}), opening=True)
+    assert decide(rules, opening) == (Say("Hello, desk here. How can I help?"),)
+    assert decide(rules, Turn(user_text="", instructions="You are the desk.", tools=frozenset({"sign_in"}))) == (Say(rules.default),)
+
+
+def test_an_opening_turn_follows_a_rule_for_it_and_an_exact_greeting_in_the_response_instructions():
+    rules = parse_rules("rules:\n  - {when: '^$', say: \"Front desk, good morning.\"}\n", "<none>")
+    assert decide(rules, Turn(user_text="", instructions="You are the desk.", tools=frozenset(), opening=True)) == (Say("Front desk, good morning."),)
+    exact = 'You are the desk.\n\nGreet the caller with exactly this sentence: "Welcome to the desk."'
+    turn = Turn(user_text="", instructions="You are the desk.", tools=frozenset(), opening=True, response_instructions=exact)
+    assert decide(rules, turn) == (Say("Welcome to the desk."),)
+
+
+def test_a_response_created_before_anyone_spoke_is_an_opening_turn(kit) -> None:
+    async def scenario() -> None:
+        async with Simulator("techcorp") as sim:
+            client = await kit.connect(sim.ws_base_url)
+            await client.configure(output_modalities=["text"], instructions="You are TechCorp's sales specialist.",
+                                   tools=[{"type": "function", "name": "lookup_products", "parameters": {"type": "object", "properties": {}}}])
+            await client.send({"type": "response.create"})
+            done = (await client.until("response.done"))[-1]
+            assert done["response"]["output"][0]["content"] == [{"type": "output_text", "text": "Hi, this is sales. How can I help?"}]
+
+    kit.run(scenario)
