@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from ..config.model import Config
 from ..core.actions import Record
-from .artifacts import SessionArtifacts, new_session_folder
+from .artifacts import Redactor, SessionArtifacts, new_session_folder
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, Driver, Hooks, Outcome
 from .report import build_report, transcript_line
 
@@ -125,7 +125,8 @@ async def open_session(
 
     session_id = secrets.token_hex(4)
     folder = new_session_folder(options.session_dir or config.state_dir / "sessions")
-    artifacts = SessionArtifacts(folder)
+    redactor = Redactor.for_config(config, environ)
+    artifacts = SessionArtifacts(folder, redactor)
     started = datetime.now(timezone.utc)
     config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest()
     artifacts.transcript_header(config.name, started)
@@ -163,7 +164,7 @@ async def open_session(
         transport = Transport(api_key=key, model=config.model, base_url=base_url, websocket_base_url=websocket_base_url)
 
         def record(entry: Record, t: float) -> None:
-            on_record(entry, t)
+            on_record(Record(entry.kind, redactor.value(entry.data)) if redactor else entry, t)
             line = transcript_line(entry)
             if line is not None:
                 artifacts.transcript({"t": round(t, 6), "kind": entry.kind, **entry.data}, line)
@@ -182,11 +183,14 @@ async def open_session(
         try:
             await driver.start(stop_setup)
         except ConnectFailed as failure:
-            live.outcome = Outcome(reason="cannot connect", fatal_error=str(failure))
+            live.outcome = Outcome(reason="cannot connect", fatal_error=redactor.text(str(failure)))
             artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=live.outcome, session_id=session_id))
-            raise SetupError(str(failure)) from None
+            raise SetupError(live.outcome.fatal_error) from None
         try:
             yield live
         finally:
-            live.outcome = await driver.finish("session closed")
+            outcome = await driver.finish("session closed")
+            if outcome.fatal_error is not None:  # shown on the console by the caller
+                outcome.fatal_error = redactor.text(outcome.fatal_error)
+            live.outcome = outcome
             artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=live.outcome, session_id=session_id))
