@@ -26,9 +26,12 @@ async def lines_from(stream: TextIO) -> AsyncIterator[str]:
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def pump() -> None:
-        for line in stream:
-            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\n"))
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        try:
+            for line in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\n"))
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except RuntimeError:  # the loop closed first (the session could not start): nobody is listening
+            pass
 
     threading.Thread(target=pump, name="stdin-reader", daemon=True).start()
     while (line := await queue.get()) is not None:
