@@ -36,6 +36,11 @@ class ToolsMixin:
         if call_id in self._answered or call_id in self._calls:
             return [Record("notice", {"message": f"function call {call_id!r} seen twice; answered once"})]
         response_id = event.get("response_id") or ""
+        if response_id not in self._responses:
+            # No response.done will follow for a response we never saw created (or saw
+            # finish): answering would leave the batch owed forever.  A server bug.
+            message = f"function call {call_id!r} ({name}) for response {response_id!r}, which is not in progress, ignored"
+            return [Record("notice", {"message": message})]
         batch = self._batches.get(response_id)
         if batch is None:
             batch = self._batches[response_id] = ToolBatch(response_id)

@@ -26,13 +26,38 @@ async def lines_from(stream: TextIO) -> AsyncIterator[str]:
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     def pump() -> None:
-        for line in stream:
-            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\n"))
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        try:
+            for line in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\n"))
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except RuntimeError:  # the loop closed first (the session could not start): nobody is listening
+            pass
 
     threading.Thread(target=pump, name="stdin-reader", daemon=True).start()
     while (line := await queue.get()) is not None:
         yield line
+
+
+class TypedAhead:
+    """Typed lines, read from the start: input that ends with nothing typed stops the setup too."""
+
+    def __init__(self, lines: AsyncIterator[str]) -> None:
+        self.nothing_to_say = asyncio.Event()
+        self._rest = lines
+        self._first = asyncio.ensure_future(anext(lines, None))
+        self._first.add_done_callback(self._first_read)
+
+    def _first_read(self, first: asyncio.Future[str | None]) -> None:
+        if not first.cancelled() and first.exception() is None and first.result() is None:
+            self.nothing_to_say.set()
+
+    async def lines(self) -> AsyncIterator[str]:
+        first = await self._first
+        if first is None:
+            return
+        yield first
+        async for line in self._rest:
+            yield line
 
 
 async def _talk(live: LiveSession, lines: AsyncIterator[str], interrupts: Interrupts) -> None:
@@ -48,10 +73,12 @@ async def run_text(config: Config, options: RunOptions, *, console: Console, lin
     """Hold a text conversation; returns the session folder and how it ended."""
     try:
         with ctrl_c_ends_cleanly() as interrupts:
-            async with open_session(config, options, on_record=console.record, on_event=console.event) as live:
+            typed = TypedAhead(lines)
+            stop_setup = (interrupts.requested, typed.nothing_to_say)
+            async with open_session(config, options, on_record=console.record, on_event=console.event, stop_setup=stop_setup) as live:
                 where = "offline simulator" if options.offline else "Realtime API"
                 print(f"runner: talking to {config.name} ({live.core.active_agent}) on the {where}; end with Ctrl-D or Ctrl-C", file=status)
-                await _talk(live, lines, interrupts)
+                await _talk(live, typed.lines(), interrupts)
     finally:
         console.close()
     return live.folder, live.outcome

@@ -7,6 +7,7 @@ machinery a user talks to.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -14,13 +15,13 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from ..config.model import Config
 from ..core.actions import Record
 from ..core.pricing import unpriced_warning
-from .artifacts import SessionArtifacts, new_session_folder
-from .driver import Driver, Hooks
+from .artifacts import Redactor, SessionArtifacts, new_session_folder
+from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, Driver, Hooks, Outcome
 from .report import build_report, transcript_line
 
 OFFLINE_API_KEY = "sk-offline-simulator"
@@ -42,6 +43,8 @@ class RunOptions:
     variables: Mapping[str, str] = field(default_factory=dict)
     guardrails: bool = True
     start: str | None = None  # start agent override
+    setup_timeout: float = SETUP_TIMEOUT  # seconds for session.updated after each connect
+    reconnect_delays: Sequence[float] = RECONNECT_DELAYS
 
 
 def guardrails_enabled(options: RunOptions, environ: Mapping[str, str]) -> bool:
@@ -65,7 +68,8 @@ class LiveSession:
         return self.driver.session
 
 
-def _api_key(options: RunOptions, environ: Mapping[str, str]) -> str:
+def api_key(options: RunOptions, environ: Mapping[str, str]) -> str:
+    """The key to use; a missing one is a SetupError, checked before anything else is opened."""
     if options.offline:
         return OFFLINE_API_KEY
     key = options.api_key or environ.get("OPENAI_API_KEY", "")
@@ -96,14 +100,17 @@ async def open_session(
     on_record: Callable[[Record, float], None] = lambda record, t: None,
     on_event: Callable[[str, dict[str, Any], float], None] = lambda direction, event, t: None,
     environ: Mapping[str, str] | None = None,
+    stop_setup: Sequence[asyncio.Event] = (),
 ) -> AsyncIterator[LiveSession]:
     """Start a configured session (the first session.update applied) and close it afterwards.
 
-    Raises SetupError for anything the user must fix before a session can start.
+    Raises SetupError for anything the user must fix before a session can start.  When
+    the server never confirms the session, or one of `stop_setup` is set first, the
+    session is yielded already ended, so the caller closes it and report.json says why.
     """
     from ..bindings import BindingError, ToolContext, ToolExecutor, run_setup
     from ..core import Session
-    from .transport import Transport
+    from .transport import ConnectFailed, Transport
 
     environ = os.environ if environ is None else environ
     enabled = guardrails_enabled(options, environ)
@@ -111,7 +118,7 @@ async def open_session(
     start = options.start or config.start
     if start not in compiled:
         raise SetupError(f"no agent named {start!r} to start with")
-    api_key = _api_key(options, environ)
+    key = api_key(options, environ)
     try:
         run_setup(config)
     except BindingError as error:
@@ -119,7 +126,8 @@ async def open_session(
 
     session_id = secrets.token_hex(4)
     folder = new_session_folder(options.session_dir or config.state_dir / "sessions")
-    artifacts = SessionArtifacts(folder)
+    redactor = Redactor.for_config(config, environ)
+    artifacts = SessionArtifacts(folder, redactor)
     started = datetime.now(timezone.utc)
     config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest()
     artifacts.transcript_header(config.name, started)
@@ -148,16 +156,16 @@ async def open_session(
             def client_factory() -> Any:
                 from openai import AsyncOpenAI
 
-                return AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
+                return AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0)
 
             checker = GuardrailChecker(policies, client_factory=client_factory)
             stack.push_async_callback(checker.aclose)
 
         core = Session(compiled, start, guardrails=policies, limits=config.limits, audio=not options.text, session_id=session_id)
-        transport = Transport(api_key=api_key, model=config.model, base_url=base_url, websocket_base_url=websocket_base_url)
+        transport = Transport(api_key=key, model=config.model, base_url=base_url, websocket_base_url=websocket_base_url)
 
         def record(entry: Record, t: float) -> None:
-            on_record(entry, t)
+            on_record(Record(entry.kind, redactor.value(entry.data)) if redactor else entry, t)
             line = transcript_line(entry)
             if line is not None:
                 artifacts.transcript({"t": round(t, 6), "kind": entry.kind, **entry.data}, line)
@@ -168,7 +176,8 @@ async def open_session(
         def make_context(agent: str) -> Any:
             return ToolContext(session_id=session_id, agent=agent, variables=values, transcript=tuple(core.transcript), state_dir=config.state_dir)
 
-        driver = Driver(core, transport, executor, checker, hooks=Hooks(on_record=record, on_event=on_event, on_frame=artifacts.frame, make_context=make_context))
+        hooks = Hooks(on_record=record, on_event=on_event, on_frame=artifacts.frame, make_context=make_context)
+        driver = Driver(core, transport, executor, checker, hooks=hooks, setup_timeout=options.setup_timeout, reconnect_delays=options.reconnect_delays)
         live = LiveSession(config=config, driver=driver, folder=folder, artifacts=artifacts, simulator=simulator)
         unpriced = unpriced_warning(config.model)
         if unpriced is not None:
@@ -176,11 +185,16 @@ async def open_session(
         if not enabled and config.guardrails:
             record(Record("notice", {"message": "guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"}), 0.0)
         try:
-            await driver.start()
-        except (OSError, ConnectionError) as failure:
-            raise SetupError(f"cannot connect to the Realtime API: {failure}") from None
+            await driver.start(stop_setup)
+        except ConnectFailed as failure:
+            live.outcome = Outcome(reason="cannot connect", fatal_error=redactor.text(str(failure)))
+            artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=live.outcome, session_id=session_id))
+            raise SetupError(live.outcome.fatal_error) from None
         try:
             yield live
         finally:
-            live.outcome = await driver.finish("session closed")
+            outcome = await driver.finish("session closed")
+            if outcome.fatal_error is not None:  # shown on the console by the caller
+                outcome.fatal_error = redactor.text(outcome.fatal_error)
+            live.outcome = outcome
             artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=live.outcome, session_id=session_id))

@@ -14,13 +14,14 @@ import json
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Protocol
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence
 
 from ..core import Session
 from ..core.actions import CheckGuardrail, EndSession, Play, Record, RunTool, Send, StopPlayback
 from .transport import BadFrame, ConnectionLost
 
-RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # one outage's budget: reset once a socket is configured
+SETUP_TIMEOUT = 10.0  # seconds a new socket has to confirm the session (like the handshake's own timeout)
 TICK_SECONDS = 0.25
 FINISH_TIMEOUT = 30.0  # seconds a closing session waits for the pending reply
 EARLY_AUDIO_MAX_BYTES = 48_000 * 60  # a minute of 24 kHz PCM16 kept for an audio output not attached yet
@@ -74,6 +75,8 @@ class Driver:
     audio_out: AudioOut | None = None
     hooks: Hooks = field(default_factory=Hooks)
     clock: Callable[[], float] = time.monotonic
+    setup_timeout: float = SETUP_TIMEOUT
+    reconnect_delays: Sequence[float] = RECONNECT_DELAYS
 
     def __post_init__(self) -> None:
         self._outgoing: collections.deque[dict[str, Any]] = collections.deque()
@@ -89,6 +92,9 @@ class Driver:
         self._early_audio_bytes = 0
         self._connected = asyncio.Event()
         self._started_at = self.clock()
+        self._unconfirmed_since: float | None = None  # when the current socket opened, until session.updated
+        self._created_on_socket = False  # the current socket sent session.created
+        self._outage_attempts = 0  # reconnect attempts since a socket was last configured
         self.reconnects = 0
         self.fatal_error: str | None = None
 
@@ -238,8 +244,13 @@ class Driver:
             now = self.now()
             self.hooks.on_frame("in", event, text, now)
             self.hooks.on_event("in", event, now)
-            if event.get("type") == "session.updated":
+            kind = event.get("type")
+            if kind == "session.updated":
                 self._configured.set()
+                self._unconfirmed_since = None
+                self._outage_attempts = 0  # this socket works: the outage is over
+            elif kind == "session.created":
+                self._created_on_socket = True
             self.apply(self.session.receive(event, self.now()))
             await self.flush()
             if self._spawned or self._running_tools:
@@ -250,25 +261,49 @@ class Driver:
                 await asyncio.sleep(0)
 
     async def _reconnect(self, why: str) -> bool:
+        """Dial again within the outage's budget; a socket that closes before it is configured
+        does not end the outage, so a server that keeps closing cannot make this loop forever."""
         self._connected.clear()
+        closed_unconfigured = self._unconfirmed_since is not None
+        after = "session.created" if self._created_on_socket else "the handshake"
+        self._unconfirmed_since = None
         self.hooks.on_record(Record("notice", {"message": f"connection lost ({why}); reconnecting"}), self.now())
-        for delay in RECONNECT_DELAYS:
-            await asyncio.sleep(delay)
+        while self._outage_attempts < len(self.reconnect_delays):
+            delay = self.reconnect_delays[self._outage_attempts]
+            self._outage_attempts += 1
+            if await self._ends_within(delay):
+                return False
             try:
                 await self.connection.close()
                 await self.connection.connect()
             except Exception as failure:  # any failure to dial is retried
                 self.hooks.on_record(Record("notice", {"message": f"reconnect failed: {failure}"}), self.now())
+                closed_unconfigured = False
                 continue
             self.reconnects += 1
             self._discard_outgoing()
             self._connected.set()
+            self._unconfirmed_since, self._created_on_socket = self.now(), False
             self.apply(self.session.reconnected(self.now()))  # session.update first, then the history
             return True
-        self.fatal_error = f"could not reconnect after {len(RECONNECT_DELAYS)} attempts ({why})"
-        self._end_reason = "connection lost"
-        self._ended.set()
+        if closed_unconfigured:
+            self._fail("connection lost", f"the server keeps closing the connection right after {after} ({why})")
+        else:
+            self._fail("connection lost", f"could not reconnect after {len(self.reconnect_delays)} attempts ({why})")
         return False
+
+    async def _ends_within(self, seconds: float) -> bool:
+        """Sleep, but wake up (True) if the session ends meanwhile."""
+        try:
+            await asyncio.wait_for(self._ended.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def _fail(self, reason: str, message: str) -> None:
+        self.fatal_error = message
+        self._end_reason = reason
+        self._ended.set()
 
     def _discard_outgoing(self) -> None:
         """Drop events queued for the lost socket; runs with no await before `reconnected`."""
@@ -277,25 +312,48 @@ class Driver:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(TICK_SECONDS)
+            opened = self._unconfirmed_since
+            if opened is not None and self.now() - opened > self.setup_timeout:
+                self._fail("setup timed out", f"the server did not confirm the session within {self.setup_timeout:g} s (no session.updated)")
+                return
             self.apply(self.session.tick(self.now()))
             await self.flush()
 
     # -- public -------------------------------------------------------------
-    async def start(self) -> None:
-        """Connect, send the first session.update and wait until the server applied it."""
-        await self.connection.connect()
+    async def start(self, stop: Sequence[asyncio.Event] = ()) -> None:
+        """Connect, send the first session.update and wait until the server applied it.
+
+        The session ends instead (with its reason) when the server does not confirm in
+        time, keeps closing the connection, or one of `stop` is set (Ctrl-C, input closed).
+        A failure to open the first socket is raised (`ConnectFailed`).
+        """
+        if not await self._unless_stopped(self.connection.connect(), stop):
+            return
         self._connected.set()
+        self._unconfirmed_since = self.now()
         for loop_body in (self._writer(), self._reader(), self._ticker()):
             self._spawn(loop_body)
         self.apply(self.session.start(self.now()))
-        await self._wait_or_end(self._configured.wait())
+        await self._unless_stopped(self._configured.wait(), stop)
 
-    async def _wait_or_end(self, awaitable: Any) -> None:
-        waiter = asyncio.ensure_future(awaitable)
-        ended = asyncio.ensure_future(self._ended.wait())
-        await asyncio.wait({waiter, ended}, return_when=asyncio.FIRST_COMPLETED)
-        for pending in (waiter, ended):
-            pending.cancel()
+    async def _unless_stopped(self, awaitable: Awaitable[Any], stop: Sequence[asyncio.Event]) -> bool:
+        """Await `awaitable` unless the session ends or a stop event is set first (False)."""
+        work = asyncio.ensure_future(awaitable)
+        watchers = [asyncio.ensure_future(event.wait()) for event in (self._ended, *stop)]
+        try:
+            await asyncio.wait({work, *watchers}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+            if not work.done():
+                work.cancel()
+        if work.done() and not work.cancelled():
+            work.result()
+            return True
+        if not self._ended.is_set():
+            self._end_reason = "stopped during setup"
+            self._ended.set()
+        return False
 
     @property
     def ended(self) -> bool:

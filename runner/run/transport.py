@@ -20,17 +20,32 @@ class BadFrame(Exception):
     """The server sent something that is not a JSON event object; the session cannot go on."""
 
 
+class ConnectFailed(Exception):
+    """The socket could not be opened; the message names the URL and why."""
+
+
 class Transport:
     def __init__(self, *, api_key: str, model: str, base_url: str | None = None, websocket_base_url: str | None = None) -> None:
         from openai import AsyncOpenAI
 
         self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, websocket_base_url=websocket_base_url, max_retries=0)
         self._model = model
+        self._websocket_base_url = websocket_base_url
         self._connection: Any = None
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL the SDK dials, for messages (it carries no credentials)."""
+        base = str(self._websocket_base_url or self._client.base_url).rstrip("/")
+        scheme, _, rest = base.partition("://")
+        return f"{_WEBSOCKET_SCHEMES.get(scheme, scheme)}://{rest}/realtime?model={self._model}"
 
     async def connect(self) -> None:
         """Open the socket (GA endpoint, no beta header: the SDK never adds one)."""
-        self._connection = await self._client.realtime.connect(model=self._model).enter()
+        try:
+            self._connection = await self._client.realtime.connect(model=self._model).enter()
+        except Exception as failure:  # refused, unresolvable, handshake rejected or timed out
+            raise ConnectFailed(f"cannot connect to {self.url}: {_failure_text(failure)}") from None
 
     async def send_text(self, text: str) -> None:
         """Send one client event already serialised as JSON."""
@@ -65,6 +80,13 @@ class Transport:
             except Exception:  # already gone: closing is best effort
                 pass
             self._connection = None
+
+
+_WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
+
+
+def _failure_text(failure: Exception) -> str:
+    return str(failure) or type(failure).__name__
 
 
 def _describe(closed: Exception) -> str:

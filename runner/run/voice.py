@@ -14,6 +14,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ from ..audio.recorder import Recorder
 from ..config.model import Config
 from ..core.actions import Record, Send
 from .console import Console
-from .conversation import LiveSession, RunOptions, SetupError, open_session
+from .conversation import LiveSession, RunOptions, SetupError, api_key, open_session
 from .driver import Outcome
 from .interrupts import Interrupts, ctrl_c_ends_cleanly
 from .voice_audio import AudioEnds, VoiceOptions, choose_audio, without_turn_detection
@@ -285,6 +286,7 @@ async def _talk_until_input_ends(loop: VoiceLoop, voice: VoiceOptions) -> None:
 
 async def run_voice(config: Config, options: RunOptions, voice: VoiceOptions, *, console: Console, status: TextIO = sys.stderr) -> tuple[Path, Outcome, list[str]]:
     """Hold a voice conversation; returns the session folder, how it ended and the summary lines."""
+    api_key(options, os.environ)  # a missing key is the first thing to fix, before any device
     if voice.ptt and not sys.stdin.isatty():
         raise SetupError("--ptt reads the space bar from a terminal, and standard input is not one")
     ends = choose_audio(voice)
@@ -293,7 +295,7 @@ async def run_voice(config: Config, options: RunOptions, voice: VoiceOptions, *,
     loop = VoiceLoop(voice, ends, console)
     try:
         with ctrl_c_ends_cleanly() as interrupts, cbreak_terminal(sys.stdin.fileno()) if voice.ptt else contextlib.nullcontext():
-            async with open_session(config, options, on_record=loop.record, on_event=loop.event) as live:
+            async with open_session(config, options, on_record=loop.record, on_event=loop.event, stop_setup=(interrupts.requested,)) as live:
                 try:
                     loop.attach(live)
                     where = "offline simulator" if options.offline else "Realtime API"

@@ -124,3 +124,25 @@ def test_no_filler_while_the_calling_response_is_still_active(make_session, serv
     s.start(0.0)
     s.feed(server.response_created("r1"), server.call("r1", "c1", "authenticate_user"), now=0.0)
     assert s.tick(5.0) == []
+
+
+def test_a_call_for_a_response_never_created_is_ignored_and_nothing_is_owed(make_session, server, h):
+    """A misbehaving server: no response.done will come for it, so answering would wedge the session."""
+    s = make_session()
+    s.start(0.0)
+    actions = s.feed(server.call("r_ghost", "c1", "authenticate_user", '{"phone": "(555) 123-4567"}'), now=1.0)
+    assert [a for a in actions if isinstance(a, RunTool)] == []
+    assert h.sent(actions) == []
+    assert h.records(actions, "notice") == [
+        {"message": "function call 'c1' (authenticate_user) for response 'r_ghost', which is not in progress, ignored"}
+    ]
+    assert s.busy is False and s.tool_calls == []
+
+
+def test_a_call_for_a_response_already_done_is_ignored_too(make_session, server, h):
+    s = make_session()
+    s.start(0.0)
+    s.feed(server.response_created("r1"), server.response_done("r1"), now=1.0)
+    actions = s.feed(server.call("r1", "c1", "authenticate_user"))
+    assert [a for a in actions if isinstance(a, RunTool)] == [] and s.busy is False
+    assert h.records(actions, "notice") == [{"message": "function call 'c1' (authenticate_user) for response 'r1', which is not in progress, ignored"}]
