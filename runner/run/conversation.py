@@ -20,7 +20,7 @@ from ..config.model import Config
 from ..core.actions import Record
 from .artifacts import SessionArtifacts, new_session_folder
 from .driver import Driver, Hooks
-from .report import build_report, transcript_line
+from .report import build_report, transcript_entry
 
 OFFLINE_API_KEY = "sk-offline-simulator"
 
@@ -157,9 +157,9 @@ async def open_session(
 
         def record(entry: Record, t: float) -> None:
             on_record(entry, t)
-            line = transcript_line(entry)
-            if line is not None:
-                artifacts.transcript({"t": round(t, 6), "kind": entry.kind, **entry.data}, line)
+            written = transcript_entry(entry, t)
+            if written is not None:
+                artifacts.transcript(*written)
             if entry.kind == "usage":  # one per response.done: keep report.json current
                 artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=None, session_id=session_id))
 
