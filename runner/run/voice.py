@@ -48,7 +48,7 @@ class VoiceLoop:
         self.ends = ends
         self.console = console
         self.player = Player(cushion_ms=voice.cushion_ms, on_item_finished=self._finished_from_audio_thread, on_played=self._played)
-        self.echo: EchoGate | HalfDuplex | None = HalfDuplex() if voice.half_duplex else EchoGate() if voice.echo_gate else None
+        self.echo = echo_control(voice)
         self.live: LiveSession | None = None
         self.metrics = VoiceMetrics(0.0)
         self.recorder: Recorder | None = None
@@ -242,11 +242,26 @@ class VoiceLoop:
             self.console.status(self.status_text())
 
 
+def echo_control(voice: VoiceOptions) -> EchoGate | HalfDuplex | None:
+    """The policy that keeps the agent's own voice out of the input.
+
+    A WAV file cannot contain echo, so it gets none unless --half-duplex asks for one:
+    the default gate would only drop a barge-in recorded in the file.
+    """
+    if voice.half_duplex:
+        return HalfDuplex()
+    if voice.echo_gate and voice.input_wav is None:
+        return EchoGate()
+    return None
+
+
 def _hint(voice: VoiceOptions) -> str:
     if voice.ptt:
         return "push-to-talk: press space to talk, press again (or let go) to send; Ctrl-C ends"
     if voice.half_duplex:
         return "half duplex: the mic is muted while the agent speaks; Ctrl-C ends"
+    if voice.input_wav is not None:
+        return "the input file is sent as it is, also while the agent speaks; Ctrl-C ends"
     if not voice.echo_gate:
         return "no echo gate: use headphones, or the agent will hear itself; Ctrl-C ends"
     return "speak when ready; without headphones an echo gate keeps the agent from hearing itself (headphones: --no-echo-gate; or --ptt); Ctrl-C ends"
