@@ -203,6 +203,12 @@ class VoiceLoop:
         assert self.live is not None
         self.live.driver.apply(self.live.core.commit_user_turn(self._ptt_ms, self.live.driver.now()))
 
+    def settle_playback(self) -> None:
+        """The conversation is over: audio still queued will not be heard, so record what was."""
+        if self._owed and self.live is not None:
+            item_id, played_ms = self.stop()
+            self.live.driver.apply(self.live.core.playback_stopped(item_id, played_ms, self.live.driver.now()))
+
     # -- waiting --------------------------------------------------------------------
     def reply_finished(self) -> bool:
         """Nothing more to hear: no speech in progress, the last turn answered and fully played."""
@@ -290,6 +296,7 @@ async def _converse(loop: VoiceLoop, voice: VoiceOptions, interrupts: Interrupts
         loop.console.status(None)
     if stopping.done() and not live.driver.ended:
         live.driver.apply(live.core.interrupt(live.driver.now()))  # the user cut it off: truncate what was heard
+    loop.settle_playback()
 
 
 async def _talk_until_input_ends(loop: VoiceLoop, voice: VoiceOptions) -> None:

@@ -61,8 +61,9 @@ def transcript(folder: Path) -> tuple[list[dict], list[str]]:
 
 
 def truncate_ms(folder: Path) -> tuple[str, int]:
-    (truncate,) = [e["event"] for e in events(folder) if e["dir"] == "out" and e["event"]["type"] == "conversation.item.truncate"]
-    return truncate["item_id"], truncate["audio_end_ms"]
+    truncates = [e["event"] for e in events(folder) if e["dir"] == "out" and e["event"]["type"] == "conversation.item.truncate"]
+    assert len(truncates) == 1, f"one truncate expected (a barge-in that got through), got {truncates}"
+    return truncates[0]["item_id"], truncates[0]["audio_end_ms"]
 
 
 def replies(folder: Path) -> list[str]:
@@ -100,13 +101,13 @@ def test_an_input_file_gets_no_echo_gate_by_default_so_its_barge_in_gets_through
             "--input-wav", str(barge_in_wav(speech_dir)), "--output-wav", str(tmp_path / "heard.wav")]
     done = run_runner(args)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines()[1] == "runner: the input file is sent as it is, also while the agent speaks; Ctrl-C ends"
-    assert "headphones" not in done.stderr
     folder = session_folder(tmp_path / "s")
     cut_item, heard_ms = truncate_ms(folder)
     assert cut_item == replies(folder)[0]
     assert f"  ⏹ host interrupted after {heard_ms} ms" in done.stdout.splitlines()
     assert SUMMARY_ONE_OF_TWO_INTERRUPTED in done.stderr.splitlines()
+    assert done.stderr.splitlines()[1] == "runner: the input file is sent as it is, also while the agent speaks; Ctrl-C ends"
+    assert "headphones" not in done.stderr
 
 
 def test_ctrl_c_during_a_spoken_reply_counts_it_interrupted_with_what_was_heard(tmp_path, speech_dir):
