@@ -62,7 +62,7 @@ class CheckGuardrail:
 class Record:
     """Something worth showing and keeping: transcript lines, breadcrumbs, usage.
 
-    Kinds: user, assistant_delta, assistant, interrupted, tool_call, tool_result,
+    Kinds: user, assistant_delta, assistant, heard, interrupted, tool_call, tool_result,
     handoff, guardrail, error, notice, usage, latency.
     """
 

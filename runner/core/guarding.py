@@ -26,6 +26,23 @@ CLOSING_INSTRUCTIONS = "End the conversation now: say one short, polite goodbye 
 MAX_CORRECTIONS_PER_TURN = 2
 
 
+def heard_text(text: str, heard_ms: int, received_ms: int) -> str:
+    """What the listener heard of `text` when `heard_ms` of its `received_ms` of audio played.
+
+    The transcript carries no timing, so speech is taken to run at an even pace over its
+    characters: the heard share of the audio is the heard share of the text. The cut falls
+    back to the last whole word, so the transcript never claims a word that was cut off.
+    """
+    if heard_ms <= 0 or received_ms <= 0:
+        return ""
+    if heard_ms >= received_ms:
+        return text
+    end = len(text) * heard_ms // received_ms
+    while end > 0 and not text[end].isspace():
+        end -= 1
+    return text[:end].rstrip()
+
+
 class GuardrailsMixin:
     """Stopping playback, truncating what was not heard, and acting on guardrail verdicts."""
 
@@ -44,9 +61,19 @@ class GuardrailsMixin:
                 actions.append(self._cancel(response))
             for item in response.items:  # audible items are reported once playback has stopped
                 if item.message.item_id not in self._audible:
-                    message = item.message
-                    actions.append(Record("interrupted", {"agent": message.agent, "item_id": message.item_id, "text": message.text, "heard_ms": None}))
+                    actions += self._cut_unplayed(item)
         return actions
+
+    def _cut_unplayed(self: Session, item: ItemState) -> list[Action]:
+        """An item of a cut response that is not playing: heard in full already, or not at all."""
+        if item.entry == "written":
+            return []
+        message = item.message
+        if self._audio and message.heard_ms is not None:
+            return self._heard_in_full(item)
+        if self._audio:  # no audio of it was played: nothing of it was heard
+            message.text, message.heard_ms = "", 0
+        return self._interrupted_entry(item)
 
     def _stop_playback(self: Session, reason: Literal["barge_in", "guardrail", "end"]) -> list[Action]:
         """StopPlayback when something is audible and no stop is already awaited."""
@@ -79,9 +106,10 @@ class GuardrailsMixin:
         """The driver's answer to StopPlayback: which item was audible and how much was heard."""
         stop, self._stop = self._stop, None
         audible, self._audible = self._audible, {}
+        reason = stop.reason if stop is not None else "barge_in"
         actions: list[Action] = []
         for audible_id, item in audible.items():
-            actions += self._truncate(item, played_ms if audible_id == item_id else 0, send=stop is None or stop.reason != "end")
+            actions += self._truncate(item, played_ms if audible_id == item_id else 0, reason)
         if stop is not None and not self._ended:
             for then in stop.then:
                 actions += then(now)
@@ -90,26 +118,49 @@ class GuardrailsMixin:
     def playback_finished(self: Session, item_id: str, now: float) -> list[Action]:
         """The whole item was heard."""
         item = self._audible.pop(item_id, None)
-        if item is not None:
-            item.message.heard_ms = self._received_ms(item)
-        return []
+        if item is None:
+            return []
+        item.message.heard_ms = self._received_ms(item)
+        return self._heard_in_full(item)
 
-    def _truncate(self: Session, item: ItemState, played_ms: float, *, send: bool) -> list[Action]:
-        """Forget the unheard audio: truncate only when 0 < played < received."""
+    def _truncate(self: Session, item: ItemState, played_ms: float, reason: Literal["barge_in", "guardrail", "end"]) -> list[Action]:
+        """Forget the unheard audio and text: truncate only when 0 < played < received.
+
+        A reply cut by the user (barge-in, Ctrl-C, end) makes its turn interrupted; one cut
+        by a guardrail is answered by the correction that follows.
+        """
         received = self._received_ms(item)
         heard = max(0, min(int(played_ms), received))
         message = item.message
         message.heard_ms = heard
         if heard >= received:
-            return []
+            return self._heard_in_full(item)
         actions: list[Action] = []
-        if send and heard > 0:
+        if heard > 0 and reason != "end" and not self._ended:
             truncate = {"type": "conversation.item.truncate", "item_id": message.item_id, "content_index": 0, "audio_end_ms": heard}
             actions.append(self._send(truncate))
         item.muted = True
         message.status = "interrupted"
-        actions.append(Record("interrupted", {"agent": message.agent, "item_id": message.item_id, "text": message.text, "heard_ms": heard}))
-        return actions
+        message.text = heard_text(message.text, heard, received)
+        if reason != "guardrail" and item.turn is not None:
+            item.turn.interrupted = True
+        return actions + self._interrupted_entry(item)
+
+    def _heard_in_full(self: Session, item: ItemState) -> list[Action]:
+        """Played to the end: write the transcript entry that waited for it, if one did."""
+        if item.entry != "owed":
+            return []
+        item.entry = "written"
+        message = item.message
+        return [Record("heard", {"agent": message.agent, "item_id": message.item_id, "text": message.text, "heard_ms": message.heard_ms})]
+
+    def _interrupted_entry(self: Session, item: ItemState) -> list[Action]:
+        """The one transcript entry of a cut reply, with what was heard of it."""
+        if item.entry == "written":
+            return []
+        item.entry = "written"
+        message = item.message
+        return [Record("interrupted", {"agent": message.agent, "item_id": message.item_id, "text": message.text, "heard_ms": message.heard_ms})]
 
     def _received_ms(self: Session, item: ItemState) -> int:
         return item.received_bytes * 1000 // self._bytes_per_second[item.message.agent]

@@ -41,7 +41,7 @@ class ResponsesMixin:
         agent = response.agent if response is not None else self._agent.name
         message = Message("assistant", agent, "", "in_progress", now, item_id=item_id, response_id=response_id)
         policies = self._output_policies[agent]
-        item = ItemState(message, response, policies, [p.check_every_chars for p in policies], self._user_turn)
+        item = ItemState(message, response, policies, [p.check_every_chars for p in policies], self._user_turn, self._turn)
         if response is not None:
             item.muted = response.muted
             response.items.append(item)
@@ -85,7 +85,17 @@ class ResponsesMixin:
         final = event.get("transcript", event.get("text"))
         if final is not None:
             message.text = final
-        actions: list[Action] = [Record("assistant", {"agent": message.agent, "item_id": item_id, "text": message.text})]
+        data = {"agent": message.agent, "item_id": item_id, "text": message.text}
+        if item_id in self._audible:
+            # Still playing: `heard_ms` None says the transcript entry follows as a
+            # "heard" or "interrupted" record once playback tells how much was heard.
+            data["heard_ms"] = None
+            item.entry = "owed"
+        else:
+            item.entry = "written"
+            if message.heard_ms is not None:
+                data["heard_ms"] = message.heard_ms
+        actions: list[Action] = [Record("assistant", data)]
         if item.policies:
             self._final_checks(item, actions)
         return actions

@@ -7,7 +7,7 @@ from typing import Callable, Literal
 
 from runner.config.model import Guardrail
 from runner.core.actions import Action
-from runner.core.records import Message
+from runner.core.records import Message, TurnLatency
 from runner.core.sequencer import ResponseRequest
 
 
@@ -20,8 +20,12 @@ class ItemState:
     policies: tuple[Guardrail, ...]  # output policies of the agent that speaks
     next_checks: list[int]  # per policy: text length that triggers its next streaming check
     user_turn: int
+    turn: TurnLatency | None = None  # the user turn this item answers
     received_bytes: int = 0
     muted: bool = False  # cut by barge-in or a guardrail: drop the rest of its output
+    # The transcript entry: "pending" until the text is complete, "owed" while the complete
+    # text waits for playback to say how much was heard, then "written".
+    entry: Literal["pending", "owed", "written"] = "pending"
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from ..core.actions import Record
 from ..core.pricing import unpriced_warning
 from .artifacts import Redactor, SessionArtifacts, new_session_folder
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, Driver, Hooks, Outcome
-from .report import build_report, transcript_line
+from .report import build_report, transcript_entry
 
 OFFLINE_API_KEY = "sk-offline-simulator"
 
@@ -166,9 +166,9 @@ async def open_session(
 
         def record(entry: Record, t: float) -> None:
             on_record(Record(entry.kind, redactor.value(entry.data)) if redactor else entry, t)
-            line = transcript_line(entry)
-            if line is not None:
-                artifacts.transcript({"t": round(t, 6), "kind": entry.kind, **entry.data}, line)
+            written = transcript_entry(entry, t)
+            if written is not None:
+                artifacts.transcript(*written)
             if entry.kind == "usage":  # one per response.done: keep report.json current
                 artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=None, session_id=session_id))
 

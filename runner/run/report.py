@@ -17,15 +17,23 @@ def _one_line(text: Any, limit: int = 300) -> str:
 
 
 def transcript_line(record: Record) -> str | None:
-    """The Markdown line for a finished transcript entry; None for streaming or bookkeeping records."""
+    """The Markdown line for a finished transcript entry; None for streaming or bookkeeping records.
+
+    A spoken reply still playing (`assistant` with `heard_ms` None) is no entry yet: the
+    core follows it with `heard` (played to the end) or `interrupted` (only the heard text).
+    """
     data = record.data
     kind = record.kind
     if kind == "user":
         return f"**user:** {data.get('text', '')}"
-    if kind == "assistant":
+    if kind == "assistant" and "heard_ms" in data and data["heard_ms"] is None:
+        return None  # still playing
+    if kind in ("assistant", "heard"):
         return f"**{data.get('agent', 'assistant')}:** {data.get('text', '')}"
     if kind == "interrupted":
-        return f"**{data.get('agent', 'assistant')}:** {data.get('text', '')} _(interrupted after {data.get('heard_ms')} ms heard)_"
+        heard = data.get("heard_ms")
+        mark = "_(interrupted)_" if heard is None else f"_(interrupted after {heard} ms heard)_"
+        return " ".join(part for part in (f"**{data.get('agent', 'assistant')}:**", data.get("text", ""), mark) if part)
     if kind == "tool_result":
         took = f" in {data['duration'] * 1000:.0f} ms" if isinstance(data.get("duration"), (int, float)) else ""
         outcome = f"failed: {_one_line(data['error'])}" if data.get("error") else _one_line(data.get("output", ""))
@@ -41,6 +49,18 @@ def transcript_line(record: Record) -> str | None:
     if kind == "notice":
         return f"> {data.get('message', '')}"
     return None
+
+
+def transcript_entry(record: Record, t: float) -> tuple[dict[str, Any], str] | None:
+    """The transcript.jsonl entry and transcript.md line of a record; None when it is no entry.
+
+    A `heard` record is written as kind `assistant`: it is the reply, as heard.
+    """
+    line = transcript_line(record)
+    if line is None:
+        return None
+    kind = "assistant" if record.kind == "heard" else record.kind
+    return {"t": round(t, 6), "kind": kind, **record.data}, line
 
 
 def latency_summary(values: list[float]) -> dict[str, float] | None:

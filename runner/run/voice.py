@@ -49,7 +49,7 @@ class VoiceLoop:
         self.ends = ends
         self.console = console
         self.player = Player(cushion_ms=voice.cushion_ms, on_item_finished=self._finished_from_audio_thread, on_played=self._played)
-        self.echo: EchoGate | HalfDuplex | None = HalfDuplex() if voice.half_duplex else EchoGate() if voice.echo_gate else None
+        self.echo = echo_control(voice)
         self.live: LiveSession | None = None
         self.metrics = VoiceMetrics(0.0)
         self.recorder: Recorder | None = None
@@ -204,6 +204,12 @@ class VoiceLoop:
         assert self.live is not None
         self.live.driver.apply(self.live.core.commit_user_turn(self._ptt_ms, self.live.driver.now()))
 
+    def settle_playback(self) -> None:
+        """The conversation is over: audio still queued will not be heard, so record what was."""
+        if self._owed and self.live is not None:
+            item_id, played_ms = self.stop()
+            self.live.driver.apply(self.live.core.playback_stopped(item_id, played_ms, self.live.driver.now()))
+
     # -- waiting --------------------------------------------------------------------
     def reply_finished(self) -> bool:
         """Nothing more to hear: no speech in progress, the last turn answered and fully played."""
@@ -243,11 +249,26 @@ class VoiceLoop:
             self.console.status(self.status_text())
 
 
+def echo_control(voice: VoiceOptions) -> EchoGate | HalfDuplex | None:
+    """The policy that keeps the agent's own voice out of the input.
+
+    A WAV file cannot contain echo, so it gets none unless --half-duplex asks for one:
+    the default gate would only drop a barge-in recorded in the file.
+    """
+    if voice.half_duplex:
+        return HalfDuplex()
+    if voice.echo_gate and voice.input_wav is None:
+        return EchoGate()
+    return None
+
+
 def _hint(voice: VoiceOptions) -> str:
     if voice.ptt:
         return "push-to-talk: press space to talk, press again (or let go) to send; Ctrl-C ends"
     if voice.half_duplex:
         return "half duplex: the mic is muted while the agent speaks; Ctrl-C ends"
+    if voice.input_wav is not None:
+        return "the input file is sent as it is, also while the agent speaks; Ctrl-C ends"
     if not voice.echo_gate:
         return "no echo gate: use headphones, or the agent will hear itself; Ctrl-C ends"
     return "speak when ready; without headphones an echo gate keeps the agent from hearing itself (headphones: --no-echo-gate; or --ptt); Ctrl-C ends"
@@ -276,6 +297,7 @@ async def _converse(loop: VoiceLoop, voice: VoiceOptions, interrupts: Interrupts
         loop.console.status(None)
     if stopping.done() and not live.driver.ended:
         live.driver.apply(live.core.interrupt(live.driver.now()))  # the user cut it off: truncate what was heard
+    loop.settle_playback()
 
 
 async def _talk_until_input_ends(loop: VoiceLoop, voice: VoiceOptions) -> None:

@@ -26,7 +26,7 @@ class VoiceOptions:
 
     ptt: bool = False
     half_duplex: bool = False
-    echo_gate: bool = True  # False: headphones, nothing to keep out
+    echo_gate: bool = True  # False: headphones, nothing to keep out (an --input-wav never gets one)
     input_device: str | None = None
     output_device: str | None = None
     input_wav: Path | None = None
