@@ -28,7 +28,7 @@ from typing import Any, Callable
 from runner.config import load
 from runner.config.model import Config
 from runner.core.actions import Record
-from runner.run.conversation import RunOptions, open_session
+from runner.host.conversation import RunOptions, open_session
 from runner.sim.speech import BYTES_PER_MS
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "agents.yaml"

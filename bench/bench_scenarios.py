@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from runner.config import load
-from runner.run.conversation import RunOptions, open_session
+from runner.host.conversation import RunOptions, open_session
 from runner.core.actions import Record
 from runner.scenarios import load_scenarios, play_all
 from runner.scenarios.expectations import check_db, check_expect

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from runner.config import load
-from runner.run.conversation import RunOptions, open_session
+from runner.host.conversation import RunOptions, open_session
 from runner.sim import Simulator
 
 SESSIONS = 16  # per client; the first one is a warm-up and not counted

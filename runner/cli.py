@@ -322,7 +322,7 @@ def run(
         _fail("--fast only applies to --input-wav/--output-wav", EXIT_USAGE)
     from runner.run.chat import lines_from, run_text
     from runner.run.console import Console
-    from runner.run.conversation import RunOptions, SetupError
+    from runner.host.conversation import RunOptions, SetupError
 
     options = RunOptions(
         text=text,

@@ -15,8 +15,8 @@ from typing import AsyncIterator, TextIO
 
 from ..config.model import Config
 from .console import Console
-from .conversation import LiveSession, RunOptions, open_session
-from .driver import Outcome
+from ..host.conversation import LiveSession, RunOptions, open_session
+from ..host.driver import Outcome
 from .interrupts import Interrupts, ctrl_c_ends_cleanly
 
 

@@ -30,8 +30,8 @@ from ..audio.recorder import Recorder
 from ..config.model import Config
 from ..core.actions import Record, Send
 from .console import Console
-from .conversation import LiveSession, RunOptions, SetupError, api_key, open_session
-from .driver import Outcome
+from ..host.conversation import LiveSession, RunOptions, SetupError, api_key, open_session
+from ..host.driver import Outcome
 from .interrupts import Interrupts, ctrl_c_ends_cleanly
 from .voice_audio import AudioEnds, VoiceOptions, choose_audio, without_turn_detection
 from .voice_keys import KeyReader, SpaceBar, cbreak_terminal

@@ -17,7 +17,7 @@ from ..audio.output import AudioOutput, DeviceOutput
 from ..audio.playback import Player
 from ..audio.wav import WavError
 from ..config.model import Config, TurnDetection
-from .conversation import SetupError
+from ..host.conversation import SetupError
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections import deque
 from typing import Any, Iterable
 
 from ..audio.playback import Player
-from .report import latency_summary
+from ..host.report import latency_summary
 
 
 class VoiceMetrics:

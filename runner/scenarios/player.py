@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..config.model import Config
 from ..core.actions import Record
-from ..run.report import transcript_line
+from ..host.report import transcript_line
 from .expectations import check_expect, check_output, latency_misses
 from .model import Fixtures, Scenario, Step
 
 if TYPE_CHECKING:
-    from ..run.conversation import LiveSession
+    from ..host.conversation import LiveSession
 
 REPLY_TIMEOUT = 60.0  # seconds a user turn may take to be answered (tools included)
 
@@ -128,7 +128,7 @@ class Player:
 
     async def _run(self, scenario: Scenario, work: Path, result: RunResult) -> None:
         from ..bindings import BindingError, run_setup
-        from ..run.conversation import RunOptions, SetupError, open_session
+        from ..host.conversation import RunOptions, SetupError, open_session
 
         config = dataclasses.replace(self.configs[scenario.config], state_dir=work / "state")
         database = config.state_dir / scenario.fixtures.file if scenario.fixtures is not None else None

@@ -20,8 +20,8 @@ import yaml
 from runner.config import load
 from runner.config.model import Config
 from runner.core.actions import Record
-from runner.run.conversation import LiveSession, RunOptions, open_session
-from runner.run.driver import Outcome
+from runner.host.conversation import LiveSession, RunOptions, open_session
+from runner.host.driver import Outcome
 from runner.sim.speech import BYTES_PER_MS
 
 COMPETITORS = {

@@ -22,7 +22,7 @@ import websockets
 
 from runner.config import load
 from runner.config.model import Config
-from runner.run.conversation import LiveSession, RunOptions, open_session
+from runner.host.conversation import LiveSession, RunOptions, open_session
 
 CONFIG = """\
 version: 1

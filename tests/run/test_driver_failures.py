@@ -12,7 +12,7 @@ import pytest
 import websockets
 
 from runner.config import load
-from runner.run.conversation import LiveSession, RunOptions, open_session
+from runner.host.conversation import LiveSession, RunOptions, open_session
 
 CONFIG = """\
 version: 1

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from runner.config import load
-from runner.run.conversation import RunOptions, open_session
+from runner.host.conversation import RunOptions, open_session
 
 
 def test_the_report_is_refreshed_after_each_response_and_finalised_at_the_end(project: Path, tmp_path: Path, monkeypatch):

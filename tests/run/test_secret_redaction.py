@@ -147,7 +147,7 @@ def test_interpolated_secrets_reach_the_servers_but_no_artifact_or_console_line(
 
 
 def test_the_redactor_masks_the_longest_secret_first_and_leaves_short_values_alone() -> None:
-    from runner.run.artifacts import Redactor
+    from runner.host.artifacts import Redactor
 
     redactor = Redactor({"SHORT": "abc", "KEY": "token-1234", "LONGER": "token-1234-extra"})
     assert redactor.text("a token-1234-extra and a token-1234 and abc") == "a ${LONGER} and a ${KEY} and abc"

@@ -71,7 +71,7 @@ def test_greeting_audio_that_comes_before_the_speaker_is_attached_is_played_once
     import asyncio
 
     from runner.config import load
-    from runner.run.conversation import RunOptions, open_session
+    from runner.host.conversation import RunOptions, open_session
 
     config = load(project / "agents.yaml").config
     assert config is not None

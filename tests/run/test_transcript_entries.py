@@ -1,7 +1,7 @@
 """Which records become transcript entries, and how they read."""
 
 from runner.core import Record
-from runner.run.report import transcript_entry
+from runner.host.report import transcript_entry
 
 
 def test_a_spoken_reply_is_written_once_when_heard_and_a_cut_one_with_only_its_heard_text():

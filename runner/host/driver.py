@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence
 
 from ..core import Session
 from ..core.actions import CheckGuardrail, EndSession, Play, Record, RunTool, Send, StopPlayback
-from .transport import BadFrame, ConnectionLost
+from .errors import BadFrame, ConnectionLost
 
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # one outage's budget: reset once a socket is configured
 SETUP_TIMEOUT = 10.0  # seconds a new socket has to confirm the session (like the handshake's own timeout)

@@ -61,7 +61,7 @@ class LiveSession:
     folder: Path
     artifacts: SessionArtifacts
     simulator: Any = None  # runner.sim.Simulator when offline
-    outcome: Any = None  # runner.run.driver.Outcome, once closed
+    outcome: Any = None  # runner.host.driver.Outcome, once closed
 
     @property
     def core(self) -> Any:
@@ -110,7 +110,8 @@ async def open_session(
     """
     from ..bindings import BindingError, ToolContext, ToolExecutor, run_setup
     from ..core import Session
-    from .transport import ConnectFailed, Transport
+    from .errors import ConnectFailed
+    from .transport import Transport
 
     environ = os.environ if environ is None else environ
     enabled = guardrails_enabled(options, environ)

@@ -11,17 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-
-class ConnectionLost(Exception):
-    """The socket closed without us asking; the driver may reconnect."""
-
-
-class BadFrame(Exception):
-    """The server sent something that is not a JSON event object; the session cannot go on."""
-
-
-class ConnectFailed(Exception):
-    """The socket could not be opened; the message names the URL and why."""
+from .errors import BadFrame, ConnectFailed, ConnectionLost
 
 
 class Transport:

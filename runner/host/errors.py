@@ -1,0 +1,15 @@
+"""What can go wrong with a connection, apart from any one transport."""
+
+from __future__ import annotations
+
+
+class ConnectionLost(Exception):
+    """The socket closed without us asking; the driver may reconnect."""
+
+
+class BadFrame(Exception):
+    """The server sent something that is not a JSON event object; the session cannot go on."""
+
+
+class ConnectFailed(Exception):
+    """The socket could not be opened; the message names the URL and why."""
