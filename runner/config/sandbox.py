@@ -3,9 +3,10 @@
 Jinja's sandbox already refuses unsafe attributes and ranges over 100,000 items, but
 a template is still user code: it could ask for a gigabyte string (`'%999999999d' % 1`
 is even folded at compile time), nest loops a billion iterations deep, or recurse
-until Python gives up.  This environment bounds each of those (the size of strings
-built by operators, filters and str methods; the loop iterations, calls and seconds
-of one render; the output's length), so compiling and rendering either succeed or
+until Python gives up.  This environment bounds each of those: the text size of what
+operators, filters and str methods build (measured before building it: a list can
+hold one big string many times over), the loop iterations, calls and seconds of one
+render, and the characters it prints.  Compiling and rendering either succeed or
 raise one `TemplateRenderError` whose message fits on one problem line.
 """
 
@@ -15,14 +16,16 @@ import contextvars
 import re
 import string
 import time
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateRuntimeError, nodes
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 
 MAX_TEXT = 200_000  # characters in any string a template builds, and in its output
-MAX_STEPS = 200_000  # loop iterations plus calls in one render
+MAX_STEPS = 100_000  # loop iterations plus calls in one render
+MAX_PRINTED = 1_000_000  # characters of all `{{ }}` values of one render, captured blocks included
 MAX_SECONDS = 1.0  # wall time of one render
 _STEP_FILTER = "_runner_step"
 _CONCAT_FILTER = "_runner_concat"
@@ -30,6 +33,10 @@ _PERCENT_NUMBERS = re.compile(r"%[-#0 +]*(\d*)(?:\.(\d*))?")
 _SPEC_NUMBERS = re.compile(r"\d+")
 _WIDTH_METHODS = {"center", "ljust", "rjust", "zfill", "expandtabs"}
 _WIDTH_FILTERS = ("center", "indent", "batch", "slice", "wordwrap", "truncate")
+_TEXT_FILTERS = (
+    "capitalize", "center", "e", "escape", "forceescape", "indent", "lower", "pprint", "reverse", "safe", "string",
+    "striptags", "title", "tojson", "trim", "truncate", "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr",
+)
 
 
 class TemplateRenderError(TemplateRuntimeError):
@@ -45,6 +52,7 @@ class _Budget:
 
     def __init__(self) -> None:
         self.steps = 0
+        self.printed = 0
         self.deadline = time.monotonic() + MAX_SECONDS
 
     def step(self) -> None:
@@ -64,6 +72,55 @@ def _step() -> None:
         budget.step()
 
 
+def _text_size(value: Any, limit: int = MAX_TEXT) -> int:
+    """About how long str(value) is, counted without building it and only until past `limit`.
+
+    Containers can share one big value many times over ([s] * 100000), so their text can
+    be far larger than their memory: this is what every place that turns values into
+    text checks first.
+    """
+    size = 0
+    pending = [value]
+    while pending and size <= limit:
+        item = pending.pop()
+        if isinstance(item, str):
+            size += len(item)
+        elif isinstance(item, bool) or item is None:
+            size += 5
+        elif isinstance(item, int):
+            size += item.bit_length() // 3 + 1
+        elif isinstance(item, Mapping):
+            size += 2 + 4 * len(item)
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            size += 2 + 2 * len(item)
+            pending.extend(item)
+        elif isinstance(item, Namespace):
+            pending.append(getattr(item, "_Namespace__attrs", {}))
+        else:
+            size += 24
+    return size
+
+
+def _check_text(value: Any, what: str) -> None:
+    if _text_size(value) > MAX_TEXT:
+        raise _too_long(what)
+
+
+def _printed(value: Any) -> Any:
+    """Every `{{ }}` value (the environment's finalize): bounded alone and in total."""
+    size = _text_size(value)
+    if size > MAX_TEXT:
+        raise _too_long("a printed value")
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.printed += size
+        if budget.printed > MAX_PRINTED:
+            raise TemplateRenderError(f"the template prints more than {MAX_PRINTED:,} characters")
+    return value
+
+
 def _too_long(what: str) -> TemplateRenderError:
     return TemplateRenderError(f"{what} would be longer than {MAX_TEXT:,} characters")
 
@@ -74,6 +131,8 @@ def _check_count(value: Any, what: str) -> None:
 
 
 def _check_percent_format(text: str, args: Any) -> None:
+    if len(text) + _text_size(args) > MAX_TEXT:
+        raise _too_long("a formatted value")
     for width, precision in _PERCENT_NUMBERS.findall(text):
         for number in (width, precision):
             if number and int(number) > MAX_TEXT:
@@ -83,7 +142,9 @@ def _check_percent_format(text: str, args: Any) -> None:
             _check_count(value, "a formatted value")
 
 
-def _check_brace_format(text: str, args: Iterable[Any]) -> None:
+def _check_brace_format(text: str, args: list[Any]) -> None:
+    if len(text) + _text_size(args) > MAX_TEXT:
+        raise _too_long("a formatted value")
     try:
         fields = list(string.Formatter().parse(text))
     except ValueError:
@@ -105,23 +166,76 @@ def _stepped(iterable: Any) -> Iterator[Any]:
 
 def _bounded_concat(parts: list[Any]) -> str:
     """`a ~ b`: the joined text must stay within MAX_TEXT."""
-    pieces = [str(part) for part in parts]
-    if sum(map(len, pieces)) > MAX_TEXT:
-        raise _too_long("a joined text")
-    return "".join(pieces)
+    _check_text(parts, "a joined text")
+    return "".join(map(str, parts))
 
 
 def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-    first_argument = 2 if hasattr(original, "jinja_pass_arg") else 1  # after the context (if passed) and the value
+    """A filter whose value must be short enough as text (a text filter) and whose counts are bounded (a width filter)."""
+    value_at = 1 if hasattr(original, "jinja_pass_arg") else 0  # after the context, when the filter takes it
+    text, width = name in _TEXT_FILTERS, name in _WIDTH_FILTERS
 
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        for value in list(args[first_argument:]) + list(kwargs.values()):
-            _check_count(value, f"the result of |{name}")
+        if text and len(args) > value_at:
+            _check_text(args[value_at], f"the value of |{name}")
+        if width:
+            for value in list(args[value_at + 1 :]) + list(kwargs.values()):
+                _check_count(value, f"the result of |{name}")
         return original(*args, **kwargs)
 
-    if hasattr(original, "jinja_pass_arg"):  # pass_context / pass_eval_context / pass_environment
+    return _passing_the_same(original, bounded)
+
+
+def _passing_the_same(original: Callable[..., Any], bounded: Callable[..., Any]) -> Callable[..., Any]:
+    """`bounded` receives the context, eval context or environment exactly as `original` does."""
+    if hasattr(original, "jinja_pass_arg"):
         bounded.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
     return bounded
+
+
+def _bounded_join(original: Callable[..., str]) -> Callable[..., str]:
+    def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+        items = list(value)
+        if _text_size(items) + len(d) * len(items) > MAX_TEXT:
+            raise _too_long("the result of |join")
+        return original(eval_ctx, items, d, attribute)
+
+    return _passing_the_same(original, join)
+
+
+def _bounded_replace(original: Callable[..., str]) -> Callable[..., str]:
+    def replace(eval_ctx: Any, s: str, old: str, new: str, count: int | None = None) -> str:
+        _check_replace(str(s), str(old), str(new))
+        return original(eval_ctx, s, old, new, count)
+
+    return _passing_the_same(original, replace)
+
+
+def _bounded_format(original: Callable[..., str]) -> Callable[..., str]:
+    def format_filter(value: str, *args: Any, **kwargs: Any) -> str:
+        _check_percent_format(str(value), tuple(args) or tuple(kwargs.values()))
+        return original(value, *args, **kwargs)
+
+    return _passing_the_same(original, format_filter)
+
+
+def _bounded_sum(original: Callable[..., Any]) -> Callable[..., Any]:
+    def sum_filter(environment: Any, iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
+        if not isinstance(start, (int, float)):  # adding lists or strings: the result's text is the inputs' text
+            iterable = list(iterable)
+            _check_text([iterable, start], "the result of |sum")
+        return original(environment, iterable, attribute, start)
+
+    return _passing_the_same(original, sum_filter)
+
+
+def _bounded_lipsum(original: Callable[..., str]) -> Callable[..., str]:
+    def lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 (Jinja's names)
+        if n * max > MAX_TEXT // 8:  # words of up to about 8 characters
+            raise _too_long("the result of lipsum()")
+        return original(n, html, min, max)
+
+    return lipsum
 
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
@@ -131,27 +245,11 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        for name in _WIDTH_FILTERS:
+        for name in set(_WIDTH_FILTERS) | set(_TEXT_FILTERS):
             self.filters[name] = _bounded_filter(name, self.filters[name])
-        original_join, original_replace, original_format = self.filters["join"], self.filters["replace"], self.filters["format"]
-
-        def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
-            items = list(value)
-            if sum(len(str(item)) for item in items) + len(d) * len(items) > MAX_TEXT:
-                raise _too_long("the result of |join")
-            return original_join(eval_ctx, items, d, attribute)
-
-        def replace(eval_ctx: Any, s: str, old: str, new: str, count: int | None = None) -> str:
-            _check_replace(str(s), str(old), str(new))
-            return original_replace(eval_ctx, s, old, new, count)
-
-        def format_filter(value: str, *args: Any, **kwargs: Any) -> str:
-            _check_percent_format(str(value), tuple(args) or tuple(kwargs.values()))
-            return original_format(value, *args, **kwargs)
-
-        join.jinja_pass_arg = original_join.jinja_pass_arg  # type: ignore[attr-defined]
-        replace.jinja_pass_arg = original_replace.jinja_pass_arg  # type: ignore[attr-defined]
-        self.filters.update({"join": join, "replace": replace, "format": format_filter})
+        for name, bound in (("join", _bounded_join), ("replace", _bounded_replace), ("format", _bounded_format), ("sum", _bounded_sum)):
+            self.filters[name] = bound(self.filters[name])
+        self.globals["lipsum"] = _bounded_lipsum(self.globals["lipsum"])
         self.filters[_STEP_FILTER] = _stepped
         self.filters[_CONCAT_FILTER] = _bounded_concat
 
@@ -170,11 +268,11 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             _check_percent_format(left, right)
         elif operator_name == "*":
             for sequence, count in ((left, right), (right, left)):
-                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int) and len(sequence) * count > MAX_TEXT:
-                    raise _too_long("a repeated value")
+                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int) and count > 0:
+                    if _text_size(sequence, MAX_TEXT // count) > MAX_TEXT // count:
+                        raise _too_long("a repeated value")
         elif operator_name == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-            if len(left) + len(right) > MAX_TEXT:
-                raise _too_long("a joined value")
+            _check_text([left, right], "a joined value")
         elif operator_name == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
             if right * left.bit_length() > MAX_TEXT * 4:
                 raise TemplateRenderError(f"{left} ** {right} is too large a number")
@@ -203,11 +301,15 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             if method in _WIDTH_METHODS:
                 for value in list(args) + list(kwargs.values()):
                     _check_count(value, f"the result of .{method}()")
+            elif method == "translate" and args and isinstance(args[0], Mapping):
+                longest = max((_text_size(value) for value in args[0].values()), default=1)
+                if len(owner) * longest > MAX_TEXT:
+                    raise _too_long("the result of .translate()")
             elif method == "replace" and len(args) >= 2:
                 _check_replace(owner, str(args[0]), str(args[1]))
             elif method == "join" and args:
-                items = [str(item) for item in args[0]]
-                if sum(map(len, items)) + len(owner) * len(items) > MAX_TEXT:
+                items = list(args[0])
+                if _text_size(items) + len(owner) * len(items) > MAX_TEXT:
                     raise _too_long("the result of .join()")
                 args = (items,) + args[1:]
         return super().call(__context, __obj, *args, **kwargs)
@@ -236,7 +338,7 @@ def _replace_node(tree: nodes.Node, old: nodes.Node, new: nodes.Node) -> None:
             setattr(tree, field, [new if item is old else item for item in value])
 
 
-ENVIRONMENT = BoundedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+ENVIRONMENT = BoundedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False, finalize=_printed)
 
 
 def compile_template(source: str) -> Template:

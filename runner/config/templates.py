@@ -145,16 +145,16 @@ def check_instructions(agent: Agent, variables: Mapping[str, Variable], reporter
                 _report_undefined(match[1], source, source.count("\n", 0, match.start()) + 1, variables, reporter, path)
         return
     try:
-        tree = _ENVIRONMENT.parse(source)
+        names_clean = _check_names(_ENVIRONMENT.parse(source), source, variables, reporter, path)
     except TemplateSyntaxError as exc:
         line, col = template_position(reporter, path, source, exc.lineno)
         reporter.at(line, col, path, f"template syntax error: {exc.message}")
         return
-    except (RecursionError, MemoryError):
+    except (RecursionError, MemoryError):  # Jinja's parser and name analysis recurse through the tree
         line, col = template_position(reporter, path, source, 1)
         reporter.at(line, col, path, f"template syntax error: {_TOO_DEEP}")
         return
-    if _check_names(tree, source, variables, reporter, path):
+    if names_clean:
         _check_render(source, variables, reporter, path)
 
 

@@ -35,7 +35,15 @@ def _agents_file(template: str, variables: str = "") -> str:
         ("{{ 'x' * 10**9 }}", f"a repeated value {LIMIT}"),
         ("{{ 'x'|center(999999999) }}", f"the result of |center {LIMIT}"),
         ("{% set s = 'x' * 100000 %}{{ s ~ s ~ s }}", f"a joined text {LIMIT}"),
-        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "the template does too much work (more than 200,000 loop iterations and calls)"),
+        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "the template does too much work (more than 100,000 loop iterations and calls)"),
+        ("{% set s = 'x' * 100000 %}{{ [s] * 3 }}", f"a repeated value {LIMIT}"),
+        ("{% set s = 'x' * 100000 %}{% set l = [s, s, s] %}{{ l }}", f"a printed value {LIMIT}"),
+        ("{% set s = 'x' * 100000 %}{% set l = [s, s, s] %}{{ l|string }}", f"the value of |string {LIMIT}"),
+        ("{% set s = 'x' * 100000 %}{{ '%s' % ([s, s, s],) }}", f"a formatted value {LIMIT}"),
+        ("{% set s = 'x' * 50000 %}{% set c %}{% for i in range(30) %}{{ s }}{% endfor %}{% endset %}", "the template prints more than 1,000,000 characters"),
+        ("{% set s = 'x' * 100000 %}{{ [[s], [s], [s]]|sum(start=[])|length }}", f"the result of |sum {LIMIT}"),
+        ("{% set s = 'x' * 100000 %}{{ s.translate({120: 'yyy'}) }}", f"the result of .translate() {LIMIT}"),
+        ("{{ lipsum(10**6) }}", f"the result of lipsum() {LIMIT}"),
         ("{{ 2 ** 99999999 }}", "2 ** 99999999 is too large a number"),
         ("{% set l = [1] %}{{ l.append(2) }}", "access to attribute 'append' of 'list' object is unsafe."),
     ],
@@ -63,8 +71,8 @@ def test_validate_renders_with_defaults_and_placeholders_for_required_variables(
 
 
 def test_ordinary_templates_still_render(write):
-    config = load(str(write(_agents_file("{{ 'a' ~ 'b' }} {% for i in range(3) %}{{ i }}{% endfor %} {{ '%5d' % 3 }} {{ '{:>4}'.format('x') }} {{ 'y'|center(5) }} {{ [1, 2]|join(',') }}")))).config
-    assert render_instructions(config, "a", {}) == "Hi.\nab 012     3    x   y   1,2\n"
+    config = load(str(write(_agents_file("{{ 'a' ~ 'b' }} {% for i in range(3) %}{{ i }}{% endfor %} {{ '%5d' % 3 }} {{ '{:>4}'.format('x') }} {{ 'y'|center(5) }} {{ [1, 2]|join(',') }} {{ range(100000)|sum }} {{ [[1], [2]]|sum(start=[]) }}")))).config
+    assert render_instructions(config, "a", {}) == "Hi.\nab 012     3    x   y   1,2 4999950000 [1, 2]\n"
 
 
 def test_compile_refuses_a_runaway_template_with_a_message(write):
