@@ -272,7 +272,7 @@ def run(
         _fail("--fast only applies to --input-wav/--output-wav", EXIT_USAGE)
     if offline:
         _check_rules(sim_rules)
-    _prepare_session_parent(session_dir, config)
+    _check_session_parent(session_dir, config)
     from runner.run.chat import lines_from, run_text
     from runner.run.console import Console
     from runner.run.conversation import RunOptions, SetupError
@@ -332,19 +332,19 @@ def _check_rules(name: str) -> None:
         raise click.exceptions.Exit(EXIT_USAGE) from None
 
 
-def _prepare_session_parent(option: Path | None, config: Config) -> None:
-    """Create the folder the session folders go in, so a place that cannot hold them is one line, not a traceback."""
+def _check_session_parent(option: Path | None, config: Config) -> None:
+    """The session folders' parent must be creatable: probe with a folder made and removed, so a failed run leaves nothing."""
+    import tempfile
+
     parent = option if option is not None else config.state_dir / "sessions"
     shown, code = (f"--session-dir {option}", EXIT_USAGE) if option is not None else (f"session folder {parent}", EXIT_FAILED)
-    blocker = next((place for place in (parent, *parent.parents) if place.exists() and not place.is_dir()), None)
-    if blocker is not None:
-        _fail(f"{shown}: {blocker} is a file, not a folder", code)
+    existing = next(place for place in (parent, *parent.parents) if place.exists())
+    if not existing.is_dir():
+        _fail(f"{shown}: {existing} is a file, not a folder", code)
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".runner-probe-", dir=existing))
     except OSError as error:
         _fail(f"{shown}: cannot create the folder: {error.strerror}", code)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        _fail(f"{shown}: cannot write in the folder (permission denied)", code)
 
 
 def _list_audio_devices(ctx: click.Context) -> None:
