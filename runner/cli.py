@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import difflib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, NoReturn, TextIO
@@ -320,6 +321,9 @@ def run(
         _fail("audio options cannot be combined with --text", EXIT_USAGE)
     if fast and input_wav is None and output_wav is None:
         _fail("--fast only applies to --input-wav/--output-wav", EXIT_USAGE)
+    if offline:
+        _check_rules(sim_rules)
+    _check_session_parent(session_dir, config)
     from runner.run.chat import lines_from, run_text
     from runner.run.console import Console
     from runner.host.conversation import RunOptions, SetupError
@@ -367,6 +371,33 @@ def run(
         _fail(outcome.fatal_error, EXIT_FAILED)
 
 
+def _check_rules(name: str) -> None:
+    """The simulator's rule set must load before anything is started or written."""
+    from runner.sim.rule_file import RuleFileError, load_rules
+
+    try:
+        load_rules(name)
+    except RuleFileError as error:
+        for problem in error.problems:
+            click.echo(problem.format(), err=True)
+        raise click.exceptions.Exit(EXIT_USAGE) from None
+
+
+def _check_session_parent(option: Path | None, config: Config) -> None:
+    """The session folders' parent must be creatable: probe with a folder made and removed, so a failed run leaves nothing."""
+    import tempfile
+
+    parent = option if option is not None else config.state_dir / "sessions"
+    shown, code = (f"--session-dir {option}", EXIT_USAGE) if option is not None else (f"session folder {parent}", EXIT_FAILED)
+    existing = next(place for place in (parent, *parent.parents) if place.exists())
+    if not existing.is_dir():
+        _fail(f"{shown}: {existing} is a file, not a folder", code)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".runner-probe-", dir=existing))
+    except OSError as error:
+        _fail(f"{shown}: cannot create the folder: {error.strerror}", code)
+
+
 def _list_audio_devices(ctx: click.Context) -> None:
     from runner.audio.devices import AudioDeviceError, format_devices, list_devices
 
@@ -405,8 +436,12 @@ def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str |
     configs = {path: result.config for path, result in loaded.configs.items() if result.config is not None}
     show = (lambda result: None) if as_json else (lambda result: click.echo("\n".join(result_lines(result, repeat))))
     results = run_scenarios(chosen, configs, repeat=repeat, live=live, api_key=api_key, on_result=show)
+    junit_problem = None
     if junit_xml is not None:
-        write_junit(results, junit_xml, repeat)
+        try:
+            write_junit(results, junit_xml, repeat)
+        except OSError as error:
+            junit_problem = f"cannot write the JUnit report to {junit_xml}: {error.strerror or error}"
     if as_json:
         click.echo(json.dumps(to_json(results), indent=2), file=stdout)
     else:
@@ -416,4 +451,6 @@ def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str |
         if misses:
             click.echo(f"{_plural(misses, 'latency budget')} missed (reported apart from correctness)")
         click.echo(summary_line(results))
+    if junit_problem is not None:
+        _fail(junit_problem, EXIT_FAILED)
     raise click.exceptions.Exit(0 if all(result.passed for result in results) else EXIT_FAILED)

@@ -21,6 +21,7 @@ _PCM = 0x0001
 _FLOAT = 0x0003
 _EXTENSIBLE = 0xFFFE
 _HEADER_BYTES = 44
+MAX_WAV_BYTES = 1 << 30  # about 90 minutes of 48 kHz stereo PCM16; a device such as /dev/zero never ends
 
 
 class WavError(ValueError):
@@ -42,11 +43,15 @@ class WavAudio:
 def read_wav(path: str | Path) -> WavAudio:
     """Decode a PCM (8/16/24/32-bit) or float (32/64-bit) WAV file of any rate and channels."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            data = file.read(12)
+            if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+                raise WavError(f"{path}: not a WAV file (no RIFF/WAVE header)")
+            data += file.read(MAX_WAV_BYTES - 12 + 1)
     except OSError as exc:
         raise WavError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise WavError(f"{path}: not a WAV file (no RIFF/WAVE header)")
+    if len(data) > MAX_WAV_BYTES:
+        raise WavError(f"{path}: larger than {MAX_WAV_BYTES >> 30} GiB, too long to read as the user's audio")
     fmt, body = _chunks(path, data)
     tag, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", fmt)
     if tag == _EXTENSIBLE and len(fmt) >= 26:

@@ -23,6 +23,8 @@ from .schema import check_document
 from .source import SourceError, decode, parse
 from .templates import check_instructions
 
+MAX_FILE_BYTES = 16 << 20  # far above any real agents file, far below what would exhaust memory
+
 
 @dataclass
 class LoadResult:
@@ -53,9 +55,13 @@ def load(path: str | os.PathLike[str], *, import_code: bool = True, environ: Map
     shown = os.fspath(path)
     reporter = Reporter(shown)
     try:
-        raw = Path(shown).read_bytes()
+        with open(shown, "rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)  # a device such as /dev/zero never ends
     except OSError as exc:
         reporter.at(1, 1, (), f"cannot read the file: {exc.strerror or exc}")
+        return LoadResult(None, reporter.problems)
+    if len(raw) > MAX_FILE_BYTES:
+        reporter.at(1, 1, (), f"cannot read the file: it is larger than {MAX_FILE_BYTES >> 20} MiB, too large for an agents file")
         return LoadResult(None, reporter.problems)
     try:
         document = parse(decode(raw))

@@ -176,6 +176,7 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int] | None] = {}  # None while the anchored value is being built
         self.total = 0
+        self.expanded = 0  # of the total, values that aliases repeated
         self.documents = 0
         self.empty_root = False  # a document with nothing in it
         self.resolver = yaml.resolver.Resolver()
@@ -213,10 +214,15 @@ class _Builder:
             return frame.path + ("<<",)
         return frame.path + (frame.key,)
 
-    def _count(self, size: int, mark: Any) -> None:
+    def _count(self, size: int, mark: Any, *, expanded: bool = False) -> None:
         self.total += size
+        if expanded:
+            self.expanded += size
         if self.total > MAX_VALUES:
-            raise SourceError(SourceProblem(mark.line + 1, mark.column + 1, (), f"aliases expand this file to more than {MAX_VALUES:,} values", "is this an alias bomb?"))
+            where = (mark.line + 1, mark.column + 1, ())
+            if self.expanded > self.total - self.expanded:  # aliases, not what is written, made it this big
+                raise SourceError(SourceProblem(*where, f"aliases expand this file to more than {MAX_VALUES:,} values", "is this an alias bomb?"))
+            raise SourceError(SourceProblem(*where, f"the file has more than {MAX_VALUES:,} values"))
 
     def _scalar(self, event: events.ScalarEvent) -> None:
         self._count(1, event.start_mark)
@@ -305,7 +311,7 @@ class _Builder:
         if anchored is None:
             raise SourceError(SourceProblem(*position, (), f"alias '*{event.anchor}' refers to the value that contains it"))
         value, size = anchored
-        self._count(size - 1, mark)
+        self._count(size - 1, mark, expanded=True)
         self._place(value, path, position, size, None)
 
     def _place(self, value: Any, path: PathKey, position: tuple[int, int], size: int, anchor: str | None) -> None:

@@ -1,10 +1,11 @@
 """Jinja2 templates: agents' instructions over the declared variables.
 
-Templates render in a sandboxed environment with StrictUndefined, so a template
-cannot reach into Python objects and a missing variable is an error, never an
-empty string.  Validation only parses (compiling to Python code costs about a
-millisecond per template), then checks names, filters and tests against what
-exists.
+Templates render in a bounded sandbox (sandbox.py) with StrictUndefined, so a
+template cannot reach into Python objects, cannot run away with memory or time, and
+a missing variable is an error, never an empty string.  Validation checks names,
+filters and tests against what exists, then renders every template that does more
+than name variables with the declared defaults (placeholders of the declared type
+for required variables), so "valid" means the session will start.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import re
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2 import Template, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from .model import Agent, Config, Variable
 from .report import Reporter, did_you_mean
+from .sandbox import ENVIRONMENT as _ENVIRONMENT
+from .sandbox import TemplateRenderError, compile_template, render
 from .source import PathKey
 
-_ENVIRONMENT = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_PLACEHOLDERS: dict[str, Any] = {"string": "text", "number": 1.0, "integer": 1, "boolean": True}
+_TOO_DEEP = "the template nests too deeply"
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 _ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _SIMPLE_REFERENCE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -35,16 +39,17 @@ def environment() -> SandboxedEnvironment:
 
 @lru_cache(maxsize=1024)
 def _compiled(source: str) -> Template:
-    return _ENVIRONMENT.from_string(source)
+    return compile_template(source)
 
 
 def render_instructions(config: Config, agent: Agent | str, values: Mapping[str, Any]) -> str:
     """An agent's instructions rendered with `values` (see `resolve_variables`).
 
-    Raises jinja2.TemplateError when a value the template needs is missing or unusable.
+    Raises jinja2.TemplateError (a TemplateRenderError for anything the template
+    itself raises or exceeds) when the template cannot render.
     """
     chosen = config.agents[agent] if isinstance(agent, str) else agent
-    return _compiled(chosen.instructions).render(dict(values))
+    return render(_compiled(chosen.instructions), values)
 
 
 def resolve_variables(config: Config, overrides: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -114,6 +119,8 @@ def template_names(source: str) -> tuple[set[str], str | None]:
         return set(meta.find_undeclared_variables(tree)), None
     except TemplateSyntaxError as exc:  # TemplateAssertionError (unknown filter) included
         return set(), exc.message or "syntax error"
+    except (RecursionError, MemoryError):
+        return set(), _TOO_DEEP
 
 
 def check_instructions(agent: Agent, variables: Mapping[str, Variable], reporter: Reporter) -> None:
@@ -138,11 +145,23 @@ def check_instructions(agent: Agent, variables: Mapping[str, Variable], reporter
                 _report_undefined(match[1], source, source.count("\n", 0, match.start()) + 1, variables, reporter, path)
         return
     try:
-        tree = _ENVIRONMENT.parse(source)
+        names_clean = _check_names(_ENVIRONMENT.parse(source), source, variables, reporter, path)
     except TemplateSyntaxError as exc:
         line, col = template_position(reporter, path, source, exc.lineno)
         reporter.at(line, col, path, f"template syntax error: {exc.message}")
         return
+    except (RecursionError, MemoryError):  # Jinja's parser and name analysis recurse through the tree
+        line, col = template_position(reporter, path, source, 1)
+        reporter.at(line, col, path, f"template syntax error: {_TOO_DEEP}")
+        return
+    if names_clean:
+        _check_render(source, variables, reporter, path)
+
+
+def _check_names(tree: nodes.Template, source: str, variables: Mapping[str, Variable], reporter: Reporter, path: PathKey) -> bool:
+    """Unknown filters, tests and undefined variables; True when there are none."""
+    declared = set(variables) | set(_ENVIRONMENT.globals)
+    clean = True
     unknown_calls = False
     for kind, table, node_type in (("filter", _ENVIRONMENT.filters, nodes.Filter), ("test", _ENVIRONMENT.tests, nodes.Test)):
         unknown: dict[str, int] = {}
@@ -152,10 +171,22 @@ def check_instructions(agent: Agent, variables: Mapping[str, Variable], reporter
         for name, lineno in unknown.items():
             line, col = template_position(reporter, path, source, lineno)
             reporter.at(line, col, path, f"unknown {kind} '{name}'", did_you_mean(name, table))
-            unknown_calls = True
+            unknown_calls, clean = True, False
     for name in sorted(_undeclared(tree, unknown_calls) - declared):
         lineno = _first_line(tree.find_all(nodes.Name), lambda node: node.name == name)
         _report_undefined(name, source, lineno, variables, reporter, path)
+        clean = False
+    return clean
+
+
+def _check_render(source: str, variables: Mapping[str, Variable], reporter: Reporter, path: PathKey) -> None:
+    """Render as the session will, with the defaults (placeholders for required variables)."""
+    values = {name: _PLACEHOLDERS[variable.type] if variable.required else variable.default for name, variable in variables.items()}
+    try:
+        render(_compiled(source), values)
+    except TemplateRenderError as error:
+        line, col = template_position(reporter, path, source, error.lineno or 1)
+        reporter.at(line, col, path, f"cannot render: {error.message}")
 
 
 def _undeclared(tree: nodes.Template, unknown_calls: bool) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -239,6 +240,11 @@ class _FileLoader:
         return Step(span, expect=_expect(raw["expect"]))
 
     def _fixtures(self, raw: dict[str, Any], path: PathKey) -> Fixtures | None:
+        database = raw["file"]
+        if not os.path.isabs(database) and os.path.normpath(database).split(os.sep)[0] == os.pardir:
+            self.reporter.error(
+                path + ("file",), f"'{database}' is outside the scenario's state folder", "write a path inside it, or an absolute path"
+            )
         sql = self._file(raw["sql"], path + ("sql",)) if "sql" in raw else None
         rows = {table: tuple(items) for table, items in raw.get("rows", {}).items()}
         return Fixtures(file=raw["file"], sql=sql, rows=rows)

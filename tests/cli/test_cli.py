@@ -298,7 +298,8 @@ def test_commands_do_not_import_heavy_libraries(fixtures):
 
 
 def test_compile_reports_a_template_that_fails_to_render(runner):
-    done = runner("compile", "unrenderable.yaml")
+    assert runner("validate", "unrenderable.yaml").returncode == 0
+    done = runner("compile", "unrenderable.yaml", "--var", "seats=0")
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == "runner: unrenderable.yaml: agents.desk.instructions: cannot render: division by zero\n"
     assert runner("compile", "unrenderable.yaml", "--var", "seats=4").returncode == 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from jinja2 import UndefinedError
-from jinja2.exceptions import SecurityError
+from jinja2 import TemplateError
 
 from runner.config import load, render_instructions, resolve_variables
 from runner.config.model import Handoff, McpBinding, PythonBinding, Span, TurnDetection, Variable
@@ -136,13 +135,14 @@ def test_resolve_variables_reports_every_mistake(write):
 
 
 def test_rendering_is_strict_and_sandboxed(write):
-    config = load(str(write(
+    text = (
         "version: 1\nstart: a\nagents:\n  a: {description: x, instructions: '{{ who.__class__ }}', handoffs: [b]}\n"
         "  b: {description: x, instructions: 'Hi {{ who }}'}\nvariables:\n  who: {}\n"
-    ))).config
-    with pytest.raises(SecurityError):
-        render_instructions(config, "a", {"who": "x"})
-    with pytest.raises(UndefinedError):
+    )
+    unsafe = load(str(write(text))).problems
+    assert [problem.message for problem in unsafe] == ["cannot render: access to attribute '__class__' of 'str' object is unsafe."]
+    config = load(str(write(text.replace("{{ who.__class__ }}", "Hello")))).config
+    with pytest.raises(TemplateError, match="^'who' is undefined$"):
         render_instructions(config, "b", {})
     assert render_instructions(config, "b", {"who": "Ann"}) == "Hi Ann"
 

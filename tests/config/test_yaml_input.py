@@ -129,3 +129,8 @@ def test_scalars_keep_yaml_types_but_dates_stay_text():
 def test_keys_keep_the_text_written():
     document = parse("yes: 1\n1: 2\nnull: 3\n")
     assert list(document.data) == ["yes", "1", "null"]
+
+
+def test_a_big_file_without_aliases_is_refused_for_its_size_not_as_an_alias_bomb(text_lines):
+    lines = text_lines("version: 1\nitems: [" + "0, " * 1_000_000 + "0]\n")
+    assert lines == ["2:2999994: the file has more than 1,000,000 values"]

@@ -80,6 +80,10 @@ def _problems(tmp_path: Path, text: str) -> list[str]:
             "4:40: scenarios[0].database.sql: no such file: {tmp}/missing.sql",
         ),
         (
+            "config: agents.yaml\nscenarios:\n  - name: a\n    database: {file: ../../../../x.db}\n    steps: [{user: hi}]\n",
+            "4:22: scenarios[0].database.file: '../../../../x.db' is outside the scenario's state folder (write a path inside it, or an absolute path)",
+        ),
+        (
             "config: agents.yaml\nscenarios:\n  - name: a\n    steps: [{user_audio: hello.wav}]\n",
             "4:26: scenarios[0].steps[0].user_audio: no such file: {tmp}/hello.wav",
         ),
