@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping
 
 from ..config.model import Config
-from ..core.actions import Record
+from ..core.actions import EndSession, Record
 from .artifacts import SessionArtifacts, new_session_folder
 from .driver import Driver, Hooks
 from .report import build_report, transcript_line
 
 OFFLINE_API_KEY = "sk-offline-simulator"
+
+logger = logging.getLogger(__name__)
 
 
 class SetupError(Exception):
@@ -58,10 +61,15 @@ class LiveSession:
     artifacts: SessionArtifacts
     simulator: Any = None  # runner.sim.Simulator when offline
     outcome: Any = None  # runner.run.driver.Outcome, once closed
+    end_reason: str = "session closed"  # the report's end_reason when the session did not end itself
 
     @property
     def core(self) -> Any:
         return self.driver.session
+
+    def stop_now(self, reason: str) -> None:
+        """End without waiting for the pending reply (a second Ctrl-C); the report is still written."""
+        self.driver.apply([EndSession(reason)])
 
 
 def _api_key(options: RunOptions, environ: Mapping[str, str]) -> str:
@@ -125,8 +133,13 @@ async def open_session(
 
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(artifacts.close)
+        def log_tool_traceback(line: str) -> None:
+            # Tools run only once the driver below exists, so `driver.now()` is the session time.
+            logger.error("%s", line.rstrip())
+            artifacts.event("log", {"type": "tool.traceback", "text": line}, driver.now())
+
         try:
-            executor = ToolExecutor(config, log=lambda line: artifacts.event("log", {"type": "tool.traceback", "text": line}, 0.0))
+            executor = ToolExecutor(config, log=log_tool_traceback)
         except BindingError as error:
             raise SetupError(str(error)) from None
         stack.push_async_callback(executor.aclose)
@@ -169,6 +182,7 @@ async def open_session(
 
         driver = Driver(core, transport, executor, checker, hooks=Hooks(on_record=record, on_event=on_event, on_frame=artifacts.frame, make_context=make_context))
         live = LiveSession(config=config, driver=driver, folder=folder, artifacts=artifacts, simulator=simulator)
+        logger.info("session %s: artifacts in %s", session_id, folder)
         if not enabled and config.guardrails:
             record(Record("notice", {"message": "guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"}), 0.0)
         try:
@@ -178,5 +192,5 @@ async def open_session(
         try:
             yield live
         finally:
-            live.outcome = await driver.finish("session closed")
+            live.outcome = await driver.finish(live.end_reason)
             artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=live.outcome, session_id=session_id))
