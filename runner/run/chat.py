@@ -52,7 +52,6 @@ async def run_text(
         if sys.stdin.isatty() and sys.stdout.isatty():
             terminal = TerminalLines(sys.stdin, sys.stdout, colour=colour)
             console.attach_prompt(terminal)
-            lines = terminal.lines()
         else:
             lines = lines_from(sys.stdin)
 
@@ -67,6 +66,9 @@ async def run_text(
                 interrupts.attach(live, notify)
                 where = "offline simulator" if options.offline else "Realtime API"
                 notify(f"talking to {config.name} ({live.core.active_agent}) on the {where}; end with Ctrl-D or Ctrl-C")
+                if terminal is not None:
+                    lines = terminal.lines(ready=live.driver.wait_idle)
+                assert lines is not None
                 await _talk(live, lines, interrupts)
     finally:
         console.close()

@@ -1,11 +1,12 @@
 """Typed lines for `runner run --text`: readline in a terminal, plain lines from a pipe.
 
 In a terminal the user gets a prompt, line editing and history (the stdlib `readline`,
-run on a thread because it blocks).  Replies arrive while a line is being typed, so the
-console erases the prompt before it writes and redraws it, with what was typed so far,
-once its line is complete (`hide` / `show`).  The terminal settings are saved first and
-restored at the end, because readline may still be waiting for a key when the session
-ends.
+run on a thread because it blocks).  The prompt is shown when the previous reply has
+finished; anything written while a line is being typed (a late notice, a reply the
+agent starts itself) makes the console erase the prompt first and redraw it, with what
+was typed so far, once its line is complete (`hide` / `show`).  The terminal settings
+are saved first and restored at the end, because readline may still be waiting for a
+key when the session ends.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import contextlib
 import ctypes
 import threading
-from typing import Any, AsyncIterator, Callable, TextIO
+from typing import Any, AsyncIterator, Awaitable, Callable, TextIO
 
 PROMPT = "you: "
 _BOLD, _PLAIN = "\x1b[1m", "\x1b[0m"
@@ -79,27 +80,58 @@ class TerminalLines:
             import termios
 
             self._saved_terminal = termios.tcgetattr(stdin.fileno())
+        self._echo(False)
 
-    def lines(self) -> AsyncIterator[str]:
-        def start(put: Callable[[str | None], None]) -> None:
-            threading.Thread(target=self._read_lines, args=(put,), name="readline", daemon=True).start()
+    def _echo(self, on: bool) -> None:
+        """Between prompts keys typed ahead must not be echoed into the replies, and are kept
+        as typed (not line-edited by the terminal, so an early Ctrl-D still reaches readline);
+        readline echoes only when the terminal does, so the settings are restored for each prompt."""
+        if self._saved_terminal is None:
+            return
+        import termios
 
-        return _queued(start)
+        settings = list(self._saved_terminal)
+        if not on:
+            settings[3] &= ~(termios.ECHO | termios.ICANON)
+        with contextlib.suppress(termios.error):
+            termios.tcsetattr(self._stdin.fileno(), termios.TCSANOW, settings)
 
-    def _read_lines(self, put: Callable[[str | None], None]) -> None:
+    async def lines(self, ready: Callable[[], Awaitable[Any]]) -> AsyncIterator[str]:
+        """Typed lines, each prompted for once `ready()` returns (the previous reply finished).
+
+        Asking only then keeps the prompt from being drawn into a streaming reply; keys typed
+        before it are held by the terminal (not echoed) and appear in the prompt.
+        """
+        loop = asyncio.get_running_loop()
         while True:
-            with self._lock:
-                self._reading = self._visible = True
-            try:
-                line = input(self._prompt)
-            except EOFError:
-                self._stdout.write("\n")
-                put(None)
+            await ready()
+            answer: asyncio.Future[str | None] = loop.create_future()
+
+            def deliver(line: str | None, answer: asyncio.Future[str | None] = answer) -> None:
+                loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+
+            # A daemon thread, not the loop's executor: one still blocked in readline when the
+            # session ends must not keep the process from exiting.
+            threading.Thread(target=self._read_line, args=(deliver,), name="readline", daemon=True).start()
+            line = await answer
+            if line is None:
                 return
-            finally:
-                with self._lock:
-                    self._reading = self._visible = False
-            put(line)
+            yield line
+
+    def _read_line(self, deliver: Callable[[str | None], None]) -> None:
+        with self._lock:
+            self._reading = self._visible = True
+        self._echo(True)
+        try:
+            line: str | None = input(self._prompt)
+        except EOFError:
+            self._stdout.write("\n")
+            line = None
+        finally:
+            self._echo(False)
+            with self._lock:
+                self._reading = self._visible = False
+        deliver(line)
 
     def hide(self) -> None:
         """Erase the prompt line (before other output is written)."""

@@ -1,7 +1,7 @@
 """Ctrl-C (SIGINT) and SIGTERM during `runner run --text`: real signals on a real process.
 
-A one-agent project whose only tool waits until the test creates a `release` file, so a
-signal can be sent while the tool is running and the reply is still owed.
+The `slow_project` (conftest) has one tool that waits until the test creates a `release`
+file, so a signal can be sent while the tool is running and the reply is still owed.
 """
 
 from __future__ import annotations
@@ -18,60 +18,7 @@ import pytest
 
 WAIT = 60.0
 
-AGENTS = """\
-version: 1
-name: Slow desk
-model: gpt-realtime
-start: desk
-limits:
-  tool_timeout: 60
-  filler_after: 60
-agents:
-  desk:
-    description: Looks things up slowly.
-    instructions: You look things up.
-    tools: [slow_lookup]
-tools:
-  slow_lookup:
-    description: A lookup that waits until a file named release appears in state_dir.
-    parameters: {type: object, properties: {}, additionalProperties: false}
-    python: desk_tools.slow:slow_lookup
-"""
-
-TOOL = """\
-import asyncio
-import os
-from pathlib import Path
-
-
-async def slow_lookup() -> dict:
-    release = Path(os.environ["RUNNER_STATE_DIR"]) / "release"
-    while not release.exists():
-        await asyncio.sleep(0.02)
-    return {"found": "the answer"}
-"""
-
-RULES = """\
-default: "Hello."
-rules:
-  - when: 'hello'
-    say: "Hi there, how can I help?"
-  - when: 'slow'
-    call: {name: slow_lookup, args: {}}
-  - after_tool: slow_lookup
-    say: "The lookup found the answer."
-"""
-
 REPLY = "The lookup found the answer."
-
-
-@pytest.fixture
-def slow_project(tmp_path: Path) -> Path:
-    (tmp_path / "desk_tools").mkdir()
-    (tmp_path / "agents.yaml").write_text(AGENTS, encoding="utf-8")
-    (tmp_path / "desk_tools" / "slow.py").write_text(TOOL, encoding="utf-8")
-    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
-    return tmp_path
 
 
 class Running:
