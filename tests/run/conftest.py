@@ -126,8 +126,12 @@ agents:
   desk:
     description: Looks things up slowly.
     instructions: You look things up.
-    tools: [slow_lookup]
+    tools: [slow_lookup, broken_lookup]
 tools:
+  broken_lookup:
+    description: A lookup that always raises.
+    parameters: {type: object, properties: {}, additionalProperties: false}
+    python: desk_tools.slow:broken_lookup
   slow_lookup:
     description: A lookup that waits until a file named release appears in state_dir.
     parameters: {type: object, properties: {}, additionalProperties: false}
@@ -145,6 +149,10 @@ async def slow_lookup() -> dict:
     while not release.exists():
         await asyncio.sleep(0.02)
     return {"found": "the answer"}
+
+
+def broken_lookup() -> dict:
+    return {"ratio": 1 / 0}
 """
 
 RULES = """\
@@ -154,6 +162,10 @@ rules:
     say: "Refunds are handled by billing."
   - when: 'hello'
     say: "Hi there, how can I help?"
+  - when: 'broken'
+    call: {name: broken_lookup, args: {}}
+  - after_tool: broken_lookup
+    say: "That lookup failed."
   - when: 'slow'
     call: {name: slow_lookup, args: {}}
   - after_tool: slow_lookup
