@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import difflib
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -25,12 +26,50 @@ if TYPE_CHECKING:
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_FOR_END_REASON = {"interrupted": 130, "terminated": 143}  # 128 + SIGINT, 128 + SIGTERM
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted (click's test runner swaps it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("runner: %(levelname)s %(name)s: %(message)s"))
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _configure_logging(verbose: int, log_level: str | None) -> None:
+    """The `runner` loggers' level: warnings by default, -v info, -vv debug, or --log-level."""
+    if log_level is not None:
+        level = getattr(logging, log_level.upper())
+    else:
+        level = (logging.WARNING, logging.INFO)[verbose] if verbose < 2 else logging.DEBUG
+    package = logging.getLogger("runner")
+    package.handlers = [handler for handler in package.handlers if not isinstance(handler, _StderrHandler)]
+    package.addHandler(_StderrHandler())
+    package.setLevel(level)
+
+
+def _colour_wanted() -> bool | None:
+    """False when NO_COLOR is set and not empty (no-color.org); None lets click decide (terminals only)."""
+    return False if os.environ.get("NO_COLOR") else None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="runner")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="Log more to stderr: -v info, -vv debug.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), metavar="LEVEL", help=f"Log level for stderr ({', '.join(LOG_LEVELS)}); overrides -v.")
+def main(verbose: int, log_level: str | None) -> None:
     """Describe a team of voice agents in agents.yaml and run it on the OpenAI Realtime API."""
+    _configure_logging(verbose, log_level)
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -310,9 +349,12 @@ def run(
     record: bool,
     cushion_ms: int,
 ) -> None:
-    """Talk to the agents in FILE (text with --text; --offline needs no API key)."""
+    """Talk to the agents in FILE (text with --text; --offline needs no API key).
+
+    Ctrl-C or SIGTERM ends the session after the pending reply (exit 130 or 143); a
+    second one stops at once.
+    """
     import asyncio
-    import sys
 
     config = _config_or_exit(file)
     if start is not None:
@@ -324,7 +366,7 @@ def run(
     if offline:
         _check_rules(sim_rules)
     _check_session_parent(session_dir, config)
-    from runner.run.chat import lines_from, run_text
+    from runner.run.chat import run_text
     from runner.run.console import Console
     from runner.host.conversation import RunOptions, SetupError
 
@@ -339,11 +381,12 @@ def run(
         guardrails=not no_guardrails,
         start=start,
     )
-    console = Console(list(config.agents), show_events=show_events)
+    colour = _colour_wanted()
+    console = Console(list(config.agents), show_events=show_events, colour=colour)
     summary: list[str] = []
     try:
         if text:
-            folder, outcome = asyncio.run(run_text(config, options, console=console, lines=lines_from(sys.stdin)))
+            folder, outcome = asyncio.run(run_text(config, options, console=console, colour=colour is not False))
         else:
             from runner.run.voice import VoiceOptions, run_voice
 
@@ -369,6 +412,8 @@ def run(
     click.echo(f"runner: session ended ({outcome.reason}); artifacts in {folder}", err=True)
     if outcome.fatal_error:
         _fail(outcome.fatal_error, EXIT_FAILED)
+    if outcome.reason in EXIT_FOR_END_REASON:
+        raise click.exceptions.Exit(EXIT_FOR_END_REASON[outcome.reason])
 
 
 def _check_rules(name: str) -> None:

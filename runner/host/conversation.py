@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -18,13 +19,15 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from ..config.model import Config
-from ..core.actions import Record
+from ..core.actions import EndSession, Record
 from ..core.pricing import unpriced_warning
 from .artifacts import Redactor, SessionArtifacts, new_session_folder
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, Driver, Hooks, Outcome
 from .report import build_report, transcript_entry
 
 OFFLINE_API_KEY = "sk-offline-simulator"
+
+logger = logging.getLogger(__name__)
 
 
 class SetupError(Exception):
@@ -62,10 +65,15 @@ class LiveSession:
     artifacts: SessionArtifacts
     simulator: Any = None  # runner.sim.Simulator when offline
     outcome: Any = None  # runner.host.driver.Outcome, once closed
+    end_reason: str = "session closed"  # the report's end_reason when the session did not end itself
 
     @property
     def core(self) -> Any:
         return self.driver.session
+
+    def stop_now(self, reason: str) -> None:
+        """End without waiting for the pending reply (a second Ctrl-C); the report is still written."""
+        self.driver.apply([EndSession(reason)])
 
 
 def api_key(options: RunOptions, environ: Mapping[str, str]) -> str:
@@ -135,8 +143,13 @@ async def open_session(
 
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(artifacts.close)
+        def log_tool_traceback(line: str) -> None:
+            # Tools run only once the driver below exists, so `driver.now()` is the session time.
+            logger.error("%s", line.rstrip())
+            artifacts.event("log", {"type": "tool.traceback", "text": line}, driver.now())
+
         try:
-            executor = ToolExecutor(config, log=lambda line: artifacts.event("log", {"type": "tool.traceback", "text": line}, 0.0))
+            executor = ToolExecutor(config, log=log_tool_traceback)
         except BindingError as error:
             raise SetupError(str(error)) from None
         stack.push_async_callback(executor.aclose)
@@ -183,6 +196,7 @@ async def open_session(
         unpriced = unpriced_warning(config.model)
         if unpriced is not None:
             record(Record("notice", {"message": unpriced}), 0.0)
+        logger.info("session %s: artifacts in %s", session_id, folder)
         if not enabled and config.guardrails:
             record(Record("notice", {"message": "guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"}), 0.0)
         try:
@@ -194,7 +208,7 @@ async def open_session(
         try:
             yield live
         finally:
-            outcome = await driver.finish("session closed")
+            outcome = await driver.finish(live.end_reason)
             if outcome.fatal_error is not None:  # shown on the console by the caller
                 outcome.fatal_error = redactor.text(outcome.fatal_error)
             live.outcome = outcome

@@ -1,15 +1,16 @@
 """`runner run --text`: typed (or piped) turns in, streamed text replies out.
 
-Ctrl-C or the end of standard input ends the session after the pending reply; a
-second Ctrl-C stops at once (`interrupts.py`).  Either way the artifacts are closed and the report
-written, because `open_session` owns them.
+In a terminal the lines are read with readline (prompt, editing, history: `line_input.py`);
+from a pipe they are read as they come.  Ctrl-C, SIGTERM or the end of standard input
+ends the session after the pending reply; a second signal stops at once (`interrupts.py`).
+Either way the artifacts are closed and the report written, because `open_session` owns
+them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import threading
 from pathlib import Path
 from typing import AsyncIterator, TextIO
 
@@ -18,28 +19,13 @@ from .console import Console
 from ..host.conversation import LiveSession, RunOptions, open_session
 from ..host.driver import Outcome
 from .interrupts import Interrupts, ctrl_c_ends_cleanly
+from .line_input import TerminalLines, lines_from
 
-
-async def lines_from(stream: TextIO) -> AsyncIterator[str]:
-    """Lines of a blocking stream, read on a daemon thread so the event loop never blocks."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def pump() -> None:
-        try:
-            for line in stream:
-                loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\n"))
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-        except RuntimeError:  # the loop closed first (the session could not start): nobody is listening
-            pass
-
-    threading.Thread(target=pump, name="stdin-reader", daemon=True).start()
-    while (line := await queue.get()) is not None:
-        yield line
+__all__ = ["lines_from", "run_text"]
 
 
 class TypedAhead:
-    """Typed lines, read from the start: input that ends with nothing typed stops the setup too."""
+    """Piped lines, read from the start: input that ends with nothing typed stops the setup too."""
 
     def __init__(self, lines: AsyncIterator[str]) -> None:
         self.nothing_to_say = asyncio.Event()
@@ -69,16 +55,50 @@ async def _talk(live: LiveSession, lines: AsyncIterator[str], interrupts: Interr
         task.cancel()
 
 
-async def run_text(config: Config, options: RunOptions, *, console: Console, lines: AsyncIterator[str], status: TextIO = sys.stderr) -> tuple[Path, Outcome]:
-    """Hold a text conversation; returns the session folder and how it ended."""
+async def run_text(
+    config: Config,
+    options: RunOptions,
+    *,
+    console: Console,
+    lines: AsyncIterator[str] | None = None,
+    status: TextIO = sys.stderr,
+    colour: bool = True,
+) -> tuple[Path, Outcome]:
+    """Hold a text conversation; returns the session folder and how it ended.
+
+    Without `lines`, standard input is read: through readline when it and standard
+    output are a terminal, else line by line.
+    """
+    terminal = None
+    if lines is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            terminal = TerminalLines(sys.stdin, sys.stdout, colour=colour)
+            console.attach_prompt(terminal)
+        else:
+            lines = lines_from(sys.stdin)
+
+    def notify(message: str) -> None:
+        if terminal is not None:
+            terminal.hide()
+        print(f"runner: {message}", file=status, flush=True)
+
     try:
         with ctrl_c_ends_cleanly() as interrupts:
-            typed = TypedAhead(lines)
-            stop_setup = (interrupts.requested, typed.nothing_to_say)
+            stop_setup: tuple[asyncio.Event, ...] = (interrupts.requested,)
+            if lines is not None:
+                typed = TypedAhead(lines)
+                lines = typed.lines()
+                stop_setup += (typed.nothing_to_say,)
             async with open_session(config, options, on_record=console.record, on_event=console.event, stop_setup=stop_setup) as live:
+                interrupts.attach(live, notify)
                 where = "offline simulator" if options.offline else "Realtime API"
-                print(f"runner: talking to {config.name} ({live.core.active_agent}) on the {where}; end with Ctrl-D or Ctrl-C", file=status)
-                await _talk(live, typed.lines(), interrupts)
+                notify(f"talking to {config.name} ({live.core.active_agent}) on the {where}; end with Ctrl-D or Ctrl-C")
+                if terminal is not None:
+                    lines = terminal.lines(ready=live.driver.wait_idle)
+                assert lines is not None
+                await _talk(live, lines, interrupts)
     finally:
         console.close()
+        if terminal is not None:
+            terminal.close()
     return live.folder, live.outcome

@@ -1,14 +1,17 @@
 """Console rendering of what the core records: streamed replies and one-line breadcrumbs.
 
 Colours come from click, which drops them when the output is not a terminal, so
-piped output and test captures are plain text.
+piped output and test captures are plain text; `colour=False` (NO_COLOR) drops them in
+a terminal too.  With a prompt attached (`--text` in a terminal) every write first
+erases the prompt and every complete line redraws it, so replies never tear the line
+being typed, and typed lines are not repeated (the terminal already shows them).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Protocol, TextIO
 
 import click
 
@@ -23,6 +26,11 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class Prompt(Protocol):
+    def hide(self) -> None: ...
+    def show(self) -> None: ...
+
+
 class Console:
     """Writes a readable conversation to a stream; one method per record kind."""
 
@@ -33,6 +41,7 @@ class Console:
         self._colour = colour
         self._open_item: str | None = None  # an assistant reply being streamed on the current line
         self._status_shown = False  # the live status line occupies the current line
+        self._prompt: Prompt | None = None
         self._renderers: dict[str, Callable[[dict[str, Any]], None]] = {
             "user": self._user,
             "assistant_delta": self._assistant_delta,
@@ -46,14 +55,22 @@ class Console:
             "notice": self._notice,
         }
 
+    def attach_prompt(self, prompt: Prompt) -> None:
+        """Write around this prompt from now on; the lines it reads are not echoed again."""
+        self._prompt = prompt
+
     def _echo(self, text: str, *, newline: bool = True, **style: Any) -> None:
         self._clear_status()
+        if self._prompt is not None:
+            self._prompt.hide()
         click.echo(click.style(text, **style) if style else text, file=self._stream, nl=newline, color=self._colour)
+        if self._prompt is not None and newline and self._open_item is None:
+            self._prompt.show()
 
     def _end_open_line(self) -> None:
         if self._open_item is not None:
-            self._echo("")
             self._open_item = None
+            self._echo("")
 
     def _agent_label(self, agent: str) -> str:
         return click.style(f"{agent}:", fg=self._colours.get(agent, "white"), bold=True)
@@ -99,7 +116,8 @@ class Console:
     # -- renderers -------------------------------------------------------------
     def _user(self, data: dict[str, Any]) -> None:
         self._end_open_line()
-        self._echo(f"{click.style('you:', bold=True)} {data.get('text', '')}")
+        if self._prompt is None:
+            self._echo(f"{click.style('you:', bold=True)} {data.get('text', '')}")
 
     def _assistant_delta(self, data: dict[str, Any]) -> None:
         item = data.get("item_id")

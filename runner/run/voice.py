@@ -320,6 +320,7 @@ async def run_voice(config: Config, options: RunOptions, voice: VoiceOptions, *,
             async with open_session(config, options, on_record=loop.record, on_event=loop.event, stop_setup=(interrupts.requested,)) as live:
                 try:
                     loop.attach(live)
+                    interrupts.attach(live, lambda message: print(f"runner: {message}", file=status, flush=True))
                     where = "offline simulator" if options.offline else "Realtime API"
                     print(f"runner: talking to {config.name} ({live.core.active_agent}) on the {where}; audio {ends.description}", file=status)
                     print(f"runner: {_hint(voice)}", file=status)

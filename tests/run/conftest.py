@@ -111,3 +111,74 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Finished:
     assert finished.returncode == 0, finished.stderr
     assert finished.session is not None
     return finished
+
+
+# A project for signals and terminals: its tool waits until the test lets it finish.
+AGENTS = """\
+version: 1
+name: Slow desk
+model: gpt-realtime
+start: desk
+limits:
+  tool_timeout: 60
+  filler_after: 60
+agents:
+  desk:
+    description: Looks things up slowly.
+    instructions: You look things up.
+    tools: [slow_lookup, broken_lookup]
+tools:
+  broken_lookup:
+    description: A lookup that always raises.
+    parameters: {type: object, properties: {}, additionalProperties: false}
+    python: desk_tools.slow:broken_lookup
+  slow_lookup:
+    description: A lookup that waits until a file named release appears in state_dir.
+    parameters: {type: object, properties: {}, additionalProperties: false}
+    python: desk_tools.slow:slow_lookup
+"""
+
+TOOL = """\
+import asyncio
+import os
+from pathlib import Path
+
+
+async def slow_lookup() -> dict:
+    release = Path(os.environ["RUNNER_STATE_DIR"]) / "release"
+    while not release.exists():
+        await asyncio.sleep(0.02)
+    return {"found": "the answer"}
+
+
+def broken_lookup() -> dict:
+    return {"ratio": 1 / 0}
+"""
+
+RULES = """\
+default: "Hello."
+rules:
+  - when: 'refund'
+    say: "Refunds are handled by billing."
+  - when: 'hello'
+    say: "Hi there, how can I help?"
+  - when: 'broken'
+    call: {name: broken_lookup, args: {}}
+  - after_tool: broken_lookup
+    say: "That lookup failed."
+  - when: 'slow'
+    call: {name: slow_lookup, args: {}}
+  - after_tool: slow_lookup
+    say: "The lookup found the answer."
+"""
+
+
+
+@pytest.fixture
+def slow_project(tmp_path: Path) -> Path:
+    """A one-agent project whose only tool waits for `<state_dir>/release`; run it with `--rules rules.yaml`."""
+    (tmp_path / "desk_tools").mkdir()
+    (tmp_path / "agents.yaml").write_text(AGENTS, encoding="utf-8")
+    (tmp_path / "desk_tools" / "slow.py").write_text(TOOL, encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    return tmp_path

@@ -74,13 +74,14 @@ def test_ctrl_c_mid_session_ends_cleanly_with_artifacts(project: Path, e2e: Any)
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert returncode == 0, stderr
+    assert returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     folder = e2e.session_folder(project)
-    assert stderr.splitlines()[-1] == f"runner: session ended (session closed); artifacts in {folder}"
+    assert stderr.splitlines()[-1] == f"runner: session ended (interrupted); artifacts in {folder}"
     assert sorted(path.name for path in folder.iterdir()) == ["events.jsonl", "report.json", "transcript.jsonl", "transcript.md"]
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     assert [call["name"] for call in report["tool_calls"]] == ["authenticate_user"]
     assert report["agents_visited"] == ["router"]
+    assert report["end_reason"] == "interrupted" and report["ended"] is not None
     markdown = (folder / "transcript.md").read_text(encoding="utf-8")
     assert "**router:** Thanks, Alex, you're verified. How can I help you today?" in markdown

@@ -53,7 +53,7 @@ def test_spoken_turn_reaches_the_simulator_and_its_reply_reaches_the_speaker_who
             play_into_mic(said, pulse_env)
             wait_for_event(sessions, "response.done")
             time.sleep(len(reply) / 24000 + 1.0)  # the reply plays out in real time
-            assert runner.interrupt_and_wait() == 0, "\n".join(runner.stderr)
+            assert runner.interrupt_and_wait() == 130, "\n".join(runner.stderr)
     folder = session_folder(sessions)
     assert audio_bytes_sent(folder) == reply.nbytes
     assert np.array_equal(voiced_span(read_mono(tmp_path / "spk.wav")), voiced_span(reply))
@@ -81,7 +81,7 @@ def test_barge_in_stops_playback_and_truncates_at_what_was_heard(tmp_path, pulse
             time.sleep(2.0)  # some of the reply plays
             play_into_mic(again, pulse_env)
             wait_for_event(sessions, "conversation.item.truncate")
-            assert runner.interrupt_and_wait() == 0, "\n".join(runner.stderr)
+            assert runner.interrupt_and_wait() == 130, "\n".join(runner.stderr)
     folder = session_folder(sessions)
     truncate = next(e["event"] for e in events(folder) if e["event"]["type"] == "conversation.item.truncate")
     first_item = next(e["event"]["item_id"] for e in events(folder) if e["event"]["type"] == "response.output_audio.delta")
@@ -119,7 +119,7 @@ def test_push_to_talk_with_the_space_bar_through_a_terminal(tmp_path, pulse_env,
                 os.write(controller, b" ")
                 wait_for_event(sessions, "response.done")
                 time.sleep(len(reply) / 24000 + 1.0)
-                assert runner.interrupt_and_wait() == 0, "\n".join(runner.stderr)
+                assert runner.interrupt_and_wait() == 130, "\n".join(runner.stderr)
         after = termios.tcgetattr(terminal)
     finally:
         os.close(controller)
