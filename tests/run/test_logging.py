@@ -12,7 +12,7 @@ def test_a_tool_traceback_is_logged_to_stderr_and_to_the_event_log_at_its_sessio
     finished = e2e.run_runner(slow_project, RUN, "the broken one please\n")
     assert finished.returncode == 0, finished.stderr
     assert "desk: That lookup failed." in finished.stdout
-    logged = finished.stderr.split("runner: ERROR runner.run.conversation: tool broken_lookup (call ", 1)
+    logged = finished.stderr.split("runner: ERROR runner.host.conversation: tool broken_lookup (call ", 1)
     assert len(logged) == 2, finished.stderr
     assert "Traceback (most recent call last):" in logged[1] and "ZeroDivisionError: division by zero" in logged[1]
     entries = [entry for entry in e2e.read_jsonl(finished.session / "events.jsonl") if entry["dir"] == "log"]
@@ -29,7 +29,7 @@ def test_info_lines_only_with_verbose(slow_project: Path, e2e: Any) -> None:
         loud = e2e.run_runner(slow_project, [*flags, *RUN, "--session-dir", str(parent)], "hello\n")
         (folder,) = parent.iterdir()
         assert loud.returncode == 0, loud.stderr
-        assert "runner: INFO runner.run.conversation: session " in loud.stderr and f": artifacts in {folder}\n" in loud.stderr
+        assert "runner: INFO runner.host.conversation: session " in loud.stderr and f": artifacts in {folder}\n" in loud.stderr
 
 
 def test_an_unknown_log_level_is_a_usage_error(slow_project: Path, e2e: Any) -> None:
