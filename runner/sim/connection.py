@@ -1,7 +1,7 @@
 """One simulated Realtime session: the GA protocol over one WebSocket.
 
 Every client event is validated the way the service does (SDK types plus unknown
-keys) and answered with the service's events or its `error` shape and codes.
+keys, `client_events.py`) and answered with the service's events or its `error` shape and codes.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from runner.protocol import client_event_problems
-
 from . import session_config
+from .client_events import refusal
 from .brain import Call, Turn, decide, parse_output, remember, tool_note_of, tool_note_since_user
 from .responses import SimResponse
 from .input_audio import InputAudioMixin
@@ -110,23 +109,12 @@ class SimConnection(InputAudioMixin):
             return
         self.received.append(event)
         self.received_at.append(arrived)
-        problems = client_event_problems(event)
-        if problems:
-            await self._invalid(problems[0], event)
+        refused = refusal(event)
+        if refused is not None:
+            await self.error(refused.code, refused.message, param=refused.param, client_event=event)
             return
         handler = getattr(self, "_on_" + event["type"].replace(".", "_"))
         await handler(event)
-
-    async def _invalid(self, problem: str, event: dict[str, Any]) -> None:
-        """Turn a `client_event_problems` line into the service's error code and param."""
-        param = problem.split("'")[1] if problem.count("'") >= 2 else None
-        if problem.startswith("Unknown parameter"):
-            code = "unknown_parameter"
-        elif problem.endswith("Field required"):
-            code = "missing_required_parameter"
-        else:
-            code = "invalid_value"
-        await self.error(code, problem, param=param, client_event=event)
 
     # ---- conversation ---------------------------------------------------------
 
