@@ -227,7 +227,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         if owed and (cut is None or cut.id not in self._batches):  # a cut tool batch asks once its tools answer
             self._seq.pending = self._owed_request()
         for batch in list(self._batches.values()):
-            batch.as_notes = True
+            batch.calls_gone = True
             batch.response_done = True
             actions += self._finish_batch(batch, now)
         actions += self._seq.flush()

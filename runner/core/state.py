@@ -59,7 +59,7 @@ class ToolBatch:
     response_done: bool = False
     transfer: Transfer | None = None
     filler_sent: bool = False
-    as_notes: bool = False  # after a reconnect the call items are gone: answer with system notes
+    calls_gone: bool = False  # after a reconnect the call items are gone: create them with the outputs
     finished: bool = False
 
 

@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from runner.core.actions import Action, Record, RunTool, Send
-from runner.core.history import system_note, tool_note
+from runner.core.history import tool_call_items
 from runner.core.records import HandoffRecord, ToolCall
 from runner.core.state import ToolBatch, Transfer
 
@@ -59,7 +59,7 @@ class ToolsMixin:
         call.error = f"unknown tool {name!r} for agent {agent.name!r} (its tools: {known})"
         self.tool_calls.append(call)
         self.transcript.append(call)
-        return [_call_record(call), _result_record(call), self._call_output(batch, call_id, name, arguments, _error_output(call.error))]
+        return [_call_record(call), _result_record(call), *self._call_output(batch, call_id, name, arguments, _error_output(call.error))]
 
     def _on_transfer_call(self: Session, call_id: str, name: str, arguments: str, batch: ToolBatch, now: float) -> list[Action]:
         source = self._agent.name
@@ -79,7 +79,7 @@ class ToolsMixin:
         record = HandoffRecord(source, requested, reason, now, False, problem, call_id)
         self.handoffs.append(record)
         self.transcript.append(record)
-        return [_handoff_record(record), self._call_output(batch, call_id, name, arguments, _error_output(problem))]
+        return [_handoff_record(record), *self._call_output(batch, call_id, name, arguments, _error_output(problem))]
 
     def tool_done(self: Session, call_id: str, output: str, *, error: str | None, duration: float, now: float) -> list[Action]:
         """A tool finished. `output` is what the model sees; `error`, when set, says why it failed
@@ -98,7 +98,7 @@ class ToolsMixin:
             self._turn.tool_seconds += duration
         batch.open_calls.discard(call_id)
         sent = output if output or error is None else _error_output(error)
-        actions: list[Action] = [_result_record(call), self._call_output(batch, call_id, call.name, call.arguments, sent)]
+        actions: list[Action] = [_result_record(call), *self._call_output(batch, call_id, call.name, call.arguments, sent)]
         return actions + self._finish_batch(batch, now)
 
     def _finish_batch(self: Session, batch: ToolBatch, now: float) -> list[Action]:
@@ -132,16 +132,14 @@ class ToolsMixin:
         return [
             self._send({"type": "session.update", "session": self._agent.handoff_session}),
             _handoff_record(record),
-            self._call_output(batch, transfer.call_id, f"{TRANSFER_PREFIX}{transfer.target}", "", output),
+            *self._call_output(batch, transfer.call_id, f"{TRANSFER_PREFIX}{transfer.target}", "", output),
         ]
 
-    def _call_output(self: Session, batch: ToolBatch, call_id: str, name: str, arguments: str, output: str) -> Send:
-        """The answer to one function call; after a reconnect the call item is gone, so a note."""
+    def _call_output(self: Session, batch: ToolBatch, call_id: str, name: str, arguments: str, output: str) -> list[Send]:
+        """The answer to one function call; after a reconnect the call item is gone, so it is created again first."""
         self._answered.add(call_id)
-        if batch.as_notes:
-            return self._send({"type": "conversation.item.create", "item": system_note(tool_note(name, arguments, output))})
-        item = {"type": "function_call_output", "call_id": call_id, "output": output}
-        return self._send({"type": "conversation.item.create", "item": item})
+        items = tool_call_items(call_id, name, arguments, output)
+        return [self._send({"type": "conversation.item.create", "item": item}) for item in (items if batch.calls_gone else items[1:])]
 
     def _filler(self: Session, now: float) -> list[Action]:
         """One 'working on it' response per batch whose tool runs past `filler_after`."""

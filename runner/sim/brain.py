@@ -231,29 +231,16 @@ def parse_output(text: str) -> Any:
         return text
 
 
-# How the runner re-seeds a tool call after a reconnect (runner/core/history.py `tool_note`):
-# a real model reads it as "that tool already ran and said this", and so does the simulator.
-_TOOL_NOTE = re.compile(r"Earlier tool call (?P<name>[\w.-]+)\((?P<arguments>.*?)\) returned: (?P<output>.*)", re.DOTALL)
-
-
-def tool_note_of(item: Mapping[str, Any]) -> tuple[str, Any, Any] | None:
-    """(tool name, arguments, output) of a system item re-seeding a tool call; None for any other item."""
-    if item["type"] != "message" or item["role"] != "system" or not item.get("content"):
-        return None
-    match = _TOOL_NOTE.fullmatch(item["content"][0].get("text") or "")
-    if match is None:
-        return None
-    return match["name"], parse_output(match["arguments"]), parse_output(match["output"])
-
-
-def tool_note_since_user(items: list[dict[str, Any]]) -> tuple[str, Any, Any] | None:
-    """The latest re-seeded tool note after the last user message: the reply it still owes
-    (a reply cut by a dropped connection is asked for again with the note before it)."""
+def tool_result_since_user(items: list[dict[str, Any]]) -> tuple[str, Any] | None:
+    """(tool name, output) of the latest answered call after the last user message, read
+    from the items alone: what a model sees as "that tool already ran and said this",
+    also when a reply to it was cut short (a dropped connection asks for it again)."""
+    names = {item["call_id"]: item["name"] for item in items if item["type"] == "function_call" and item.get("call_id")}
     for item in reversed(items):
         if item["type"] == "message" and item["role"] == "user":
             return None
-        if (note := tool_note_of(item)) is not None:
-            return note
+        if item["type"] == "function_call_output" and item["call_id"] in names:
+            return names[item["call_id"]], parse_output(item["output"])
     return None
 
 

@@ -1,7 +1,7 @@
 """One simulated Realtime session: the GA protocol over one WebSocket.
 
 Every client event is validated the way the service does (SDK types plus unknown
-keys) and answered with the service's events or its `error` shape and codes.
+keys, `client_events.py`) and answered with the service's events or its `error` shape and codes.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from runner.protocol import client_event_problems
-
 from . import session_config
-from .brain import Call, Turn, decide, parse_output, remember, tool_note_of, tool_note_since_user
+from .client_events import refusal
+from .brain import Call, Turn, decide, parse_output, remember, tool_result_since_user
 from .responses import SimResponse
 from .input_audio import InputAudioMixin
 from .vad import EnergyVad
@@ -52,7 +51,6 @@ class SimConnection(InputAudioMixin):
         self.heard: dict[str, str] = {}  # user audio item id -> what the simulated model "heard"
         self.audio_sent_ms: dict[str, int] = {}
         self.produced_audio = False
-        self.calls: dict[str, str] = {}  # call_id -> tool name
         self.facts: dict[str, Any] = {}
         self.response: SimResponse | None = None
         self.model_turns = 0  # responses since the last user item: stops rule loops
@@ -110,23 +108,12 @@ class SimConnection(InputAudioMixin):
             return
         self.received.append(event)
         self.received_at.append(arrived)
-        problems = client_event_problems(event)
-        if problems:
-            await self._invalid(problems[0], event)
+        refused = refusal(event)
+        if refused is not None:
+            await self.error(refused.code, refused.message, param=refused.param, client_event=event)
             return
         handler = getattr(self, "_on_" + event["type"].replace(".", "_"))
         await handler(event)
-
-    async def _invalid(self, problem: str, event: dict[str, Any]) -> None:
-        """Turn a `client_event_problems` line into the service's error code and param."""
-        param = problem.split("'")[1] if problem.count("'") >= 2 else None
-        if problem.startswith("Unknown parameter"):
-            code = "unknown_parameter"
-        elif problem.endswith("Field required"):
-            code = "missing_required_parameter"
-        else:
-            code = "invalid_value"
-        await self.error(code, problem, param=param, client_event=event)
 
     # ---- conversation ---------------------------------------------------------
 
@@ -149,7 +136,6 @@ class SimConnection(InputAudioMixin):
             self.items[index] = dict(item)
 
     def remember_call(self, call_id: str, call: Call) -> None:
-        self.calls[call_id] = call.name
         remember(self.facts, parse_output(call.arguments))
 
     def context_tokens(self) -> tuple[int, int]:
@@ -186,11 +172,8 @@ class SimConnection(InputAudioMixin):
             self.model_turns = 0
         if item["type"] == "function_call_output":
             remember(self.facts, parse_output(item["output"]))
-        elif (note := tool_note_of(item)) is not None:
-            remember(self.facts, note[1])
-            remember(self.facts, note[2])
-        elif item["type"] == "function_call" and item.get("call_id"):
-            self.calls[item["call_id"]] = item["name"]
+        elif item["type"] == "function_call":
+            remember(self.facts, parse_output(item["arguments"]))
         before = self.items[position - 1]["id"] if position else None
         await self.send({"type": "conversation.item.added", "previous_item_id": before, "item": item})
         await self.send({"type": "conversation.item.done", "previous_item_id": before, "item": item})
@@ -318,11 +301,8 @@ class SimConnection(InputAudioMixin):
                     tool_choice=params.get("tool_choice", self.session["tool_choice"]), facts=dict(self.facts),
                     model_turns=self.model_turns, response_instructions=params.get("instructions") or "")
         latest = [item for item in self.items if not (item["type"] == "message" and item["role"] == "system")]
-        if latest and latest[-1]["type"] == "function_call_output":
-            turn.after_tool = self.calls.get(latest[-1]["call_id"], "")
-            turn.output = parse_output(latest[-1]["output"])
-        elif (note := tool_note_since_user(self.items)) is not None:
-            turn.after_tool, _, turn.output = note
+        if (result := tool_result_since_user(self.items)) is not None:
+            turn.after_tool, turn.output = result
         users = [item for item in latest if item["type"] == "message" and item["role"] == "user"]
         if users:
             turn.user_text = self._user_text(users[-1])

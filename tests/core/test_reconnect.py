@@ -33,11 +33,14 @@ def test_reconnect_reseeds_the_history_in_order(make_session, server, h):
     items = [e["item"] for e in h.sent(actions)[1:]]
 
     def text(item):
+        if item["type"] != "message":
+            return item
         return (item["role"], item["content"][0]["type"], item["content"][0]["text"])
 
     assert [text(item) for item in items] == [
         ("user", "input_text", "My wifi is down, number (555) 123-4567"),
-        ("system", "input_text", 'Earlier tool call authenticate_user({"phone": "(555) 123-4567"}) returned: {"customer_id": "CUST-1001"}'),
+        {"type": "function_call", "call_id": "c1", "name": "authenticate_user", "arguments": '{"phone": "(555) 123-4567"}'},
+        {"type": "function_call_output", "call_id": "c1", "output": '{"customer_id": "CUST-1001"}'},
         ("assistant", "output_text", "Thanks, you are verified."),
         ("system", "input_text", "The conversation was transferred from router to support (wifi)."),
         ("assistant", "output_text", "Hi, technical support here."),
@@ -64,16 +67,18 @@ def test_a_requested_reply_not_yet_started_is_asked_for_again(make_session, h):
     assert h.sent_types(s.reconnected(2.0))[-1] == "response.create"
 
 
-def test_a_tool_still_running_at_the_drop_answers_with_a_note_then_one_response(make_session, server, h):
+def test_a_tool_still_running_at_the_drop_answers_with_its_call_and_output_then_one_response(make_session, server, h):
     s = make_session()
     s.start(0.0)
     s.feed(server.response_created("r1"), server.call("r1", "c1", "authenticate_user", '{"phone": "1"}'), now=1.0)
     reconnect = s.reconnected(2.0)
     assert "response.create" not in h.sent_types(reconnect)  # the tool has not answered yet
     answered = h.sent(s.tool_done("c1", '{"ok": true}', error=None, duration=1.5, now=2.5))
-    assert [e["type"] for e in answered] == ["conversation.item.create", "response.create"]
-    assert answered[0]["item"]["role"] == "system"
-    assert answered[0]["item"]["content"][0]["text"] == 'Earlier tool call authenticate_user({"phone": "1"}) returned: {"ok": true}'
+    assert [e["type"] for e in answered] == ["conversation.item.create", "conversation.item.create", "response.create"]
+    assert [e["item"] for e in answered[:2]] == [  # the call item was on the old socket: created again first
+        {"type": "function_call", "call_id": "c1", "name": "authenticate_user", "arguments": '{"phone": "1"}'},
+        {"type": "function_call_output", "call_id": "c1", "output": '{"ok": true}'},
+    ]
 
 
 def test_blocked_replies_are_not_reseeded(make_session, server, h):
@@ -88,10 +93,11 @@ def test_blocked_replies_are_not_reseeded(make_session, server, h):
     assert all(item["role"] == "system" or item["content"][0]["text"] != "We guarantee it." for item in items)
 
 
-def test_long_tool_results_are_shortened_in_the_seeded_note(make_session, server, h):
+def test_a_failed_tool_is_reseeded_with_the_error_output_the_model_was_given(make_session, server, h):
     s = make_session()
     s.start(0.0)
     s.feed(server.response_created("r1"), server.call("r1", "c1", "authenticate_user", "{}"), server.response_done("r1"), now=1.0)
-    s.tool_done("c1", json.dumps({"blob": "x" * 5000}), error=None, duration=0.1, now=1.1)
-    note = h.sent(s.reconnected(2.0))[1]["item"]["content"][0]["text"]
-    assert len(note) == 600 and note.endswith("…")
+    given = next(e["item"] for e in h.sent(s.tool_done("c1", "", error="timed out after 5s", duration=5.0, now=6.0)) if e["type"] == "conversation.item.create")
+    reseeded = [e["item"] for e in h.sent(s.reconnected(7.0)) if e["type"] == "conversation.item.create"]
+    assert reseeded == [{"type": "function_call", "call_id": "c1", "name": "authenticate_user", "arguments": "{}"}, given]
+    assert given == {"type": "function_call_output", "call_id": "c1", "output": '{"error": "timed out after 5s"}'}

@@ -84,9 +84,9 @@ def test_a_reply_cut_mid_stream_is_answered_on_a_new_connection_with_the_history
     assert sent[0]["type"] == "session.update"
     assert "technical support specialist" in sent[0]["session"]["instructions"]
     assert sent[0]["session"]["output_modalities"] == ["text"]
-    reseeded = [_text(event["item"]) for event in sent[1:first_create]]
+    reseeded = [event["item"] for event in sent[1:first_create]]
     assert all(event["type"] == "conversation.item.create" for event in sent[1:first_create])
-    conversation = [pair for pair in reseeded if pair[0] != "system"]
+    conversation = [_text(item) for item in reseeded if item["type"] == "message" and item["role"] != "system"]
     assert conversation == [
         ("assistant", GREETING),  # the router spoke first
         ("user", LINES[0]),
@@ -97,18 +97,22 @@ def test_a_reply_cut_mid_stream_is_answered_on_a_new_connection_with_the_history
         ("assistant", "You're welcome. "),  # what had streamed when the socket dropped
     ]
     assert conversation[4][1].startswith('Our guide "Wi-Fi keeps disconnecting" says:')
-    notes = [text for role, text in reseeded if role == "system"]
-    assert [role for role, _ in reseeded] == ["assistant", "user", "system", "assistant", "user", "system", "system", "assistant", "user", "assistant"]
-    assert notes[0].startswith('Earlier tool call authenticate_user({"phone": "(555) 123-4567"}) returned: {"authenticated": true')
-    assert notes[1] == "The conversation was transferred from router to support (my wifi keeps disconnecting)."
-    assert notes[2].startswith('Earlier tool call search_knowledge_base({"query": "wifi keeps disconnecting"')
+    kinds = [item["role"] if item["type"] == "message" else item["type"] for item in reseeded]
+    assert kinds == ["assistant", "user", "function_call", "function_call_output", "assistant", "user", "system",
+                     "function_call", "function_call_output", "assistant", "user", "assistant"]
+    calls, outputs = [item for item in reseeded if item["type"] == "function_call"], [item for item in reseeded if item["type"] == "function_call_output"]
+    assert [call["call_id"] for call in calls] == [output["call_id"] for output in outputs]
+    assert (calls[0]["name"], calls[0]["arguments"]) == ("authenticate_user", '{"phone": "(555) 123-4567"}')
+    assert outputs[0]["output"].startswith('{"authenticated": true')
+    assert calls[1]["name"] == "search_knowledge_base" and calls[1]["arguments"].startswith('{"query": "wifi keeps disconnecting"')
+    assert [_text(item)[1] for item in reseeded if item.get("role") == "system"] == ["The conversation was transferred from router to support (my wifi keeps disconnecting)."]
     until_answered = next(i for i, e in enumerate(after) if e["event"]["type"] == "response.done")
     assert [e["event"]["type"] for e in after[:until_answered]].count("response.create") == 1
     assert [e for e in after if e["event"]["type"] == "error"] == []
 
     # The user is told, and the transcript and report read as one conversation.
     assert "  · connection lost (the connection dropped without a close frame); reconnecting" in finished.stdout.splitlines()
-    assert "  · reconnected: session re-sent, 10 history items re-seeded" in finished.stdout.splitlines()
+    assert "  · reconnected: session re-sent, 12 history items re-seeded" in finished.stdout.splitlines()
     assert finished.stdout.splitlines()[-1] == "support: You're welcome. Have a great day!"
     transcript = [(e["kind"], e.get("text")) for e in e2e.read_jsonl(finished.session / "transcript.jsonl") if e["kind"] in ("user", "assistant")]
     assert transcript == [
@@ -128,19 +132,21 @@ def test_a_drop_while_a_tool_runs_sends_nothing_stale_to_the_new_connection(tmp_
     finished, entries = _talk(project, e2e, "--sim-drop-after", str(drop_after))
     _, after = _split_at_second_connection(entries)
     sent = [e["event"] for e in after if e["dir"] == "out"]
-    assert [event["type"] for event in sent[:5]] == ["session.update", *["conversation.item.create"] * 3, "response.create"]
+    assert [event["type"] for event in sent[:6]] == ["session.update", *["conversation.item.create"] * 4, "response.create"]
     assert [_text(event["item"]) for event in sent[1:3]] == [("assistant", GREETING), ("user", LINES[0])]
-    assert _text(sent[3]["item"])[0] == "system"
+    call, output = sent[3]["item"], sent[4]["item"]  # the call item was on the old socket: created again, then answered
+    assert (call["type"], call["name"], output["type"], output["call_id"]) == ("function_call", "authenticate_user", "function_call_output", call["call_id"])
     assert [e["event"] for e in after if e["event"]["type"] == "error"] == []
     assert "router: Thanks, Alex, you're verified. How can I help you today?" in finished.stdout.splitlines()
     assert finished.stdout.splitlines()[-1] == "support: You're welcome. Have a great day!"
-    # The re-seeded note tells the model the tool already ran, so it answers instead of calling again.
+    # The call and its output in the history tell the model the tool already ran, so it answers instead of calling again.
     report = json.loads((finished.session / "report.json").read_text(encoding="utf-8"))
     assert [call["name"] for call in report["tool_calls"]] == ["authenticate_user", "search_knowledge_base"]
 
 
 def test_a_drop_after_a_ticket_was_opened_does_not_open_a_second_one(tmp_path: Path, e2e: Any) -> None:
-    """The ticket call's response is complete when the socket drops; the re-seeded note carries its result."""
+    """The ticket call's response is complete when the socket drops; its call and output items, created
+    on the new socket, tell the model the ticket is open."""
     lines = [*LINES[:2], "it still doesn't work", "thanks"]
     _, undisturbed = _talk(_fresh_project(tmp_path, "undisturbed", e2e), e2e, lines=lines)
 
