@@ -23,6 +23,7 @@ import websockets
 from runner.config import load
 from runner.config.model import Config
 from runner.host.conversation import LiveSession, RunOptions, open_session
+from tests.threaded_websocket import serving
 
 CONFIG = """\
 version: 1
@@ -166,11 +167,7 @@ def test_a_function_call_for_a_response_never_created_does_not_wedge_the_session
 def _serving(handler: Handler) -> Iterator[tuple[int, threading.Event]]:
     """A fault server on its own thread (the runner under test is another process);
     yields its port and an event set once the runner's session.update arrived."""
-    loop = asyncio.new_event_loop()
-    ready: list[int] = []
     asked = threading.Event()
-    up = threading.Event()
-    stop = asyncio.Event()
 
     async def noticing(ws: Any) -> None:
         async def note() -> None:
@@ -183,20 +180,8 @@ def _serving(handler: Handler) -> Iterator[tuple[int, threading.Event]]:
         finally:
             watcher.cancel()
 
-    async def serve() -> None:
-        async with websockets.serve(noticing, "127.0.0.1", 0) as server:
-            ready.append(server.sockets[0].getsockname()[1])
-            up.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert up.wait(10)
-    try:
-        yield ready[0], asked
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
+    with serving(noticing) as port:
+        yield port, asked
 
 
 def _cli_project(tmp_path: Path) -> Path:

@@ -3,7 +3,6 @@ no artifact and no console line shows them (they read `${NAME}` instead)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.server
 import json
@@ -11,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-import websockets
+from tests.threaded_websocket import serving
 
 TOKEN = 's3cr3t-"docs"-token-8c1f'
 CONFIG = """\
@@ -76,11 +75,6 @@ def _frames_for(response: int) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def _realtime_server(received: list[dict[str, Any]]) -> Iterator[int]:
-    loop = asyncio.new_event_loop()
-    ports: list[int] = []
-    up = threading.Event()
-    stop = asyncio.Event()
-
     async def handler(ws: Any) -> None:
         responses = 0
         async for message in ws:
@@ -93,20 +87,8 @@ def _realtime_server(received: list[dict[str, Any]]) -> Iterator[int]:
                 for frame in _frames_for(responses):
                     await ws.send(json.dumps(frame))
 
-    async def serve() -> None:
-        async with websockets.serve(handler, "127.0.0.1", 0) as server:
-            ports.append(server.sockets[0].getsockname()[1])
-            up.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert up.wait(10)
-    try:
-        yield ports[0]
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
+    with serving(handler) as port:
+        yield port
 
 
 def test_interpolated_secrets_reach_the_servers_but_no_artifact_or_console_line(tmp_path: Path, e2e: Any) -> None:
