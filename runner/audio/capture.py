@@ -1,4 +1,4 @@
-"""Microphone capture: 24 kHz mono PCM16 blocks from a sounddevice callback to asyncio.
+"""Microphone capture: mono PCM16 blocks at the input format's rate from a sounddevice callback to asyncio.
 
 PortAudio calls back on its own thread; blocks are handed to the event loop with
 `call_soon_threadsafe`, stamped with the time their first sample was captured so the
@@ -42,20 +42,25 @@ class AudioInput(Protocol):
         """Stop producing blocks; a pending `read` returns None."""
 
 
-def check_block_ms(block_ms: int) -> int:
-    """The block length in frames; the Realtime loop wants 20–40 ms blocks."""
+def check_block_ms(block_ms: int, rate: int = SAMPLE_RATE) -> int:
+    """The block length in frames at `rate`; the Realtime loop wants 20–40 ms blocks."""
     if not MIN_BLOCK_MS <= block_ms <= MAX_BLOCK_MS:
         raise ValueError(f"audio block length must be {MIN_BLOCK_MS}-{MAX_BLOCK_MS} ms, got {block_ms}")
-    return frames_for_ms(block_ms)
+    return frames_for_ms(block_ms, rate)
 
 
 class DeviceInput:
-    """Capture from a PortAudio input device (`device=None`: the default one)."""
+    """Capture from a PortAudio input device (`device=None`: the default one).
+
+    The stream is opened at `rate` (8 kHz for a G.711 session): the host API converts
+    from the device's own rate, as it does for any application asking for telephone audio.
+    """
 
     def __init__(
-        self, *, device: int | None = None, block_ms: int = 20, clock: Callable[[], float] = time.monotonic
+        self, *, device: int | None = None, block_ms: int = 20, rate: int = SAMPLE_RATE, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._frames = check_block_ms(block_ms)
+        self.rate = rate
+        self._frames = check_block_ms(block_ms, rate)
         self._device = device
         self._clock = clock
         self._queue: asyncio.Queue[MicBlock | None] = asyncio.Queue()
@@ -68,7 +73,7 @@ class DeviceInput:
         sd = load_sounddevice()
         self._deliver = partial(asyncio.get_running_loop().call_soon_threadsafe, self._queue.put_nowait)
         self._stream = sd.RawInputStream(
-            samplerate=SAMPLE_RATE,
+            samplerate=self.rate,
             channels=1,
             dtype="int16",
             blocksize=self._frames,
@@ -93,7 +98,7 @@ class DeviceInput:
             self.overflows += 1
         age = time_info.currentTime - time_info.inputBufferAdcTime
         if not 0.0 < age < 1.0:  # PortAudio gives no usable timestamps on this host API
-            age = frames / SAMPLE_RATE + self._stream.latency
+            age = frames / self.rate + self._stream.latency
         pcm = bytes(indata)
         self.level = meter(rms(pcm))
         try:

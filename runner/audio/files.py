@@ -14,16 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runner.audio.capture import MicBlock, check_block_ms
-from runner.audio.pcm import SAMPLE_BYTES, SAMPLE_RATE, meter, rms
+from runner.audio.formats import PCM, AudioFormat
+from runner.audio.pcm import SAMPLE_BYTES, meter, rms
 from runner.audio.playback import Player
 from runner.audio.wav import WavWriter, load_pcm
 
 
 class WavInput:
-    """A WAV file as the microphone: converted to 24 kHz mono, then read in blocks.
+    """A WAV file as the microphone: converted to mono at `rate`, then read in blocks.
 
-    The file is decoded in the constructor, so a bad file is reported before any
-    connection is made. In real time, block k is delivered at start + k * block length.
+    `rate` is the input format's (24 kHz, 8 kHz for G.711); a mono file at that rate is
+    sent sample for sample. The file is decoded in the constructor, so a bad file is
+    reported before any connection is made. In real time, block k is delivered at
+    start + k * block length.
     """
 
     def __init__(
@@ -32,10 +35,12 @@ class WavInput:
         *,
         realtime: bool = True,
         block_ms: int = 20,
+        rate: int = PCM.rate,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._pcm = load_pcm(path)
-        self._block_bytes = check_block_ms(block_ms) * SAMPLE_BYTES
+        self.rate = rate
+        self._pcm = load_pcm(path, rate)
+        self._block_bytes = check_block_ms(block_ms, rate) * SAMPLE_BYTES
         self._realtime = realtime
         self._clock = clock
         self._started_at: float | None = None
@@ -45,7 +50,7 @@ class WavInput:
 
     @property
     def duration_ms(self) -> int:
-        return len(self._pcm) * 1000 // (SAMPLE_BYTES * SAMPLE_RATE)
+        return len(self._pcm) * 1000 // (SAMPLE_BYTES * self.rate)
 
     def start(self) -> None:
         self._started_at = self._clock()
@@ -58,7 +63,7 @@ class WavInput:
             return None
         pcm = self._pcm[self._offset : self._offset + self._block_bytes]
         if self._realtime:
-            due = self._started_at + self._offset / (SAMPLE_BYTES * SAMPLE_RATE)
+            due = self._started_at + self._offset / (SAMPLE_BYTES * self.rate)
             await asyncio.sleep(max(0.0, due - self._clock()))
         else:
             due = self._clock()
@@ -76,20 +81,25 @@ class WavOutput:
 
     Real time: a thread pulls one block per block length (silence included), like a
     device with no latency. Fast: audio is written as soon as the player has it, with
-    no silence in between. The file is valid at every moment (see `WavWriter`).
+    no silence in between. The file is valid at every moment (see `WavWriter`). It is
+    written in the session's output format (`encoding`, at the player's rate), so a
+    μ-law reply lands in a μ-law WAV byte for byte.
     """
 
-    def __init__(self, player: Player, path: str | Path, *, realtime: bool = True, block_ms: int = 20) -> None:
+    def __init__(
+        self, player: Player, path: str | Path, *, realtime: bool = True, block_ms: int = 20, encoding: AudioFormat = PCM
+    ) -> None:
         self._player = player
         self._path = Path(path)
-        self._frames = check_block_ms(block_ms)
+        self._encoding = encoding
+        self._frames = check_block_ms(block_ms, player.rate)
         self._realtime = realtime
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._writer: WavWriter | None = None
 
     def start(self) -> None:
-        self._writer = WavWriter(self._path)
+        self._writer = WavWriter(self._path, rate=self._player.rate, encoding=self._encoding)
         pump = self._pump_realtime if self._realtime else self._pump_fast
         self._thread = threading.Thread(target=pump, args=(self._writer,), name="wav-output", daemon=True)
         self._thread.start()
@@ -104,7 +114,7 @@ class WavOutput:
             self._writer = None
 
     def _pump_realtime(self, writer: WavWriter) -> None:
-        block_seconds = self._frames / SAMPLE_RATE
+        block_seconds = self._frames / self._player.rate
         started = time.monotonic()
         blocks = 0
         while not self._stopping.wait(max(0.0, started + blocks * block_seconds - time.monotonic())):

@@ -10,7 +10,6 @@ from typing import Any, Protocol
 
 from runner.audio.capture import check_block_ms
 from runner.audio.devices import load_sounddevice
-from runner.audio.pcm import SAMPLE_RATE
 from runner.audio.playback import Player
 
 
@@ -29,7 +28,7 @@ class DeviceOutput:
 
     def __init__(self, player: Player, *, device: int | None = None, block_ms: int = 20) -> None:
         self._player = player
-        self._frames = check_block_ms(block_ms)
+        self._frames = check_block_ms(block_ms, player.rate)
         self._device = device
         self._stream: Any = None
         self.underflows = 0  # blocks PortAudio reported as late (a gap was audible)
@@ -42,7 +41,7 @@ class DeviceOutput:
     def start(self) -> None:
         sd = load_sounddevice()
         self._stream = sd.RawOutputStream(
-            samplerate=SAMPLE_RATE,
+            samplerate=self._player.rate,  # the output format's; the host API converts to the device's
             channels=1,
             dtype="int16",
             blocksize=self._frames,

@@ -35,16 +35,18 @@ class ItemStats:
     ended: bool = False  # no more audio will come for it
     stopped: bool = False  # dropped by stop(); later audio for it is ignored
     finished: bool = False  # fully heard and reported
+    rate: int = SAMPLE_RATE  # frames per second of its audio (the output format's rate)
 
     @property
     def played_ms(self) -> int:
-        return ms_for_frames(self.played_frames)
+        return ms_for_frames(self.played_frames, self.rate)
 
 
 class Player:
     """A callback-driven jitter buffer with per-item played-milliseconds accounting.
 
-    Thread-safe: `feed`, `end_item` and `stop` come from the driver's thread, `pull` from
+    Audio is PCM16 mono at `rate` (the session's output format: 24 kHz, or 8 kHz for
+    G.711), so milliseconds count the samples of that rate. Thread-safe: `feed`, `end_item` and `stop` come from the driver's thread, `pull` from
     the audio thread. `on_item_finished(item_id)` and `on_played(pcm, heard_at)` run on
     whichever thread noticed (usually the audio thread), so they must only hand over,
     e.g. with `loop.call_soon_threadsafe`.
@@ -54,13 +56,15 @@ class Player:
         self,
         *,
         cushion_ms: float = 60.0,
+        rate: int = SAMPLE_RATE,
         on_item_finished: Callable[[str], None] | None = None,
         on_played: Callable[[bytes, float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if cushion_ms < 0:
             raise ValueError(f"cushion_ms must be >= 0, got {cushion_ms}")
-        self._cushion_frames = frames_for_ms(cushion_ms)
+        self.rate = rate
+        self._cushion_frames = frames_for_ms(cushion_ms, rate)
         self._on_item_finished = on_item_finished
         self._on_played = on_played
         self._clock = clock
@@ -116,7 +120,7 @@ class Player:
             if audible is not None and self._is_fully_heard(self._items[audible], now):
                 audible = None
             if audible is not None:
-                self._fade_tail = self._take_fade(audible, frames_for_ms(fade_ms))
+                self._fade_tail = self._take_fade(audible, frames_for_ms(fade_ms, self.rate))
             for item_id, _ in self._queue:
                 self._items[item_id].stopped = True
                 self._unfinished.pop(item_id, None)
@@ -142,7 +146,7 @@ class Player:
     def queued_ms(self) -> int:
         """Milliseconds of audio waiting to be handed out."""
         with self._lock:
-            return ms_for_frames(self._queued_frames)
+            return ms_for_frames(self._queued_frames, self.rate)
 
     # -- output side -------------------------------------------------------------
 
@@ -200,7 +204,7 @@ class Player:
     def _item(self, item_id: str) -> ItemStats:
         item = self._items.get(item_id)
         if item is None:
-            item = self._items[item_id] = self._unfinished[item_id] = ItemStats(first_fed_at=self._clock())
+            item = self._items[item_id] = self._unfinished[item_id] = ItemStats(first_fed_at=self._clock(), rate=self.rate)
         return item
 
     def _ready_frames(self) -> int:
@@ -225,9 +229,9 @@ class Player:
             out[filled * SAMPLE_BYTES : (filled + n) * SAMPLE_BYTES] = pcm[start : start + n * SAMPLE_BYTES]
             item = self._items[item_id]
             if item.first_heard_at is None:
-                item.first_heard_at = heard_at + filled / SAMPLE_RATE
+                item.first_heard_at = heard_at + filled / self.rate
             item.played_frames += n
-            item.last_heard_at = heard_at + (filled + n) / SAMPLE_RATE
+            item.last_heard_at = heard_at + (filled + n) / self.rate
             self._current = item_id
             self._queued_frames -= n
             filled += n

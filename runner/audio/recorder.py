@@ -6,6 +6,9 @@ only what the `Player` handed out (`Player(on_played=recorder.add_agent)`), so a
 interrupted reply ends where playback stopped. Blocks arrive from audio threads; the
 driver calls `flush(now)` every few hundred milliseconds to write what can no longer
 change, through a `WavWriter`, so the file is valid after Ctrl-C.
+
+The file's rate is the higher of the two sides' (the session's input and output
+formats); a side at a lower rate (8 kHz G.711 beside 24 kHz PCM) is interpolated up.
 """
 
 from __future__ import annotations
@@ -21,19 +24,53 @@ from runner.audio.wav import WavWriter
 USER, AGENT = 0, 1  # channel index: left, right
 
 
+class _Upsampler:
+    """Linear interpolation by a whole factor, continued from the previous block's last sample.
+
+    Blocks join without clicks at the cost of one input sample of delay; enough for a
+    recording of telephone-band audio, which has nothing above 4 kHz to alias.
+    """
+
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+        self._last = 0.0
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        if self.factor == 1 or block.size == 0:
+            return block
+        points = np.concatenate([[self._last], block.astype(np.float64)])
+        self._last = float(points[-1])
+        positions = np.arange(1, block.size * self.factor + 1) / self.factor
+        return np.round(np.interp(positions, np.arange(points.size), points)).astype("<i2")
+
+
 class Recorder:
     """Stereo recording on the clock whose time `origin` is the file's first frame.
 
     A block that starts within `snap_ms` of where the previous block of its side ended
     is placed right after it, so clock jitter does not add clicks; further away, it is
     placed at its own time. `horizon_ms` is how late a block may arrive and still be
-    placed: `flush(now)` writes only what is older than that.
+    placed: `flush(now)` writes only what is older than that. `user_rate` and
+    `agent_rate` are the rates of the blocks each side hands in.
     """
 
-    def __init__(self, path: str | Path, *, origin: float, snap_ms: float = 30.0, horizon_ms: float = 500.0) -> None:
-        self._writer = WavWriter(path, channels=2)
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        origin: float,
+        snap_ms: float = 30.0,
+        horizon_ms: float = 500.0,
+        user_rate: int = SAMPLE_RATE,
+        agent_rate: int = SAMPLE_RATE,
+    ) -> None:
+        self.rate = max(user_rate, agent_rate)
+        if self.rate % user_rate or self.rate % agent_rate:
+            raise ValueError(f"cannot record {user_rate} Hz beside {agent_rate} Hz: one must divide the other")
+        self._upsample = [_Upsampler(self.rate // user_rate), _Upsampler(self.rate // agent_rate)]
+        self._writer = WavWriter(path, channels=2, rate=self.rate)
         self._origin = origin
-        self._snap = frames_for_ms(snap_ms)
+        self._snap = frames_for_ms(snap_ms, self.rate)
         self._horizon = horizon_ms / 1000
         self._lock = threading.Lock()
         self._pending: list[tuple[int, int, np.ndarray]] = []  # (channel, first frame, samples)
@@ -54,7 +91,7 @@ class Recorder:
 
     def flush(self, now: float) -> None:
         """Write everything before `now - horizon`."""
-        self._write_until(round((now - self._horizon - self._origin) * SAMPLE_RATE))
+        self._write_until(round((now - self._horizon - self._origin) * self.rate))
 
     def close(self) -> None:
         """Write everything still pending and close the file."""
@@ -64,12 +101,12 @@ class Recorder:
         self._writer.close()
 
     def _add(self, channel: int, pcm: bytes, at: float) -> None:
-        start = round((at - self._origin) * SAMPLE_RATE)
+        start = round((at - self._origin) * self.rate)
         with self._lock:
             expected = self._next_frame[channel]
             if abs(start - expected) <= self._snap:
                 start = expected
-            block = samples(pcm)
+            block = self._upsample[channel](samples(pcm))
             self._next_frame[channel] = start + len(block)
             self._pending.append((channel, start, block))
 

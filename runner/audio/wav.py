@@ -1,8 +1,9 @@
-"""WAV in and out: read any PCM WAV as 24 kHz mono PCM16, and write WAVs that stay valid.
+"""WAV in and out: read PCM, float and G.711 WAVs as mono PCM16, write WAVs that stay valid.
 
 `read_wav` parses RIFF itself (the stdlib `wave` module of 3.11 rejects float and
 WAVE_FORMAT_EXTENSIBLE files, which are common). `WavWriter` rewrites the header sizes
-after every write, so a recording is a valid file even after Ctrl-C, a crash or SIGKILL.
+after every write, so a recording is a valid file even after Ctrl-C, a crash or SIGKILL;
+it writes PCM16, or μ-law/A-law for a session whose wire format is G.711.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from typing import BinaryIO
 
 import numpy as np
 
+from runner.audio import g711
+from runner.audio.formats import PCM, AudioFormat
 from runner.audio.pcm import SAMPLE_BYTES, SAMPLE_RATE
 from runner.audio.resample import resample
 
 _PCM = 0x0001
 _FLOAT = 0x0003
+_ALAW = 0x0006
+_ULAW = 0x0007
 _EXTENSIBLE = 0xFFFE
-_HEADER_BYTES = 44
 MAX_WAV_BYTES = 1 << 30  # about 90 minutes of 48 kHz stereo PCM16; a device such as /dev/zero never ends
 
 
@@ -41,7 +45,7 @@ class WavAudio:
 
 
 def read_wav(path: str | Path) -> WavAudio:
-    """Decode a PCM (8/16/24/32-bit) or float (32/64-bit) WAV file of any rate and channels."""
+    """Decode a PCM (8/16/24/32-bit), float (32/64-bit) or G.711 WAV file of any rate and channels."""
     try:
         with open(path, "rb") as file:
             data = file.read(12)
@@ -56,7 +60,7 @@ def read_wav(path: str | Path) -> WavAudio:
     tag, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", fmt)
     if tag == _EXTENSIBLE and len(fmt) >= 26:
         tag = struct.unpack_from("<H", fmt, 24)[0]  # the sub-format GUID starts with the tag
-    if tag not in (_PCM, _FLOAT):
+    if tag not in (_PCM, _FLOAT, _ALAW, _ULAW):
         raise WavError(
             f"{path}: unsupported WAV encoding (format tag 0x{tag:04x}); "
             "convert it to PCM first, e.g. `sox in.wav -b 16 out.wav`"
@@ -68,16 +72,19 @@ def read_wav(path: str | Path) -> WavAudio:
     return WavAudio(rate=rate, samples=samples.reshape(-1, channels))
 
 
-def to_pcm16_mono_24k(audio: WavAudio) -> bytes:
-    """Mix down to mono, resample to 24 kHz and quantise to PCM16 (clipped, rounded)."""
-    mono = audio.samples.mean(axis=1)
-    converted = resample(mono, audio.rate, SAMPLE_RATE)
+def to_pcm16_mono(audio: WavAudio, rate: int = SAMPLE_RATE) -> bytes:
+    """Mix down to mono, resample to `rate` and quantise to PCM16 (clipped, rounded).
+
+    A mono file already at `rate` comes out sample for sample as it went in.
+    """
+    mono = audio.samples[:, 0] if audio.channels == 1 else audio.samples.mean(axis=1)
+    converted = resample(mono, audio.rate, rate)
     return np.clip(np.round(converted * 32768.0), -32768, 32767).astype("<i2").tobytes()
 
 
-def load_pcm(path: str | Path) -> bytes:
-    """A WAV file as the voice loop's format: 24 kHz mono PCM16."""
-    return to_pcm16_mono_24k(read_wav(path))
+def load_pcm(path: str | Path, rate: int = SAMPLE_RATE) -> bytes:
+    """A WAV file as the voice loop's audio: mono PCM16 at `rate` (the input format's)."""
+    return to_pcm16_mono(read_wav(path), rate)
 
 
 def _chunks(path: str | Path, data: bytes) -> tuple[bytes, bytes]:
@@ -99,6 +106,11 @@ def _chunks(path: str | Path, data: bytes) -> tuple[bytes, bytes]:
 
 
 def _decode(path: str | Path, body: bytes, tag: int, bits: int, width: int) -> np.ndarray:
+    if tag in (_ALAW, _ULAW):
+        if width != 1:
+            raise WavError(f"{path}: unsupported G.711 sample size ({bits} bits)")
+        pcm16 = g711.pcm16_from_alaw(body) if tag == _ALAW else g711.pcm16_from_ulaw(body)
+        return np.frombuffer(pcm16, dtype="<i2") / 32768.0
     if tag == _FLOAT:
         if width not in (4, 8):
             raise WavError(f"{path}: unsupported float sample size ({bits} bits)")
@@ -117,17 +129,19 @@ def _decode(path: str | Path, body: bytes, tag: int, bits: int, width: int) -> n
 
 
 class WavWriter:
-    """A PCM16 WAV written as it goes, valid at every moment.
+    """A WAV written as it goes, valid at every moment.
 
-    After each `write` the RIFF and data sizes are rewritten and the data is flushed to
-    the OS, so whatever happens to the process, the file holds a readable WAV of all
-    completed writes.
+    `write` takes PCM16 frames; the file stores them as PCM16, or as G.711 codes when
+    `encoding` is μ-law or A-law (with the `fact` chunk such files need). After each
+    `write` the sizes are rewritten and the data is flushed to the OS, so whatever
+    happens to the process, the file holds a readable WAV of all completed writes.
     """
 
-    def __init__(self, path: str | Path, *, channels: int = 1, rate: int = SAMPLE_RATE) -> None:
+    def __init__(self, path: str | Path, *, channels: int = 1, rate: int = SAMPLE_RATE, encoding: AudioFormat = PCM) -> None:
         self.path = Path(path)
         self.channels = channels
         self.rate = rate
+        self.encoding = encoding
         self.data_bytes = 0
         self._file: BinaryIO = open(self.path, "wb")
         self._file.write(self._header())
@@ -135,7 +149,7 @@ class WavWriter:
 
     @property
     def frames(self) -> int:
-        return self.data_bytes // (SAMPLE_BYTES * self.channels)
+        return self.data_bytes // (self.encoding.wire_bytes * self.channels)
 
     def write(self, pcm: bytes) -> None:
         """Append interleaved PCM16 frames and make the header match."""
@@ -143,9 +157,10 @@ class WavWriter:
             raise ValueError(f"{len(pcm)} bytes is not a whole number of {self.channels}-channel PCM16 frames")
         if not pcm:
             return
+        data = self.encoding.encode(pcm)
         self._file.seek(0, 2)
-        self._file.write(pcm)
-        self.data_bytes += len(pcm)
+        self._file.write(data)
+        self.data_bytes += len(data)
         self._file.seek(0)
         self._file.write(self._header())
         self._file.flush()
@@ -160,10 +175,12 @@ class WavWriter:
         self.close()
 
     def _header(self) -> bytes:
-        block_align = SAMPLE_BYTES * self.channels
-        return struct.pack(
-            "<4sI4s4sIHHIIHH4sI",
-            b"RIFF", 36 + self.data_bytes, b"WAVE",
-            b"fmt ", 16, _PCM, self.channels, self.rate, self.rate * block_align, block_align, 16,
-            b"data", self.data_bytes,
-        )
+        block_align = self.encoding.wire_bytes * self.channels
+        bits = 8 * self.encoding.wire_bytes
+        fmt = struct.pack("<HHIIHH", self.encoding.wav_tag, self.channels, self.rate, self.rate * block_align, block_align, bits)
+        fact = b""
+        if self.encoding.wav_tag != _PCM:  # non-PCM: a cbSize field, and the frame count in 'fact'
+            fmt += struct.pack("<H", 0)
+            fact = struct.pack("<4sII", b"fact", 4, self.data_bytes // block_align)
+        body = b"WAVE" + struct.pack("<4sI", b"fmt ", len(fmt)) + fmt + fact + struct.pack("<4sI", b"data", self.data_bytes)
+        return struct.pack("<4sI", b"RIFF", len(body) + self.data_bytes) + body

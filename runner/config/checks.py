@@ -6,7 +6,7 @@ import json
 from collections import deque
 from typing import Any
 
-from .model import Config, McpBinding, Tool
+from .model import Agent, Config, McpBinding, Tool
 from .report import Reporter, did_you_mean
 from .schema import meta_validator, report_error
 from .source import PathKey
@@ -49,14 +49,7 @@ def check_graph(config: Config, reporter: Reporter) -> None:
     start = config.agents.get(config.start)
     if start is None:
         return
-    reached = {start.name}
-    queue = deque([start])
-    while queue:
-        for handoff in queue.popleft().handoffs:
-            target = config.agents.get(handoff.target)
-            if target is not None and target.name not in reached:
-                reached.add(target.name)
-                queue.append(target)
+    reached = _reachable(config, start)
     for agent in config.agents.values():
         if agent.name not in reached:
             reporter.warning(("agents", agent.name), f"agent '{agent.name}' cannot be reached from the start agent '{start.name}'", "add a handoff to it", key=True)
@@ -70,6 +63,48 @@ def check_graph(config: Config, reporter: Reporter) -> None:
                 f"voice '{voice}' will not be used: the session keeps the start agent's voice '{first_voice}'",
                 "the Realtime API cannot change the voice after the first audio",
                 key=not agent.voice,
+            )
+
+
+def _reachable(config: Config, start: Agent) -> set[str]:
+    reached = {start.name}
+    queue = deque([start])
+    while queue:
+        for handoff in queue.popleft().handoffs:
+            target = config.agents.get(handoff.target)
+            if target is not None and target.name not in reached:
+                reached.add(target.name)
+                queue.append(target)
+    return reached
+
+
+def check_formats(config: Config, reporter: Reporter) -> None:
+    """Warnings where a handoff would switch the audio format mid-call.
+
+    The handoff's `session.update` re-sends the target's formats, but the audio path
+    (device or WAV rates, the codec, played-ms accounting) is set up once, for the start
+    agent's formats: after such a handoff the replies would be played in the wrong format.
+    """
+    start = config.agents.get(config.start)
+    if start is None:
+        return
+    kept = config.session_for(start)
+    reached = _reachable(config, start)
+    for agent in config.agents.values():
+        if agent.name not in reached:
+            continue
+        for key in ("input_format", "output_format"):
+            theirs, ours = getattr(config.session_for(agent), key), getattr(kept, key)
+            if theirs == ours:
+                continue
+            written_here = agent.session is not None and getattr(agent.session, key) != getattr(config.session, key)
+            where: PathKey = ("agents", agent.name, "session", key) if written_here else ("agents", agent.name)
+            reporter.warning(
+                where,
+                f"{key} '{theirs}' differs from the start agent's '{ours}': a handoff to '{agent.name}' would switch formats mid-call, "
+                f"while the audio path stays in '{ours}'",
+                "give every agent the same input_format and output_format",
+                key=not written_here,
             )
 
 

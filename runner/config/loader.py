@@ -15,7 +15,7 @@ from typing import Mapping
 
 from .binding_checks import PythonChecker, check_http, check_mcp
 from .build import Builder
-from .checks import Names, check_graph, check_parameters, check_references, check_usage
+from .checks import Names, check_formats, check_graph, check_parameters, check_references, check_usage
 from .model import Config, HttpBinding, McpBinding, PythonBinding
 from .problems import Problem
 from .report import Reporter
@@ -90,6 +90,7 @@ def _check(config: Config, names: Names, reporter: Reporter, complete: bool, imp
     check_references(config, names, reporter)
     if complete:
         check_graph(config, reporter)
+        check_formats(config, reporter)
         check_usage(config, names, reporter)
     for agent in config.agents.values():
         check_instructions(agent, config.variables, reporter)

@@ -24,7 +24,7 @@ from ..audio.capture import AudioInput, MicBlock
 from ..audio.devices import AudioDeviceError, load_sounddevice
 from ..audio.echo import EchoGate, HalfDuplex
 from ..audio.output import AudioOutput
-from ..audio.pcm import SAMPLE_BYTES, SAMPLE_RATE
+from ..audio.pcm import SAMPLE_BYTES
 from ..audio.playback import Player
 from ..audio.recorder import Recorder
 from ..config.model import Config
@@ -33,7 +33,7 @@ from .console import Console
 from ..host.conversation import LiveSession, RunOptions, SetupError, api_key, open_session
 from ..host.driver import Outcome
 from .interrupts import Interrupts, ctrl_c_ends_cleanly
-from .voice_audio import AudioEnds, VoiceOptions, choose_audio, without_turn_detection
+from .voice_audio import AudioEnds, VoiceOptions, WireFormats, choose_audio, without_turn_detection
 from .voice_keys import KeyReader, SpaceBar, cbreak_terminal
 from .voice_metrics import VoiceMetrics, summary_lines
 
@@ -48,8 +48,11 @@ class VoiceLoop:
         self.voice = voice
         self.ends = ends
         self.console = console
-        self.player = Player(cushion_ms=voice.cushion_ms, on_item_finished=self._finished_from_audio_thread, on_played=self._played)
-        self.echo = echo_control(voice)
+        self.formats = ends.formats
+        self.player = Player(
+            cushion_ms=voice.cushion_ms, rate=self.formats.output.rate, on_item_finished=self._finished_from_audio_thread, on_played=self._played
+        )
+        self.echo = echo_control(voice, ends.formats)
         self.live: LiveSession | None = None
         self.metrics = VoiceMetrics(0.0)
         self.recorder: Recorder | None = None
@@ -105,14 +108,14 @@ class VoiceLoop:
             self.player.end_item(item_id)
 
     # -- the driver's audio output ------------------------------------------------
-    def play(self, item_id: str, pcm: bytes) -> None:
-        """`Play`: queue the audio; the first chunk of an item is timed for its turn."""
+    def play(self, item_id: str, audio: bytes) -> None:
+        """`Play`: decode the wire format, queue; the first chunk of an item is timed for its turn."""
         assert self.live is not None
         if item_id not in self._owed and item_id not in self._ended_items:
             self._owed.add(item_id)
             latencies = self.live.core.latencies
             self.metrics.item_audio(item_id, latencies[-1] if latencies else None, time.monotonic())
-        self.player.feed(item_id, pcm)
+        self.player.feed(item_id, self.formats.output.decode(audio))
 
     def stop(self) -> tuple[str | None, int]:
         """`StopPlayback`: fade, drop the queue, and say how much of which item was heard."""
@@ -121,7 +124,7 @@ class VoiceLoop:
 
     # -- hooks from the audio threads ---------------------------------------------
     def _played(self, pcm: bytes, heard_at: float) -> None:
-        self._last_heard_until = heard_at + len(pcm) / (SAMPLE_BYTES * SAMPLE_RATE)
+        self._last_heard_until = heard_at + len(pcm) / (SAMPLE_BYTES * self.player.rate)
         if self.echo is not None:
             self.echo.note_played(pcm, heard_at)
         if self.recorder is not None:
@@ -144,7 +147,9 @@ class VoiceLoop:
         self.metrics = VoiceMetrics(time.monotonic() - live.driver.now())
         live.driver.attach_audio(self)
         if self.voice.record:
-            self.recorder = Recorder(live.folder / "recording.wav", origin=time.monotonic())
+            self.recorder = Recorder(
+                live.folder / "recording.wav", origin=time.monotonic(), user_rate=self.formats.input.rate, agent_rate=self.formats.output.rate
+            )
         self.output = self.ends.make_output(self.player)
         self.input = self.ends.make_input()
         try:
@@ -171,7 +176,7 @@ class VoiceLoop:
         while (block := await self.input.read()) is not None:
             self._mic_block(block)
         block_ms = self.voice.mic_block_ms
-        silence = bytes(block_ms * SAMPLE_RATE // 1000 * SAMPLE_BYTES)
+        silence = bytes(block_ms * self.formats.input.rate // 1000 * SAMPLE_BYTES)
         started = time.monotonic()
         for index in range(TRAILING_SILENCE_MS // block_ms):
             due = started + index * block_ms / 1000
@@ -187,11 +192,11 @@ class VoiceLoop:
         if self.voice.ptt:
             if not self.space_bar.talking:
                 return
-            self._ptt_ms += len(block.pcm) * 1000 / (SAMPLE_BYTES * SAMPLE_RATE)
+            self._ptt_ms += len(block.pcm) * 1000 / (SAMPLE_BYTES * self.formats.input.rate)
         elif self.echo is not None and not self.echo.admit(block.pcm, block.captured_at):
             return
         self.metrics.append_queued(time.monotonic())
-        audio = base64.b64encode(block.pcm).decode("ascii")
+        audio = base64.b64encode(self.formats.input.encode(block.pcm)).decode("ascii")
         self.live.driver.apply([Send({"type": "input_audio_buffer.append", "audio": audio})])
 
     # -- push-to-talk -------------------------------------------------------------
@@ -249,16 +254,17 @@ class VoiceLoop:
             self.console.status(self.status_text())
 
 
-def echo_control(voice: VoiceOptions) -> EchoGate | HalfDuplex | None:
+def echo_control(voice: VoiceOptions, formats: WireFormats) -> EchoGate | HalfDuplex | None:
     """The policy that keeps the agent's own voice out of the input.
 
     A WAV file cannot contain echo, so it gets none unless --half-duplex asks for one:
     the default gate would only drop a barge-in recorded in the file.
     """
+    rates = {"output_rate": formats.output.rate, "input_rate": formats.input.rate}
     if voice.half_duplex:
-        return HalfDuplex()
+        return HalfDuplex(**rates)
     if voice.echo_gate and voice.input_wav is None:
-        return EchoGate()
+        return EchoGate(**rates)
     return None
 
 
@@ -311,7 +317,7 @@ async def run_voice(config: Config, options: RunOptions, voice: VoiceOptions, *,
     api_key(options, os.environ)  # a missing key is the first thing to fix, before any device
     if voice.ptt and not sys.stdin.isatty():
         raise SetupError("--ptt reads the space bar from a terminal, and standard input is not one")
-    ends = choose_audio(voice)
+    ends = choose_audio(voice, WireFormats.of(config))
     if voice.ptt:
         config = without_turn_detection(config)
     loop = VoiceLoop(voice, ends, console)

@@ -13,6 +13,7 @@ from typing import Callable
 from ..audio.capture import AudioInput, DeviceInput
 from ..audio.devices import AudioDeviceError, list_devices, select_device
 from ..audio.files import WavInput, WavOutput
+from ..audio.formats import PCM, AudioFormat, audio_format
 from ..audio.output import AudioOutput, DeviceOutput
 from ..audio.playback import Player
 from ..audio.wav import WavError
@@ -50,6 +51,21 @@ def without_turn_detection(config: Config) -> Config:
     return replace(config, session=replace(config.session, turn_detection=off), agents=agents)
 
 
+@dataclass(frozen=True)
+class WireFormats:
+    """The session's audio formats: what the mic is sent as, what the replies come in."""
+
+    input: AudioFormat
+    output: AudioFormat
+
+    @classmethod
+    def of(cls, config: Config) -> WireFormats:
+        """The start agent's formats; the audio path keeps them for the whole session."""
+        start = config.agents.get(config.start)
+        settings = config.session_for(start) if start is not None else config.session
+        return cls(audio_format(settings.input_format), audio_format(settings.output_format))
+
+
 @dataclass
 class AudioEnds:
     """The chosen input and output, not yet started."""
@@ -57,10 +73,16 @@ class AudioEnds:
     make_input: Callable[[], AudioInput]
     make_output: Callable[[Player], AudioOutput]
     description: str
+    formats: WireFormats
 
 
-def choose_audio(voice: VoiceOptions) -> AudioEnds:
-    """Resolve devices and decode the input WAV; raises SetupError with the reason."""
+def choose_audio(voice: VoiceOptions, formats: WireFormats) -> AudioEnds:
+    """Resolve devices and decode the input WAV; raises SetupError with the reason.
+
+    Audio between here and the wire is PCM16 at the formats' rates: devices are opened
+    at them, the input WAV is converted to the input's, the output WAV is written in the
+    output format itself.
+    """
     if voice.ptt and voice.input_wav is not None:
         raise SetupError("--ptt needs someone at the space bar; it cannot be combined with --input-wav")
     input_index = output_index = None
@@ -71,7 +93,11 @@ def choose_audio(voice: VoiceOptions) -> AudioEnds:
                 input_index = select_device(voice.input_device, "input", devices)
             if voice.output_wav is None:
                 output_index = select_device(voice.output_device, "output", devices)
-        wav_input = WavInput(voice.input_wav, realtime=not voice.fast, block_ms=voice.mic_block_ms) if voice.input_wav else None
+        wav_input = (
+            WavInput(voice.input_wav, realtime=not voice.fast, block_ms=voice.mic_block_ms, rate=formats.input.rate)
+            if voice.input_wav
+            else None
+        )
     except (AudioDeviceError, WavError) as problem:
         raise SetupError(str(problem)) from None
     if voice.output_wav is not None:
@@ -82,13 +108,18 @@ def choose_audio(voice: VoiceOptions) -> AudioEnds:
             raise SetupError(f"cannot write --output-wav {voice.output_wav}: {problem.strerror}") from None
 
     def make_input() -> AudioInput:
-        return wav_input if wav_input is not None else DeviceInput(device=input_index, block_ms=voice.mic_block_ms)
+        if wav_input is not None:
+            return wav_input
+        return DeviceInput(device=input_index, block_ms=voice.mic_block_ms, rate=formats.input.rate)
 
     def make_output(player: Player) -> AudioOutput:
         if voice.output_wav is not None:
-            return WavOutput(player, voice.output_wav, realtime=not voice.fast, block_ms=voice.speaker_block_ms)
+            return WavOutput(player, voice.output_wav, realtime=not voice.fast, block_ms=voice.speaker_block_ms, encoding=formats.output)
         return DeviceOutput(player, device=output_index, block_ms=voice.speaker_block_ms)
 
     heard_from = f"{voice.input_wav}" if voice.input_wav else f"input device {input_index}"
     played_to = f"{voice.output_wav}" if voice.output_wav else f"output device {output_index}"
-    return AudioEnds(make_input, make_output, f"{heard_from} → {played_to}")
+    description = f"{heard_from} → {played_to}"
+    if formats != WireFormats(PCM, PCM):
+        description += f" ({formats.input.label} in, {formats.output.label} out)"
+    return AudioEnds(make_input, make_output, description, formats)

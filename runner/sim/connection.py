@@ -237,7 +237,7 @@ class SimConnection(InputAudioMixin):
 
     def _configure_vad(self) -> None:
         detection = session_config.turn_detection_of(self.session)
-        if detection is None or self.session["audio"]["input"]["format"]["type"] != "audio/pcm":
+        if detection is None:
             self.vad = None
             return
         silence = detection.get("silence_duration_ms") or 500

@@ -10,6 +10,10 @@ import base64
 import binascii
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from runner.audio.formats import PCM, audio_format
+
 from . import session_config
 from .speech import BYTES_PER_MS
 from .vad import SpeechStarted
@@ -26,6 +30,13 @@ class InputAudioMixin:
     def _input_bytes_per_ms(self: SimConnection) -> int:
         return BYTES_PER_MS if self.session["audio"]["input"]["format"]["type"] == "audio/pcm" else 8
 
+    def _vad_pcm(self: SimConnection, audio: bytes) -> bytes:
+        """What the energy VAD hears: the input decoded to PCM16, G.711's 8 kHz held to 24 kHz."""
+        wire = audio_format(self.session["audio"]["input"]["format"])
+        if wire is PCM:
+            return audio
+        return np.repeat(np.frombuffer(wire.decode(audio), dtype="<i2"), PCM.rate // wire.rate).tobytes()
+
     async def _on_input_audio_buffer_append(self: SimConnection, event: dict[str, Any]) -> None:
         try:
             audio = base64.b64decode(event["audio"], validate=True)
@@ -36,7 +47,7 @@ class InputAudioMixin:
         self.appended_ms += len(audio) // self._input_bytes_per_ms()
         if self.vad is None:
             return
-        for happened in self.vad.feed(audio):
+        for happened in self.vad.feed(self._vad_pcm(audio)):
             if isinstance(happened, SpeechStarted):
                 await self._speech_started(self._vad_origin_ms + happened.at_ms)
             else:

@@ -139,7 +139,8 @@ class SimResponse:
         return said
 
     async def _stream_audio(self, where: dict[str, Any], text: str, words: list[str]) -> str:
-        pieces = speech.chunks(speech.synthesize(text), self.conn.sim.chunk_ms)
+        audio, bytes_per_ms = speech.wire_audio(text, self.format)
+        pieces = speech.chunks(audio, self.conn.sim.chunk_ms, bytes_per_ms)
         item_id = where["item_id"]
         self.conn.audio_sent_ms[item_id] = 0
         said = ""
@@ -154,11 +155,11 @@ class SimResponse:
                 said += delta
                 words_sent = due
             await self.conn.send({"type": "response.output_audio.delta", **where, "delta": base64.b64encode(piece).decode("ascii")})
-            self.conn.audio_sent_ms[item_id] += len(piece) // speech.BYTES_PER_MS
+            self.conn.audio_sent_ms[item_id] += len(piece) // bytes_per_ms
             self.conn.produced_audio = True
-            self.audio_ms += len(piece) // speech.BYTES_PER_MS
+            self.audio_ms += len(piece) // bytes_per_ms
             pace = self.conn.sim.audio_pace
-            await self._pause(len(piece) / speech.BYTES_PER_MS / 1000 / pace if pace else 0)
+            await self._pause(len(piece) / bytes_per_ms / 1000 / pace if pace else 0)
         return said
 
     async def _function_call(self, index: int, call: Call) -> None:

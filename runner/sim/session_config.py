@@ -1,14 +1,17 @@
 """The simulated session's configuration: service defaults and partial updates.
 
 `session.update` is a partial update: present fields change, absent ones stay,
-`null` disables (turn detection, transcription, noise reduction), and a turn
-detection object is completed with that type's defaults, as the service does.
+`null` disables (turn detection, transcription, noise reduction), a turn
+detection object is completed with that type's defaults, and an audio format is
+replaced whole and reported in the service's shape (`rate` only for `audio/pcm`).
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from runner.audio.formats import FORMATS, session_object
 
 DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_INSTRUCTIONS = (
@@ -35,6 +38,7 @@ TURN_DETECTION_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 PCM_24K = {"type": "audio/pcm", "rate": 24000}
+_FORMAT_KEYS = ("audio.input.format", "audio.output.format")
 
 
 def default_session(model: str) -> dict[str, Any]:
@@ -78,6 +82,8 @@ def _merge_into(target: dict[str, Any], update: dict[str, Any], path: str) -> No
             previous = target.get(key) or {}
             base = previous if previous.get("type") == value.get("type") else defaults
             target[key] = {**defaults, **base, **value}
+        elif where in _FORMAT_KEYS and isinstance(value, dict) and value.get("type") in FORMATS:
+            target[key] = session_object(FORMATS[value["type"]])
         elif where == "audio.input.noise_reduction" and isinstance(value, dict):
             target[key] = {"strength": 1.0, **(target.get(key) or {}), **value}
         elif isinstance(value, dict) and isinstance(target.get(key), dict) and key != "parameters":

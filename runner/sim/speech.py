@@ -9,8 +9,12 @@ something voice-like).  Same text, same samples, every time.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+
+from runner.audio.formats import audio_format
 
 SAMPLE_RATE = 24_000
 BYTES_PER_MS = SAMPLE_RATE * 2 // 1000  # PCM16 mono
@@ -27,16 +31,16 @@ def speech_ms(text: str) -> int:
     return max(MIN_MS, words * MS_PER_WORD + pauses * PAUSE_MS)
 
 
-def synthesize(text: str) -> bytes:
-    """PCM16 little-endian, 24 kHz mono: a voiced buzz, amplitude-modulated per syllable."""
-    total = speech_ms(text) * SAMPLE_RATE // 1000
+def synthesize(text: str, rate: int = SAMPLE_RATE) -> bytes:
+    """PCM16 little-endian mono at `rate`: a voiced buzz, amplitude-modulated per syllable."""
+    total = speech_ms(text) * rate // 1000
     seed = zlib.crc32(text.encode("utf-8"))
     rng = np.random.default_rng(seed)
-    syllable_len = SYLLABLE_MS * SAMPLE_RATE // 1000
+    syllable_len = SYLLABLE_MS * rate // 1000
     syllables = -(-total // syllable_len)
     pitches = rng.uniform(110.0, 190.0, syllables)
     pitch = np.repeat(pitches, syllable_len)[:total]
-    phase = 2 * np.pi * np.cumsum(pitch) / SAMPLE_RATE
+    phase = 2 * np.pi * np.cumsum(pitch) / rate
     wave = np.sin(phase) + 0.5 * np.sin(2 * phase) + 0.25 * np.sin(3 * phase)
     within = (np.arange(total) % syllable_len) / syllable_len
     envelope = np.where(within < 0.8, np.sin(np.pi * within / 0.8) ** 2, 0.0)
@@ -44,7 +48,13 @@ def synthesize(text: str) -> bytes:
     return (wave * 32767).astype("<i2").tobytes()
 
 
-def chunks(audio: bytes, chunk_ms: int) -> list[bytes]:
+def wire_audio(text: str, format_object: Mapping[str, Any]) -> tuple[bytes, int]:
+    """The simulated voice saying `text` in a session format, and that format's bytes per ms."""
+    wire = audio_format(format_object)
+    return wire.encode(synthesize(text, wire.rate)), wire.rate * wire.wire_bytes // 1000
+
+
+def chunks(audio: bytes, chunk_ms: int, bytes_per_ms: int = BYTES_PER_MS) -> list[bytes]:
     """Split audio into `chunk_ms` pieces (the last may be shorter)."""
-    size = max(1, chunk_ms) * BYTES_PER_MS
+    size = max(1, chunk_ms) * bytes_per_ms
     return [audio[start : start + size] for start in range(0, len(audio), size)]

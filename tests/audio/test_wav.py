@@ -6,10 +6,12 @@ import subprocess
 import sys
 import time
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from runner.audio.formats import PCMA, PCMU
 from runner.audio.resample import resample
 from runner.audio.wav import WavError, WavWriter, load_pcm, read_wav
 
@@ -177,3 +179,26 @@ def test_a_file_being_written_is_valid_after_the_writer_is_killed(tmp_path, sig)
     assert n % 960 == 0  # whole writes only
     assert data == (bytes(range(240)) * 8) * (n // 960)
     assert path.stat().st_size - 44 in (len(data), len(data) + 1920)  # at most the write in flight
+
+
+def test_a_ulaw_wav_is_written_as_g711_and_sox_reads_it(tmp_path: Path) -> None:
+    pcm = (np.sin(np.arange(8000) / 5) * 12000).astype("<i2").tobytes()
+    path = tmp_path / "reply.wav"
+    with WavWriter(path, rate=8000, encoding=PCMU) as writer:
+        writer.write(pcm[:3000])
+        writer.write(pcm[3000:])
+    data = path.read_bytes()
+    assert data[-8000:] == PCMU.encode(pcm)  # the codes, one byte a sample, after the header
+    info = subprocess.run(["sox", "--i", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "Sample Rate    : 8000" in info and "u-law" in info and "8000 samples" in info
+    assert load_pcm(path, rate=8000) == PCMU.decode(PCMU.encode(pcm))
+
+
+def test_an_alaw_wav_from_sox_loads_sample_for_sample_at_its_own_rate(tmp_path: Path) -> None:
+    source, alaw = tmp_path / "tone.wav", tmp_path / "tone-alaw.wav"
+    with WavWriter(source, rate=8000) as writer:
+        writer.write((np.sin(np.arange(4000) / 7) * 9000).astype("<i2").tobytes())
+    subprocess.run(["sox", str(source), "-e", "a-law", str(alaw)], check=True)
+    codes = alaw.read_bytes()[-4000:]
+    assert PCMA.encode(load_pcm(alaw, rate=8000)) == codes
+    assert len(load_pcm(alaw)) == 2 * 3 * 4000  # to 24 kHz when the session's input is PCM

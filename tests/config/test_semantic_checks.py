@@ -151,3 +151,34 @@ def test_agent_turn_detection_inherits_the_top_level_type(text_lines):
         "  a: {description: x, instructions: y, session: {turn_detection: {eagerness: high}}}\n"
     )
     assert text_lines(text) == ["6:67: agents.a.session.turn_detection.eagerness: 'eagerness' applies to semantic_vad only, but type is server_vad"]
+
+
+FORMATS_SWITCH = """\
+version: 1
+name: Phone line
+model: gpt-realtime
+start: front
+session:
+  input_format: audio/pcmu
+  output_format: audio/pcmu
+agents:
+  front:
+    description: Takes the call.
+    instructions: Greet.
+    handoffs: [desk]
+  desk:
+    description: Helps.
+    instructions: Help.
+    session:
+      output_format: audio/pcm
+"""
+
+
+def test_a_handoff_that_would_switch_the_audio_format_mid_call_is_a_warning_at_the_format(text_lines):
+    assert text_lines(FORMATS_SWITCH, import_code=False) == [
+        "17:22: agents.desk.session.output_format: warning: output_format 'audio/pcm' differs from the start agent's 'audio/pcmu': "
+        "a handoff to 'desk' would switch formats mid-call, while the audio path stays in 'audio/pcmu' "
+        "(give every agent the same input_format and output_format)",
+    ]
+    same = FORMATS_SWITCH.replace("    session:\n      output_format: audio/pcm\n", "")
+    assert text_lines(same, import_code=False) == []

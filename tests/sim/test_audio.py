@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runner.audio.formats import PCMU
+from runner.audio.resample import resample
 from runner.sim import Simulator
 from runner.sim.speech import BYTES_PER_MS, speech_ms, synthesize
 from runner.sim.vad import EnergyVad, SpeechStarted, SpeechStopped
@@ -153,5 +155,51 @@ def test_manual_commit_needs_100ms_and_does_not_answer(kit) -> None:
             events = await client.until("conversation.item.done")
             assert [event["type"] for event in events] == ["input_audio_buffer.committed", "conversation.item.added", "conversation.item.done"]
             assert sim.connections[0].response is None
+
+    kit.run(scenario)
+
+
+def test_a_g711_session_reports_the_services_format_shape_and_streams_ulaw(kit) -> None:
+    text = "One two three four five."
+
+    async def scenario() -> None:
+        async with Simulator() as sim:
+            client = await kit.connect(sim.ws_base_url)
+            updated = await client.configure(audio={"input": {"format": {"type": "audio/pcma"}}, "output": {"format": {"type": "audio/pcmu"}}})
+            assert updated["session"]["audio"]["input"]["format"] == {"type": "audio/pcma"}
+            assert updated["session"]["audio"]["output"]["format"] == {"type": "audio/pcmu"}
+            sim.script([{"say": text}])
+            await client.send({"type": "response.create"})
+            events = await client.until("response.done")
+            reply = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta")
+            assert reply == PCMU.encode(synthesize(text, 8000))
+            item = events[-1]["response"]["output"][0]
+            sent = speech_ms(text)
+            assert len(reply) == sent * 8
+            await client.send({"type": "conversation.item.truncate", "item_id": item["id"], "content_index": 0, "audio_end_ms": sent + 1})
+            assert (await client.until("error"))[-1]["error"]["message"] == f"Audio content of {sent}ms is already shorter than {sent + 1}ms"
+            back = await client.configure(audio={"output": {"format": {"type": "audio/pcm"}}})
+            assert back["session"]["audio"]["output"]["format"] == {"type": "audio/pcm", "rate": 24000}
+            kit.assert_valid(sim.sent[0])
+
+    kit.run(scenario)
+
+
+def test_server_vad_hears_ulaw_input(kit, spoken_pcm: bytes) -> None:
+    at_8k = np.round(resample(np.frombuffer(SILENCE_1S + spoken_pcm + SILENCE_1S, "<i2") / 32768, 24000, 8000) * 32767).astype("<i2")
+    codes = PCMU.encode(at_8k.tobytes())
+
+    async def scenario() -> None:
+        async with Simulator() as sim:
+            client = await kit.connect(sim.ws_base_url)
+            await client.configure(audio={"input": {"format": {"type": "audio/pcmu"}, "turn_detection": {"type": "server_vad", "silence_duration_ms": 400}}})
+            sim.script([{"say": "Let me check that."}])
+            for start in range(0, len(codes), 320):
+                await client.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(codes[start : start + 320]).decode()})
+            events = await client.until("input_audio_buffer.committed")
+            started, stopped = events[-3], events[-2]
+            assert (started["type"], stopped["type"]) == ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped")
+            assert 700 <= started["audio_start_ms"] <= 1000
+            assert stopped["audio_end_ms"] > started["audio_start_ms"] + 2000
 
     kit.run(scenario)
