@@ -11,7 +11,9 @@ import runner.sim
 
 SIM = Path(runner.sim.__file__).parent
 # What the simulator may take from the runner: shared vocabulary, not protocol behaviour.
-ALLOWED_RUNNER_IMPORTS = {"runner.config.model", "runner.config.problems"}
+# The audio formats table and the G.711 codec are arithmetic both sides need; the shape
+# the simulator reports them in is checked against the SDK's types (tests/sim/test_audio.py).
+ALLOWED_RUNNER_IMPORTS = {"runner.config.model", "runner.config.problems", "runner.audio.formats", "runner.audio.g711"}
 
 
 def _runtime_imports(path: Path) -> set[str]:
