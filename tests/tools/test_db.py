@@ -29,7 +29,7 @@ def test_under_the_runner_the_context_state_folder_wins(database: Path, tmp_path
     context = ToolContext("s", "support", {}, (), tmp_path / "conversation")
     assert db.database_path(context) == tmp_path / "conversation" / "techcorp.db"
     ticket = create_support_ticket("CUST-1002", "Phone", "Screen flickers", "low", context=context)
-    assert ticket["ticket_id"] > 0
+    assert ticket["customer_id"] == "CUST-1002" and "error" not in ticket
     assert (tmp_path / "conversation" / "techcorp.db").is_file() and not database.exists()
 
 
