@@ -25,11 +25,11 @@ def existing_customer(connection: sqlite3.Connection, customer_id: str) -> sqlit
 
 
 @reports_bad_arguments
-def authenticate_user(phone: str, email: str | None = None) -> dict[str, Any]:
+def authenticate_user(phone: str, email: str | None = None, context: Any = None) -> dict[str, Any]:
     """Find the account with this phone number; when an email is given it must match too."""
     phone = arguments.phone("phone", phone)
     email = arguments.optional_text("email", email)
-    with connect() as connection:
+    with connect(context) as connection:
         customer = connection.execute("SELECT * FROM customers WHERE phone = ?", (phone,)).fetchone()
     if customer is None:
         return {"authenticated": False, "reason": f"No account has the phone number {phone}."}
@@ -45,10 +45,10 @@ def authenticate_user(phone: str, email: str | None = None) -> dict[str, Any]:
 
 
 @reports_bad_arguments
-def lookup_user_profile(customer_id: str) -> dict[str, Any]:
+def lookup_user_profile(customer_id: str, context: Any = None) -> dict[str, Any]:
     """The customer's contact details, tier, the products they own and their open tickets."""
     customer_id = customer_id_argument(customer_id)
-    with connect() as connection:
+    with connect(context) as connection:
         customer = existing_customer(connection, customer_id)
         products = connection.execute(
             "SELECT p.id AS product_id, p.name, p.category, cp.purchased_on FROM customer_products cp"

@@ -64,7 +64,7 @@ def lookup_invoice(customer_id: str, invoice_id: str | None = None, context: Any
     if invoice_id is not None:
         invoice_id = invoice_id_argument(invoice_id)
     window_days = refund_window_days(context)
-    with connect() as connection:
+    with connect(context) as connection:
         existing_customer(connection, customer_id)
         if invoice_id is not None:
             invoice = connection.execute(
@@ -122,7 +122,7 @@ def request_refund(
     requested_cents = None if amount is None else to_cents(arguments.positive_amount("amount", amount))
     window_days = refund_window_days(context)
     now = utc_now()
-    with connect(write=True) as connection:
+    with connect(context, write=True) as connection:
         existing_customer(connection, customer_id)
         invoice = connection.execute("SELECT * FROM invoices WHERE id = ?", (invoice_id,)).fetchone()
         if invoice is None:

@@ -1,8 +1,11 @@
 """The TechCorp SQLite database: where it lives, creating and seeding it, connections.
 
-Tools run in the runner's thread pool, so every call opens its own connection (cheap
-with SQLite) instead of sharing one across threads.  The file is in WAL mode so
-readers never wait for a writer.
+Under the runner each conversation's database is in its own state folder, which reaches
+the tools through their `context` (the runner's ToolContext), never through process-wide
+state: conversations with different folders can share one process.  Tools run in the
+runner's thread pool, so every call opens its own connection (cheap with SQLite) instead
+of sharing one across threads.  The file is in WAL mode so readers never wait for a
+writer, and writers wait up to BUSY_TIMEOUT_SECONDS for one another.
 """
 
 from __future__ import annotations
@@ -29,8 +32,12 @@ class DatabaseUnavailable(Exception):
     """The database file cannot be created or opened; the message names the path."""
 
 
-def database_path() -> Path:
-    """$TECHCORP_DB, else $RUNNER_STATE_DIR/techcorp.db, else ./.runner/techcorp.db."""
+def database_path(context: Any = None) -> Path:
+    """`context.state_dir`/techcorp.db under the runner; for tools run alone (no context)
+    $TECHCORP_DB, else $RUNNER_STATE_DIR/techcorp.db, else ./.runner/techcorp.db."""
+    from_context = getattr(context, "state_dir", None)
+    if from_context is not None:
+        return (Path(from_context) / DATABASE_FILE_NAME).resolve()
     explicit = os.environ.get("TECHCORP_DB")
     if explicit:
         return Path(explicit).resolve()
@@ -62,13 +69,18 @@ def from_cents(cents: int) -> float:
     return round(cents / 100, 2)
 
 
-def initialise() -> Path:
-    """Create and seed the database if needed and return its path (the config's `setup` hook).
+def initialise(state_dir: Path | None = None) -> Path:
+    """Create and seed the database if needed and return its path (the config's `setup`
+    hook, which the runner gives the state folder; run alone, `database_path()` decides).
 
     Safe to call from many threads and processes: seeding happens once, inside an
     immediate transaction, and is recorded in `meta.seeded_at`.
     """
-    path = database_path()
+    return _ready((Path(state_dir) / DATABASE_FILE_NAME).resolve() if state_dir is not None else database_path())
+
+
+def _ready(path: Path) -> Path:
+    """The database at `path`, created and seeded first if this process has not yet seen it."""
     with _initialise_lock:
         if path in _initialised and path.exists():
             return path
@@ -100,10 +112,11 @@ def _create_and_seed(path: Path) -> None:
 
 
 @contextmanager
-def connect(*, write: bool = False) -> Iterator[sqlite3.Connection]:
-    """One transaction on a fresh connection; `write=True` takes the write lock up front
-    so a read-decide-write sequence (a refund decision) cannot interleave with another."""
-    connection = sqlite3.connect(initialise(), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+def connect(context: Any = None, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+    """One transaction on a fresh connection to the database of `context` (see
+    `database_path`); `write=True` takes the write lock up front so a read-decide-write
+    sequence (a refund decision) cannot interleave with another."""
+    connection = sqlite3.connect(_ready(database_path(context)), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     connection.row_factory = sqlite3.Row
     try:
         connection.execute("PRAGMA foreign_keys = ON")

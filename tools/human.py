@@ -38,7 +38,7 @@ def callback_due(requested_at: datetime) -> datetime:
 
 @reports_bad_arguments
 def request_callback(
-    phone: str, reason: str, customer_id: str | None = None, preferred_time: str | None = None
+    phone: str, reason: str, customer_id: str | None = None, preferred_time: str | None = None, context: Any = None
 ) -> dict[str, Any]:
     """Record that a colleague should call this number back, and when to expect it."""
     phone = arguments.phone("phone", phone)
@@ -48,7 +48,7 @@ def request_callback(
     preferred_time = arguments.optional_text("preferred_time", preferred_time)
     requested_at = utc_now()
     due_at = callback_due(requested_at)
-    with connect(write=True) as connection:
+    with connect(context, write=True) as connection:
         if customer_id is not None:
             existing_customer(connection, customer_id)
         callback_id = connection.execute(

@@ -47,7 +47,7 @@ def _word_matches(query_word: str, product_words: set[str]) -> bool:
 
 
 @reports_bad_arguments
-def lookup_products(query: str | None = None, category: str | None = None) -> dict[str, Any]:
+def lookup_products(query: str | None = None, category: str | None = None, context: Any = None) -> dict[str, Any]:
     """Products whose name, description or category contain the query's words, those
     matching most words first; the whole catalogue (or category) without a query."""
     if category is not None:
@@ -58,7 +58,7 @@ def lookup_products(query: str | None = None, category: str | None = None) -> di
         words = [word for word in re.findall(r"\w+", query.casefold()) if word not in STOP_WORDS]
         if not words:
             raise BadArgument(f"query {arguments.shown(query)} has no words to search for; name a product or feature.")
-    with connect() as connection:
+    with connect(context) as connection:
         rows = connection.execute(
             "SELECT p.*, i.units FROM products p JOIN inventory i ON i.product_id = p.id"
             " WHERE (? IS NULL OR p.category = ?) ORDER BY p.id",
@@ -89,10 +89,10 @@ def lookup_products(query: str | None = None, category: str | None = None) -> di
 
 
 @reports_bad_arguments
-def check_inventory(product_id: str) -> dict[str, Any]:
+def check_inventory(product_id: str, context: Any = None) -> dict[str, Any]:
     """Units on hand and where; when none are, the date new stock is expected."""
     product_id = product_id_argument(product_id)
-    with connect() as connection:
+    with connect(context) as connection:
         product = existing_product(connection, product_id)
     result: dict[str, Any] = {
         "product_id": product["id"],
@@ -111,14 +111,14 @@ def _percent_of(amount: Decimal, percent: int) -> Decimal:
 
 
 @reports_bad_arguments
-def calculate_pricing(product_id: str, quantity: int, customer_id: str | None = None) -> dict[str, Any]:
+def calculate_pricing(product_id: str, quantity: int, customer_id: str | None = None, context: Any = None) -> dict[str, Any]:
     """The price of `quantity` units: the customer's tier discount (when a customer is
     given) and a volume discount are applied to the subtotal, amounts rounded to cents."""
     product_id = product_id_argument(product_id)
     quantity = arguments.whole_number("quantity", quantity, minimum=1, maximum=MAX_QUANTITY)
     if customer_id is not None:
         customer_id = customer_id_argument(customer_id)
-    with connect() as connection:
+    with connect(context) as connection:
         product = existing_product(connection, product_id)
         tier = existing_customer(connection, customer_id)["tier"] if customer_id is not None else "standard"
     unit_price = Decimal(product["price_cents"]) / 100

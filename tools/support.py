@@ -58,7 +58,7 @@ def resolution_due(priority: str, opened_at: datetime) -> datetime:
 
 
 @reports_bad_arguments
-def search_knowledge_base(query: str, category: str | None = None, limit: int = 3) -> dict[str, Any]:
+def search_knowledge_base(query: str, category: str | None = None, limit: int = 3, context: Any = None) -> dict[str, Any]:
     """Knowledge-base articles matching the query, best first, with the matching passage."""
     query = arguments.text("query", query)
     if category is not None:
@@ -68,7 +68,7 @@ def search_knowledge_base(query: str, category: str | None = None, limit: int = 
     if not match:
         raise BadArgument(f"query {arguments.shown(query)} has no words to search for; describe the problem in a few words.")
     weights = ", ".join(str(weight) for weight in COLUMN_WEIGHTS)
-    with connect() as connection:
+    with connect(context) as connection:
         rows = connection.execute(
             f"SELECT a.id, a.title, a.category, a.body, bm25(kb_search, {weights}) AS rank,"
             " snippet(kb_search, 2, '', '', '...', 24) AS passage"
@@ -95,7 +95,7 @@ def search_knowledge_base(query: str, category: str | None = None, limit: int = 
 
 
 @reports_bad_arguments
-def create_support_ticket(customer_id: str, subject: str, description: str, priority: str) -> dict[str, Any]:
+def create_support_ticket(customer_id: str, subject: str, description: str, priority: str, context: Any = None) -> dict[str, Any]:
     """Open a ticket and say when it should be resolved, from its priority."""
     customer_id = customer_id_argument(customer_id)
     subject = arguments.text("subject", subject)
@@ -103,7 +103,7 @@ def create_support_ticket(customer_id: str, subject: str, description: str, prio
     priority = arguments.choice("priority", priority, PRIORITIES)
     opened_at = utc_now()
     due_at = resolution_due(priority, opened_at)
-    with connect(write=True) as connection:
+    with connect(context, write=True) as connection:
         existing_customer(connection, customer_id)
         cursor = connection.execute(
             "INSERT INTO tickets (customer_id, subject, description, priority, created_at, due_at)"

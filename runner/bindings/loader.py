@@ -1,14 +1,26 @@
 """Import `module:attribute` references from a user's project folder.
 
+A project's own modules (those whose top-level name is a file or folder next to the
+config) are imported once per project under a package name of their own,
+`_runner_project_<hash of the folder>`: `tools.auth` of one project and `tools.auth`
+of another are different modules, `sys.path` is never touched, and nothing is put in
+`sys.modules` under the bare `tools` name. Inside a project, modules reach each other
+with relative imports (`from .db import connect`); an absolute `import tools.db` looks
+outside the project. A reference whose top-level name the folder does not define is an
+ordinary import of an installed module.
+
 Kept free of heavy imports: `runner validate` uses it within its wall-time budget.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import importlib.util
 import re
 import sys
+import threading
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +29,9 @@ from typing import Any, Callable
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _LISTED_NAMES = 8  # public names shown when nothing is close to a misspelt one
+PROJECT_PACKAGE_PREFIX = "_runner_project_"
+
+_project_packages_lock = threading.Lock()
 
 
 class BindingError(Exception):
@@ -24,12 +39,7 @@ class BindingError(Exception):
 
 
 def load_callable(base_dir: Path, module: str, attribute: str) -> Callable[..., Any]:
-    """Import `module` with `base_dir` first on `sys.path` and return its callable `attribute`.
-
-    A project's own top-level package wins over one of the same name imported earlier
-    from another folder (two projects can both have a `tools` package), so it is evicted
-    from `sys.modules` first.
-    """
+    """Import `module` from the project in `base_dir` (once) and return its callable `attribute`."""
     if not _MODULE_NAME.fullmatch(module):
         raise BindingError(f"{module!r} is not a valid module name (expected dotted names like 'tools.auth')")
     if not _IDENTIFIER.fullmatch(attribute):
@@ -45,47 +55,43 @@ def load_callable(base_dir: Path, module: str, attribute: str) -> Callable[..., 
     return target
 
 
+def project_package(base_dir: Path) -> str:
+    """The package name the modules of the project in `base_dir` are imported under."""
+    digest = hashlib.sha256(str(base_dir.resolve()).encode()).hexdigest()[:16]
+    return f"{PROJECT_PACKAGE_PREFIX}{digest}"
+
+
 def _import_from(base_dir: Path, module: str) -> ModuleType:
     top = module.partition(".")[0]
-    if _defined_in(base_dir, top):
-        _evict_if_foreign(base_dir, top)
-    inserted = not sys.path or sys.path[0] != str(base_dir)
-    if inserted:
-        sys.path.insert(0, str(base_dir))
-    importlib.invalidate_caches()
+    local = _defined_in(base_dir, top)
+    package = _ensure_project_package(base_dir) if local else None
+    qualified = f"{package}.{module}" if package else module
     try:
-        return importlib.import_module(module)
+        return importlib.import_module(qualified)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
+        if exc.name is not None and (qualified == exc.name or qualified.startswith(exc.name + ".")):
             raise BindingError(f"module {module!r} not found: looked for {_candidate_files(base_dir, module)}") from None
-        raise BindingError(_import_failure(base_dir, module, exc)) from None
+        raise BindingError(_import_failure(base_dir, module, exc, package)) from None
     except (Exception, SystemExit) as exc:  # user code at import time can raise anything, even exit
-        raise BindingError(_import_failure(base_dir, module, exc)) from None
-    finally:
-        if inserted:
-            sys.path.remove(str(base_dir))
+        raise BindingError(_import_failure(base_dir, module, exc, package)) from None
+
+
+def _ensure_project_package(base_dir: Path) -> str:
+    """Register (once) an empty package whose search path is just the project folder."""
+    name = project_package(base_dir)
+    with _project_packages_lock:
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_loader(name, loader=None, is_package=True)
+            assert spec is not None and spec.submodule_search_locations is not None
+            spec.submodule_search_locations.append(str(base_dir))
+            package = importlib.util.module_from_spec(spec)
+            package.__doc__ = f"The python modules of the runner project in {base_dir}."
+            sys.modules[name] = package
+    return name
 
 
 def _defined_in(base_dir: Path, top: str) -> bool:
     return (base_dir / f"{top}.py").is_file() or (base_dir / top).is_dir()
-
-
-def _evict_if_foreign(base_dir: Path, top: str) -> None:
-    """Drop `top` and its submodules from `sys.modules` when they came from another folder."""
-    existing = sys.modules.get(top)
-    if existing is None or base_dir in _import_roots(existing):
-        return
-    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
-        del sys.modules[name]
-
-
-def _import_roots(module: ModuleType) -> set[Path]:
-    """The `sys.path` folders a top-level module was found in."""
-    package_dirs = getattr(module, "__path__", None)  # packages, namespace ones included
-    if package_dirs:
-        return {Path(p).resolve().parent for p in package_dirs}
-    file = getattr(module, "__file__", None)
-    return {Path(file).resolve().parent} if file else set()
 
 
 def _candidate_files(base_dir: Path, module: str) -> str:
@@ -93,14 +99,18 @@ def _candidate_files(base_dir: Path, module: str) -> str:
     return f"{stem}.py and {stem / '__init__.py'}"
 
 
-def _import_failure(base_dir: Path, module: str, exc: BaseException) -> str:
+def _import_failure(base_dir: Path, module: str, exc: BaseException, package: str | None) -> str:
     where = ""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         path = Path(frame.filename)
         if path.is_absolute() and path.is_relative_to(base_dir):
             where = f" at {path.relative_to(base_dir)}:{frame.lineno}"
             break
-    return f"importing module {module!r} failed{where}: {type(exc).__name__}: {exc}"
+    message = str(exc).replace(f"{package}.", "") if package else str(exc)
+    hint = ""
+    if isinstance(exc, ModuleNotFoundError) and exc.name is not None and _defined_in(base_dir, exc.name.partition(".")[0]):
+        hint = " (inside the project, import its own modules relatively, e.g. 'from .db import connect')"
+    return f"importing module {module!r} failed{where}: {type(exc).__name__}: {message}{hint}"
 
 
 def _suggestion(module: ModuleType, attribute: str) -> str:

@@ -15,9 +15,13 @@ from .app import EXIT_FAILED, EXIT_USAGE, fail, machine_output, main, plural
 @click.option("--live", is_flag=True, help="Run the user turns against the real Realtime API (model: steps are skipped).")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True, help="Run each scenario N times and report pass rates.")
 @click.option("-k", "pattern", metavar="PATTERN", help="Only scenarios whose name contains PATTERN.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+    help="Run N scenarios at once, each with its own state folder; results are still listed in file order.",
+)
 @click.option("--junit-xml", "junit_xml", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML results here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
-def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str | None, junit_xml: Path | None, as_json: bool) -> None:
+def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str | None, jobs: int, junit_xml: Path | None, as_json: bool) -> None:
     """Run the scenarios in PATHS (files or folders), offline on the simulator unless --live."""
     from runner.scenarios import load_scenarios, pass_rates, result_lines, run_scenarios, select, summary_line, to_json, write_junit
 
@@ -35,7 +39,7 @@ def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str |
         fail("--live needs OPENAI_API_KEY set; without it, run offline (drop --live)", EXIT_USAGE)
     configs = {path: result.config for path, result in loaded.configs.items() if result.config is not None}
     show = (lambda result: None) if as_json else (lambda result: click.echo("\n".join(result_lines(result, repeat))))
-    results = run_scenarios(chosen, configs, repeat=repeat, live=live, api_key=api_key, on_result=show)
+    results = run_scenarios(chosen, configs, repeat=repeat, live=live, api_key=api_key, jobs=jobs, on_result=show)
     junit_problem = None
     if junit_xml is not None:
         try:

@@ -210,7 +210,7 @@ class Config:
     agents: Mapping[str, Agent]  # insertion order = file order
     tools: Mapping[str, Tool]
     guardrails: Mapping[str, Guardrail]
-    state_dir: Path  # absolute; exported to tools as RUNNER_STATE_DIR
+    state_dir: Path  # absolute; tools get it as ToolContext.state_dir
     setup: PythonBinding | None = None  # called once before a session starts
 
     @property

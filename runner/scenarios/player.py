@@ -2,7 +2,8 @@
 
 Each run goes through `open_session` exactly as `runner run --text` does, offline on
 the simulator (scripted `model:` steps) or live on the Realtime API (they are skipped).
-Tool code reads RUNNER_STATE_DIR from the process environment, so runs are sequential.
+A run's state folder reaches its tools through their context, never through process-wide
+state, so runs can share the process and the event loop: `jobs` of them at once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -94,7 +94,7 @@ def _sql_value(value: Any) -> Any:
 
 
 class Player:
-    """Runs scenarios one after another under `root` (a folder per run)."""
+    """Runs scenarios under `root`, a folder of its own per run (concurrent runs included)."""
 
     def __init__(self, configs: dict[Path, Config], root: Path, *, live: bool = False, api_key: str | None = None) -> None:
         self.configs = configs
@@ -109,22 +109,28 @@ class Player:
         if scenario.problems:
             result.failures.append(StepFailure(_where(scenario), "scenario", [problem.format() for problem in scenario.problems]))
         else:
-            work = self.root / f"{_slug(scenario.name)}-{attempt}"
-            saved = os.environ.get("RUNNER_STATE_DIR")
+            work = self._new_folder(f"{_slug(scenario.name)}-{attempt}")
             try:
                 await self._run(scenario, work, result)
             except _Failed as failed:
                 result.failures.append(failed.failure)
-            finally:
-                if saved is None:
-                    os.environ.pop("RUNNER_STATE_DIR", None)
-                else:
-                    os.environ["RUNNER_STATE_DIR"] = saved
             if result.passed:
                 shutil.rmtree(work, ignore_errors=True)
                 result.artifacts = None
         result.duration = time.perf_counter() - started
         return result
+
+    def _new_folder(self, name: str) -> Path:
+        """`root/name`, or `root/name-2`, ... when a run of a same-named scenario (another file's) has it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        candidate, number = self.root / name, 1
+        while True:
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                number += 1
+                candidate = self.root / f"{name}-{number}"
 
     async def _run(self, scenario: Scenario, work: Path, result: RunResult) -> None:
         from ..bindings import BindingError, run_setup
@@ -249,16 +255,31 @@ class _Steps:
 
 async def play_all(
     scenarios: list[Scenario], configs: dict[Path, Config], root: Path, *, repeat: int = 1, live: bool = False, api_key: str | None = None,
-    on_result: Callable[[RunResult], None] = lambda result: None,
+    jobs: int = 1, on_result: Callable[[RunResult], None] = lambda result: None,
 ) -> list[RunResult]:
-    """Every scenario `repeat` times, in order; `on_result` sees each run as it finishes."""
+    """Every scenario `repeat` times, at most `jobs` runs at once, started in file order.
+
+    Results come back, and `on_result` sees them, in file order too: a run that finishes
+    early waits for the ones before it, so the output is the same whatever `jobs` is.
+    """
     player = Player(configs, root, live=live, api_key=api_key)
+    slots = asyncio.Semaphore(jobs)  # FIFO: runs start in the order they were queued
+
+    async def run(scenario: Scenario, attempt: int) -> RunResult:
+        async with slots:
+            return await player.play(scenario, attempt)
+
+    runs = [asyncio.create_task(run(scenario, attempt)) for scenario in scenarios for attempt in range(1, repeat + 1)]
     results: list[RunResult] = []
-    for scenario in scenarios:
-        for attempt in range(1, repeat + 1):
-            result = await player.play(scenario, attempt)
+    try:
+        for finished in runs:
+            result = await finished
             on_result(result)
             results.append(result)
+    finally:
+        for pending in runs:
+            pending.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
     return results
 
 
@@ -272,11 +293,11 @@ def select(scenarios: list[Scenario], pattern: str | None) -> list[Scenario]:
 
 def run_scenarios(
     scenarios: list[Scenario], configs: dict[Path, Config], *, repeat: int = 1, live: bool = False, api_key: str | None = None,
-    on_result: Callable[[RunResult], None] = lambda result: None,
+    jobs: int = 1, on_result: Callable[[RunResult], None] = lambda result: None,
 ) -> list[RunResult]:
-    """Play the scenarios under a new `runner-test-*` temp folder, removed again when nothing failed."""
+    """Play the scenarios (`jobs` at once) under a new `runner-test-*` temp folder, removed again when nothing failed."""
     root = Path(tempfile.mkdtemp(prefix="runner-test-"))
-    results = asyncio.run(play_all(scenarios, configs, root, repeat=repeat, live=live, api_key=api_key, on_result=on_result))
+    results = asyncio.run(play_all(scenarios, configs, root, repeat=repeat, live=live, api_key=api_key, jobs=jobs, on_result=on_result))
     if all(result.passed for result in results):
         shutil.rmtree(root, ignore_errors=True)
     return results

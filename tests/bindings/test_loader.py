@@ -7,7 +7,7 @@ from typing import Callable
 
 import pytest
 
-from runner.bindings.loader import BindingError, load_callable
+from runner.bindings.loader import BindingError, load_callable, project_package
 
 
 def test_loads_a_function_from_the_project_folder(tmp_path: Path, write_project: Callable[..., Path]) -> None:
@@ -17,19 +17,35 @@ def test_loads_a_function_from_the_project_folder(tmp_path: Path, write_project:
 
 
 def test_two_projects_with_the_same_package_name_each_get_their_own_files(tmp_path: Path, write_project: Callable[..., Path]) -> None:
-    first = write_project(
-        tmp_path / "first",
-        {"tools/__init__.py": "", "tools/helpers.py": "NAME = 'first'\n", "tools/who.py": "from tools.helpers import NAME\ndef who():\n    return NAME\n"},
-    )
-    second = write_project(
-        tmp_path / "second",
-        {"tools/__init__.py": "", "tools/helpers.py": "NAME = 'second'\n", "tools/who.py": "from tools.helpers import NAME\ndef who():\n    return NAME\n"},
-    )
+    files = {"tools/__init__.py": "", "tools/who.py": "from .helpers import NAME\ndef who():\n    return NAME\n"}
+    first = write_project(tmp_path / "first", {**files, "tools/helpers.py": "NAME = 'first'\n"})
+    second = write_project(tmp_path / "second", {**files, "tools/helpers.py": "NAME = 'second'\n"})
+    bare_before = {name: module for name, module in sys.modules.items() if name.partition(".")[0] == "tools"}
     first_who = load_callable(first, "tools.who", "who")
     second_who = load_callable(second, "tools.who", "who")
-    assert (first_who(), second_who()) == ("first", "second")
-    assert Path(sys.modules["tools.helpers"].__file__) == second / "tools" / "helpers.py"
-    assert load_callable(first, "tools.who", "who")() == "first"
+    assert (first_who(), second_who(), load_callable(first, "tools.who", "who")()) == ("first", "second", "first")
+    assert Path(sys.modules[f"{project_package(first)}.tools.helpers"].__file__) == first / "tools" / "helpers.py"
+    assert Path(sys.modules[f"{project_package(second)}.tools.helpers"].__file__) == second / "tools" / "helpers.py"
+    assert {name: module for name, module in sys.modules.items() if name.partition(".")[0] == "tools"} == bare_before
+
+
+def test_a_project_module_is_imported_once_however_often_it_is_loaded(tmp_path: Path, write_project: Callable[..., Path]) -> None:
+    log = tmp_path / "imports.log"
+    counting = f"from pathlib import Path\nwith Path({str(log)!r}).open('a') as log:\n    log.write('imported\\n')\ndef f():\n    return 1\n"
+    root = write_project(tmp_path / "project", {"tools/__init__.py": "", "tools/counted.py": counting})
+    functions = {load_callable(root, "tools.counted", "f") for _ in range(3)}
+    assert len(functions) == 1 and log.read_text() == "imported\n"
+
+
+def test_an_absolute_import_of_the_projects_own_package_is_explained(tmp_path: Path, write_project: Callable[..., Path]) -> None:
+    files = {"desk_tools/__init__.py": "", "desk_tools/helpers.py": "NAME = 1\n", "desk_tools/who.py": "from desk_tools.helpers import NAME\n"}
+    root = write_project(tmp_path, files)
+    with pytest.raises(BindingError) as raised:
+        load_callable(root, "desk_tools.who", "who")
+    assert str(raised.value) == (
+        "importing module 'desk_tools.who' failed at desk_tools/who.py:1: ModuleNotFoundError: No module named 'desk_tools'"
+        " (inside the project, import its own modules relatively, e.g. 'from .db import connect')"
+    )
 
 
 def test_a_single_file_module_is_found_too(tmp_path: Path, write_project: Callable[..., Path]) -> None:
@@ -37,10 +53,11 @@ def test_a_single_file_module_is_found_too(tmp_path: Path, write_project: Callab
     assert load_callable(root, "greetings", "hello")() == "hi"
 
 
-def test_sys_path_is_left_as_it_was(tmp_path: Path, write_project: Callable[..., Path]) -> None:
-    root = write_project(tmp_path, {"tools/__init__.py": "", "tools/auth.py": "def f():\n    pass\n"})
+def test_sys_path_is_never_changed_not_even_while_importing(tmp_path: Path, write_project: Callable[..., Path]) -> None:
+    root = write_project(tmp_path, {"tools/__init__.py": "", "tools/auth.py": "import sys\nSEEN = list(sys.path)\ndef f():\n    pass\n"})
     before = list(sys.path)
     load_callable(root, "tools.auth", "f")
+    assert sys.modules[f"{project_package(root)}.tools.auth"].SEEN == before
     assert sys.path == before
 
 

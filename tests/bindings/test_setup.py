@@ -2,22 +2,30 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
 from runner.bindings import BindingError, ToolContext, run_setup
+from runner.bindings.loader import project_package
 from runner.config.model import Config, PythonBinding
 
 SETUP_MODULE = """
 import os
+import sys
 from pathlib import Path
 
+CALLS = []
 
-def initialise():
-    state = Path(os.environ["RUNNER_STATE_DIR"])
-    (state / "seeded.txt").write_text("yes")
+
+def initialise(state_dir):
+    (state_dir / "seeded.txt").write_text("yes")
+
+
+def plain():
+    CALLS.append((dict(os.environ), list(sys.path)))
 
 
 def fail():
@@ -45,17 +53,35 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RUNNER_STATE_DIR", raising=False)
 
 
-def test_the_state_folder_is_created_and_exported_before_setup_runs(setup_config: Callable[[str | None], Config]) -> None:
+def test_the_state_folder_is_created_and_given_to_a_setup_that_asks_for_it(setup_config: Callable[[str | None], Config]) -> None:
     config = setup_config("initialise")
     run_setup(config)
-    assert os.environ["RUNNER_STATE_DIR"] == str(config.state_dir)
     assert (config.state_dir / "seeded.txt").read_text() == "yes"
 
 
+def test_a_setup_without_parameters_is_called_without_arguments(setup_config: Callable[[str | None], Config]) -> None:
+    config = setup_config("plain")
+    run_setup(config)
+    run_setup(config)
+    calls = sys.modules[f"{project_package(config.base_dir)}.tools.db"].CALLS
+    assert len(calls) == 2 and config.state_dir.is_dir()
+
+
+def test_setup_leaves_the_environment_and_sys_path_as_they_were(setup_config: Callable[[str | None], Config]) -> None:
+    environment, path = dict(os.environ), list(sys.path)
+    config = setup_config("plain")
+    run_setup(config)
+    seen_environment, seen_path = sys.modules[f"{project_package(config.base_dir)}.tools.db"].CALLS[-1]
+    assert (seen_environment, seen_path) == (environment, path)
+    assert (dict(os.environ), sys.path) == (environment, path)
+    assert "RUNNER_STATE_DIR" not in os.environ
+
+
 def test_without_setup_only_the_state_folder_is_prepared(setup_config: Callable[[str | None], Config]) -> None:
+    environment = dict(os.environ)
     config = setup_config(None)
     run_setup(config)
-    assert config.state_dir.is_dir() and os.environ["RUNNER_STATE_DIR"] == str(config.state_dir)
+    assert config.state_dir.is_dir() and dict(os.environ) == environment
 
 
 @pytest.mark.parametrize(

@@ -140,12 +140,10 @@ tools:
 
 TOOL = """\
 import asyncio
-import os
-from pathlib import Path
 
 
-async def slow_lookup() -> dict:
-    release = Path(os.environ["RUNNER_STATE_DIR"]) / "release"
+async def slow_lookup(context) -> dict:
+    release = context.state_dir / "release"
     while not release.exists():
         await asyncio.sleep(0.02)
     return {"found": "the answer"}

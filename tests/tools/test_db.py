@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.bindings import ToolContext
 from tools import db
 from tools.billing import request_refund
 from tools.support import create_support_ticket
@@ -22,6 +23,19 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def test_path_comes_from_techcorp_db_first(database: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("RUNNER_STATE_DIR", str(tmp_path / "elsewhere"))
     assert db.database_path() == database
+
+
+def test_under_the_runner_the_context_state_folder_wins(database: Path, tmp_path: Path) -> None:
+    context = ToolContext("s", "support", {}, (), tmp_path / "conversation")
+    assert db.database_path(context) == tmp_path / "conversation" / "techcorp.db"
+    ticket = create_support_ticket("CUST-1002", "Phone", "Screen flickers", "low", context=context)
+    assert ticket["customer_id"] == "CUST-1002" and "error" not in ticket
+    assert (tmp_path / "conversation" / "techcorp.db").is_file() and not database.exists()
+
+
+def test_the_setup_hook_seeds_the_state_folder_it_is_given(database: Path, tmp_path: Path) -> None:
+    assert db.initialise(tmp_path / "given") == tmp_path / "given" / "techcorp.db"
+    assert (tmp_path / "given" / "techcorp.db").is_file() and not database.exists()
 
 
 def test_path_falls_back_to_runner_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
