@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-RUNNER = str(Path(sys.executable).with_name("runner"))  # the installed console script
 
 AGENTS = """\
 version: 1
@@ -82,3 +81,9 @@ def runner_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "TECHCORP_", "RUNNER_"))}
     env["PYTHONPATH"] = str(REPO)
     return env
+
+
+@pytest.fixture(scope="session")
+def runner_command() -> str:
+    """The installed `runner` console script of this virtual environment."""
+    return str(Path(sys.executable).with_name("runner"))
