@@ -1,11 +1,11 @@
 """The session folder: events.jsonl, transcript.md/.jsonl and report.json.
 
-Nothing is written on the event loop: the methods queue, and the process's writer thread
-(`writer.py`) appends and flushes every ~100 ms, so Ctrl-C or SIGTERM (which close the
-session) lose nothing and a SIGKILL at most the last ~100 ms.  report.json is rebuilt
-at most every `REPORT_EVERY` seconds and at the end, and replaced atomically.  Audio payloads are
-replaced by their byte length: the log is for reading, `recording.wav` is for
-listening.  Every `${ENV}` value the config interpolates is a secret: each line is
+Nothing is written on the event loop: the methods queue, and the process's writer
+thread (`writer.py`) appends and flushes every ~100 ms, so Ctrl-C or SIGTERM (which
+close the session) lose nothing and a SIGKILL at most the last ~100 ms.  report.json is
+rebuilt at most every `REPORT_EVERY` seconds and at the end, and replaced atomically.
+Audio payloads are replaced by their byte length: the log is for reading,
+`recording.wav` is for listening.  Every `${ENV}` value the config interpolates is a secret: each line is
 written with those values put back as `${NAME}` (`Redactor`).
 """
 

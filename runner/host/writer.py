@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from typing import Protocol
 
@@ -64,6 +65,13 @@ class Writer:
             except Exception:  # one session's broken disk must not keep the others' lines unwritten
                 logger.exception("cannot write a session's artifacts")
 
+    def forget_after_fork(self) -> None:
+        """A forked child has no writer thread and none of its parent's sessions."""
+        self._sinks = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = None
+
     def _run(self) -> None:
         while True:
             with self._lock:
@@ -75,3 +83,4 @@ class Writer:
 
 WRITER = Writer()
 atexit.register(WRITER.drain_all)
+os.register_at_fork(after_in_child=WRITER.forget_after_fork)
