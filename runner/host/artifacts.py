@@ -1,29 +1,38 @@
 """The session folder: events.jsonl, transcript.md/.jsonl and report.json.
 
-Everything is appended and flushed as it happens, and report.json is replaced
-atomically, so a crash or Ctrl-C loses nothing already said.  Audio payloads are
-replaced by their byte length: the log is for reading, `recording.wav` is for
-listening.  Every `${ENV}` value the config interpolates is a secret: each line is
+Nothing is written on the event loop: the methods queue, and the process's writer
+thread (`writer.py`) appends and flushes every ~100 ms, so Ctrl-C or SIGTERM (which
+close the session) lose nothing and a SIGKILL at most the last ~100 ms.  report.json is
+rebuilt at most every `REPORT_EVERY` seconds and at the end, and replaced atomically.
+Audio payloads are replaced by their byte length: the log is for reading,
+`recording.wav` is for listening.  Every `${ENV}` value the config interpolates is a secret: each line is
 written with those values put back as `${NAME}` (`Redactor`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import os
 import secrets
+import threading
+from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, Callable, Mapping, TextIO
 
 from ..config import interpolate_env
 from ..config.model import Config, HttpBinding, McpBinding
+from .writer import WRITER, Writer
 
 _AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta"}
 
 
 MIN_SECRET_CHARS = 4  # shorter values (a port, a flag) would mask ordinary text and are no secret
 JSON_DEPTH = 3
+MAX_PENDING = 10_000  # queued entries per session before audio frames are dropped (about 100 s of audio)
+REPORT_EVERY = 2.0  # seconds: report.json is rebuilt at most this often while the session runs
 
 
 class Redactor:
@@ -99,51 +108,183 @@ def _without_audio(event: dict[str, Any]) -> dict[str, Any]:
 
 
 class SessionArtifacts:
-    """Writes one session's files; every method is cheap enough for the event loop."""
+    """One session's files.  Every method only queues; the process's writer thread writes.
 
-    def __init__(self, folder: Path, redactor: Redactor | None = None) -> None:
+    Frames are queued as their wire text and formatted, redacted and written off the event
+    loop, so receiving an event and sending what it causes involves no file work.  The
+    queue holds at most `max_pending` entries: past that, audio frames (logged only as
+    their byte length) are dropped and counted in a `log.dropped` line, and anything else
+    makes the caller write the backlog itself, so nothing said is ever lost.
+    """
+
+    def __init__(
+        self, folder: Path, redactor: Redactor | None = None, *, max_pending: int = MAX_PENDING, report_every: float = REPORT_EVERY, writer: Writer = WRITER
+    ) -> None:
         self.folder = folder
+        self.report_every = report_every
         self._redact = (redactor or Redactor()).text
         self._events: TextIO = open(folder / "events.jsonl", "a", encoding="utf-8")
         self._transcript_jsonl: TextIO = open(folder / "transcript.jsonl", "a", encoding="utf-8")
         self._transcript_md: TextIO = open(folder / "transcript.md", "a", encoding="utf-8")
+        self._pending: deque[tuple[Any, ...]] = deque()
+        self._max_pending = max_pending
+        self._dropped = 0  # audio frames dropped since the last `log.dropped` line
+        self._lock = threading.Lock()  # one drain at a time: the writer thread's or the caller's
+        self._closed = False
+        self._build_report: Callable[[], dict[str, Any]] | None = None
+        self._report_timer: asyncio.TimerHandle | None = None
+        self._last_report = -math.inf
+        self._writer = writer
+        writer.add(self)
 
+    # -- queueing (the event loop's side) ------------------------------------
     def event(self, direction: str, event: dict[str, Any], t: float) -> None:
-        line = json.dumps({"t": round(t, 6), "dir": direction, "event": _without_audio(event)}, ensure_ascii=False)
-        self._events.write(self._redact(line) + "\n")
-        self._events.flush()
+        """Log an event given as a dict, which must not be changed afterwards."""
+        self._put(("event", direction, _without_audio(event), t), audio=event.get("type") in _AUDIO_FIELDS)
 
     def frame(self, direction: str, event: dict[str, Any], text: str, t: float) -> None:
         """Log an event from its wire text: no second encoding on the hot path.
 
-        Audio payloads still go through `event` to be replaced by their length, as does a
-        frame whose text spans lines (a JSONL line must not).
+        Audio payloads are replaced by their length (a shallow copy, encoded later); a
+        frame whose text spans lines is encoded again here, as a JSONL line must not.
         """
-        if event.get("type") in _AUDIO_FIELDS or "\n" in text:
-            self.event(direction, event, t)
-            return
-        self._events.write(f'{{"t": {round(t, 6)}, "dir": "{direction}", "event": {self._redact(text)}}}\n')
-        self._events.flush()
+        if event.get("type") in _AUDIO_FIELDS:
+            self._put(("event", direction, _without_audio(event), t), audio=True)
+        else:
+            self._put(("frame", direction, json.dumps(event) if "\n" in text else text, t))
 
     def transcript_header(self, title: str, started: datetime) -> None:
-        self._transcript_md.write(f"# {self._redact(title)}\n\nStarted {started.isoformat(timespec='seconds')}\n\n")
-        self._transcript_md.flush()
+        self._put(("md", f"# {title}\n\nStarted {started.isoformat(timespec='seconds')}\n\n"))
 
     def transcript(self, entry: dict[str, Any], markdown: str | None) -> None:
         """One finished transcript entry: always to JSONL, and to Markdown when it reads as a line."""
-        self._transcript_jsonl.write(self._redact(json.dumps(entry, ensure_ascii=False, default=str)) + "\n")
-        self._transcript_jsonl.flush()
+        self._put(("jsonl", json.dumps(entry, ensure_ascii=False, default=str)))
         if markdown:
-            self._transcript_md.write(self._redact(markdown) + "\n\n")
-            self._transcript_md.flush()
+            self._put(("md", markdown + "\n\n"))
 
     def report(self, report: dict[str, Any]) -> None:
-        """Replace report.json atomically (write a temporary file, then rename)."""
+        """Replace report.json atomically (temporary file, then rename); at once once closed."""
+        self._cancel_report_timer()
+        if self._closed:
+            self._write_report(report)
+        else:
+            self._put(("report", _detached(report)))
+
+    def report_later(self, build: Callable[[], dict[str, Any]]) -> None:
+        """Refresh report.json with `build()`, at most every `report_every` seconds.
+
+        Calls in between coalesce: `build` runs once, from a timer on the event loop, on the
+        state of that moment, and its JSON is encoded and written by the writer thread.
+        """
+        self._build_report = build
+        if self._report_timer is not None or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_report + self.report_every - loop.time())
+        self._report_timer = loop.call_later(delay, self._report_due)
+
+    def close(self) -> None:
+        """Write everything still queued and close the files (Ctrl-C and SIGTERM end here)."""
+        if self._closed:
+            return
+        self._cancel_report_timer()
+        if self._dropped:
+            self._pending.append(_dropped_note(self._dropped, None))
+            self._dropped = 0
+        self._writer.remove(self)
+        with self._lock:
+            self._closed = True
+            try:
+                self._write(self._take_pending())
+            finally:
+                for stream in (self._events, self._transcript_jsonl, self._transcript_md):
+                    stream.close()
+
+    def _put(self, item: tuple[Any, ...], audio: bool = False) -> None:
+        if self._closed:
+            raise ValueError(f"the artifacts of {self.folder} are closed")
+        pending = self._pending
+        if len(pending) >= self._max_pending:
+            if audio:
+                self._dropped += 1
+                return
+            self.drain()  # the disk is behind: write the backlog on this thread rather than lose it
+        if self._dropped:
+            pending.append(_dropped_note(self._dropped, item[3] if item[0] in ("frame", "event") else None))
+            self._dropped = 0
+        pending.append(item)
+        if len(pending) == self._max_pending // 2:
+            self._writer.wake()
+
+    def _report_due(self) -> None:
+        self._report_timer = None
+        if self._build_report is not None and not self._closed:
+            self._last_report = asyncio.get_running_loop().time()
+            self._put(("report", _detached(self._build_report())))
+
+    def _cancel_report_timer(self) -> None:
+        if self._report_timer is not None:
+            self._report_timer.cancel()
+            self._report_timer = None
+
+    # -- writing (the writer thread's side) -----------------------------------
+    def drain(self) -> None:
+        """Write and flush everything pending; from the writer thread, or a caller held back."""
+        with self._lock:
+            if not self._closed:
+                self._write(self._take_pending())
+
+    def _take_pending(self) -> list[tuple[Any, ...]]:
+        taken = []
+        pending = self._pending
+        while pending:
+            taken.append(pending.popleft())
+        return taken
+
+    def _write(self, items: list[tuple[Any, ...]]) -> None:
+        if not items:
+            return
+        redact = self._redact
+        events: list[str] = []
+        jsonl: list[str] = []
+        markdown: list[str] = []
+        report = None
+        for item in items:
+            kind = item[0]
+            if kind == "frame":
+                _, direction, text, t = item
+                events.append(f'{{"t": {round(t, 6)}, "dir": "{direction}", "event": {redact(text)}}}\n')
+            elif kind == "event":
+                _, direction, event, t = item
+                events.append(redact(json.dumps({"t": None if t is None else round(t, 6), "dir": direction, "event": event}, ensure_ascii=False)) + "\n")
+            elif kind == "jsonl":
+                jsonl.append(redact(item[1]) + "\n")
+            elif kind == "md":
+                markdown.append(redact(item[1]))
+            else:  # "report": only the newest of a batch is worth writing
+                report = item[1]
+        for stream, lines in ((self._events, events), (self._transcript_jsonl, jsonl), (self._transcript_md, markdown)):
+            if lines:
+                stream.write("".join(lines))
+                stream.flush()
+        if report is not None:
+            self._write_report(report)
+
+    def _write_report(self, report: dict[str, Any]) -> None:
         target = self.folder / "report.json"
         temporary = target.with_suffix(".json.tmp")
         temporary.write_text(self._redact(json.dumps(report, indent=2, ensure_ascii=False, default=str)) + "\n", encoding="utf-8")
         os.replace(temporary, target)
 
-    def close(self) -> None:
-        for stream in (self._events, self._transcript_jsonl, self._transcript_md):
-            stream.close()
+
+def _dropped_note(count: int, t: float | None) -> tuple[Any, ...]:
+    return ("event", "log", {"type": "log.dropped", "frames": count, "why": "the disk fell behind; audio frames not logged"}, t)
+
+
+def _detached(value: Any) -> Any:
+    """A copy of JSON-like data sharing no dict or list with the live session (another thread encodes it)."""
+    if isinstance(value, dict):
+        return {key: _detached(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_detached(item) for item in value]
+    return value

@@ -183,8 +183,8 @@ async def open_session(
             written = transcript_entry(entry, t)
             if written is not None:
                 artifacts.transcript(*written)
-            if entry.kind == "usage":  # one per response.done: keep report.json current
-                artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=None, session_id=session_id))
+            if entry.kind == "usage":  # one per response.done: keep report.json current, off the hot path
+                artifacts.report_later(lambda: build_report(core, config=config, config_hash=config_hash, started=started, outcome=None, session_id=session_id))
 
 
         def make_context(agent: str) -> Any:

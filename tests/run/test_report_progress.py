@@ -1,4 +1,4 @@
-"""report.json is kept current during the session, not only written at the end."""
+"""report.json is kept current during the session (within REPORT_EVERY seconds), not only written at the end."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ import json
 from pathlib import Path
 
 from runner.config import load
+from runner.host.artifacts import REPORT_EVERY
 from runner.host.conversation import RunOptions, open_session
+
+
+async def _report_with_responses(path: Path, responses: int) -> dict:
+    """report.json once it counts `responses`: it is rebuilt at most every REPORT_EVERY seconds."""
+    deadline = asyncio.get_running_loop().time() + REPORT_EVERY + 5
+    while True:
+        report = json.loads(path.read_text()) if path.exists() else {}
+        if report.get("usage", {}).get("responses") == responses or asyncio.get_running_loop().time() > deadline:
+            return report
+        await asyncio.sleep(0.05)
 
 
 def test_the_report_is_refreshed_after_each_response_and_finalised_at_the_end(project: Path, tmp_path: Path, monkeypatch):
@@ -21,7 +32,7 @@ def test_the_report_is_refreshed_after_each_response_and_finalised_at_the_end(pr
             assert await live.driver.wait_idle(timeout=30)  # the router's greeting
             await live.driver.say("Hi, I'm Alex, my phone is (555) 123-4567")
             assert await live.driver.wait_idle(timeout=30)
-            during = json.loads((live.folder / "report.json").read_text())
+            during = await _report_with_responses(live.folder / "report.json", 3)
         return during, live.folder
 
     during, folder = asyncio.run(talk())

@@ -1,0 +1,99 @@
+"""SessionArtifacts' queue: report.json coalesced, a full queue drops only audio, and says so."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from runner.host.artifacts import SessionArtifacts
+from runner.host.writer import Writer
+
+AUDIO = {"type": "response.output_audio.delta", "delta": "AAAA"}  # 3 bytes of audio
+
+
+def _frame(artifacts: SessionArtifacts, name: str, t: float) -> None:
+    event = {"type": "conversation.item.done", "item": {"id": name}}
+    artifacts.frame("in", event, json.dumps(event), t)
+
+
+def _logged(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_report_later_builds_at_most_once_per_interval_and_close_writes_the_final_report(tmp_path: Path) -> None:
+    artifacts = SessionArtifacts(tmp_path, report_every=0.3)
+    builds: list[int] = []
+    built_at: list[float] = []
+    state = {"responses": 0}
+
+    async def responses() -> None:
+        built = [asyncio.Event(), asyncio.Event()]
+
+        def build() -> dict[str, Any]:
+            builds.append(state["responses"])
+            built_at.append(asyncio.get_running_loop().time())
+            built[len(builds) - 1].set()
+            return {"end_reason": "in progress", "responses": state["responses"]}
+
+        state["responses"] = 1
+        artifacts.report_later(build)  # the first one is built at once
+        await asyncio.wait_for(built[0].wait(), timeout=10)
+        for count in range(2, 12):  # ten more within the interval: one build, of the latest state
+            state["responses"] = count
+            artifacts.report_later(build)
+        await asyncio.wait_for(built[1].wait(), timeout=10)
+        state["responses"] = 12
+        artifacts.report_later(build)  # still pending when the session ends: the final report replaces it
+        artifacts.report({"end_reason": "session closed", "responses": 12})
+        artifacts.close()
+
+    asyncio.run(responses())
+    assert builds == [1, 11]
+    assert built_at[1] - built_at[0] >= 0.25  # the interval, less the loop clock's resolution
+    assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8")) == {"end_reason": "session closed", "responses": 12}
+    artifacts.report({"end_reason": "session closed", "voice": {}})  # after close (the voice summary): written at once
+    assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8")) == {"end_reason": "session closed", "voice": {}}
+    assert not (tmp_path / "report.json.tmp").exists()
+
+
+def test_a_full_queue_drops_audio_frames_with_a_note_and_writes_everything_else(tmp_path: Path) -> None:
+    writer = Writer(every=3600)  # a writer that has fallen behind: it writes only when woken
+    artifacts = SessionArtifacts(tmp_path, max_pending=1, writer=writer)
+    _frame(artifacts, "first", 0.1)
+    writer.wake()
+    while not (tmp_path / "events.jsonl").read_text(encoding="utf-8"):
+        writer.wake()  # the first write shows the writer thread is up and now idle
+    _frame(artifacts, "queued", 0.2)  # the queue is full
+    for t in (0.3, 0.4, 0.5):
+        artifacts.frame("in", AUDIO, json.dumps(AUDIO), t)
+    _frame(artifacts, "held back", 0.6)  # the caller writes the backlog rather than lose it
+    artifacts.close()
+    assert [(entry["t"], entry["dir"], entry["event"]) for entry in _logged(tmp_path)] == [
+        (0.1, "in", {"type": "conversation.item.done", "item": {"id": "first"}}),
+        (0.2, "in", {"type": "conversation.item.done", "item": {"id": "queued"}}),
+        (0.6, "log", {"type": "log.dropped", "frames": 3, "why": "the disk fell behind; audio frames not logged"}),
+        (0.6, "in", {"type": "conversation.item.done", "item": {"id": "held back"}}),
+    ]
+
+
+def test_close_writes_every_queued_line_and_later_lines_are_refused(tmp_path: Path) -> None:
+    writer = Writer(every=3600)
+    artifacts = SessionArtifacts(tmp_path, writer=writer)
+    for index in range(100):
+        _frame(artifacts, f"item{index}", index / 100)
+    artifacts.frame("out", AUDIO, json.dumps(AUDIO), 1.0)
+    artifacts.transcript({"t": 1.0, "kind": "user", "text": "hi"}, "**user:** hi")
+    artifacts.close()
+    logged = _logged(tmp_path)
+    assert [entry["event"]["item"]["id"] for entry in logged[:-1]] == [f"item{index}" for index in range(100)]
+    assert logged[-1] == {"t": 1.0, "dir": "out", "event": {"type": "response.output_audio.delta", "delta": "<3 bytes>"}}
+    assert (tmp_path / "transcript.jsonl").read_text(encoding="utf-8") == '{"t": 1.0, "kind": "user", "text": "hi"}\n'
+    assert (tmp_path / "transcript.md").read_text(encoding="utf-8") == "**user:** hi\n\n"
+    try:
+        _frame(artifacts, "late", 2.0)
+    except ValueError as error:
+        assert str(error) == f"the artifacts of {tmp_path} are closed"
+    else:
+        raise AssertionError("a line after close was accepted")
