@@ -36,7 +36,6 @@ tools:
 
 TOOLS = """\
 import asyncio
-import os
 from pathlib import Path
 
 
@@ -44,8 +43,8 @@ def noop() -> str:
     return "ok"
 
 
-async def slow_lookup() -> dict:
-    release = Path(os.environ["RUNNER_STATE_DIR"]) / "release"
+async def slow_lookup(context) -> dict:
+    release = Path(context.state_dir) / "release"
     while not release.exists():
         await asyncio.sleep(0.02)
     return {"found": "the answer"}
