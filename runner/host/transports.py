@@ -25,7 +25,7 @@ OFFLINE_API_KEY = "sk-offline-simulator"
 MEMORY_QUEUE_EVENTS = 1024  # server events a memory connection holds before the handler waits
 
 ServerEvents = Union[Iterable[Mapping[str, Any]], AsyncIterator[Mapping[str, Any]], Awaitable[Any], None]
-Handler = Callable[[dict[str, Any]], ServerEvents]
+Handler = Callable[[dict[str, Any], "MemoryConnection"], ServerEvents]
 
 
 class BaseTransport:
@@ -111,9 +111,10 @@ class SimulatorTransport(BaseTransport):
 class MemoryTransport(BaseTransport):
     """An in-memory connection for tests, like httpx's `MockTransport`.
 
-    `handler(event)` receives each client event as a dict and returns the server events
-    it causes: a list, a generator, an async generator, or a coroutine returning a list.
-    `connections` keeps every connection made, with `.sent` (client events) in order.
+    `handler(event, connection)` receives each client event as a dict, with the
+    connection it came on (`connection.sent`: that connection's client events so far),
+    and returns the server events it causes: a list, a generator, an async generator, or
+    a coroutine returning a list. `connections` keeps every connection made.
     """
 
     def __init__(self, handler: Handler) -> None:
@@ -127,47 +128,60 @@ class MemoryTransport(BaseTransport):
 
 
 class MemoryConnection:
-    """One in-memory socket: client events go to the handler, its answers wait in a bounded queue."""
+    """One in-memory socket. Like a server, the handler answers client events in order on
+    its own task, so a slow answer never blocks the sender; both queues are bounded."""
 
     def __init__(self, handler: Handler, *, model: str, call_id: str | None) -> None:
         self.handler = handler
         self.model = model
         self.call_id = call_id
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []  # every client event, in order (for tests)
+        self._outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MEMORY_QUEUE_EVENTS)
         self._incoming: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(MEMORY_QUEUE_EVENTS)
-        self._open = False
+        self._server: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
+        await self.close()
+        self._outgoing = asyncio.Queue(MEMORY_QUEUE_EVENTS)
         self._incoming = asyncio.Queue(MEMORY_QUEUE_EVENTS)
-        self._open = True
+        self._server = asyncio.get_running_loop().create_task(self._serve(self._outgoing, self._incoming))
 
     async def send_text(self, text: str) -> None:
-        if not self._open:
+        if self._server is None or self._server.done():
             raise ConnectionLost("the memory connection is closed")
         event = json.loads(text)
         self.sent.append(event)
-        answer = self.handler(event)
-        if inspect.isawaitable(answer):
-            answer = await answer
-        if answer is None:
-            return
-        if hasattr(answer, "__aiter__"):
-            async for server_event in answer:
-                await self._incoming.put(dict(server_event))
-        else:
-            for server_event in answer:
-                await self._incoming.put(dict(server_event))
+        await self._outgoing.put(event)
 
     async def recv(self) -> tuple[dict[str, Any], str]:
         event = await self._incoming.get()
         if event is None:
-            raise ConnectionLost("the memory connection was closed by the test")
+            raise ConnectionLost("the memory connection was dropped")
         return event, json.dumps(event)
 
     async def drop(self) -> None:
-        """Close as a server would, without a close frame: the session's reader sees the loss."""
-        self._open = False
+        """End the connection as a server that goes away would: the session's reader sees the loss."""
+        if self._server is not None:
+            self._server.cancel()
         await self._incoming.put(None)
 
     async def close(self) -> None:
-        self._open = False
+        if self._server is not None:
+            self._server.cancel()
+            await asyncio.gather(self._server, return_exceptions=True)
+            self._server = None
+
+    async def _serve(self, outgoing: asyncio.Queue[dict[str, Any]], incoming: asyncio.Queue[dict[str, Any] | None]) -> None:
+        while True:
+            event = await outgoing.get()
+            answer = self.handler(event, self)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if answer is None:
+                continue
+            if hasattr(answer, "__aiter__"):
+                async for server_event in answer:
+                    await incoming.put(dict(server_event))
+            else:
+                for server_event in answer:
+                    await incoming.put(dict(server_event))
