@@ -81,12 +81,16 @@ def run(
     from runner.run.console import Console
 
     opening = Opening(variables=parse_vars(pairs), session_dir=session_dir, start=start)
+    project = runner.Project(config, guardrails=not no_guardrails)
+    try:
+        project.agents(text=text, variables=opening.variables, start=start)  # the user's --var and --agent first, then the key
+        transport = runner.SimulatorTransport(sim_rules, drop_after_events=sim_drop_after) if offline else runner.OpenAITransport(base_url=base_url)
+    except runner.SetupError as error:
+        fail(str(error), EXIT_FAILED)
     colour = colour_wanted()
     console = Console(list(config.agents), show_events=show_events, colour=colour)
     summary: list[str] = []
     try:
-        project = runner.Project(config, guardrails=not no_guardrails)
-        transport = runner.SimulatorTransport(sim_rules, drop_after_events=sim_drop_after) if offline else runner.OpenAITransport(base_url=base_url)
         if text:
             folder, outcome = asyncio.run(run_text(project, transport, opening, console=console, colour=colour is not False))
         else:
