@@ -76,27 +76,23 @@ def run(
     if offline:
         _check_rules(sim_rules)
     _check_session_parent(session_dir, config)
-    from runner.run.chat import run_text
+    import runner
+    from runner.run.chat import Opening, run_text
     from runner.run.console import Console
-    from runner.host.conversation import RunOptions, SetupError
 
-    options = RunOptions(
-        text=text,
-        offline=offline,
-        sim_rules=sim_rules,
-        sim_drop_after_events=sim_drop_after,
-        base_url=base_url,
-        session_dir=session_dir,
-        variables=parse_vars(pairs),
-        guardrails=not no_guardrails,
-        start=start,
-    )
+    opening = Opening(variables=parse_vars(pairs), session_dir=session_dir, start=start)
+    project = runner.Project(config, guardrails=not no_guardrails)
+    try:
+        project.agents(text=text, variables=opening.variables, start=start)  # the user's --var and --agent first, then the key
+        transport = runner.SimulatorTransport(sim_rules, drop_after_events=sim_drop_after) if offline else runner.OpenAITransport(base_url=base_url)
+    except runner.SetupError as error:
+        fail(str(error), EXIT_FAILED)
     colour = colour_wanted()
     console = Console(list(config.agents), show_events=show_events, colour=colour)
     summary: list[str] = []
     try:
         if text:
-            folder, outcome = asyncio.run(run_text(config, options, console=console, colour=colour is not False))
+            folder, outcome = asyncio.run(run_text(project, transport, opening, console=console, colour=colour is not False))
         else:
             from runner.run.voice import VoiceOptions, run_voice
 
@@ -112,8 +108,8 @@ def run(
                 record=record,
                 cushion_ms=cushion_ms,
             )
-            folder, outcome, summary = asyncio.run(run_voice(config, options, voice, console=console))
-    except SetupError as error:
+            folder, outcome, summary = asyncio.run(run_voice(project, transport, opening, voice, console=console))
+    except runner.SetupError as error:
         fail(str(error), EXIT_FAILED)
     except asyncio.CancelledError:
         fail("stopped", EXIT_FAILED)

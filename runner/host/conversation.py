@@ -1,13 +1,20 @@
-"""Assemble a live session from a config: compile, tools, guardrails, simulator, core, driver.
+"""One conversation on a host: assembles core, connection, tools, guardrails and artifacts.
 
-`open_session` is the one place that knows how the pieces fit; `runner run`,
-`runner test` and the benchmarks all go through it, so they exercise the same
-machinery a user talks to.
+`Conversation` is what `Host.open` returns. Entering it claims a slot, compiles (cached
+per project), dials and waits for the first `session.update` to be applied; leaving it
+finishes the pending reply (bounded), or stops at once when the body was cancelled, and
+writes report.json either way. Nothing here is process-wide: the state folder reaches
+tools through `ToolContext.state_dir`.
+
+`open_session` keeps the one-shot shape the tests and benchmarks use: a project, a host
+and a conversation for one config, all through the same API.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import collections
 import contextlib
 import hashlib
 import logging
@@ -16,26 +23,262 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequence
 
-from ..config.model import Config
-from ..core.actions import EndSession, Record
+from ..core.actions import EndSession, Record, Send
 from ..core.pricing import unpriced_warning
 from .artifacts import Redactor, SessionArtifacts, new_session_folder
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, Driver, Hooks, Outcome
+from .errors import SetupError
 from .report import build_report, transcript_entry
 
-OFFLINE_API_KEY = "sk-offline-simulator"
+if TYPE_CHECKING:
+    from ..config.model import Config
+    from .host import Host
+
+__all__ = ["Conversation", "LiveSession", "RunOptions", "SetupError", "open_session"]
 
 logger = logging.getLogger(__name__)
 
 
-class SetupError(Exception):
-    """The session cannot start; the message is meant for the user, one line."""
+class RecordQueue:
+    """Records waiting for `Conversation.records()`: bounded, and never a brake on the conversation.
+
+    When full, the oldest record is dropped; the consumer's next record is then a
+    `notice` saying how many it missed. The artifacts (transcript, events, report) are
+    written from the hooks, so they stay complete whatever the consumer does.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._records: collections.deque[Record] = collections.deque()
+        self._size = size
+        self._ready = asyncio.Event()
+        self._closed = False
+        self.dropped = 0
+
+    def put(self, record: Record) -> None:
+        if len(self._records) >= self._size:
+            self._records.popleft()
+            self.dropped += 1
+        self._records.append(record)
+        self._ready.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._ready.set()
+
+    async def __aiter__(self) -> AsyncIterator[Record]:
+        while True:
+            if self.dropped:
+                missed, self.dropped = self.dropped, 0
+                yield Record("notice", {"message": f"{missed} records dropped: the records() consumer fell behind (it holds at most {self._size})"})
+            elif self._records:
+                yield self._records.popleft()
+            elif self._closed:
+                return
+            else:
+                self._ready.clear()
+                await self._ready.wait()
+
+
+class ConversationTools:
+    """The host's shared executor, seen by one conversation: a cap on its concurrent calls.
+
+    At most `limit` calls run at once and as many wait; a call past that gets an error
+    output at once, so a flood of calls cannot pile up without bound.
+    """
+
+    def __init__(self, executor: Any, limit: int, log: Callable[[str], None]) -> None:
+        self._executor = executor
+        self._limit = limit
+        self._slots = asyncio.Semaphore(limit)
+        self._pending = 0
+        self._log = log
+
+    async def run(self, name: str, arguments: str, *, call_id: str, agent: str, context: Any) -> Any:
+        from ..bindings import ToolResult
+        from ..bindings.output import error_output
+        from .host import tool_log
+
+        if self._pending >= 2 * self._limit:
+            message = f"{name} cannot start: {self._pending} tool calls are already running or waiting in this conversation; try again later"
+            return ToolResult(error_output("too_many_tool_calls", message), "too many tool calls at once", 0.0)
+        self._pending += 1
+        try:
+            async with self._slots:
+                token = tool_log.set(self._log)
+                try:
+                    return await self._executor.run(name, arguments, call_id=call_id, agent=agent, context=context)
+                finally:
+                    tool_log.reset(token)
+        finally:
+            self._pending -= 1
+
+
+class Conversation:
+    """A conversation: `send_text`, `send_audio`, `records()`, `wait_idle()`; `id`, `folder`, `outcome`."""
+
+    def __init__(self, host: Host, *, variables: dict[str, Any], state_dir: Path | None, session_dir: Path | None, text: bool,
+                 start: str | None, call_id: str | None, on_record: Callable[[Record, float], None] | None,
+                 on_event: Callable[[str, dict[str, Any], float], None] | None, stop_setup: tuple[asyncio.Event, ...]) -> None:
+        self.host = host
+        self.config: Config = host.project.config
+        self.id = secrets.token_hex(4)
+        self.variables = variables
+        self.state_dir = state_dir if state_dir is not None else self.config.state_dir
+        self.text = text
+        self.outcome: Outcome | None = None  # once closed
+        self.end_reason = "session closed"  # the report's end_reason when the conversation did not end itself
+        self.folder: Path = Path()
+        self._session_dir = session_dir if session_dir is not None else self.state_dir / "sessions"
+        self._start, self._call_id, self._stop_setup = start, call_id, stop_setup
+        self._on_record = on_record or (lambda record, t: None)
+        self._on_event = on_event or (lambda direction, event, t: None)
+        self._records = RecordQueue(host.record_queue)
+        self._stack = contextlib.AsyncExitStack()
+        self.driver: Driver
+        self.artifacts: SessionArtifacts
+
+    # -- what a caller uses ---------------------------------------------------------
+    async def send_text(self, text: str) -> None:
+        """A typed user turn."""
+        await self.driver.say(text)
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """User audio in, already in the session's input format (PCM16 24 kHz, or G.711 bytes), in order."""
+        self.driver.apply([Send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")})])
+
+    def records(self) -> AsyncIterator[Record]:
+        """Records as they happen, until the conversation is closed (one consumer; see RecordQueue)."""
+        return self._records.__aiter__()
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no reply, tool or check is pending (False: timed out, or the conversation ended)."""
+        return await self.driver.wait_idle(timeout)
+
+    @property
+    def ended(self) -> bool:
+        return self.driver.ended
+
+    def stop_now(self, reason: str) -> None:
+        """End without waiting for the pending reply; the report is still written."""
+        self.driver.apply([EndSession(reason)])
+
+    @property
+    def core(self) -> Any:
+        return self.driver.session
+
+    @property
+    def simulator(self) -> Any:
+        """The host's simulator (runner.sim.Simulator) on a SimulatorTransport, else None."""
+        return getattr(self.host.transport, "simulator", None)
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def __aenter__(self) -> Conversation:
+        self.host._claim()
+        try:
+            await self._open()
+        except BaseException:
+            await self._stack.aclose()
+            self._records.close()
+            self.host._release()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            if exc_type is not None and issubclass(exc_type, asyncio.CancelledError) and not self.driver.ended:
+                self.stop_now("cancelled")
+            await self._finish()
+        finally:
+            await self._stack.aclose()
+            self._records.close()
+            self.host._release()
+
+    async def _open(self) -> None:
+        from ..bindings import ToolContext
+        from ..core import Session
+        from .errors import ConnectFailed
+
+        host, project, config = self.host, self.host.project, self.config
+        compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SetupError(f"cannot create the state folder {self.state_dir}: {error.strerror}") from None
+        self.folder = new_session_folder(self._session_dir)
+        self._redactor = redactor = Redactor.for_config(config, project.environ)
+        self.artifacts = artifacts = SessionArtifacts(self.folder, redactor)
+        self._stack.callback(artifacts.close)
+        started = datetime.now(timezone.utc)
+        config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest()
+        artifacts.transcript_header(config.name, started)
+
+        checker = None
+        if project.policies:
+            from ..guardrails import GuardrailChecker
+
+            checker = GuardrailChecker(project.policies, client_factory=host.transport.rest_client)
+            self._stack.push_async_callback(checker.aclose)
+
+        core = Session(compiled, start, guardrails=project.policies, limits=config.limits, audio=not self.text, session_id=self.id)
+        connection = host.transport.connection(model=config.model, call_id=self._call_id)
+        self._report = lambda outcome: artifacts.report(
+            build_report(core, config=config, config_hash=config_hash, started=started, outcome=outcome, session_id=self.id)
+        )
+
+        def record(entry: Record, t: float) -> None:
+            shown = Record(entry.kind, redactor.value(entry.data)) if redactor else entry
+            self._on_record(shown, t)
+            self._records.put(shown)
+            written = transcript_entry(entry, t)
+            if written is not None:
+                artifacts.transcript(*written)
+            if entry.kind == "usage":  # one per response.done: keep report.json current, off the hot path
+                artifacts.report_later(lambda: build_report(core, config=config, config_hash=config_hash, started=started, outcome=None, session_id=self.id))
+
+        def log_tool_traceback(line: str) -> None:
+            logger.error("%s", line.rstrip())
+            artifacts.event("log", {"type": "tool.traceback", "text": line}, self.driver.now())
+
+        def make_context(agent: str) -> Any:
+            return ToolContext(session_id=self.id, agent=agent, variables=values, transcript=tuple(core.transcript), state_dir=self.state_dir)
+
+        tools = ConversationTools(host.tools, host.max_tool_calls, log_tool_traceback)
+        hooks = Hooks(on_record=record, on_event=self._on_event, on_frame=artifacts.frame, make_context=make_context)
+        self.driver = Driver(core, connection, tools, checker, hooks=hooks, setup_timeout=host.setup_timeout, reconnect_delays=host.reconnect_delays)
+        unpriced = unpriced_warning(config.model)
+        if unpriced is not None:
+            record(Record("notice", {"message": unpriced}), 0.0)
+        logger.info("session %s: artifacts in %s", self.id, self.folder)
+        if not project.guardrails_enabled and config.guardrails:
+            record(Record("notice", {"message": "guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"}), 0.0)
+        try:
+            await self.driver.start(self._stop_setup)
+        except ConnectFailed as failure:
+            self.outcome = Outcome(reason="cannot connect", fatal_error=redactor.text(str(failure)))
+            self._report(self.outcome)
+            raise SetupError(self.outcome.fatal_error) from None
+
+    async def _finish(self) -> None:
+        outcome = await self.driver.finish(self.end_reason)
+        if outcome.fatal_error is not None:  # shown by the caller
+            outcome.fatal_error = self._redactor.text(outcome.fatal_error)
+        self.outcome = outcome
+        self._report(outcome)
+
+    async def close(self) -> None:
+        """Leave the conversation as `async with` does on a normal exit."""
+        await self.__aexit__(None, None, None)
+
+
+LiveSession = Conversation  # the name the terminal app and tests knew it by
 
 
 @dataclass
 class RunOptions:
+    """One-shot options for `open_session` (the terminal app's flags, in one place)."""
+
     text: bool = False
     offline: bool = False
     sim_rules: str | Path | None = "techcorp"
@@ -49,55 +292,13 @@ class RunOptions:
     setup_timeout: float = SETUP_TIMEOUT  # seconds for session.updated after each connect
     reconnect_delays: Sequence[float] = RECONNECT_DELAYS
 
+    def transport(self, environ: Mapping[str, str]) -> Any:
+        """The transport these options name; a missing API key is a SetupError, before anything is opened."""
+        from .transports import OpenAITransport, SimulatorTransport
 
-def guardrails_enabled(options: RunOptions, environ: Mapping[str, str]) -> bool:
-    """`--no-guardrails` or ENABLE_GUARDRAILS=false turns them off."""
-    return options.guardrails and environ.get("ENABLE_GUARDRAILS", "true").strip().lower() not in {"false", "0", "no", "off"}
-
-
-@dataclass
-class LiveSession:
-    """A running session: the driver to talk through, and where its files go."""
-
-    config: Config
-    driver: Driver
-    folder: Path
-    artifacts: SessionArtifacts
-    simulator: Any = None  # runner.sim.Simulator when offline
-    outcome: Any = None  # runner.host.driver.Outcome, once closed
-    end_reason: str = "session closed"  # the report's end_reason when the session did not end itself
-
-    @property
-    def core(self) -> Any:
-        return self.driver.session
-
-    def stop_now(self, reason: str) -> None:
-        """End without waiting for the pending reply (a second Ctrl-C); the report is still written."""
-        self.driver.apply([EndSession(reason)])
-
-
-def api_key(options: RunOptions, environ: Mapping[str, str]) -> str:
-    """The key to use; a missing one is a SetupError, checked before anything else is opened."""
-    if options.offline:
-        return OFFLINE_API_KEY
-    key = options.api_key or environ.get("OPENAI_API_KEY", "")
-    if not key:
-        raise SetupError("OPENAI_API_KEY is not set: export it to talk to the Realtime API, or use --offline for the built-in simulator.")
-    return key
-
-
-def _compile(config: Config, options: RunOptions, enabled: bool, environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from ..compile import CompileError, compile_config
-    from ..config import resolve_variables
-
-    values, problems = resolve_variables(config, options.variables)
-    if problems:
-        raise SetupError("; ".join(problems))
-    try:
-        compiled = compile_config(config, values=values, modality="text" if options.text else None, guardrails_enabled=enabled, environ=environ)
-    except CompileError as error:
-        raise SetupError("; ".join(error.messages)) from None
-    return compiled, values
+        if self.offline:
+            return SimulatorTransport(self.sim_rules, drop_after_events=self.sim_drop_after_events)
+        return OpenAITransport(api_key=self.api_key, base_url=self.base_url, environ=environ)
 
 
 @contextlib.asynccontextmanager
@@ -109,107 +310,19 @@ async def open_session(
     on_event: Callable[[str, dict[str, Any], float], None] = lambda direction, event, t: None,
     environ: Mapping[str, str] | None = None,
     stop_setup: Sequence[asyncio.Event] = (),
-) -> AsyncIterator[LiveSession]:
-    """Start a configured session (the first session.update applied) and close it afterwards.
+) -> AsyncIterator[Conversation]:
+    """One conversation on `config`: a project, a host and a conversation, closed afterwards."""
+    from .host import Host
+    from .project import Project
 
-    Raises SetupError for anything the user must fix before a session can start.  When
-    the server never confirms the session, or one of `stop_setup` is set first, the
-    session is yielded already ended, so the caller closes it and report.json says why.
-    """
-    from ..bindings import BindingError, ToolContext, ToolExecutor, run_setup
-    from ..core import Session
-    from .errors import ConnectFailed
-    from .transport import Transport
-
-    environ = os.environ if environ is None else environ
-    enabled = guardrails_enabled(options, environ)
-    compiled, values = _compile(config, options, enabled, environ)
-    start = options.start or config.start
-    if start not in compiled:
-        raise SetupError(f"no agent named {start!r} to start with")
-    key = api_key(options, environ)
-    try:
-        run_setup(config)
-    except BindingError as error:
-        raise SetupError(f"setup: {error}") from None
-
-    session_id = secrets.token_hex(4)
-    folder = new_session_folder(options.session_dir or config.state_dir / "sessions")
-    redactor = Redactor.for_config(config, environ)
-    artifacts = SessionArtifacts(folder, redactor)
-    started = datetime.now(timezone.utc)
-    config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest()
-    artifacts.transcript_header(config.name, started)
-
-    async with contextlib.AsyncExitStack() as stack:
-        stack.callback(artifacts.close)
-        def log_tool_traceback(line: str) -> None:
-            # Tools run only once the driver below exists, so `driver.now()` is the session time.
-            logger.error("%s", line.rstrip())
-            artifacts.event("log", {"type": "tool.traceback", "text": line}, driver.now())
-
-        try:
-            executor = ToolExecutor(config, log=log_tool_traceback)
-        except BindingError as error:
-            raise SetupError(str(error)) from None
-        stack.push_async_callback(executor.aclose)
-
-        base_url, websocket_base_url = options.base_url or environ.get("OPENAI_BASE_URL"), None
-        simulator = None
-        if options.offline:
-            from ..sim import Simulator
-
-            simulator = await stack.enter_async_context(Simulator(options.sim_rules, drop_after_events=options.sim_drop_after_events))
-            base_url, websocket_base_url = simulator.http_base_url, simulator.ws_base_url
-
-        policies = config.guardrails if enabled else {}
-        checker = None
-        if policies:
-            from ..guardrails import GuardrailChecker
-
-            def client_factory() -> Any:
-                from openai import AsyncOpenAI
-
-                return AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0)
-
-            checker = GuardrailChecker(policies, client_factory=client_factory)
-            stack.push_async_callback(checker.aclose)
-
-        core = Session(compiled, start, guardrails=policies, limits=config.limits, audio=not options.text, session_id=session_id)
-        transport = Transport(api_key=key, model=config.model, base_url=base_url, websocket_base_url=websocket_base_url)
-
-        def record(entry: Record, t: float) -> None:
-            on_record(Record(entry.kind, redactor.value(entry.data)) if redactor else entry, t)
-            written = transcript_entry(entry, t)
-            if written is not None:
-                artifacts.transcript(*written)
-            if entry.kind == "usage":  # one per response.done: keep report.json current, off the hot path
-                artifacts.report_later(lambda: build_report(core, config=config, config_hash=config_hash, started=started, outcome=None, session_id=session_id))
-
-
-        def make_context(agent: str) -> Any:
-            return ToolContext(session_id=session_id, agent=agent, variables=values, transcript=tuple(core.transcript), state_dir=config.state_dir)
-
-        hooks = Hooks(on_record=record, on_event=on_event, on_frame=artifacts.frame, make_context=make_context)
-        driver = Driver(core, transport, executor, checker, hooks=hooks, setup_timeout=options.setup_timeout, reconnect_delays=options.reconnect_delays)
-        live = LiveSession(config=config, driver=driver, folder=folder, artifacts=artifacts, simulator=simulator)
-        unpriced = unpriced_warning(config.model)
-        if unpriced is not None:
-            record(Record("notice", {"message": unpriced}), 0.0)
-        logger.info("session %s: artifacts in %s", session_id, folder)
-        if not enabled and config.guardrails:
-            record(Record("notice", {"message": "guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"}), 0.0)
-        try:
-            await driver.start(stop_setup)
-        except ConnectFailed as failure:
-            live.outcome = Outcome(reason="cannot connect", fatal_error=redactor.text(str(failure)))
-            artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=live.outcome, session_id=session_id))
-            raise SetupError(live.outcome.fatal_error) from None
-        try:
-            yield live
-        finally:
-            outcome = await driver.finish(live.end_reason)
-            if outcome.fatal_error is not None:  # shown on the console by the caller
-                outcome.fatal_error = redactor.text(outcome.fatal_error)
-            live.outcome = outcome
-            artifacts.report(build_report(core, config=config, config_hash=config_hash, started=started, outcome=live.outcome, session_id=session_id))
+    project = Project(config, guardrails=options.guardrails, environ=os.environ if environ is None else environ)
+    project.agents(text=options.text, variables=options.variables, start=options.start)  # bad variables first, as the CLI always said
+    transport = options.transport(project.environ)
+    host = Host(project, transport=transport, max_conversations=1, setup_timeout=options.setup_timeout, reconnect_delays=options.reconnect_delays)
+    async with host:
+        conversation = host.open(
+            variables=options.variables, session_dir=options.session_dir, text=options.text, start=options.start,
+            on_record=on_record, on_event=on_event, stop_setup=stop_setup,
+        )
+        async with conversation:
+            yield conversation

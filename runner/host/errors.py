@@ -13,3 +13,11 @@ class BadFrame(Exception):
 
 class ConnectFailed(Exception):
     """The socket could not be opened; the message names the URL and why."""
+
+
+class SetupError(Exception):
+    """A conversation cannot start; the message is meant for the user, one line."""
+
+
+class CapacityError(Exception):
+    """The host already holds its maximum of open conversations; the new one is refused."""

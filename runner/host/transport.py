@@ -15,11 +15,16 @@ from .errors import BadFrame, ConnectFailed, ConnectionLost
 
 
 class Transport:
-    def __init__(self, *, api_key: str, model: str, base_url: str | None = None, websocket_base_url: str | None = None) -> None:
+    """Dials by `model` (a new conversation) or by `call_id` (the sideband socket of a SIP or WebRTC call)."""
+
+    def __init__(
+        self, *, api_key: str, model: str, base_url: str | None = None, websocket_base_url: str | None = None, call_id: str | None = None
+    ) -> None:
         from openai import AsyncOpenAI
 
         self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, websocket_base_url=websocket_base_url, max_retries=0)
         self._model = model
+        self._call_id = call_id
         self._websocket_base_url = websocket_base_url
         self._connection: Any = None
 
@@ -28,12 +33,17 @@ class Transport:
         """The WebSocket URL the SDK dials, for messages (it carries no credentials)."""
         base = str(self._websocket_base_url or self._client.base_url).rstrip("/")
         scheme, _, rest = base.partition("://")
-        return f"{_WEBSOCKET_SCHEMES.get(scheme, scheme)}://{rest}/realtime?model={self._model}"
+        target = f"call_id={self._call_id}" if self._call_id is not None else f"model={self._model}"
+        return f"{_WEBSOCKET_SCHEMES.get(scheme, scheme)}://{rest}/realtime?{target}"
 
     async def connect(self) -> None:
         """Open the socket (GA endpoint, no beta header: the SDK never adds one)."""
         try:
-            self._connection = await self._client.realtime.connect(model=self._model).enter()
+            if self._call_id is not None:
+                manager = self._client.realtime.connect(call_id=self._call_id)
+            else:
+                manager = self._client.realtime.connect(model=self._model)
+            self._connection = await manager.enter()
         except Exception as failure:  # refused, unresolvable, handshake rejected or timed out
             raise ConnectFailed(f"cannot connect to {self.url}: {_failure_text(failure)}") from None
 

@@ -3,25 +3,37 @@
 In a terminal the lines are read with readline (prompt, editing, history: `line_input.py`);
 from a pipe they are read as they come.  Ctrl-C, SIGTERM or the end of standard input
 ends the session after the pending reply; a second signal stops at once (`interrupts.py`).
-Either way the artifacts are closed and the report written, because `open_session` owns
-them.
+Either way the artifacts are closed and the report written, because the conversation
+(`runner.Host.open`, the public embedding API) owns them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, TextIO
+from typing import Any, AsyncIterator, Mapping, TextIO
 
-from ..config.model import Config
+import runner
+
 from .console import Console
-from ..host.conversation import LiveSession, RunOptions, open_session
-from ..host.driver import Outcome
 from .interrupts import Interrupts, ctrl_c_ends_cleanly
 from .line_input import TerminalLines, lines_from
 
-__all__ = ["lines_from", "run_text"]
+__all__ = ["Opening", "lines_from", "run_text"]
+
+
+@dataclass
+class Opening:
+    """What `runner run` asks `Host.open` for, typed or spoken."""
+
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    session_dir: Path | None = None  # parent of the per-session folders
+    start: str | None = None  # start agent override
+
+    def where(self, transport: Any) -> str:
+        return "offline simulator" if isinstance(transport, runner.SimulatorTransport) else "Realtime API"
 
 
 class TypedAhead:
@@ -46,7 +58,7 @@ class TypedAhead:
             yield line
 
 
-async def _talk(live: LiveSession, lines: AsyncIterator[str], interrupts: Interrupts) -> None:
+async def _talk(live: runner.Conversation, lines: AsyncIterator[str], interrupts: Interrupts) -> None:
     feeding = asyncio.ensure_future(live.driver.converse(lines))
     stopping = asyncio.ensure_future(interrupts.requested.wait())
     ending = asyncio.ensure_future(live.driver.wait_ended())
@@ -56,14 +68,15 @@ async def _talk(live: LiveSession, lines: AsyncIterator[str], interrupts: Interr
 
 
 async def run_text(
-    config: Config,
-    options: RunOptions,
+    project: runner.Project,
+    transport: Any,
+    opening: Opening,
     *,
     console: Console,
     lines: AsyncIterator[str] | None = None,
     status: TextIO = sys.stderr,
     colour: bool = True,
-) -> tuple[Path, Outcome]:
+) -> tuple[Path, runner.Outcome]:
     """Hold a text conversation; returns the session folder and how it ended.
 
     Without `lines`, standard input is read: through readline when it and standard
@@ -89,10 +102,12 @@ async def run_text(
                 typed = TypedAhead(lines)
                 lines = typed.lines()
                 stop_setup += (typed.nothing_to_say,)
-            async with open_session(config, options, on_record=console.record, on_event=console.event, stop_setup=stop_setup) as live:
+            async with runner.Host(project, transport=transport, max_conversations=1) as host, host.open(
+                variables=opening.variables, session_dir=opening.session_dir, start=opening.start, text=True,
+                on_record=console.record, on_event=console.event, stop_setup=stop_setup,
+            ) as live:
                 interrupts.attach(live, notify)
-                where = "offline simulator" if options.offline else "Realtime API"
-                notify(f"talking to {config.name} ({live.core.active_agent}) on the {where}; end with Ctrl-D or Ctrl-C")
+                notify(f"talking to {project.name} ({live.core.active_agent}) on the {opening.where(transport)}; end with Ctrl-D or Ctrl-C")
                 if terminal is not None:
                     lines = terminal.lines(ready=live.driver.wait_idle)
                 assert lines is not None
@@ -101,4 +116,5 @@ async def run_text(
         console.close()
         if terminal is not None:
             terminal.close()
+    assert live.outcome is not None
     return live.folder, live.outcome

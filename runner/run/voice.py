@@ -2,8 +2,7 @@
 
 The core decides turns, barge-in and truncation; this loop moves audio. Streams start
 only once the session is configured (no audio reaches the model before its
-instructions). Mic blocks go through the driver's ordered writer as
-`input_audio_buffer.append`, unless the echo policy or push-to-talk holds them back.
+instructions). Mic blocks go to the conversation's `send_audio`, unless the echo policy or push-to-talk holds them back.
 Assistant audio is fed to a `Player`, whose accounting answers `StopPlayback` and tells
 the core when an item was fully heard.
 """
@@ -11,10 +10,8 @@ the core when an item was fully heard.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,11 +24,11 @@ from ..audio.output import AudioOutput
 from ..audio.pcm import SAMPLE_BYTES
 from ..audio.playback import Player
 from ..audio.recorder import Recorder
-from ..config.model import Config
-from ..core.actions import Record, Send
+import runner
+
+from ..core.actions import Record
+from .chat import Opening
 from .console import Console
-from ..host.conversation import LiveSession, RunOptions, SetupError, api_key, open_session
-from ..host.driver import Outcome
 from .interrupts import Interrupts, ctrl_c_ends_cleanly
 from .voice_audio import AudioEnds, VoiceOptions, WireFormats, choose_audio, without_turn_detection
 from .voice_keys import KeyReader, SpaceBar, cbreak_terminal
@@ -53,7 +50,7 @@ class VoiceLoop:
             cushion_ms=voice.cushion_ms, rate=self.formats.output.rate, on_item_finished=self._finished_from_audio_thread, on_played=self._played
         )
         self.echo = echo_control(voice, ends.formats)
-        self.live: LiveSession | None = None
+        self.live: runner.Conversation | None = None
         self.metrics = VoiceMetrics(0.0)
         self.recorder: Recorder | None = None
         self.input: AudioInput | None = None
@@ -140,7 +137,7 @@ class VoiceLoop:
             self.live.driver.apply(self.live.core.playback_finished(item_id, self.live.driver.now()))
 
     # -- start and stop -----------------------------------------------------------
-    def attach(self, live: LiveSession) -> None:
+    def attach(self, live: runner.Conversation) -> None:
         """The session is configured: start the streams."""
         self.live = live
         self._loop = asyncio.get_running_loop()
@@ -156,10 +153,10 @@ class VoiceLoop:
             self.output.start()
             self.input.start()
         except AudioDeviceError as problem:
-            raise SetupError(str(problem)) from None
+            raise runner.SetupError(str(problem)) from None
         except Exception as problem:
             if isinstance(problem, load_sounddevice().PortAudioError):
-                raise SetupError(f"cannot open the audio device: {problem}") from None
+                raise runner.SetupError(f"cannot open the audio device: {problem}") from None
             raise
 
     def close(self) -> None:
@@ -174,7 +171,7 @@ class VoiceLoop:
         """Send mic blocks until the input ends (files), then a little silence for the VAD."""
         assert self.input is not None
         while (block := await self.input.read()) is not None:
-            self._mic_block(block)
+            await self._mic_block(block)
         block_ms = self.voice.mic_block_ms
         silence = bytes(block_ms * self.formats.input.rate // 1000 * SAMPLE_BYTES)
         started = time.monotonic()
@@ -182,10 +179,10 @@ class VoiceLoop:
             due = started + index * block_ms / 1000
             if not self.voice.fast:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
-            self._mic_block(MicBlock(silence, due))
+            await self._mic_block(MicBlock(silence, due))
         await asyncio.sleep(0)
 
-    def _mic_block(self, block: MicBlock) -> None:
+    async def _mic_block(self, block: MicBlock) -> None:
         assert self.live is not None
         if self.recorder is not None:
             self.recorder.add_user(block.pcm, block.captured_at)
@@ -196,8 +193,7 @@ class VoiceLoop:
         elif self.echo is not None and not self.echo.admit(block.pcm, block.captured_at):
             return
         self.metrics.append_queued(time.monotonic())
-        audio = base64.b64encode(self.formats.input.encode(block.pcm)).decode("ascii")
-        self.live.driver.apply([Send({"type": "input_audio_buffer.append", "audio": audio})])
+        await self.live.send_audio(self.formats.input.encode(block.pcm))
 
     # -- push-to-talk -------------------------------------------------------------
     def _talk_start(self) -> None:
@@ -312,23 +308,30 @@ async def _talk_until_input_ends(loop: VoiceLoop, voice: VoiceOptions) -> None:
         loop.console.record(Record("notice", {"message": f"the reply did not finish within {voice.reply_timeout:g} s of the end of the input"}), 0.0)
 
 
-async def run_voice(config: Config, options: RunOptions, voice: VoiceOptions, *, console: Console, status: TextIO = sys.stderr) -> tuple[Path, Outcome, list[str]]:
-    """Hold a voice conversation; returns the session folder, how it ended and the summary lines."""
-    api_key(options, os.environ)  # a missing key is the first thing to fix, before any device
+async def run_voice(
+    project: runner.Project, transport: Any, opening: Opening, voice: VoiceOptions, *, console: Console, status: TextIO = sys.stderr
+) -> tuple[Path, runner.Outcome, list[str]]:
+    """Hold a voice conversation; returns the session folder, how it ended and the summary lines.
+
+    The transport is made first, so a missing API key is reported before any audio device.
+    """
     if voice.ptt and not sys.stdin.isatty():
-        raise SetupError("--ptt reads the space bar from a terminal, and standard input is not one")
-    ends = choose_audio(voice, WireFormats.of(config))
+        raise runner.SetupError("--ptt reads the space bar from a terminal, and standard input is not one")
+    ends = choose_audio(voice, WireFormats.of(project.config))
     if voice.ptt:
-        config = without_turn_detection(config)
+        project = runner.Project(without_turn_detection(project.config), guardrails=project.guardrails_enabled, environ=project.environ)
     loop = VoiceLoop(voice, ends, console)
     try:
         with ctrl_c_ends_cleanly() as interrupts, cbreak_terminal(sys.stdin.fileno()) if voice.ptt else contextlib.nullcontext():
-            async with open_session(config, options, on_record=loop.record, on_event=loop.event, stop_setup=(interrupts.requested,)) as live:
+            async with runner.Host(project, transport=transport, max_conversations=1) as host, host.open(
+                variables=opening.variables, session_dir=opening.session_dir, start=opening.start,
+                on_record=loop.record, on_event=loop.event, stop_setup=(interrupts.requested,),
+            ) as live:
                 try:
                     loop.attach(live)
                     interrupts.attach(live, lambda message: print(f"runner: {message}", file=status, flush=True))
-                    where = "offline simulator" if options.offline else "Realtime API"
-                    print(f"runner: talking to {config.name} ({live.core.active_agent}) on the {where}; audio {ends.description}", file=status)
+                    where = opening.where(transport)
+                    print(f"runner: talking to {project.name} ({live.core.active_agent}) on the {where}; audio {ends.description}", file=status)
                     print(f"runner: {_hint(voice)}", file=status)
                     await _converse(loop, voice, interrupts)
                 finally:
@@ -341,4 +344,5 @@ async def run_voice(config: Config, options: RunOptions, voice: VoiceOptions, *,
     report = json.loads(report_path.read_text(encoding="utf-8"))
     report["voice"] = loop.metrics.report(live.core.latencies, loop.player)
     live.artifacts.report(report)
+    assert live.outcome is not None
     return live.folder, live.outcome, summary_lines(report["voice"])

@@ -1,6 +1,6 @@
 """Playing scenarios: a fresh state dir and database each, the real session machinery, checks.
 
-Each run goes through `open_session` exactly as `runner run --text` does, offline on
+Each run goes through the embedding API (`runner.Host`) exactly as `runner run --text` does, offline on
 the simulator (scripted `model:` steps) or live on the Realtime API (they are skipped).
 A run's state folder reaches its tools through their context, never through process-wide
 state, so runs can share the process and the event loop: `jobs` of them at once.
@@ -134,7 +134,7 @@ class Player:
 
     async def _run(self, scenario: Scenario, work: Path, result: RunResult) -> None:
         from ..bindings import BindingError, run_setup
-        from ..host.conversation import RunOptions, SetupError, open_session
+        from ..host.conversation import SetupError
 
         config = dataclasses.replace(self.configs[scenario.config], state_dir=work / "state")
         database = config.state_dir / scenario.fixtures.file if scenario.fixtures is not None else None
@@ -147,12 +147,14 @@ class Player:
                 apply_fixtures(scenario.fixtures, config.state_dir)
             except (sqlite3.Error, OSError) as error:
                 raise _Failed(StepFailure(_where(scenario), "database", [f"fixtures for {scenario.fixtures.file}: {error}"])) from None
-        options = RunOptions(
-            text=True, offline=not self.live, api_key=self.api_key, session_dir=work / "sessions", variables=scenario.variables, start=scenario.start
-        )
+        import runner
+
         records: list[Record] = []
         try:
-            async with open_session(config, options, on_record=lambda record, t: records.append(record)) as session:
+            transport = runner.OpenAITransport(api_key=self.api_key) if self.live else runner.SimulatorTransport()
+            async with runner.Host(runner.Project(config), transport=transport, max_conversations=1) as host, host.open(
+                text=True, session_dir=work / "sessions", variables=scenario.variables, start=scenario.start, on_record=lambda record, t: records.append(record)
+            ) as session:
                 result.artifacts = session.folder
                 await _Steps(scenario, session, records, database, self.live, result).run()
         except SetupError as error:

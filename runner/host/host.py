@@ -1,0 +1,137 @@
+"""`Host`: many concurrent conversations on one loaded project, within fixed limits.
+
+A host owns what its conversations share: the transport (one simulator, say) and the
+tool executor (tool modules imported once). A conversation past `max_conversations` is
+refused at once with `CapacityError`, so an overloaded process says no instead of
+slowing every conversation down.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT
+from .errors import CapacityError, SetupError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ..core.actions import Record
+    from .conversation import Conversation
+    from .project import Project
+    from .transports import BaseTransport
+
+MAX_CONVERSATIONS = 100
+MAX_TOOL_CALLS = 8  # per conversation, running at once; as many more may wait
+RECORD_QUEUE = 1000  # records a conversation holds for a `records()` consumer that falls behind
+
+logger = logging.getLogger(__name__)
+
+# The conversation a tool call runs for, so the shared executor's tracebacks reach its event log.
+tool_log: contextvars.ContextVar[Callable[[str], None]] = contextvars.ContextVar("tool_log", default=lambda line: logger.error("%s", line.rstrip()))
+
+
+class Host:
+    """`async with Host(project, transport=...) as host:` then `async with host.open(...) as conv:`.
+
+    Without `transport`, conversations go to the OpenAI Realtime API (OPENAI_API_KEY).
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        transport: BaseTransport | None = None,
+        max_conversations: int = MAX_CONVERSATIONS,
+        max_tool_calls: int = MAX_TOOL_CALLS,
+        record_queue: int = RECORD_QUEUE,
+        setup_timeout: float = SETUP_TIMEOUT,
+        reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
+    ) -> None:
+        if transport is None:
+            from .transports import OpenAITransport
+
+            transport = OpenAITransport(environ=project.environ)
+        self.project = project
+        self.transport = transport
+        self.max_conversations = max_conversations
+        self.max_tool_calls = max_tool_calls
+        self.record_queue = record_queue
+        self.setup_timeout = setup_timeout
+        self.reconnect_delays = tuple(reconnect_delays)
+        self.open_count = 0
+        self.tools: Any = None  # runner.bindings.ToolExecutor while the host is open
+
+    async def __aenter__(self) -> Host:
+        from ..bindings import BindingError, ToolExecutor
+
+        self.project.set_up()
+        try:
+            self.tools = ToolExecutor(self.project.config, environ=self.project.environ, log=lambda line: tool_log.get()(line))
+        except BindingError as error:
+            raise SetupError(str(error)) from None
+        try:
+            await self.transport.start()
+        except BaseException:
+            await self.tools.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self.transport.aclose()
+        finally:
+            await self.tools.aclose()
+            self.tools = None
+
+    def open(
+        self,
+        *,
+        variables: Mapping[str, Any] | None = None,
+        state_dir: Path | None = None,
+        session_dir: Path | None = None,
+        text: bool = False,
+        start: str | None = None,
+        call_id: str | None = None,
+        on_record: Callable[[Record, float], None] | None = None,
+        on_event: Callable[[str, dict[str, Any], float], None] | None = None,
+        stop_setup: Sequence[asyncio.Event] = (),
+    ) -> Conversation:
+        """A new conversation, started by `async with` (which raises `CapacityError` when full).
+
+        `state_dir`: the folder its tools see as `ToolContext.state_dir` (default: the
+        config's). `session_dir`: the parent of its artifacts folder (default:
+        `<state_dir>/sessions`). `call_id`: join an existing SIP/WebRTC call instead of
+        starting one. `on_record(record, t)` / `on_event(direction, event, t)`: synchronous
+        hooks on the event loop, for consumers that must see everything (keep them quick).
+        """
+        from .conversation import Conversation
+
+        if self.tools is None:
+            raise RuntimeError("the host is not open: use `async with Host(...) as host`")
+        return Conversation(
+            self,
+            variables=dict(variables or {}),
+            state_dir=state_dir,
+            session_dir=session_dir,
+            text=text,
+            start=start,
+            call_id=call_id,
+            on_record=on_record,
+            on_event=on_event,
+            stop_setup=tuple(stop_setup),
+        )
+
+    def _claim(self) -> None:
+        """Take a conversation slot, or refuse at once."""
+        if self.open_count >= self.max_conversations:
+            raise CapacityError(
+                f"the host is at capacity: {self.open_count} of {self.max_conversations} conversations are open; try again when one ends"
+            )
+        self.open_count += 1
+
+    def _release(self) -> None:
+        self.open_count -= 1

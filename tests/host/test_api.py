@@ -1,0 +1,77 @@
+"""The embedding API: many conversations on one loaded project, each with its own context."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import runner
+from tests.host.embedding import FakeModel, read_jsonl, write_project
+
+WAIT = 30.0
+
+
+def test_two_concurrent_conversations_each_tool_sees_its_own_variables_and_state_folder(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+
+    async def talk(host: runner.Host, customer: str) -> tuple[runner.Conversation, list[runner.Record]]:
+        records = []
+        async with host.open(variables={"customer": customer}, state_dir=tmp_path / customer, text=True) as conv:
+            await conv.send_text("who am i?")
+            assert await conv.wait_idle(WAIT)
+            async for record in conv.records():
+                records.append(record)
+                if record.kind == "assistant":
+                    break
+        return conv, records
+
+    async def main() -> list[tuple[runner.Conversation, list[runner.Record]]]:
+        async with runner.Host(project, transport=runner.SimulatorTransport(tmp_path / "project" / "rules.yaml")) as host:
+            return await asyncio.gather(talk(host, "ada"), talk(host, "bob"))
+
+    (ada, ada_records), (bob, bob_records) = asyncio.run(main())
+    for conv, records, customer in ((ada, ada_records, "ada"), (bob, bob_records, "bob")):
+        results = [json.loads(record.data["output"]) for record in records if record.kind == "tool_result"]
+        assert results == [{"customer": customer, "state_dir": str(tmp_path / customer), "session_id": conv.id}]
+        assert [r.data["text"] for r in records if r.kind == "assistant"] == [f"You are {customer}; your files are in {tmp_path / customer}."]
+        assert conv.folder.parent == tmp_path / customer / "sessions"
+        report = json.loads((conv.folder / "report.json").read_text())
+        assert (report["session_id"], report["end_reason"]) == (conv.id, "session closed")
+        assert conv.outcome is not None and conv.outcome.fatal_error is None
+    assert ada.id != bob.id
+
+
+def test_cancelling_one_conversation_mid_reply_leaves_the_other_complete(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    model = FakeModel("one two three four")
+    model.gates["hang on"] = asyncio.Event()  # never set: this reply stops after its first word
+
+    async def main() -> tuple[runner.Conversation, runner.Conversation]:
+        async with runner.Host(project, transport=runner.MemoryTransport(model)) as host:
+            opened: dict[str, runner.Conversation] = {}
+
+            async def talk(customer: str, text: str) -> None:
+                async with host.open(variables={"customer": customer}, state_dir=tmp_path / customer, text=True) as conv:
+                    opened[customer] = conv
+                    await conv.send_text(text)
+                    await conv.wait_idle(WAIT)
+
+            doomed = asyncio.create_task(talk("ada", "hang on"))
+            await asyncio.wait_for(model.streaming.wait(), WAIT)
+            survivor = asyncio.create_task(talk("bob", "hello"))
+            doomed.cancel()
+            await asyncio.wait_for(survivor, WAIT)
+            await asyncio.wait([doomed], timeout=WAIT)
+            assert doomed.cancelled()
+            return opened["ada"], opened["bob"]
+
+    ada, bob = asyncio.run(main())
+    cancelled = json.loads((ada.folder / "report.json").read_text())
+    assert cancelled["end_reason"] == "cancelled"
+    report = json.loads((bob.folder / "report.json").read_text())
+    assert report["end_reason"] == "session closed"
+    transcript = read_jsonl(bob.folder / "transcript.jsonl")
+    assert [(entry["kind"], entry["text"]) for entry in transcript] == [("user", "hello"), ("assistant", "one two three four")]
+    assert [(entry["kind"], entry["text"]) for entry in read_jsonl(ada.folder / "transcript.jsonl")] == [("user", "hang on")]
+    assert (bob.folder / "events.jsonl").stat().st_size > 0

@@ -1,0 +1,89 @@
+"""Limits: conversations per host, tool calls per conversation, records held for a slow consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import runner
+from tests.host.embedding import FakeModel, read_jsonl, write_project
+
+WAIT = 30.0
+
+
+def test_the_conversation_past_the_cap_is_refused_at_once_and_the_others_go_on(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+
+    async def main() -> tuple[str, str]:
+        async with runner.Host(project, transport=runner.MemoryTransport(FakeModel()), max_conversations=2) as host:
+            async with contextlib.AsyncExitStack() as stack:
+                first = await stack.enter_async_context(host.open(variables={"customer": "ada"}, text=True))
+                await stack.enter_async_context(host.open(variables={"customer": "bob"}, text=True))
+                with pytest.raises(runner.CapacityError) as refused:
+                    await host.open(variables={"customer": "cy"}, text=True).__aenter__()
+                await first.send_text("still here?")
+                assert await first.wait_idle(WAIT)
+                reply = next(r.data["text"] for r in [r async for r in _until_assistant(first)])
+            async with host.open(variables={"customer": "cy"}, text=True):  # a slot is free again
+                pass
+            return str(refused.value), reply
+
+    message, reply = asyncio.run(main())
+    assert message == "the host is at capacity: 2 of 2 conversations are open; try again when one ends"
+    assert reply == "Hello there."
+    assert len(list((tmp_path / "project" / "state" / "sessions").iterdir())) == 3  # the refused one left no folder
+
+
+async def _until_assistant(conv: runner.Conversation):  # type: ignore[no-untyped-def]
+    async for record in conv.records():
+        if record.kind == "assistant":
+            yield record
+            return
+
+
+def test_tool_calls_past_the_cap_wait_and_past_twice_the_cap_are_refused(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    model = FakeModel("All done.")
+    model.calls["go"] = ["slow"] * 6
+
+    async def main() -> list[dict]:
+        async with runner.Host(project, transport=runner.MemoryTransport(model), max_tool_calls=2) as host:
+            async with host.open(variables={"customer": "ada"}, text=True) as conv:
+                await conv.send_text("go")
+                assert await conv.wait_idle(WAIT)
+            return [record.data async for record in conv.records() if record.kind == "tool_result"]  # ends: conv is closed
+
+    results = asyncio.run(main())
+    assert sys.modules["desk.tools"].most_running == 2
+    outputs = [(json.loads(result["output"]), result["error"]) for result in results]
+    refused = {"error": "too_many_tool_calls", "message": "slow cannot start: 4 tool calls are already running or waiting in this conversation; try again later"}
+    assert sorted(outputs, key=str) == sorted([({"done": True}, None)] * 4 + [(refused, "too many tool calls at once")] * 2, key=str)
+
+
+
+def test_a_consumer_that_falls_behind_loses_the_oldest_records_and_is_told_how_many(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    everything: list[runner.Record] = []
+
+    async def main() -> tuple[runner.Conversation, list[runner.Record]]:
+        transport = runner.MemoryTransport(FakeModel("one two three four five six seven eight"))
+        async with runner.Host(project, transport=transport, record_queue=5) as host:
+            async with host.open(variables={"customer": "ada"}, text=True, on_record=lambda record, t: everything.append(record)) as conv:
+                for text in ("first", "second"):
+                    await conv.send_text(text)
+                    assert await conv.wait_idle(WAIT)
+            return conv, [record async for record in conv.records()]
+
+    conv, late = asyncio.run(main())
+    dropped = len(everything) - 5
+    assert dropped > 0
+    assert late[0] == runner.Record("notice", {"message": f"{dropped} records dropped: the records() consumer fell behind (it holds at most 5)"})
+    assert late[1:] == everything[-5:]
+    transcript = [(entry["kind"], entry["text"]) for entry in read_jsonl(conv.folder / "transcript.jsonl")]
+    reply = "one two three four five six seven eight"
+    assert transcript == [("user", "first"), ("assistant", reply), ("user", "second"), ("assistant", reply)]

@@ -1,0 +1,138 @@
+"""Transports: dialling by model or by call_id on a real local socket, and the in-memory one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import websockets
+
+import runner
+from tests.host.embedding import FakeModel, write_project
+
+WAIT = 30.0
+
+
+class FakeRealtime:
+    """A local WebSocket server that confirms every session.update and keeps what it was asked for."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.authorizations: list[str | None] = []
+        self.beta_headers: list[str | None] = []
+
+    async def handle(self, ws: Any) -> None:
+        self.paths.append(ws.request.path)
+        self.authorizations.append(ws.request.headers.get("Authorization"))
+        self.beta_headers.append(ws.request.headers.get("OpenAI-Beta"))
+        async for message in ws:
+            event = json.loads(message)
+            if event["type"] == "session.update":
+                await ws.send(json.dumps({"type": "session.updated", "event_id": "evt_1", "session": event["session"]}))
+
+
+def _dial(tmp_path: Path, **open_options: Any) -> tuple[FakeRealtime, runner.Conversation]:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    server = FakeRealtime()
+
+    async def main() -> runner.Conversation:
+        async with websockets.serve(server.handle, "127.0.0.1", 0) as listening:
+            port = listening.sockets[0].getsockname()[1]
+            transport = runner.OpenAITransport(api_key="sk-test-sideband", base_url=f"http://127.0.0.1:{port}/v1", environ={})
+            async with runner.Host(project, transport=transport) as host:
+                async with host.open(variables={"customer": "ada"}, text=True, **open_options) as conv:
+                    pass
+            return conv
+
+    return server, asyncio.run(main())
+
+
+def test_a_call_id_dials_the_sideband_socket_of_that_call(tmp_path: Path) -> None:
+    server, conv = _dial(tmp_path, call_id="rtc_u1_9c6574da8b8a41a18da9308f4ad974ce")
+    assert server.paths == ["/v1/realtime?call_id=rtc_u1_9c6574da8b8a41a18da9308f4ad974ce"]
+    assert server.authorizations == ["Bearer sk-test-sideband"]
+    assert server.beta_headers == [None]
+    assert conv.outcome is not None and conv.outcome.fatal_error is None
+
+
+def test_without_a_call_id_the_socket_is_dialled_by_model(tmp_path: Path) -> None:
+    server, _ = _dial(tmp_path)
+    assert server.paths == ["/v1/realtime?model=gpt-realtime-2.1"]  # the config's default model
+
+
+def test_openai_transport_without_a_key_says_so() -> None:
+    try:
+        runner.OpenAITransport(environ={})
+    except runner.SetupError as error:
+        message = str(error)
+    assert message == "OPENAI_API_KEY is not set: export it to talk to the Realtime API, or use --offline for the built-in simulator."
+
+
+def test_memory_transport_hands_each_client_event_to_the_handler_with_its_connection(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    seen: list[tuple[str, int]] = []
+    model = FakeModel("Hi.")
+
+    def handler(event: dict[str, Any], connection: Any) -> Any:
+        seen.append((event["type"], connection.sent.index(event)))
+        return model(event, connection)
+
+    async def main() -> runner.MemoryTransport:
+        transport = runner.MemoryTransport(handler)
+        async with runner.Host(project, transport=transport) as host:
+            async with host.open(variables={"customer": "ada"}, text=True) as conv:
+                await conv.send_text("hello")
+                assert await conv.wait_idle(WAIT)
+        return transport
+
+    transport = asyncio.run(main())
+    assert seen == [("session.update", 0), ("conversation.item.create", 1), ("response.create", 2)]
+    [connection] = transport.connections
+    assert connection.sent[0]["session"]["instructions"].startswith("You serve ada.")
+    assert (connection.model, connection.call_id) == ("gpt-realtime-2.1", None)
+
+
+def test_memory_transport_accepts_lists_generators_and_coroutines(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    model = FakeModel("Hi.")
+
+    async def as_coroutine(event: dict[str, Any], connection: Any) -> list[dict[str, Any]]:
+        answer = model(event, connection)
+        if hasattr(answer, "__aiter__"):
+            return [server_event async for server_event in answer]
+        return list(answer)
+
+    def as_generator(event: dict[str, Any], connection: Any) -> Any:
+        if event["type"] == "session.update":
+            yield {"type": "session.updated", "session": event["session"]}
+
+    async def reply_with(handler: Any, text: str | None) -> list[str]:
+        async with runner.Host(project, transport=runner.MemoryTransport(handler)) as host:
+            async with host.open(variables={"customer": "ada"}, text=True) as conv:
+                if text is not None:
+                    await conv.send_text(text)
+                    assert await conv.wait_idle(WAIT)
+        assert conv.outcome is not None and conv.outcome.fatal_error is None
+        return [record.data["text"] async for record in conv.records() if record.kind == "assistant"]
+
+    assert asyncio.run(reply_with(as_coroutine, "hello")) == ["Hi."]
+    assert asyncio.run(reply_with(as_generator, None)) == []  # a generator configured the session
+
+
+def test_a_dropped_memory_connection_is_dialled_again(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+
+    async def main() -> tuple[runner.MemoryTransport, runner.Conversation]:
+        transport = runner.MemoryTransport(FakeModel("Back again."))
+        async with runner.Host(project, transport=transport, reconnect_delays=(0.01,)) as host:
+            async with host.open(variables={"customer": "ada"}, text=True) as conv:
+                await transport.connections[0].drop()
+                await conv.send_text("are you there?")
+                assert await conv.wait_idle(WAIT)
+        return transport, conv
+
+    transport, conv = asyncio.run(main())
+    assert len(transport.connections) == 1  # the same connection object dials again
+    assert conv.outcome is not None and conv.outcome.reconnects == 1
