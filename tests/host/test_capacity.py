@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import runner
+from runner.bindings.loader import project_package
 from tests.host.embedding import FakeModel, read_jsonl, write_project
 
 WAIT = 30.0
@@ -59,7 +60,8 @@ def test_tool_calls_past_the_cap_wait_and_past_twice_the_cap_are_refused(tmp_pat
             return [record.data async for record in conv.records() if record.kind == "tool_result"]  # ends: conv is closed
 
     results = asyncio.run(main())
-    assert sys.modules["desk.tools"].most_running == 2
+    tools = sys.modules[f"{project_package(project.config.base_dir)}.desk.tools"]  # the project's modules live under a package of its own
+    assert tools.most_running == 2
     outputs = [(json.loads(result["output"]), result["error"]) for result in results]
     refused = {"error": "too_many_tool_calls", "message": "slow cannot start: 4 tool calls are already running or waiting in this conversation; try again later"}
     assert sorted(outputs, key=str) == sorted([({"done": True}, None)] * 4 + [(refused, "too many tool calls at once")] * 2, key=str)
