@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runner.core.actions import Record
     from runner.host.conversation import Conversation
-    from runner.host.driver import Outcome
+    from runner.host.driver import AudioOut, Outcome
     from runner.host.errors import CapacityError, SetupError
     from runner.host.host import Host
     from runner.host.project import Project, ProjectError, load_project
@@ -34,6 +34,7 @@ _EXPORTS = {
     "MemoryTransport": "runner.host.transports",
     "Record": "runner.core.actions",
     "Outcome": "runner.host.driver",
+    "AudioOut": "runner.host.driver",
 }
 
 __all__ = sorted(_EXPORTS)

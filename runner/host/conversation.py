@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequenc
 from ..core.actions import EndSession, Record, Send
 from ..core.pricing import unpriced_warning
 from .artifacts import Redactor, SessionArtifacts, new_session_folder
-from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, Driver, Hooks, Outcome
+from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, AudioOut, Driver, Hooks, Outcome
 from .errors import SetupError
 from .report import build_report, transcript_entry
 
@@ -147,6 +147,17 @@ class Conversation:
     async def send_audio(self, pcm: bytes) -> None:
         """User audio in, already in the session's input format (PCM16 24 kHz, or G.711 bytes), in order."""
         self.driver.apply([Send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")})])
+
+    def attach_audio(self, sink: AudioOut) -> None:
+        """Send the agent's audio to `sink` (a speaker, a phone bridge, a browser socket).
+
+        `sink.play(item_id, pcm)` gets each chunk in the session's output format as it
+        arrives (audio that came before the sink was attached, such as a greeting, is
+        handed over first); on barge-in the core calls `sink.stop()`, which returns the
+        item it was playing and how many milliseconds of it were heard, so the reply is
+        truncated at exactly that point. Without a sink the audio is dropped.
+        """
+        self.driver.attach_audio(sink)
 
     def records(self) -> AsyncIterator[Record]:
         """Records as they happen, until the conversation is closed (one consumer; see RecordQueue)."""

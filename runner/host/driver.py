@@ -43,6 +43,8 @@ class GuardrailRunner(Protocol):
 
 
 class AudioOut(Protocol):
+    """Where the agent's audio goes: `play` each chunk; `stop` returns (item, ms heard)."""
+
     def play(self, item_id: str, pcm: bytes) -> None: ...
     def stop(self) -> tuple[str | None, int]: ...
 
