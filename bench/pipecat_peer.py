@@ -1,8 +1,8 @@
 """pipecat as a peer: `OpenAIRealtimeLLMService` run headless (no transport), text output.
 
-One pipeline per conversation: user aggregator → the realtime service
-aggregator → a sink that notices the turn's final reply.  Typed user turns go in as
-`LLMMessagesAppendFrame(run_llm=True)`, the way an app without audio feeds text.  Tools
+One pipeline per conversation: user aggregator → the realtime service → a sink that
+notices the turn's final reply → assistant aggregator (pipecat's default
+`LLMContextAggregatorPair`, so its user-turn strategies load as an app's would).  Tools
 are registered with `register_function`; a handoff is the transfer tool's handler putting
 an `LLMUpdateSettingsFrame` (the other agent's instructions) into the service's own queue,
 which sends the `session.update`.
