@@ -58,6 +58,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--peers", default="runner,openai-agents,pipecat", help="comma-separated, of: runner, openai-agents, pipecat")
     names = ["bare", *(name.strip() for name in parser.parse_args().peers.split(","))]
+    unknown = [name for name in names if name not in PEERS]
+    if unknown or "runner" not in names:
+        parser.error(f"--peers: runner and any of {', '.join(name for name in PEERS if name not in ('bare', 'runner'))}; got {', '.join(unknown) or 'no runner'}")
     results: dict[str, Spans] = {}
     failures: dict[str, str] = {}
     for name in names:
