@@ -22,16 +22,21 @@ class GuardrailChecker:
     """Runs regex checks inline and HTTP checks as awaits; `check` never raises.
 
     `client_factory` builds the `AsyncOpenAI` client on the first HTTP check (so a
-    config with only regex policies never needs one); call `aclose()` when done.
+    config with only regex policies never needs one); call `aclose()` when done. With
+    `shared_client`, the factory's client belongs to someone else (a host's transport,
+    shared by all its conversations) and `aclose()` leaves it open.
     """
 
-    def __init__(self, policies: Mapping[str, Guardrail], *, client_factory: Callable[[], AsyncOpenAI] | None = None) -> None:
+    def __init__(
+        self, policies: Mapping[str, Guardrail], *, client_factory: Callable[[], AsyncOpenAI] | None = None, shared_client: bool = False
+    ) -> None:
         needs_client = [policy.name for policy in policies.values() if policy.kind != "regex"]
         if needs_client and client_factory is None:
             raise ValueError(f"guardrail '{needs_client[0]}' calls the OpenAI API, so GuardrailChecker needs a client_factory")
         self._policies = dict(policies)
         self._regex = {name: RegexPolicy(policy) for name, policy in policies.items() if policy.kind == "regex"}
         self._client_factory = client_factory
+        self._shared_client = shared_client
         self._client: AsyncOpenAI | None = None
         # (policy, role) -> the last text checked without a hit: a growing text resumes from its end
         self._scanned: dict[tuple[str, Role], str] = {}
@@ -90,10 +95,10 @@ class GuardrailChecker:
         return self._client
 
     async def aclose(self) -> None:
-        """Close the HTTP client, if one was made."""
-        if self._client is not None:
+        """Close the HTTP client, if one was made here."""
+        if self._client is not None and not self._shared_client:
             await self._client.close()
-            self._client = None
+        self._client = None
 
     async def __aenter__(self) -> GuardrailChecker:
         return self

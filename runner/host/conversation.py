@@ -229,7 +229,7 @@ class Conversation:
         if project.policies:
             from ..guardrails import GuardrailChecker
 
-            checker = GuardrailChecker(project.policies, client_factory=host.transport.rest_client)
+            checker = GuardrailChecker(project.policies, client_factory=host.transport.rest_client, shared_client=True)
             self._stack.push_async_callback(checker.aclose)
 
         core = Session(compiled, start, guardrails=project.policies, limits=config.limits, audio=not self.text, session_id=self.id)

@@ -17,15 +17,13 @@ from .errors import BadFrame, ConnectFailed, ConnectionLost
 class Transport:
     """Dials by `model` (a new conversation) or by `call_id` (the sideband socket of a SIP or WebRTC call)."""
 
-    def __init__(
-        self, *, api_key: str, model: str, base_url: str | None = None, websocket_base_url: str | None = None, call_id: str | None = None
-    ) -> None:
-        from openai import AsyncOpenAI
-
-        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, websocket_base_url=websocket_base_url, max_retries=0)
+    def __init__(self, client: Any, *, model: str, call_id: str | None = None) -> None:
+        """`client`: an `AsyncOpenAI`, shared by every connection of a transport (building one
+        loads the CA bundle, tens of milliseconds on the event loop)."""
+        self._client = client
         self._model = model
         self._call_id = call_id
-        self._websocket_base_url = websocket_base_url
+        self._websocket_base_url = client.websocket_base_url
         self._connection: Any = None
 
     @property

@@ -55,16 +55,25 @@ class OpenAITransport(BaseTransport):
             raise SetupError("OPENAI_API_KEY is not set: export it to talk to the Realtime API, or use --offline for the built-in simulator.")
         self.api_key = key
         self.base_url = base_url or environ.get("OPENAI_BASE_URL")
+        self._client: Any = None
 
     def connection(self, *, model: str, call_id: str | None = None) -> Connection:
         from .transport import Transport
 
-        return Transport(api_key=self.api_key, model=model, base_url=self.base_url, call_id=call_id)
+        return Transport(self.rest_client(), model=model, call_id=call_id)
 
     def rest_client(self) -> Any:
-        from openai import AsyncOpenAI
+        """One `AsyncOpenAI` for every connection and REST call of this transport."""
+        if self._client is None:
+            from openai import AsyncOpenAI
 
-        return AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, max_retries=0)
+            self._client = AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, max_retries=0)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
 
 class SimulatorTransport(BaseTransport):
@@ -78,15 +87,22 @@ class SimulatorTransport(BaseTransport):
         self.rules = rules
         self.drop_after_events = drop_after_events
         self.simulator: Any = None  # runner.sim.Simulator while started
+        self._client: Any = None
 
     async def start(self) -> None:
         from ..sim import Simulator
 
+        from openai import AsyncOpenAI
+
         simulator = Simulator(self.rules, drop_after_events=self.drop_after_events)
         await simulator.start()
         self.simulator = simulator
+        self._client = AsyncOpenAI(api_key=OFFLINE_API_KEY, base_url=simulator.http_base_url, websocket_base_url=simulator.ws_base_url, max_retries=0)
 
     async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
         if self.simulator is not None:
             await self.simulator.close()
             self.simulator = None
@@ -94,13 +110,12 @@ class SimulatorTransport(BaseTransport):
     def connection(self, *, model: str, call_id: str | None = None) -> Connection:
         from .transport import Transport
 
-        simulator = self._started()
-        return Transport(api_key=OFFLINE_API_KEY, model=model, base_url=simulator.http_base_url, websocket_base_url=simulator.ws_base_url, call_id=call_id)
+        return Transport(self.rest_client(), model=model, call_id=call_id)
 
     def rest_client(self) -> Any:
-        from openai import AsyncOpenAI
-
-        return AsyncOpenAI(api_key=OFFLINE_API_KEY, base_url=self._started().http_base_url, max_retries=0)
+        """One `AsyncOpenAI` for every connection and REST call of this transport."""
+        self._started()
+        return self._client
 
     def _started(self) -> Any:
         if self.simulator is None:

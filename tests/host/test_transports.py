@@ -136,3 +136,23 @@ def test_a_dropped_memory_connection_is_dialled_again(tmp_path: Path) -> None:
     transport, conv = asyncio.run(main())
     assert len(transport.connections) == 1  # the same connection object dials again
     assert conv.outcome is not None and conv.outcome.reconnects == 1
+
+
+def test_a_transport_builds_one_client_for_all_its_connections_and_a_conversation_closing_leaves_it_open() -> None:
+    from runner.config.model import Guardrail
+    from runner.guardrails import GuardrailChecker
+
+    async def main() -> None:
+        transport = runner.OpenAITransport(api_key="sk-test", base_url="http://127.0.0.1:9/v1")
+        first, second = transport.connection(model="gpt-realtime-2.1"), transport.connection(model="gpt-realtime-2.1", call_id="rtc_1")
+        shared = transport.rest_client()
+        assert first._client is second._client is shared  # building an AsyncOpenAI loads the CA bundle: once per transport
+        policy = Guardrail(name="mod", kind="moderation")
+        checker = GuardrailChecker({"mod": policy}, client_factory=transport.rest_client, shared_client=True)
+        checker._get_client()
+        await checker.aclose()  # one conversation ends; the others still use the client
+        assert not shared.is_closed()
+        await transport.aclose()
+        assert shared.is_closed()
+
+    asyncio.run(main())
