@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 _names = itertools.count(1)
@@ -26,13 +27,15 @@ class _Call:
 
 
 class ToolThreads:
-    """Runs sync calls, at most `max_workers` at once, each on its own daemon thread.
+    """Runs sync calls, at most `max_workers` at once, on reused daemon worker threads.
 
-    A thread cannot be killed. A call whose awaiting task is cancelled (its timeout) is
-    abandoned: the thread runs on, its result is dropped, and it no longer counts
-    against `max_workers`, so stuck calls do not starve later ones. Being a daemon, it
-    does not keep the process alive at exit. At most `max_abandoned` threads may be
-    abandoned at once; past that, new calls raise `PoolExhausted` instead of piling up.
+    Starting a thread per call costs about a millisecond of a tool's dispatch, so idle
+    workers wait for the next call. A thread cannot be killed: a call whose awaiting task
+    is cancelled (its timeout) is abandoned. Its worker runs on, its result is dropped,
+    and it no longer counts against `max_workers` (a fresh worker takes the next call),
+    so stuck calls do not starve later ones; being a daemon, it does not keep the process
+    alive at exit. At most `max_abandoned` calls may be abandoned at once; past that, new
+    calls raise `PoolExhausted` instead of piling up.
     """
 
     def __init__(self, max_workers: int, max_abandoned: int, *, name_prefix: str = "runner-tool") -> None:
@@ -41,6 +44,8 @@ class ToolThreads:
         self._name_prefix = name_prefix
         self._lock = threading.Lock()
         self._abandoned = 0
+        self._idle = 0  # workers waiting on `_jobs` that no call has claimed yet
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
 
     @property
     def abandoned(self) -> int:
@@ -49,42 +54,62 @@ class ToolThreads:
             return self._abandoned
 
     async def run(self, function: Callable[[], Any]) -> Any:
-        """Call `function()` on a new daemon thread and return (or raise) what it did."""
+        """Call `function()` on a worker thread and return (or raise) what it did."""
         async with self._slots:
             abandoned = self.abandoned
             if abandoned >= self._max_abandoned:
                 raise PoolExhausted(abandoned)
             loop = asyncio.get_running_loop()
-            future: asyncio.Future[tuple[bool, Any]] = loop.create_future()
-            call = _Call()
-            name = f"{self._name_prefix}-{next(_names)}"
-            threading.Thread(target=self._work, args=(function, loop, future, call), name=name, daemon=True).start()
+            job = _Job(function, loop, loop.create_future())
+            self._submit(job)
             try:
-                succeeded, value = await future
+                succeeded, value = await job.future
             except asyncio.CancelledError:
                 with self._lock:
-                    if not call.finished:
-                        call.abandoned = True
+                    if not job.call.finished:
+                        job.call.abandoned = True
                         self._abandoned += 1
                 raise
         if not succeeded:
             raise value
         return value
 
-    def _work(self, function: Callable[[], Any], loop: asyncio.AbstractEventLoop, future: asyncio.Future[tuple[bool, Any]], call: _Call) -> None:
-        try:
-            outcome: tuple[bool, Any] = (True, function())
-        except BaseException as exc:  # the tool's own SystemExit or KeyboardInterrupt is its result too
-            outcome = (False, exc)
+    def _submit(self, job: _Job) -> None:
         with self._lock:
-            call.finished = True
-            if call.abandoned:
-                self._abandoned -= 1
-                return
-        try:
-            loop.call_soon_threadsafe(_settle, future, outcome)
-        except RuntimeError:  # the loop has closed: nobody is waiting any more
-            pass
+            claimed = self._idle > 0
+            if claimed:
+                self._idle -= 1
+        if claimed:
+            self._jobs.put(job)
+        else:
+            threading.Thread(target=self._worker, args=(job,), name=f"{self._name_prefix}-{next(_names)}", daemon=True).start()
+
+    def _worker(self, job: _Job) -> None:
+        while True:
+            try:
+                outcome: tuple[bool, Any] = (True, job.function())
+            except BaseException as exc:  # the tool's own SystemExit or KeyboardInterrupt is its result too
+                outcome = (False, exc)
+            with self._lock:
+                job.call.finished = True
+                wanted = not job.call.abandoned
+                if not wanted:
+                    self._abandoned -= 1
+                self._idle += 1  # before the caller hears back, so its next call finds this worker idle
+            if wanted:
+                try:
+                    job.loop.call_soon_threadsafe(_settle, job.future, outcome)
+                except RuntimeError:  # the loop has closed: nobody is waiting any more
+                    pass
+            job = self._jobs.get()
+
+
+@dataclass(slots=True)
+class _Job:
+    function: Callable[[], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[tuple[bool, Any]]
+    call: _Call = field(default_factory=_Call)
 
 
 def _settle(future: asyncio.Future[tuple[bool, Any]], outcome: tuple[bool, Any]) -> None:
