@@ -41,7 +41,7 @@ def serve(file: str, address: str, port: int, offline: bool, sim_rules: str, ses
     try:
         listener = socket.create_server((address, port))
     except OSError as error:
-        fail(f"cannot listen on {address}:{port}: {error.strerror or error}", EXIT_FAILED)
+        fail(f"cannot listen on {address}:{port}: {os.strerror(error.errno) if error.errno else error}", EXIT_FAILED)
     bound = listener.getsockname()[1]
     app = create_app(project, transport, session_dir=session_dir, max_calls=max_calls)
     server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on"))

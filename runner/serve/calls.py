@@ -119,7 +119,9 @@ class CallService:
         call = self.calls.get(call_id)
         if call is None or call.task is None:
             return False
-        if call.conversation is not None and not call.conversation.ended:
+        if call.conversation is None:  # its sideband is still opening: give up on it
+            call.task.cancel()
+        elif not call.conversation.ended:
             call.conversation.end_reason = reason
             call.conversation.stop_now(reason)
         await asyncio.gather(call.task, return_exceptions=True)

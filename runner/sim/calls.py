@@ -98,13 +98,13 @@ class CallSession(SimConnection):
         if cut or always:
             await self.send({"type": "output_audio_buffer.cleared", "response_id": cut[0][1] if cut else None})
 
-    async def hello(self, socket: ServerConnection) -> None:
-        """What a new sideband socket hears first: the call's session as it is now."""
+    def hello(self) -> str:
+        """What a new listener hears first, and only it: `session.created` with the session as it is now."""
         created = {"id": self.session_id, "object": "realtime.session", "expires_at": int(time.time()) + SESSION_SECONDS, **self.session}
         event = {"event_id": self.new_id("event"), "type": "session.created", "session": created}
         self.sent.append(event)
         self.sent_at.append(time.perf_counter())
-        await socket.send(json.dumps(event))
+        return json.dumps(event)
 
 
 class SimCall:
@@ -149,9 +149,10 @@ class SimCall:
                 return
             self.session.listeners.channel = channel
             channel.on("message", self._inbox.put_nowait)
-            channel.on("open", lambda: self.spawn(self._greet_channel()))
             if channel.readyState == "open":
-                self.spawn(self._greet_channel())
+                channel.send(self.session.hello())
+            else:
+                channel.on("open", lambda: channel.send(self.session.hello()))
 
         @peer.on("connectionstatechange")
         def on_state() -> None:
@@ -165,13 +166,9 @@ class SimCall:
         self.spawn(self._watch_media())
         return peer.localDescription.sdp
 
-    async def _greet_channel(self) -> None:
-        created = {"id": self.session.session_id, "object": "realtime.session", "expires_at": int(time.time()) + SESSION_SECONDS, **self.session.session}
-        await self.session.send({"type": "session.created", "session": created})
-
     async def attach(self, socket: ServerConnection) -> None:
         """Serve one sideband socket until it or the call ends; its events join the call's inbox."""
-        await self.session.hello(socket)
+        await socket.send(self.session.hello())
         self.session.listeners.sidebands.add(socket)
         try:
             async for message in socket:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -12,9 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-import contextlib
 import httpx
-import pytest
 import uvicorn
 
 from runner.host.project import load_project
@@ -99,6 +98,32 @@ def test_a_call_speech_in_a_tool_on_the_server_reply_audio_out_then_hangup(tmp_p
         assert report["end_reason"] == "hung up by the caller", report
         assert [call["name"] for call in report["tool_calls"]] == ["whoami"], report["tool_calls"]
         assert done["transcript"] in transcript
+
+    run(body)
+
+
+def test_concurrent_calls_each_get_their_own_conversation_and_session_folder(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with serving(tmp_path) as (http, transport):
+            peers = {customer: BrowserPeer() for customer in ("C-1", "C-2", "C-3")}
+            call_ids = dict(zip(peers, await asyncio.gather(*(dial(http, peer, customer=customer) for customer, peer in peers.items()))))
+            assert len(set(call_ids.values())) == 3 and (await http.get("/healthz")).json() == {"calls": 3}
+            for customer, peer in peers.items():
+                await peer.wait_for("session.created")
+                peer.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "who am i"}]}})
+                peer.send({"type": "response.create"})
+            for customer, peer in peers.items():
+                await peer.wait_for(lambda event: event["type"] == "response.output_audio_transcript.done" and f"You are {customer}" in event["transcript"])
+            await asyncio.gather(*(http.post(f"/calls/{call_id}/hangup") for call_id in call_ids.values()))
+            for peer in peers.values():
+                await peer.close()
+        outputs = {}
+        for folder in (tmp_path / "sessions").iterdir():
+            report = json.loads((folder / "report.json").read_text())
+            assert report["end_reason"] == "hung up by the caller"
+            results = [event for event in events_of(folder) if event.get("type") == "conversation.item.create" and event["item"]["type"] == "function_call_output"]
+            outputs[folder.name] = [json.loads(event["item"]["output"])["customer"] for event in results]
+        assert sorted(outputs.values()) == [["C-1"], ["C-2"], ["C-3"]]
 
     run(body)
 

@@ -117,3 +117,29 @@ def test_a_caller_whose_media_stops_is_hung_up() -> None:
             assert sim.calls.get(call_id) is None
 
     run(body)
+
+
+def test_barge_in_cuts_the_playing_reply_and_the_service_truncates_it_at_what_was_heard() -> None:
+    async def body() -> None:
+        async with Simulator() as sim:
+            long_reply = " ".join(["This reply goes on for a good long while."] * 6)  # about 20 s of speech
+            sim.script([{"say": long_reply}])
+            peer = BrowserPeer()
+            call_id = await start_call(sim, peer)
+            await peer.wait_for("session.created")
+            peer.microphone.say("tell me everything")
+            started = await peer.wait_for("output_audio_buffer.started")
+            await peer.wait_heard(1000)
+            peer.microphone.say("stop", lead_ms=0)
+            cleared = await peer.wait_for("output_audio_buffer.cleared")
+            truncated = await peer.wait_for("conversation.item.truncated")
+            assert cleared["response_id"] == started["response_id"]
+            call = sim.calls.get(call_id)
+            item = next(item for item in call.session.items if item["id"] == truncated["item_id"])
+            assert 1000 <= truncated["audio_end_ms"] < 10000
+            assert len(item["content"][0]["transcript"]) < len(long_reply)
+            kinds = [event["type"] for event in peer.events]
+            assert "output_audio_buffer.stopped" not in kinds[: kinds.index("output_audio_buffer.cleared")]
+            await peer.close()
+
+    run(body)
