@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Iterable, Literal
 
+from . import call_rest
+
 from runner.config.model import MODERATION_CATEGORIES  # the API's category names, one list for all
 
 Endpoint = Literal["moderations", "responses"]
@@ -73,6 +75,7 @@ class RestSimulator:
         self.requests: list[RecordedRequest] = []
         self.max_in_flight = 0  # most requests handled at once: shows whether clients serialise
         self.connections_opened = 0  # fewer than requests when clients keep connections alive
+        self.calls_api: Any = None  # the Simulator whose calls `/v1/realtime/calls...` serves, once it sets itself
 
     @property
     def base_url(self) -> str:
@@ -144,12 +147,23 @@ class RestSimulator:
         raw_body = await reader.readexactly(int(headers.get("content-length", "0")))
         self._in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        extra: dict[str, str] = {}
         try:
-            status, body = await self._answer(parts[0], parts[1], headers, raw_body)
+            if self.calls_api is not None and call_rest.handles(parts[1].split("?", 1)[0]):
+                status, body, extra = await self._answer_calls(parts[0], parts[1].split("?", 1)[0], headers, raw_body)
+            else:
+                status, body = await self._answer(parts[0], parts[1], headers, raw_body)
         finally:
             self._in_flight -= 1
-        await self._write(writer, status, body)
+        await self._write(writer, status, body, extra)
         return headers.get("connection", "").lower() != "close"
+
+    async def _answer_calls(self, method: str, path: str, headers: dict[str, str], raw_body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        """The realtime calls API (runner/sim/call_rest.py), served for the simulator that owns it."""
+        self.requests.append(RecordedRequest(method, path, headers, None))
+        if not _authorized(headers):
+            return 401, _error(_NO_KEY, "invalid_request_error"), {}
+        return await call_rest.answer(self.calls_api, method, path, headers, raw_body)
 
     async def _answer(self, method: str, target: str, headers: dict[str, str], raw_body: bytes) -> tuple[int, bytes]:
         path = target.split("?", 1)[0]
@@ -162,12 +176,8 @@ class RestSimulator:
         endpoint = _ROUTES.get(path)
         if endpoint is None or method != "POST":
             return 404, _error(f"Invalid URL ({method} {path})", "invalid_request_error")
-        if not headers.get("authorization", "").startswith("Bearer ") or not headers["authorization"][7:].strip():
-            return 401, _error(
-                "You didn't provide an API key. You need to provide your API key in an Authorization header "
-                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                "invalid_request_error",
-            )
+        if not _authorized(headers):
+            return 401, _error(_NO_KEY, "invalid_request_error")
         fault = self.faults.get(endpoint, Fault())
         if fault.delay:
             await asyncio.sleep(fault.delay)
@@ -265,14 +275,21 @@ class RestSimulator:
             return "NONE", "The text stays within the brand rules."
         return categories[0], "Nothing stood out; the schema offers no NONE category."
 
-    async def _write(self, writer: asyncio.StreamWriter, status: int, body: bytes) -> None:
-        head = (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
-            f"x-request-id: {self._next_id('req')}\r\n\r\n"
-        )
+    async def _write(self, writer: asyncio.StreamWriter, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+        fields = {"content-type": "application/json", **(extra or {}), "content-length": str(len(body)), "x-request-id": self._next_id("req")}
+        head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n" + "".join(f"{name}: {value}\r\n" for name, value in fields.items()) + "\r\n"
         writer.write(head.encode("latin-1") + body)
         await writer.drain()
+
+
+_NO_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+)
+
+
+def _authorized(headers: dict[str, str]) -> bool:
+    return headers.get("authorization", "").startswith("Bearer ") and bool(headers["authorization"][7:].strip())
 
 
 def _error(message: str, error_type: str) -> bytes:

@@ -19,6 +19,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from .brain import Output, parse_script_action
+from .calls import MEDIA_TIMEOUT, CallRegistry
 from .connection import SimConnection
 from .rest import RestSimulator
 from .rule_file import RuleSet, load_rules, parse_rules
@@ -51,6 +52,7 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         rest_port: int = 0,
+        media_timeout: float = MEDIA_TIMEOUT,
     ) -> None:
         if isinstance(rules, RuleSet):
             self.rules = rules
@@ -64,6 +66,8 @@ class Simulator:
         self.audio_pace = audio_pace
         self.host, self.port = host, port
         self.rest = RestSimulator(host=host, port=rest_port)
+        self.calls = CallRegistry(self, media_timeout=media_timeout)  # WebRTC calls (runner/sim/calls.py)
+        self.rest.calls_api = self
         self.connections: list[SimConnection] = []
         self._server: Server | None = None
         self._scripted: collections.deque[tuple[Output, ...]] = collections.deque()
@@ -119,6 +123,7 @@ class Simulator:
         )
 
     async def close(self) -> None:
+        await self.calls.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -139,11 +144,21 @@ class Simulator:
         authorization = request.headers.get("Authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[7:].strip():
             return _http_error(http.HTTPStatus.UNAUTHORIZED, "You didn't provide an API key.", "invalid_request_error")
+        call_id = parse_qs(urlsplit(request.path).query).get("call_id", [None])[0]
+        if call_id is not None and self.calls.get(call_id) is None:
+            return _http_error(http.HTTPStatus.NOT_FOUND, f"Call with id '{call_id}' not found.", "invalid_request_error")
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
         first = not self.connections
         query = parse_qs(urlsplit(ws.request.path).query)
+        if "call_id" in query:  # a sideband socket: the call's own session, not a new one
+            call = self.calls.get(query["call_id"][0])
+            if call is None:  # it ended during the handshake
+                await ws.close(1000, "call ended")
+            else:
+                await call.attach(ws)
+            return
         model = query.get("model", [DEFAULT_MODEL])[0]
         conn = SimConnection(self, ws, model, drop_after_events=self.drop_after_events if first else None)
         self.connections.append(conn)

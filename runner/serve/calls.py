@@ -1,0 +1,165 @@
+"""Browser calls through the Realtime calls API, each one a conversation on the host.
+
+The browser's SDP offer goes to the calls endpoint with the start agent's compiled
+session and our key; the SDP answer goes back, and the call id (only in the `Location`
+header) opens a sideband conversation (`host.open(call_id=...)`) that runs the tools,
+handoffs and guardrails and writes the session folder as `runner run` does. The service
+plays the audio and truncates it itself. A call ends from the page (`hangup`), when
+its conversation ends, or when the service ends it (the browser vanished): in every case
+the conversation is closed (report written) and the call hung up. The key never leaves
+this process: the browser gets an SDP answer, or a short-lived client secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from runner.host.conversation import Conversation
+    from runner.host.host import Host
+
+logger = logging.getLogger(__name__)
+
+TOKEN_SECONDS = 60  # a client secret only has to last until the browser has dialled
+
+
+class CallRefused(Exception):
+    """A call that cannot start: `status` is the HTTP status for the page, `message` says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class ActiveCall:
+    call_id: str
+    task: asyncio.Task[None] | None = None
+    conversation: Conversation | None = None
+    ready: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class CallService:
+    """The calls one host serves: start, hang up, mint client secrets."""
+
+    def __init__(self, host: Host, *, session_dir: Path | None = None, token_seconds: int = TOKEN_SECONDS) -> None:
+        self.host = host
+        self.session_dir = session_dir
+        self.token_seconds = token_seconds
+        self.calls: dict[str, ActiveCall] = {}
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The upstream REST client (the OpenAI API, or the simulator with --offline)."""
+        if self._client is None:
+            self._client = self.host.transport.rest_client()
+        return self._client
+
+    def start_session(self, variables: Mapping[str, str]) -> dict[str, Any]:
+        """The start agent's compiled session: what the call starts with before the sideband attaches."""
+        from runner.host.errors import SetupError
+
+        try:
+            compiled, _, start = self.host.project.agents(text=False, variables=variables, start=None)
+        except SetupError as error:
+            raise CallRefused(400, f"bad variables: {error}") from None
+        return dict(compiled[start].session)
+
+    async def start(self, offer: str, variables: Mapping[str, str]) -> tuple[str, str]:
+        """Dial the calls endpoint with `offer`; returns (call_id, SDP answer) once the sideband is configured."""
+        import openai
+
+        session = self.start_session(variables)
+        if self.host.open_count >= self.host.max_conversations:
+            raise CallRefused(503, f"the server is at capacity ({self.host.max_conversations} calls); try again when one ends")
+        try:
+            raw = await self.client.realtime.calls.with_raw_response.create(sdp=offer, session=session)
+        except openai.BadRequestError as refused:
+            raise CallRefused(400, _api_message(refused)) from None
+        except openai.APIError as failure:
+            raise CallRefused(502, f"the Realtime calls endpoint failed: {_api_message(failure)}") from None
+        call_id = raw.headers.get("location", "").rstrip("/").rsplit("/", 1)[-1]
+        if not call_id:
+            raise CallRefused(502, "the Realtime calls endpoint answered without a Location header naming the call")
+        answer = raw.http_response.text
+        call = ActiveCall(call_id)
+        self.calls[call_id] = call
+        call.task = asyncio.get_running_loop().create_task(self._serve(call, variables), name=f"call {call_id}")
+        try:
+            await asyncio.shield(call.ready)
+        except Exception as failure:
+            raise CallRefused(502, f"the call's sideband did not open: {failure}") from None
+        return call_id, answer
+
+    async def _serve(self, call: ActiveCall, variables: Mapping[str, str]) -> None:
+        """The call's conversation from sideband open to close; then the call is hung up."""
+        try:
+            async with self.host.open(call_id=call.call_id, variables=variables, session_dir=self.session_dir) as conversation:
+                call.conversation = conversation
+                call.ready.set_result(None)
+                await conversation.driver.wait_ended()
+        except Exception as failure:
+            if not call.ready.done():
+                call.ready.set_exception(failure)
+            logger.error("call %s: %s", call.call_id, failure)
+        finally:
+            if not call.ready.done():
+                call.ready.cancel()
+            await self._hang_up_upstream(call.call_id)
+            self.calls.pop(call.call_id, None)
+
+    async def hangup(self, call_id: str, reason: str = "hung up by the caller") -> bool:
+        """End a call from our side; False when there is no such call. Returns once its artifacts are written."""
+        call = self.calls.get(call_id)
+        if call is None or call.task is None:
+            return False
+        if call.conversation is None:  # its sideband is still opening: give up on it
+            call.task.cancel()
+        elif not call.conversation.ended:
+            call.conversation.end_reason = reason
+            call.conversation.stop_now(reason)
+        await asyncio.gather(call.task, return_exceptions=True)
+        return True
+
+    async def _hang_up_upstream(self, call_id: str) -> None:
+        import openai
+
+        try:
+            await self.client.realtime.calls.hangup(call_id)
+        except openai.NotFoundError:
+            pass  # the service ended it already (the browser left, or the call timed out)
+        except openai.APIError as failure:
+            logger.warning("call %s: hangup failed: %s", call_id, _api_message(failure))
+
+    async def client_secret(self, variables: Mapping[str, str]) -> dict[str, Any]:
+        """A short-lived client secret with the start session (and so its tools) pinned server-side."""
+        import openai
+
+        session = self.start_session(variables)
+        try:
+            secret = await self.client.realtime.client_secrets.create(
+                expires_after={"anchor": "created_at", "seconds": self.token_seconds}, session=session
+            )
+        except openai.APIError as failure:
+            raise CallRefused(502, f"the client secrets endpoint failed: {_api_message(failure)}") from None
+        return {"value": secret.value, "expires_at": secret.expires_at, "session": secret.session.model_dump(mode="json", exclude_none=True)}
+
+    async def aclose(self) -> None:
+        """Hang up every call (server shutdown); each one's report is written."""
+        await asyncio.gather(*(self.hangup(call_id, "the server shut down") for call_id in list(self.calls)), return_exceptions=True)
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def _api_message(error: Any) -> str:
+    body = getattr(error, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return str(getattr(error, "message", None) or error)
