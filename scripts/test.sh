@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python="${PYTHON:-python3}"
-packages=(pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox graphviz)
+packages=(pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox graphviz iproute2)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

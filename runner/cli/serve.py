@@ -25,6 +25,7 @@ from .app import EXIT_FAILED, EXIT_USAGE, config_or_exit, fail, main
 @click.option("--no-guardrails", is_flag=True, help="Turn guardrail policies off (also ENABLE_GUARDRAILS=false).")
 def serve(file: str, address: str, port: int, offline: bool, sim_rules: str, session_dir: Path | None, max_calls: int, no_guardrails: bool) -> None:
     """Serve FILE's agents to browsers: POST an SDP offer to /calls, get the answer back."""
+    _require_serve_extra(offline)
     import uvicorn
 
     from runner.host.errors import SetupError
@@ -71,3 +72,16 @@ def _server_class(uvicorn: Any) -> Any:
                     signal.signal(number, handler)
 
     return GracefulServer
+
+
+SERVE_EXTRA_HINT = "pip install -c requirements.lock -e '.[serve]'"
+
+
+def _require_serve_extra(offline: bool) -> None:
+    """`runner serve` needs the `serve` extra (and aiortc for the simulator's WebRTC peer): say so, once."""
+    import importlib.util
+
+    needed = ["starlette", "uvicorn"] + (["aiortc"] if offline else [])
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        fail(f"runner serve needs {', '.join(missing)}, from the serve extra: {SERVE_EXTRA_HINT}", EXIT_USAGE)

@@ -11,7 +11,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-LOCKED_EXTRAS = ("dev",)  # installed by the README's commands; `bench` pins its peers itself
+LOCKED_EXTRAS = ("dev", "serve")  # installed by the README's commands; `bench` and `pipecat` pin their peers themselves
 
 
 def _lock() -> dict[str, str]:
