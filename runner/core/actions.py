@@ -2,12 +2,15 @@
 
 The core never performs I/O: every input method returns a list of these, and the
 driver carries them out in order.  Keeping the vocabulary small keeps drivers thin.
+Records (`runner.core.records`) are actions too: the driver hands them to its hooks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from runner.core.records import Record
 
 
 @dataclass(slots=True)
@@ -56,18 +59,6 @@ class CheckGuardrail:
     role: Literal["assistant", "user"]
     text: str
     final: bool  # True for the check on the complete text
-
-
-@dataclass(slots=True)
-class Record:
-    """Something worth showing and keeping: transcript lines, breadcrumbs, usage.
-
-    Kinds: user, assistant_delta, assistant, heard, interrupted, tool_call, tool_result,
-    handoff, guardrail, error, notice, usage, latency.
-    """
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

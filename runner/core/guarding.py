@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Literal
 
 from runner.config.model import Guardrail
-from runner.core.actions import Action, CheckGuardrail, Record, StopPlayback
+from runner.core.actions import Action, CheckGuardrail, StopPlayback
+from runner.core.records import GuardrailTripped, Heard, Interrupted, Notice
 from runner.core.history import system_note
-from runner.core.records import Breadcrumb
+from runner.core.transcript import Breadcrumb
 from runner.core.state import InputGate, ItemState, PendingCheck, PendingStop, ResponseState
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ class GuardrailsMixin:
             return []
         item.entry = "written"
         message = item.message
-        return [Record("heard", {"agent": message.agent, "item_id": message.item_id, "text": message.text, "heard_ms": message.heard_ms})]
+        return [Heard(message.agent, message.item_id, message.text, message.heard_ms)]
 
     def _interrupted_entry(self: Session, item: ItemState) -> list[Action]:
         """The one transcript entry of a cut reply, with what was heard of it."""
@@ -160,7 +161,7 @@ class GuardrailsMixin:
             return []
         item.entry = "written"
         message = item.message
-        return [Record("interrupted", {"agent": message.agent, "item_id": message.item_id, "text": message.text, "heard_ms": message.heard_ms})]
+        return [Interrupted(message.agent, message.item_id, message.text, message.heard_ms)]
 
     def _received_ms(self: Session, item: ItemState) -> int:
         return item.received_bytes * 1000 // self._bytes_per_second[item.message.agent]
@@ -230,9 +231,9 @@ class GuardrailsMixin:
             self._corrections = (self._user_turn, count)
             if count > MAX_CORRECTIONS_PER_TURN:
                 message = f"guardrail {policy.name!r} blocked {count} replies in a row; the agent waits for the user instead of trying again"
-                data = {"policy": policy.name, "message": message}
-                self.transcript.append(Breadcrumb("notice", self._agent.name, now, data))
-                return [Record("notice", data)]
+                notice = Notice(message, policy=policy.name)
+                self.transcript.append(Breadcrumb("notice", self._agent.name, now, notice.to_json()))
+                return [notice]
             note = f'Your last reply was stopped by the "{policy.name}" policy. {policy.hint} Answer the user again, within the policy.'
             return [self._send({"type": "conversation.item.create", "item": system_note(" ".join(note.split()))}), *self._request_response("corrective")]
 
@@ -287,21 +288,12 @@ class GuardrailsMixin:
 
     def _trip_record(self: Session, check: PendingCheck, category: str | None, rationale: str | None, error: str | None, now: float) -> list[Action]:
         agent = check.item.message.agent if check.item is not None else self._agent.name
-        data = {
-            "policy": check.policy.name,
-            "action": check.policy.action,
-            "role": check.role,
-            "category": category,
-            "rationale": rationale,
-            "text": check.text,
-            "final": check.final,
-            "error": error,
-        }
-        self.transcript.append(Breadcrumb("guardrail", agent, now, data))
-        return [Record("guardrail", data)]
+        trip = GuardrailTripped(check.policy.name, check.policy.action, check.role, category, rationale, check.text, check.final, error)
+        self.transcript.append(Breadcrumb("guardrail", agent, now, trip.to_json()))
+        return [trip]
 
     def _failed_open(self: Session, check: PendingCheck, error: str, now: float) -> list[Action]:
         message = f"guardrail {check.policy.name!r} could not check the {check.role} text and let it pass: {error}"
-        data = {"policy": check.policy.name, "role": check.role, "message": message}
-        self.transcript.append(Breadcrumb("notice", self._agent.name, now, data))
-        return [Record("notice", data)]
+        notice = Notice(message, policy=check.policy.name, role=check.role)
+        self.transcript.append(Breadcrumb("notice", self._agent.name, now, notice.to_json()))
+        return [notice]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from runner.core.actions import Action, EndSession, Play, Record
-from runner.core.records import Message
+from runner.core.actions import Action, EndSession, Play
+from runner.core.records import AssistantDelta, AssistantMessage, UsageUpdated
+from runner.core.transcript import Message
 from runner.core.sequencer import ResponseRequest
 from runner.core.state import ItemState, ResponseState
 
@@ -69,7 +70,7 @@ class ResponsesMixin:
         delta = event["delta"]
         message = item.message
         message.text += delta
-        actions: list[Action] = [Record("assistant_delta", {"agent": message.agent, "item_id": item_id, "delta": delta})]
+        actions: list[Action] = [AssistantDelta(message.agent, item_id, delta)]
         if not self._audio and self._turn is not None and self._turn.first_output is None:
             actions.append(self._first_output(now))
         if item.policies:
@@ -85,17 +86,11 @@ class ResponsesMixin:
         final = event.get("transcript", event.get("text"))
         if final is not None:
             message.text = final
-        data = {"agent": message.agent, "item_id": item_id, "text": message.text}
-        if item_id in self._audible:
-            # Still playing: `heard_ms` None says the transcript entry follows as a
-            # "heard" or "interrupted" record once playback tells how much was heard.
-            data["heard_ms"] = None
-            item.entry = "owed"
-        else:
-            item.entry = "written"
-            if message.heard_ms is not None:
-                data["heard_ms"] = message.heard_ms
-        actions: list[Action] = [Record("assistant", data)]
+        # Still playing: the transcript entry follows as `Heard` or `Interrupted` once
+        # playback tells how much was heard.
+        playing = item_id in self._audible
+        item.entry = "owed" if playing else "written"
+        actions: list[Action] = [AssistantMessage(message.agent, item_id, message.text, heard_ms=message.heard_ms, playing=playing)]
         if item.policies:
             self._final_checks(item, actions)
         return actions
@@ -118,7 +113,7 @@ class ResponsesMixin:
         actions: list[Action] = []
         if response.get("usage"):
             self.usage.add(response["usage"])
-            actions.append(Record("usage", self.usage.as_dict()))
+            actions.append(UsageUpdated(**self.usage.as_dict()))
         if status == "failed":
             error = (response.get("status_details") or {}).get("error") or {}
             actions += self._error_record(now, code=error.get("code") or "response_failed", message=error.get("message") or "the response failed")

@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from runner.config.model import Guardrail, Limits
-from runner.core.actions import Action, EndSession, Record, Send
+from runner.core.actions import Action, EndSession, Send
+from runner.core.records import ConnectionLost, ConnectionRestored, ErrorReported, Notice
+from runner.core.events import MalformedEvent, check_shape
 from runner.core.guarding import GuardrailsMixin
 from runner.core.history import reseed_items
 from runner.core.responses import ResponsesMixin
-from runner.core.records import Breadcrumb, HandoffRecord, Message, ToolCall, TranscriptEntry, TurnLatency, Usage
+from runner.core.transcript import Breadcrumb, HandoffRecord, Message, ToolCall, TranscriptEntry, TurnLatency, Usage
 from runner.core.sequencer import ResponseSequencer
 from runner.core.state import InputGate, ItemState, PendingCheck, PendingStop, ResponseState, ToolBatch
 from runner.core.tooling import ToolsMixin
@@ -176,7 +178,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         return [self._send({"type": "session.update", "session": self._full_session(self._agent)})]
 
     def receive(self, event: dict[str, Any], now: float) -> list[Action]:
-        """Feed one server event."""
+        """Feed one server event; a malformed one is reported, a bug of ours raises."""
         if self._ended:
             return []
         kind = event.get("type")
@@ -184,9 +186,10 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         if handler is None:
             return self._on_unknown(event, now)
         try:
-            return handler(event, now)
-        except (KeyError, TypeError, AttributeError) as problem:
-            return self._error_record(now, code="malformed_event", message=f"malformed server event {kind!r}: {problem!r} ignored")
+            check_shape(event)
+        except MalformedEvent as problem:
+            return self._error_record(now, code="malformed_event", message=f"malformed server event {kind!r}: {problem}; ignored")
+        return handler(event, now)  # an exception from here on is our bug, and is raised
 
     def tick(self, now: float) -> list[Action]:
         """Timers: the session limit and the slow-tool filler."""
@@ -194,7 +197,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
             return []
         started = self._started_at
         if started is not None and self._ending is None and now - started >= self._limits.max_session_minutes * 60:
-            notice = Record("notice", {"message": f"session limit of {self._limits.max_session_minutes:g} minutes reached"})
+            notice = Notice(f"session limit of {self._limits.max_session_minutes:g} minutes reached")
             return [notice, *self._say_goodbye("session_limit", LIMIT_GOODBYE_INSTRUCTIONS)]
         return self._filler(now)
 
@@ -206,6 +209,12 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
             self._ended = True
             return [EndSession(self._ending)]
         return self._say_goodbye(reason, GOODBYE_INSTRUCTIONS)
+
+    def connection_lost(self, why: str, now: float) -> list[Action]:
+        """The socket dropped; the driver dials again and calls `reconnected` once it has a new one."""
+        if self._ended:
+            return []
+        return [ConnectionLost(f"connection lost ({why}); reconnecting")]
 
     def reconnected(self, now: float) -> list[Action]:
         """A new socket: configure it, re-seed the history, and reply if a reply was owed."""
@@ -223,7 +232,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
             self._mute(cut)
             self._current = None
         self._responses.clear()
-        actions.append(Record("notice", {"message": f"reconnected: session re-sent, {len(items)} history items re-seeded"}))
+        actions.append(ConnectionRestored(f"reconnected: session re-sent, {len(items)} history items re-seeded"))
         if owed and (cut is None or cut.id not in self._batches):  # a cut tool batch asks once its tools answer
             self._seq.pending = self._owed_request()
         for batch in list(self._batches.values()):
@@ -267,16 +276,16 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         return actions + self._seq.flush()
 
     def _error_record(self, now: float, *, code: str, message: str, fatal: bool = False) -> list[Action]:
-        data = {"code": code, "message": message, "fatal": fatal}
-        self.transcript.append(Breadcrumb("error", self._agent.name, now, data))
-        return [Record("error", data)]
+        error = ErrorReported(code, message, fatal)
+        self.transcript.append(Breadcrumb("error", self._agent.name, now, error.to_json()))
+        return [error]
 
     def _on_unknown(self, event: dict[str, Any], now: float) -> list[Action]:
         kind = str(event.get("type"))
         self.unknown_events[kind] = self.unknown_events.get(kind, 0) + 1
         if self.unknown_events[kind] > 1:
             return []
-        return [Record("notice", {"message": f"unknown server event type {kind!r} ignored"})]
+        return [Notice(f"unknown server event type {kind!r} ignored")]
 
     # ---- helpers ---------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Callable, Literal
 
 from runner.config.model import Guardrail
 from runner.core.actions import Action
-from runner.core.records import Message, TurnLatency
+from runner.core.transcript import Message, TurnLatency
 from runner.core.sequencer import ResponseRequest
 
 

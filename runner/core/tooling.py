@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from runner.core.actions import Action, Record, RunTool, Send
+from runner.core.actions import Action, RunTool, Send
+from runner.core.records import ErrorReported, Handoff, Notice, ToolFinished, ToolStarted
 from runner.core.history import tool_call_items
-from runner.core.records import HandoffRecord, ToolCall
+from runner.core.transcript import HandoffRecord, ToolCall
 from runner.core.state import ToolBatch, Transfer
 
 if TYPE_CHECKING:
@@ -34,13 +35,13 @@ class ToolsMixin:
         name = event["name"]
         arguments = event.get("arguments") or ""
         if call_id in self._answered or call_id in self._calls:
-            return [Record("notice", {"message": f"function call {call_id!r} seen twice; answered once"})]
+            return [Notice(f"function call {call_id!r} seen twice; answered once")]
         response_id = event.get("response_id") or ""
         if response_id not in self._responses:
             # No response.done will follow for a response we never saw created (or saw
             # finish): answering would leave the batch owed forever.  A server bug.
             message = f"function call {call_id!r} ({name}) for response {response_id!r}, which is not in progress, ignored"
-            return [Record("notice", {"message": message})]
+            return [Notice(message)]
         batch = self._batches.get(response_id)
         if batch is None:
             batch = self._batches[response_id] = ToolBatch(response_id)
@@ -90,7 +91,7 @@ class ToolsMixin:
         entry = self._calls.pop(call_id, None)
         if entry is None:
             why = "already answered" if call_id in self._answered else "unknown"
-            return [Record("error", {"code": "unexpected_tool_result", "message": f"result for {why} call {call_id!r} ignored", "fatal": False})]
+            return [ErrorReported("unexpected_tool_result", f"result for {why} call {call_id!r} ignored")]
         call, batch = entry
         call.output, call.error, call.duration = output, error, duration
         call.status = "failed" if error is not None else "done"
@@ -170,15 +171,13 @@ def _error_output(message: str) -> str:
     return json.dumps({"error": message})
 
 
-def _call_record(call: ToolCall) -> Record:
-    return Record("tool_call", {"agent": call.agent, "call_id": call.call_id, "name": call.name, "arguments": call.arguments})
+def _call_record(call: ToolCall) -> ToolStarted:
+    return ToolStarted(call.agent, call.call_id, call.name, call.arguments)
 
 
-def _result_record(call: ToolCall) -> Record:
-    data = {"agent": call.agent, "call_id": call.call_id, "name": call.name, "output": call.output, "error": call.error, "duration": call.duration}
-    return Record("tool_result", data)
+def _result_record(call: ToolCall) -> ToolFinished:
+    return ToolFinished(call.agent, call.call_id, call.name, call.output, call.error, call.duration)
 
 
-def _handoff_record(record: HandoffRecord) -> Record:
-    data = {"from": record.source, "to": record.target, "reason": record.reason, "success": record.success, "error": record.error}
-    return Record("handoff", data)
+def _handoff_record(record: HandoffRecord) -> Handoff:
+    return Handoff(record.source, record.target, record.reason, record.success, record.error)

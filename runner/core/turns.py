@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from runner.core.actions import Action, Record
-from runner.core.records import Message, TurnLatency
+from runner.core.actions import Action
+from runner.core.records import LatencyMeasured, Notice, UserMessage
+from runner.core.transcript import Message, TurnLatency
 
 if TYPE_CHECKING:
     from runner.core.session import Session
@@ -28,12 +29,12 @@ class TurnsMixin:
         text = text.strip()
         if self._ending is not None or not text:
             why = "the session is ending" if text else "the message is empty"
-            return [Record("notice", {"message": f"typed input ignored: {why}"})]
+            return [Notice(f"typed input ignored: {why}")]
         self._new_user_turn()
         self.transcript.append(Message("user", self._agent.name, text, "done", now, now))
         self._start_turn(now)
         item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-        actions: list[Action] = [self._send({"type": "conversation.item.create", "item": item}), Record("user", {"text": text, "item_id": None})]
+        actions: list[Action] = [self._send({"type": "conversation.item.create", "item": item}), UserMessage(text, None)]
         if self._input_policies[self._agent.name]:
             return actions + self._gate_user_turn(text)
         return actions + self._request_response("reply")
@@ -51,7 +52,7 @@ class TurnsMixin:
             return []
         if audio_ms < MIN_COMMIT_MS:
             hint = f"turn too short ({audio_ms:.0f} ms): hold the key while you speak, at least {MIN_COMMIT_MS} ms"
-            return [Record("notice", {"message": hint})]
+            return [Notice(hint)]
         self._start_turn(now)
         actions: list[Action] = [self._send({"type": "input_audio_buffer.commit"})]
         if self._input_policies[self._agent.name]:
@@ -84,7 +85,7 @@ class TurnsMixin:
         item = event["item"]
         if item.get("role") != "user" or item["id"] in self._user_items:
             return []
-        if not any(part.get("type") == "input_audio" for part in item.get("content") or ()):
+        if not any(isinstance(part, dict) and part.get("type") == "input_audio" for part in item.get("content") or ()):
             return []  # our own typed or re-seeded text: already in the transcript
         message = Message("user", self._agent.name, "", "in_progress", now, item_id=item["id"])
         self._user_items[item["id"]] = message
@@ -107,7 +108,7 @@ class TurnsMixin:
         message.text = event.get("transcript") or ""
         message.status = "done"
         message.ended = message.ended or now
-        actions: list[Action] = [Record("user", {"text": message.text, "item_id": item_id})]
+        actions: list[Action] = [UserMessage(message.text, item_id)]
         if self._input_policies[self._agent.name] and self._ending is None:
             actions += self._gate_user_turn(message.text)
         return actions
@@ -127,8 +128,8 @@ class TurnsMixin:
         self._turn = TurnLatency(len(self.latencies) + 1, now)
         self.latencies.append(self._turn)
 
-    def _first_output(self: Session, now: float) -> Record:
+    def _first_output(self: Session, now: float) -> LatencyMeasured:
         turn = self._turn
         assert turn is not None
         turn.first_output = now
-        return Record("latency", turn.as_dict())
+        return LatencyMeasured(**turn.as_dict())

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import collections
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -25,7 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequence
 
-from ..core.actions import EndSession, Record, Send
+from ..core.actions import EndSession, Send
+from ..core.records import Notice, Record, UsageUpdated
 from ..core.pricing import unpriced_warning
 from .artifacts import Redactor, SessionArtifacts, new_session_folder
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, Driver, Hooks, Outcome
@@ -71,7 +73,7 @@ class RecordQueue:
         while True:
             if self.dropped:
                 missed, self.dropped = self.dropped, 0
-                yield Record("notice", {"message": f"{missed} records dropped: the records() consumer fell behind (it holds at most {self._size})"})
+                yield Notice(f"{missed} records dropped: the records() consumer fell behind (it holds at most {self._size})")
             elif self._records:
                 yield self._records.popleft()
             elif self._closed:
@@ -228,13 +230,13 @@ class Conversation:
         )
 
         def record(entry: Record, t: float) -> None:
-            shown = Record(entry.kind, redactor.value(entry.data)) if redactor else entry
+            shown = _redacted(entry, redactor) if redactor else entry
             self._on_record(shown, t)
             self._records.put(shown)
             written = transcript_entry(entry, t)
             if written is not None:
                 artifacts.transcript(*written)
-            if entry.kind == "usage":  # one per response.done: keep report.json current, off the hot path
+            if isinstance(entry, UsageUpdated):  # one per response.done: keep report.json current, off the hot path
                 artifacts.report_later(lambda: build_report(core, config=config, config_hash=config_hash, started=started, outcome=None, session_id=self.id))
 
         def log_tool_traceback(line: str) -> None:
@@ -249,10 +251,10 @@ class Conversation:
         self.driver = Driver(core, connection, tools, checker, hooks=hooks, setup_timeout=host.setup_timeout, reconnect_delays=host.reconnect_delays)
         unpriced = unpriced_warning(config.model)
         if unpriced is not None:
-            record(Record("notice", {"message": unpriced}), 0.0)
+            record(Notice(unpriced), 0.0)
         logger.info("session %s: artifacts in %s", self.id, self.folder)
         if not project.guardrails_enabled and config.guardrails:
-            record(Record("notice", {"message": "guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"}), 0.0)
+            record(Notice("guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"), 0.0)
         try:
             await self.driver.start(self._stop_setup)
         except ConnectFailed as failure:
@@ -326,3 +328,8 @@ async def open_session(
         )
         async with conversation:
             yield conversation
+
+
+def _redacted(record: Record, redactor: Redactor) -> Record:
+    """The same record with the secrets in its strings replaced (the artifacts redact on their own)."""
+    return dataclasses.replace(record, **{part.name: redactor.value(getattr(record, part.name)) for part in dataclasses.fields(record)})

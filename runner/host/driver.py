@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence
 
 from ..core import Session
-from ..core.actions import CheckGuardrail, EndSession, Play, Record, RunTool, Send, StopPlayback
+from ..core.actions import CheckGuardrail, EndSession, Play, RunTool, Send, StopPlayback
+from ..core.records import Notice, Record
 from .errors import BadFrame, ConnectionLost
 
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # one outage's budget: reset once a socket is configured
@@ -131,7 +132,7 @@ class Driver:
                 self._spawn(self._run_tool(action))
             elif kind is CheckGuardrail:
                 self._spawn(self._check_guardrail(action))
-            elif kind is Record:
+            elif isinstance(action, Record):
                 self.hooks.on_record(action, self.now())
             elif kind is EndSession:
                 self._end_reason = action.reason
@@ -267,7 +268,7 @@ class Driver:
         closed_unconfigured = self._unconfirmed_since is not None
         after = "session.created" if self._created_on_socket else "the handshake"
         self._unconfirmed_since = None
-        self.hooks.on_record(Record("notice", {"message": f"connection lost ({why}); reconnecting"}), self.now())
+        self.apply(self.session.connection_lost(why, self.now()))
         while self._outage_attempts < len(self.reconnect_delays):
             delay = self.reconnect_delays[self._outage_attempts]
             self._outage_attempts += 1
@@ -277,7 +278,7 @@ class Driver:
                 await self.connection.close()
                 await self.connection.connect()
             except Exception as failure:  # any failure to dial is retried
-                self.hooks.on_record(Record("notice", {"message": f"reconnect failed: {failure}"}), self.now())
+                self.hooks.on_record(Notice(f"reconnect failed: {failure}"), self.now())
                 closed_unconfigured = False
                 continue
             self.reconnects += 1

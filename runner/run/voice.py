@@ -26,7 +26,7 @@ from ..audio.playback import Player
 from ..audio.recorder import Recorder
 import runner
 
-from ..core.actions import Record
+from ..core.records import ConnectionLost, ConnectionRestored, Notice, Record
 from .chat import Opening
 from .console import Console
 from .interrupts import Interrupts, ctrl_c_ends_cleanly
@@ -68,11 +68,10 @@ class VoiceLoop:
 
     # -- hooks from the driver (event loop thread) --------------------------------
     def record(self, record: Record, t: float) -> None:
-        if record.kind == "notice":
-            message = record.data.get("message", "")
-            if message.startswith("connection lost"):
+        match record:
+            case ConnectionLost():
                 self._connected = False
-            elif message.startswith("reconnected"):
+            case ConnectionRestored():
                 self._connected = True
         self.console.record(record, t)
 
@@ -305,7 +304,7 @@ async def _converse(loop: VoiceLoop, voice: VoiceOptions, interrupts: Interrupts
 async def _talk_until_input_ends(loop: VoiceLoop, voice: VoiceOptions) -> None:
     await loop.pump_microphone()
     if not await loop.wait_reply():
-        loop.console.record(Record("notice", {"message": f"the reply did not finish within {voice.reply_timeout:g} s of the end of the input"}), 0.0)
+        loop.console.record(Notice(f"the reply did not finish within {voice.reply_timeout:g} s of the end of the input"), 0.0)
 
 
 async def run_voice(
