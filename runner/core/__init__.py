@@ -1,6 +1,6 @@
 """The sans-I/O session core: server events and local inputs in, actions out."""
 
-from runner.core.actions import Action, CheckGuardrail, EndSession, Play, RunTool, Send, StopPlayback
+from runner.core.actions import Action, AudioComplete, CheckGuardrail, EndSession, Play, RunTool, Send, StopPlayback
 from runner.core.guarding import heard_text
 from runner.core.records import (
     AgentStartedSpeaking, AgentStoppedSpeaking, AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored,
@@ -8,10 +8,11 @@ from runner.core.records import (
     ToolStarted, UsageUpdated, UserMessage, UserStartedSpeaking, UserStoppedSpeaking,
 )
 from runner.core.session import Session
+from runner.core.states import Connection, Output, Playback, ResponsePhase, States, UserTurn
 from runner.core.transcript import Breadcrumb, HandoffRecord, Message, ToolCall, TranscriptEntry, TurnLatency, Usage
 
 __all__ = [
-    "Action", "AgentStartedSpeaking", "AgentStoppedSpeaking", "AssistantDelta", "AssistantMessage", "Breadcrumb",
+    "Action", "AgentStartedSpeaking", "AudioComplete", "Connection", "Output", "Playback", "ResponsePhase", "States", "UserTurn", "AgentStoppedSpeaking", "AssistantDelta", "AssistantMessage", "Breadcrumb",
     "CheckGuardrail", "ConnectionLost", "ConnectionRestored", "EndSession", "ErrorReported", "GuardrailTripped",
     "Handoff", "HandoffRecord", "Heard", "Interrupted", "LatencyMeasured", "Message", "Notice", "Play", "Record",
     "RunTool", "Send", "Session", "StopPlayback", "ToolCall", "ToolFinished", "ToolStarted", "TranscriptEntry",

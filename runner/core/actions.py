@@ -29,6 +29,13 @@ class Play:
 
 
 @dataclass(slots=True)
+class AudioComplete:
+    """No more audio will come for this item: once its queued audio is heard, it is finished."""
+
+    item_id: str
+
+
+@dataclass(slots=True)
 class StopPlayback:
     """Stop playback now (short fade) and drop queued audio.
 
@@ -68,4 +75,4 @@ class EndSession:
     reason: str
 
 
-Action = Send | Play | StopPlayback | RunTool | CheckGuardrail | Record | EndSession
+Action = Send | Play | AudioComplete | StopPlayback | RunTool | CheckGuardrail | Record | EndSession

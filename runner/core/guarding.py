@@ -8,13 +8,14 @@ clamped to the audio received, then whatever follows (a corrective message, a go
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from runner.config.model import Guardrail
 from runner.core.actions import Action, CheckGuardrail, StopPlayback
 from runner.core.records import GuardrailTripped, Heard, Interrupted, Notice
 from runner.core.history import system_note
 from runner.core.transcript import Breadcrumb
+from runner.core.states import Output
 from runner.core.state import InputGate, ItemState, PendingCheck, PendingStop, ResponseState
 
 if TYPE_CHECKING:
@@ -70,17 +71,18 @@ class GuardrailsMixin:
         if item.entry == "written":
             return []
         message = item.message
-        if self._audio and message.heard_ms is not None:
+        if self._local_audio and message.heard_ms is not None:
             return self._heard_in_full(item)
-        if self._audio:  # no audio of it was played: nothing of it was heard
+        if self._local_audio:  # no audio of it was played: nothing of it was heard
             message.text, message.heard_ms = "", 0
         return self._interrupted_entry(item)
 
     def _stop_playback(self: Session, reason: Literal["barge_in", "guardrail", "end"]) -> list[Action]:
         """StopPlayback when something is audible and no stop is already awaited."""
-        if not self._audio or not self._audible or self._stop is not None:
+        if not self._local_audio or not self._audible or self._stop is not None:
             return []
         self._stop = PendingStop(reason)
+        self._states.stopping()
         return [StopPlayback(reason)]
 
     def _after_stop(self: Session, then: Callable[[float], list[Action]], now: float) -> list[Action]:
@@ -108,7 +110,7 @@ class GuardrailsMixin:
         stop, self._stop = self._stop, None
         audible, self._audible = self._audible, {}
         reason = stop.reason if stop is not None else "barge_in"
-        actions: list[Action] = []
+        actions: list[Action] = list(self._states.agent_silent())
         for audible_id, item in audible.items():
             actions += self._truncate(item, played_ms if audible_id == item_id else 0, reason)
         if stop is not None and not self._ended:
@@ -122,7 +124,25 @@ class GuardrailsMixin:
         if item is None:
             return []
         item.message.heard_ms = self._received_ms(item)
-        return self._heard_in_full(item)
+        actions = self._heard_in_full(item)
+        if not self._audible and self._stop is None:
+            actions += self._states.agent_silent()
+        return actions
+
+    def _on_remote_audio_started(self: Session, event: dict[str, Any], now: float) -> list[Action]:
+        """The service started playing a response (WebRTC, SIP): the first output the caller hears."""
+        if self._output is not Output.AUDIO_REMOTE:
+            return []
+        actions: list[Action] = list(self._states.agent_audible(None))
+        if self._turn is not None and self._turn.first_output is None:
+            actions.append(self._first_output(now))
+        return actions
+
+    def _on_remote_audio_stopped(self: Session, event: dict[str, Any], now: float) -> list[Action]:
+        """Played out, or cleared on barge-in: the service truncates the item itself."""
+        if self._output is not Output.AUDIO_REMOTE:
+            return []
+        return list(self._states.agent_silent())
 
     def _truncate(self: Session, item: ItemState, played_ms: float, reason: Literal["barge_in", "guardrail", "end"]) -> list[Action]:
         """Forget the unheard audio and text: truncate only when 0 < played < received.

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from runner.core.actions import Action, EndSession, Play
+from runner.core.actions import Action, AudioComplete, Play
 from runner.core.records import AssistantDelta, AssistantMessage, UsageUpdated
 from runner.core.transcript import Message
 from runner.core.sequencer import ResponseRequest
 from runner.core.state import ItemState, ResponseState
+from runner.core.states import Output
 
 if TYPE_CHECKING:
     from runner.core.session import Session
@@ -27,6 +28,7 @@ class ResponsesMixin:
         state = ResponseState(response_id, self._agent.name, self._seq.created())
         self._responses[response_id] = state
         self._current = state
+        self._states.response_created()
         if self._turn is not None and self._turn.response_created is None:
             self._turn.response_created = now
         return []
@@ -55,12 +57,26 @@ class ResponsesMixin:
         item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
         delta = event["delta"]
         item.received_bytes += len(delta) * 3 // 4 - (2 if delta.endswith("==") else 1 if delta.endswith("=") else 0)
-        if item.muted or not self._audio:
-            return []
+        if item.muted or item.audio_done or not self._local_audio:
+            return []  # cut, past its end, or played by the service (WebRTC, SIP)
         self._audible[item_id] = item
+        item.played = True
+        actions = self._states.agent_audible(item_id)
         if self._turn is not None and self._turn.first_output is None:
-            return [self._first_output(now), Play(item_id, delta)]
-        return [Play(item_id, delta)]
+            actions.append(self._first_output(now))
+        return [*actions, Play(item_id, delta)]
+
+    def _on_audio_done(self: Session, event: dict[str, Any], now: float) -> list[Action]:
+        item = self._items.get(event["item_id"])
+        return [] if item is None else self._audio_complete(item)
+
+    def _audio_complete(self: Session, item: ItemState) -> list[Action]:
+        """No more audio for `item`: playback reports it finished once the queued audio is heard."""
+        if item.audio_done:
+            return []
+        item.audio_done = True
+        item_id = item.message.item_id
+        return [AudioComplete(item_id)] if item.played and item_id in self._audible else []
 
     def _on_text_delta(self: Session, event: dict[str, Any], now: float) -> list[Action]:
         item_id = event["item_id"]
@@ -71,7 +87,7 @@ class ResponsesMixin:
         message = item.message
         message.text += delta
         actions: list[Action] = [AssistantDelta(message.agent, item_id, delta)]
-        if not self._audio and self._turn is not None and self._turn.first_output is None:
+        if self._output is Output.TEXT and self._turn is not None and self._turn.first_output is None:
             actions.append(self._first_output(now))
         if item.policies:
             self._streaming_checks(item, actions)
@@ -120,14 +136,14 @@ class ResponsesMixin:
         if state is not None:
             state.active = False
             for item in state.items:
+                actions += self._audio_complete(item)
                 if item.message.status == "in_progress":
                     item.message.status = "done" if status in ("completed", "incomplete") and not item.muted else "interrupted"
                     item.message.ended = now
             if state.request is not None and state.request.purpose == "greeting":
                 self._greeting = "given"
             if state.request is not None and state.request.purpose == "goodbye":
-                self._ended = True
-                return actions + [EndSession(self._ending or "ended")]
+                return actions + [self._close(self._ending or "ended")]
         batch = self._batches.get(response_id)
         if batch is not None:
             batch.response_done = True

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from runner.config.model import Guardrail, Limits
 from runner.core.actions import Action, EndSession, Send
-from runner.core.records import ConnectionLost, ConnectionRestored, ErrorReported, Notice
+from runner.core.records import ErrorReported, Notice
 from runner.core.events import MalformedEvent, check_shape
 from runner.core.guarding import GuardrailsMixin
 from runner.core.history import reseed_items
 from runner.core.responses import ResponsesMixin
 from runner.core.transcript import Breadcrumb, HandoffRecord, Message, ToolCall, TranscriptEntry, TurnLatency, Usage
 from runner.core.sequencer import ResponseSequencer
+from runner.core.states import Output, ResponsePhase, StateMachine, States
 from runner.core.state import InputGate, ItemState, PendingCheck, PendingStop, ResponseState, ToolBatch
 from runner.core.tooling import ToolsMixin
 from runner.core.turns import TurnsMixin
@@ -42,9 +43,8 @@ IGNORED_EVENTS = frozenset({
     "conversation.item.truncated", "conversation.item.deleted", "input_audio_buffer.cleared",
     "input_audio_buffer.dtmf_event_received", "conversation.item.input_audio_transcription.delta",
     "conversation.item.input_audio_transcription.segment", "rate_limits.updated",
-    "response.content_part.added", "response.content_part.done", "response.output_audio.done",
-    "response.function_call_arguments.delta", "output_audio_buffer.started", "output_audio_buffer.stopped",
-    "output_audio_buffer.cleared", "mcp_list_tools.in_progress", "mcp_list_tools.completed",
+    "response.content_part.added", "response.content_part.done",
+    "response.function_call_arguments.delta", "mcp_list_tools.in_progress", "mcp_list_tools.completed",
     "mcp_list_tools.failed", "response.mcp_call_arguments.delta", "response.mcp_call_arguments.done",
     "response.mcp_call.in_progress", "response.mcp_call.completed", "response.mcp_call.failed",
 })
@@ -61,14 +61,16 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         *,
         guardrails: Mapping[str, Guardrail],
         limits: Limits,
-        audio: bool,
+        output: Output,
         session_id: str,
     ) -> None:
         _check_wiring(agents, start, guardrails)
         self._agents = agents
         self._agent = agents[start]
         self._limits = limits
-        self._audio = audio
+        self._output = output
+        self._local_audio = output is Output.AUDIO_LOCAL  # we play it, so we track playback and truncate
+        self._states = StateMachine()
         self.session_id = session_id
         self._event_prefix = f"evt_{session_id}_"
         self._event_count = 0
@@ -110,6 +112,10 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         self.unknown_events: dict[str, int] = {}
         self._handlers: dict[str, Callable[[dict[str, Any], float], list[Action]]] = {
             "response.output_audio.delta": self._on_audio_delta,
+            "response.output_audio.done": self._on_audio_done,
+            "output_audio_buffer.started": self._on_remote_audio_started,
+            "output_audio_buffer.stopped": self._on_remote_audio_stopped,
+            "output_audio_buffer.cleared": self._on_remote_audio_stopped,
             "response.output_audio_transcript.delta": self._on_text_delta,
             "response.output_text.delta": self._on_text_delta,
             "response.output_audio_transcript.done": self._on_text_done,
@@ -139,6 +145,18 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
     @property
     def active_agent(self) -> str:
         return self._agent.name
+
+    @property
+    def state(self) -> States:
+        """Connection, response, user turn and playback, as named states."""
+        if self._seq.active:
+            response = ResponsePhase.ACTIVE
+        elif self._seq.in_flight is not None or self._seq.pending is not None:
+            response = ResponsePhase.REQUESTED
+        else:
+            response = ResponsePhase.IDLE
+        machine = self._states
+        return States(machine.connection, response, machine.user, machine.playback)
 
     @property
     def ended(self) -> bool:
@@ -206,15 +224,14 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         if self._ended:
             return []
         if self._ending is not None:
-            self._ended = True
-            return [EndSession(self._ending)]
+            return [self._close(self._ending)]
         return self._say_goodbye(reason, GOODBYE_INSTRUCTIONS)
 
     def connection_lost(self, why: str, now: float) -> list[Action]:
         """The socket dropped; the driver dials again and calls `reconnected` once it has a new one."""
         if self._ended:
             return []
-        return [ConnectionLost(f"connection lost ({why}); reconnecting")]
+        return self._states.lost(f"connection lost ({why}); reconnecting")
 
     def reconnected(self, now: float) -> list[Action]:
         """A new socket: configure it, re-seed the history, and reply if a reply was owed."""
@@ -232,7 +249,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
             self._mute(cut)
             self._current = None
         self._responses.clear()
-        actions.append(ConnectionRestored(f"reconnected: session re-sent, {len(items)} history items re-seeded"))
+        actions += self._states.restored(f"reconnected: session re-sent, {len(items)} history items re-seeded")
         if owed and (cut is None or cut.id not in self._batches):  # a cut tool batch asks once its tools answer
             self._seq.pending = self._owed_request()
         for batch in list(self._batches.values()):
@@ -248,6 +265,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         Handoff and reconnect updates find the greeting asked or given already; a caller
         who spoke before the session was configured gets a reply instead of a greeting.
         """
+        self._states.configured()
         if not self._greeting_owed or self._greeting_request is None:
             return []
         self._greeting = "asked"
@@ -271,8 +289,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         fatal = code in FATAL_CODES or error.get("type") in FATAL_TYPES
         actions = self._error_record(now, code=code or error.get("type") or "error", message=error.get("message") or "", fatal=fatal)
         if fatal:
-            self._ended = True
-            return actions + [EndSession(f"fatal error: {code or error.get('type')}")]
+            return actions + [self._close(f"fatal error: {code or error.get('type')}")]
         return actions + self._seq.flush()
 
     def _error_record(self, now: float, *, code: str, message: str, fatal: bool = False) -> list[Action]:
@@ -288,6 +305,11 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         return [Notice(f"unknown server event type {kind!r} ignored")]
 
     # ---- helpers ---------------------------------------------------------------------
+
+    def _close(self, reason: str) -> EndSession:
+        self._ended = True
+        self._states.closed()
+        return EndSession(reason)
 
     def _next_event_id(self) -> str:
         self._event_count += 1

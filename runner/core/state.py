@@ -22,6 +22,8 @@ class ItemState:
     user_turn: int
     turn: TurnLatency | None = None  # the user turn this item answers
     received_bytes: int = 0
+    played: bool = False  # some of its audio went to our playback
+    audio_done: bool = False  # response.output_audio.done (or the response's end) seen
     muted: bool = False  # cut by barge-in or a guardrail: drop the rest of its output
     # The transcript entry: "pending" until the text is complete, "owed" while the complete
     # text waits for playback to say how much was heard, then "written".

@@ -34,7 +34,7 @@ class TurnsMixin:
         self.transcript.append(Message("user", self._agent.name, text, "done", now, now))
         self._start_turn(now)
         item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-        actions: list[Action] = [self._send({"type": "conversation.item.create", "item": item}), UserMessage(text, None)]
+        actions: list[Action] = [*self._states.user_ended(), self._send({"type": "conversation.item.create", "item": item}), UserMessage(text, None)]
         if self._input_policies[self._agent.name]:
             return actions + self._gate_user_turn(text)
         return actions + self._request_response("reply")
@@ -44,7 +44,8 @@ class TurnsMixin:
         if self._ended:
             return []
         self._new_user_turn()
-        return self._barge_in("barge_in", now, server_cancels=False) + [self._send({"type": "input_audio_buffer.clear"})]
+        cut = self._barge_in("barge_in", now, server_cancels=False)
+        return [*cut, self._send({"type": "input_audio_buffer.clear"}), *self._states.user_started()]
 
     def commit_user_turn(self: Session, audio_ms: float, now: float) -> list[Action]:
         """Push-to-talk released: commit the audio and ask for a reply (or wait for the input check)."""
@@ -52,9 +53,9 @@ class TurnsMixin:
             return []
         if audio_ms < MIN_COMMIT_MS:
             hint = f"turn too short ({audio_ms:.0f} ms): hold the key while you speak, at least {MIN_COMMIT_MS} ms"
-            return [Notice(hint)]
+            return [*self._states.user_idle(), Notice(hint)]
         self._start_turn(now)
-        actions: list[Action] = [self._send({"type": "input_audio_buffer.commit"})]
+        actions: list[Action] = [*self._states.user_ended(), self._send({"type": "input_audio_buffer.commit"})]
         if self._input_policies[self._agent.name]:
             return actions  # the response follows the transcript's check
         return actions + self._request_response("reply")
@@ -70,11 +71,12 @@ class TurnsMixin:
         self._new_user_turn()
         detection = (self._agent.session.get("audio") or {}).get("input", {}).get("turn_detection")
         server_cancels = bool(detection) and detection.get("interrupt_response", True)
-        return self._barge_in("barge_in", now, server_cancels=server_cancels)
+        cut = self._barge_in("barge_in", now, server_cancels=server_cancels)
+        return [*cut, *self._states.user_started()]
 
     def _on_user_turn_end(self: Session, event: dict[str, Any], now: float) -> list[Action]:
         self._start_turn(now)
-        return []
+        return list(self._states.user_ended())
 
     def _on_committed(self: Session, event: dict[str, Any], now: float) -> list[Action]:
         if self._turn is None or self._turn.turn != self._user_turn:

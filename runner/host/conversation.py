@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequenc
 
 from ..core.actions import EndSession, Send
 from ..core.records import Notice, Record, UsageUpdated
+from ..core.states import Output
 from ..core.pricing import unpriced_warning
 from .artifacts import Redactor, SessionArtifacts, new_session_folder
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, Driver, Hooks, Outcome
@@ -150,6 +151,12 @@ class Conversation:
         """User audio in, already in the session's input format (PCM16 24 kHz, or G.711 bytes), in order."""
         self.driver.apply([Send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")})])
 
+    def _output(self) -> Output:
+        """Text; or audio the service plays itself (the sideband of a SIP/WebRTC call); or audio we play."""
+        if self.text:
+            return Output.TEXT
+        return Output.AUDIO_REMOTE if self._call_id is not None else Output.AUDIO_LOCAL
+
     def records(self) -> AsyncIterator[Record]:
         """Records as they happen, until the conversation is closed (one consumer; see RecordQueue)."""
         return self._records.__aiter__()
@@ -223,7 +230,7 @@ class Conversation:
             checker = GuardrailChecker(project.policies, client_factory=host.transport.rest_client)
             self._stack.push_async_callback(checker.aclose)
 
-        core = Session(compiled, start, guardrails=project.policies, limits=config.limits, audio=not self.text, session_id=self.id)
+        core = Session(compiled, start, guardrails=project.policies, limits=config.limits, output=self._output(), session_id=self.id)
         connection = host.transport.connection(model=config.model, call_id=self._call_id)
         self._report = lambda outcome: artifacts.report(
             build_report(core, config=config, config_hash=config_hash, started=started, outcome=outcome, session_id=self.id)

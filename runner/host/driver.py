@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence
 
 from ..core import Session
-from ..core.actions import CheckGuardrail, EndSession, Play, RunTool, Send, StopPlayback
+from ..core.actions import AudioComplete, CheckGuardrail, EndSession, Play, RunTool, Send, StopPlayback
 from ..core.records import Notice, Record
 from .errors import BadFrame, ConnectionLost
 
@@ -45,6 +45,7 @@ class GuardrailRunner(Protocol):
 
 class AudioOut(Protocol):
     def play(self, item_id: str, pcm: bytes) -> None: ...
+    def end_item(self, item_id: str) -> None: ...
     def stop(self) -> tuple[str | None, int]: ...
 
 
@@ -89,7 +90,7 @@ class Driver:
         self._ended = asyncio.Event()
         self._end_reason = ""
         self._configured = asyncio.Event()
-        self._early_audio: list[tuple[str, bytes]] = []  # played once an audio output is attached
+        self._early_audio: list[tuple[str, bytes | None]] = []  # played (None: ended) once an audio output is attached
         self._early_audio_bytes = 0
         self._connected = asyncio.Event()
         self._started_at = self.clock()
@@ -126,6 +127,11 @@ class Driver:
                 elif self._early_audio_bytes + len(pcm) <= EARLY_AUDIO_MAX_BYTES:
                     self._early_audio.append((action.item_id, pcm))
                     self._early_audio_bytes += len(pcm)
+            elif kind is AudioComplete:
+                if self.audio_out is not None:
+                    self.audio_out.end_item(action.item_id)
+                else:
+                    self._early_audio.append((action.item_id, None))
             elif kind is StopPlayback:
                 stopped.append(self.audio_out.stop() if self.audio_out is not None else (None, 0))
             elif kind is RunTool:
@@ -145,7 +151,10 @@ class Driver:
         self.audio_out = audio_out
         early, self._early_audio, self._early_audio_bytes = self._early_audio, [], 0
         for item_id, pcm in early:
-            audio_out.play(item_id, pcm)
+            if pcm is None:
+                audio_out.end_item(item_id)
+            else:
+                audio_out.play(item_id, pcm)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
