@@ -209,12 +209,27 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
             return self._error_record(now, code="malformed_event", message=f"malformed server event {kind!r}: {problem}; ignored")
         return handler(event, now)  # an exception from here on is our bug, and is raised
 
+    def next_deadline(self) -> float | None:
+        """When the core next needs `tick`: the session limit or a slow tool's filler; None: no timer.
+
+        Any other input may move it, so a driver asks again after each one.
+        """
+        if self._ended:
+            return None
+        due = [deadline for deadline in (self._limit_deadline(), self._filler_deadline()) if deadline is not None]
+        return min(due, default=None)
+
+    def _limit_deadline(self) -> float | None:
+        if self._started_at is None or self._ending is not None:
+            return None
+        return self._started_at + self._limits.max_session_minutes * 60
+
     def tick(self, now: float) -> list[Action]:
-        """Timers: the session limit and the slow-tool filler."""
+        """Timers that are due: the session limit and the slow-tool filler (see `next_deadline`)."""
         if self._ended:
             return []
-        started = self._started_at
-        if started is not None and self._ending is None and now - started >= self._limits.max_session_minutes * 60:
+        limit = self._limit_deadline()
+        if limit is not None and now >= limit:
             notice = Notice(f"session limit of {self._limits.max_session_minutes:g} minutes reached")
             return [notice, *self._say_goodbye("session_limit", LIMIT_GOODBYE_INSTRUCTIONS)]
         return self._filler(now)

@@ -142,12 +142,20 @@ class ToolsMixin:
         items = tool_call_items(call_id, name, arguments, output)
         return [self._send({"type": "conversation.item.create", "item": item}) for item in (items if batch.calls_gone else items[1:])]
 
+    def _filler_deadline(self: Session) -> float | None:
+        """When the first tool still running without a filler deserves one (None: none does, or a response is owed)."""
+        if self._seq.busy or self._seq.pending is not None or self._ending is not None:
+            return None
+        due = [call.started + self._limits.filler_after for call, batch in self._calls.values() if batch.response_done and not batch.filler_sent]
+        return min(due, default=None)
+
     def _filler(self: Session, now: float) -> list[Action]:
         """One 'working on it' response per batch whose tool runs past `filler_after`."""
-        if self._seq.busy or self._seq.pending is not None or self._ending is not None:
+        due = self._filler_deadline()
+        if due is None or now < due:
             return []
         for call, batch in self._calls.values():
-            if batch.response_done and not batch.filler_sent and now - call.started >= self._limits.filler_after:
+            if batch.response_done and not batch.filler_sent and call.started + self._limits.filler_after <= now:
                 batch.filler_sent = True
                 return self._request_response("filler", {"instructions": FILLER_INSTRUCTIONS, "tool_choice": "none"})
         return []

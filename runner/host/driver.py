@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import time
 import traceback
@@ -23,7 +24,6 @@ from .errors import BadFrame, ConnectionLost
 
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # one outage's budget: reset once a socket is configured
 SETUP_TIMEOUT = 10.0  # seconds a new socket has to confirm the session (like the handshake's own timeout)
-TICK_SECONDS = 0.25
 FINISH_TIMEOUT = 30.0  # seconds a closing session waits for the pending reply
 EARLY_AUDIO_MAX_BYTES = 48_000 * 60  # a minute of 24 kHz PCM16 kept for an audio output not attached yet
 
@@ -93,6 +93,8 @@ class Driver:
         self._early_audio: list[tuple[str, bytes | None]] = []  # played (None: ended) once an audio output is attached
         self._early_audio_bytes = 0
         self._connected = asyncio.Event()
+        self._rearm = asyncio.Event()  # the core's next deadline moved: the timer sleeps again
+        self._armed: float | None = None
         self._started_at = self.clock()
         self._unconfirmed_since: float | None = None  # when the current socket opened, until session.updated
         self._created_on_socket = False  # the current socket sent session.created
@@ -145,6 +147,8 @@ class Driver:
                 self._ended.set()
         for item_id, played_ms in stopped:
             self.apply(self.session.playback_stopped(item_id, played_ms, self.now()))
+        if self.session.next_deadline() != self._armed:
+            self._rearm.set()
 
     def attach_audio(self, audio_out: AudioOut) -> None:
         """Voice streams start once the session is configured; a greeting may already be arriving."""
@@ -294,6 +298,7 @@ class Driver:
             self._discard_outgoing()
             self._connected.set()
             self._unconfirmed_since, self._created_on_socket = self.now(), False
+            self._rearm.set()  # the new socket's setup deadline
             self.apply(self.session.reconnected(self.now()))  # session.update first, then the history
             return True
         if closed_unconfigured:
@@ -319,11 +324,21 @@ class Driver:
         """Drop events queued for the lost socket; runs with no await before `reconnected`."""
         self._outgoing.clear()
 
-    async def _ticker(self) -> None:
+    async def _timer(self) -> None:
+        """Sleep until the core's next deadline (or the setup timeout), not on a polling tick."""
         while True:
-            await asyncio.sleep(TICK_SECONDS)
+            self._rearm.clear()
+            self._armed = self.session.next_deadline()
             opened = self._unconfirmed_since
-            if opened is not None and self.now() - opened > self.setup_timeout:
+            setup_deadline = None if opened is None else opened + self.setup_timeout
+            wake = min((d for d in (self._armed, setup_deadline) if d is not None), default=None)
+            if wake is None:
+                await self._rearm.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._rearm.wait(), max(0.0, wake - self.now()))
+            opened = self._unconfirmed_since
+            if opened is not None and self.now() - opened >= self.setup_timeout:
                 self._fail("setup timed out", f"the server did not confirm the session within {self.setup_timeout:g} s (no session.updated)")
                 return
             self.apply(self.session.tick(self.now()))
@@ -341,7 +356,7 @@ class Driver:
             return
         self._connected.set()
         self._unconfirmed_since = self.now()
-        for loop_body in (self._writer(), self._reader(), self._ticker()):
+        for loop_body in (self._writer(), self._reader(), self._timer()):
             self._spawn(loop_body)
         self.apply(self.session.start(self.now()))
         await self._unless_stopped(self._configured.wait(), stop)

@@ -104,7 +104,7 @@ class Checked:
 
         def call(*args: Any, **kwargs: Any) -> list[Action]:
             actions = attribute(*args, **kwargs)
-            for action in actions:
+            for action in actions if isinstance(actions, list) else ():
                 if isinstance(action, Send):
                     assert client_event_problems(action.event) == [], action.event
             return actions

@@ -80,8 +80,10 @@ def test_an_interrupted_turn_is_flagged(make_session, server):
 def test_the_session_limit_says_goodbye_then_ends_after_it(make_session, server, h):
     s = make_session(limits=Limits(max_session_minutes=1))
     s.start(100.0)
+    assert s.next_deadline() == 160.0
     assert s.tick(159.9) == []
     actions = s.tick(160.0)
+    assert s.next_deadline() is None  # the goodbye is on its way
     assert h.records(actions, "notice") == [{"message": "session limit of 1 minutes reached"}]
     goodbye = h.sent(actions)
     assert [e["type"] for e in goodbye] == ["response.create"] and goodbye[0]["response"]["tool_choice"] == "none"
