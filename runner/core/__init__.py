@@ -1,7 +1,7 @@
 """The sans-I/O session core: server events and local inputs in, actions out."""
 
 from runner.core.actions import Action, AudioComplete, CheckGuardrail, EndSession, Play, RunTool, Send, StopPlayback
-from runner.core.guarding import heard_text
+from runner.core.playback import heard_text
 from runner.core.records import (
     AgentStartedSpeaking, AgentStoppedSpeaking, AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored,
     ErrorReported, GuardrailTripped, Handoff, Heard, Interrupted, LatencyMeasured, Notice, Record, ToolFinished,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from runner.core.actions import Action, AudioComplete, Play
+from runner.core.actions import Action, Play, Send
+from runner.core.playback import StopReason
 from runner.core.records import AssistantDelta, AssistantMessage, UsageUpdated
 from runner.core.transcript import Message
 from runner.core.sequencer import ResponseRequest
@@ -43,7 +44,7 @@ class ResponsesMixin:
         response = self._responses.get(response_id) if response_id else None
         agent = response.agent if response is not None else self._agent.name
         message = Message("assistant", agent, "", "in_progress", now, item_id=item_id, response_id=response_id)
-        policies = self._output_policies[agent]
+        policies = self._gate.output_policies[agent]
         item = ItemState(message, response, policies, [p.check_every_chars for p in policies], self._user_turn, self._turn)
         if response is not None:
             item.muted = response.muted
@@ -57,26 +58,31 @@ class ResponsesMixin:
         item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
         delta = event["delta"]
         item.received_bytes += len(delta) * 3 // 4 - (2 if delta.endswith("==") else 1 if delta.endswith("=") else 0)
-        if item.muted or item.audio_done or not self._local_audio:
+        if item.muted or item.audio_done or not self._playback.local:
             return []  # cut, past its end, or played by the service (WebRTC, SIP)
-        self._audible[item_id] = item
-        item.played = True
-        actions = self._states.agent_audible(item_id)
+        actions = self._playback.play(item)
         if self._turn is not None and self._turn.first_output is None:
             actions.append(self._first_output(now))
         return [*actions, Play(item_id, delta)]
 
     def _on_audio_done(self: Session, event: dict[str, Any], now: float) -> list[Action]:
         item = self._items.get(event["item_id"])
-        return [] if item is None else self._audio_complete(item)
+        return [] if item is None else self._playback.audio_complete(item)
 
-    def _audio_complete(self: Session, item: ItemState) -> list[Action]:
-        """No more audio for `item`: playback reports it finished once the queued audio is heard."""
-        if item.audio_done:
+    def _on_remote_audio_started(self: Session, event: dict[str, Any], now: float) -> list[Action]:
+        """The service started playing a response (WebRTC, SIP): the first output the caller hears."""
+        if self._output is not Output.AUDIO_REMOTE:
             return []
-        item.audio_done = True
-        item_id = item.message.item_id
-        return [AudioComplete(item_id)] if item.played and item_id in self._audible else []
+        actions: list[Action] = list(self._states.agent_audible(None))
+        if self._turn is not None and self._turn.first_output is None:
+            actions.append(self._first_output(now))
+        return actions
+
+    def _on_remote_audio_stopped(self: Session, event: dict[str, Any], now: float) -> list[Action]:
+        """Played out, or cleared on barge-in: the service truncates the item itself."""
+        if self._output is not Output.AUDIO_REMOTE:
+            return []
+        return list(self._states.agent_silent())
 
     def _on_text_delta(self: Session, event: dict[str, Any], now: float) -> list[Action]:
         item_id = event["item_id"]
@@ -90,7 +96,7 @@ class ResponsesMixin:
         if self._output is Output.TEXT and self._turn is not None and self._turn.first_output is None:
             actions.append(self._first_output(now))
         if item.policies:
-            self._streaming_checks(item, actions)
+            self._gate.streaming_checks(item, actions)
         return actions
 
     def _on_text_done(self: Session, event: dict[str, Any], now: float) -> list[Action]:
@@ -104,11 +110,11 @@ class ResponsesMixin:
             message.text = final
         # Still playing: the transcript entry follows as `Heard` or `Interrupted` once
         # playback tells how much was heard.
-        playing = item_id in self._audible
+        playing = self._playback.is_audible(item)
         item.entry = "owed" if playing else "written"
         actions: list[Action] = [AssistantMessage(message.agent, item_id, message.text, heard_ms=message.heard_ms, playing=playing)]
         if item.policies:
-            self._final_checks(item, actions)
+            self._gate.final_checks(item, actions)
         return actions
 
     def _on_output_item_done(self: Session, event: dict[str, Any], now: float) -> list[Action]:
@@ -136,7 +142,7 @@ class ResponsesMixin:
         if state is not None:
             state.active = False
             for item in state.items:
-                actions += self._audio_complete(item)
+                actions += self._playback.audio_complete(item)
                 if item.message.status == "in_progress":
                     item.message.status = "done" if status in ("completed", "incomplete") and not item.muted else "interrupted"
                     item.message.ended = now
@@ -144,13 +150,46 @@ class ResponsesMixin:
                 self._greeting = "given"
             if state.request is not None and state.request.purpose == "goodbye":
                 return actions + [self._close(self._ending or "ended")]
-        batch = self._batches.get(response_id)
-        if batch is not None:
-            batch.response_done = True
-            actions += self._finish_batch(batch, now)
+        actions += self._tools.response_done(response_id or "", now)
         return actions + self._seq.flush()
 
-    def _request_response(self: Session, purpose: str, response: dict[str, Any] | None = None) -> list[Action]:
+    # ---- cutting a response off -------------------------------------------------------
+
+    def _barge_in(self: Session, reason: StopReason, now: float, *, server_cancels: bool) -> list[Action]:
+        actions = self._playback.stop(reason)
+        response = self._current
+        if response is not None and response.active and not response.muted:
+            self._mute(response)
+            if self._turn is not None:
+                self._turn.interrupted = True
+            if not server_cancels:
+                actions.append(self._cancel(response))
+            for item in response.items:  # audible items are reported once playback has stopped
+                if not self._playback.is_audible(item):
+                    actions += self._playback.cut_unplayed(item)
+        return actions
+
+    def cut(self: Session, response: ResponseState) -> list[Action]:
+        """Silence the rest of `response` and cancel it (a guardrail blocked it)."""
+        self._mute(response)
+        return [] if response.cancel_sent else [self._cancel(response)]
+
+    def _mute(self: Session, response: ResponseState) -> None:
+        response.muted = True
+        for item in response.items:
+            item.muted = True
+            if item.message.status == "in_progress":
+                item.message.status = "interrupted"
+
+    def _cancel(self: Session, response: ResponseState) -> Send:
+        response.cancel_sent = True
+        cancel = self.send({"type": "response.cancel", "response_id": response.id})
+        self._cancel_event_ids.add(cancel.event["event_id"])
+        return cancel
+
+    # ---- asking for responses ----------------------------------------------------------
+
+    def request_response(self: Session, purpose: str, response: dict[str, Any] | None = None) -> list[Action]:
         """Ask for a response through the sequencer; once ending, only the goodbye goes out."""
         if self._ending is not None and purpose != "goodbye":
             return []
@@ -161,10 +200,10 @@ class ResponsesMixin:
             return ResponseRequest("reply")
         return ResponseRequest("goodbye", {"instructions": self._goodbye_instructions, "tool_choice": "none"})
 
-    def _say_goodbye(self: Session, reason: str, instructions: str) -> list[Action]:
+    def say_goodbye(self: Session, reason: str, instructions: str) -> list[Action]:
         if self._ending is not None:
             return []
         self._ending = reason
         self._goodbye_instructions = instructions
         self._seq.drop_pending()
-        return self._request_response("goodbye", {"instructions": instructions, "tool_choice": "none"})
+        return self.request_response("goodbye", {"instructions": instructions, "tool_choice": "none"})

@@ -3,9 +3,11 @@
 Like h11: no asyncio, sockets, threads, clocks or randomness.  Server events and local
 inputs go in, a list of actions comes out, and the driver carries them out in order.
 Time is always the `now` argument; ids come from counters seeded by `session_id`.
-The response lifecycle lives in `ResponsesMixin`, user turns in `TurnsMixin`, tool calls
-and handoffs in `ToolsMixin`, barge-in and guardrails in `GuardrailsMixin`; this module
-holds the state, the dispatch table, errors and reconnects.
+Owned components keep their own state: `Playback` (what is audible, what was heard),
+`GuardrailGate` (checks in flight, the held user turn), `ToolBatches` (calls, handoffs,
+the filler) and the `ResponseSequencer`; they reach the session through small protocols
+and import nothing of it.  The response lifecycle lives in `ResponsesMixin`, user turns in
+`TurnsMixin`; this module holds the shared state, the dispatch table, errors and reconnects.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from runner.config.model import Guardrail, Limits
 from runner.core.actions import Action, EndSession, Send
 from runner.core.records import ErrorReported, Notice
 from runner.core.events import MalformedEvent, check_shape
-from runner.core.guarding import GuardrailsMixin
+from runner.core.guarding import GuardrailGate
+from runner.core.playback import Playback
 from runner.core.history import reseed_items
 from runner.core.responses import ResponsesMixin
 from runner.core.transcript import Breadcrumb, HandoffRecord, Message, ToolCall, TranscriptEntry, TurnLatency, Usage
 from runner.core.sequencer import ResponseSequencer
 from runner.core.states import Output, ResponsePhase, StateMachine, States
-from runner.core.state import InputGate, ItemState, PendingCheck, PendingStop, ResponseState, ToolBatch
-from runner.core.tooling import ToolsMixin
+from runner.core.state import ItemState, ResponseState, ToolBatch
+from runner.core.tooling import ToolBatches
 from runner.core.turns import TurnsMixin
 
 if TYPE_CHECKING:
@@ -51,7 +54,7 @@ IGNORED_EVENTS = frozenset({
 BYTES_PER_SECOND = {"audio/pcm": 48_000, "audio/pcmu": 8_000, "audio/pcma": 8_000}
 
 
-class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
+class Session(ResponsesMixin, TurnsMixin):
     """One conversation with a team of agents, as a pure state machine."""
 
     def __init__(
@@ -69,12 +72,10 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         self._agent = agents[start]
         self._limits = limits
         self._output = output
-        self._local_audio = output is Output.AUDIO_LOCAL  # we play it, so we track playback and truncate
         self._states = StateMachine()
         self.session_id = session_id
         self._event_prefix = f"evt_{session_id}_"
         self._event_count = 0
-        self._check_count = 0
         self._voice = self._agent.voice
         self._started_at: float | None = None
         self._ending: str | None = None  # reason, once a goodbye is on its way
@@ -86,26 +87,22 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         self._ended = False
         self._user_turn = 0
         self._turn: TurnLatency | None = None
-        self._output_policies = {n: _policies(a, guardrails, "assistant") for n, a in agents.items()}
-        self._input_policies = {n: _policies(a, guardrails, "user") for n, a in agents.items()}
-        self._bytes_per_second = {n: _bytes_per_second(a) for n, a in agents.items()}
+        # Owned components: each keeps its own state and reaches the rest through this session.
+        self._playback = Playback(
+            local=output is Output.AUDIO_LOCAL, states=self._states, bytes_per_second={n: _bytes_per_second(a) for n, a in agents.items()}, send=self.send
+        )
+        self._gate = GuardrailGate(
+            self, self._playback, output_policies={n: _policies(a, guardrails, "assistant") for n, a in agents.items()},
+            input_policies={n: _policies(a, guardrails, "user") for n, a in agents.items()},
+        )
+        self._tools = ToolBatches(self, filler_after=limits.filler_after)
         self._seq = ResponseSequencer(self._next_event_id)
         self._current: ResponseState | None = None
         self._responses: dict[str, ResponseState] = {}
         self._items: dict[str, ItemState] = {}
         self._user_items: dict[str, Message] = {}
-        self._audible: dict[str, ItemState] = {}
-        self._stop: PendingStop | None = None
-        self._batches: dict[str, ToolBatch] = {}
-        self._calls: dict[str, tuple[ToolCall, ToolBatch]] = {}
-        self._answered: set[str] = set()
-        self._checks: dict[int, PendingCheck] = {}
-        self._input_gate: InputGate | None = None
-        self._unknown_seen: set[str] = set()
         self._cancel_event_ids: set[str] = set()  # our response.cancel events, to recognise a late cancel
         self.transcript: list[TranscriptEntry] = []
-        self.handoffs: list[HandoffRecord] = []
-        self.tool_calls: list[ToolCall] = []
         self.latencies: list[TurnLatency] = []
         self.agents_visited: list[str] = [start]
         self.usage = Usage(model=str(self._agent.session.get("model", "")))
@@ -124,7 +121,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
             "response.created": self._on_response_created,
             "response.output_item.added": self._on_output_item_added,
             "response.output_item.done": self._on_output_item_done,
-            "response.function_call_arguments.done": self._on_call_arguments_done,
+            "response.function_call_arguments.done": self._tools.on_call,
             "response.done": self._on_response_done,
             "conversation.item.added": self._on_item_added,
             "conversation.item.created": self._on_item_added,
@@ -170,13 +167,21 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         Drivers wait for this to clear before the next scripted turn or before closing.
         """
         return bool(
-            self._greeting_owed or self._seq.busy or self._seq.pending is not None or self._batches or self._checks
-            or self._input_gate is not None or self._stop is not None
+            self._greeting_owed or self._seq.busy or self._seq.pending is not None or self._tools.busy or self._gate.busy
+            or self._playback.pending is not None
         )
 
     @property
     def _greeting_owed(self) -> bool:
         return self._greeting == "due" and not self._user_turn
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return self._tools.tool_calls
+
+    @property
+    def handoffs(self) -> list[HandoffRecord]:
+        return self._tools.handoffs
 
     @property
     def handoff_counts(self) -> dict[str, int]:
@@ -193,7 +198,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
     def start(self, now: float) -> list[Action]:
         """Configure the socket for the start agent (the only session.update with a voice)."""
         self._started_at = now
-        return [self._send({"type": "session.update", "session": self._full_session(self._agent)})]
+        return [self.send({"type": "session.update", "session": self._full_session(self._agent)})]
 
     def receive(self, event: dict[str, Any], now: float) -> list[Action]:
         """Feed one server event; a malformed one is reported, a bug of ours raises."""
@@ -219,6 +224,12 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         due = [deadline for deadline in (self._limit_deadline(), self._filler_deadline()) if deadline is not None]
         return min(due, default=None)
 
+    def _filler_deadline(self) -> float | None:
+        """A slow tool's filler is due only while no response is active, owed or ending the call."""
+        if self._seq.busy or self._seq.pending is not None or self._ending is not None:
+            return None
+        return self._tools.filler_deadline()
+
     def _limit_deadline(self) -> float | None:
         if self._started_at is None or self._ending is not None:
             return None
@@ -231,8 +242,9 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         limit = self._limit_deadline()
         if limit is not None and now >= limit:
             notice = Notice(f"session limit of {self._limits.max_session_minutes:g} minutes reached")
-            return [notice, *self._say_goodbye("session_limit", LIMIT_GOODBYE_INSTRUCTIONS)]
-        return self._filler(now)
+            return [notice, *self.say_goodbye("session_limit", LIMIT_GOODBYE_INSTRUCTIONS)]
+        filler = self._filler_deadline()
+        return self._tools.filler(now) if filler is not None and now >= filler else []
 
     def end(self, reason: str, now: float) -> list[Action]:
         """Say goodbye, then EndSession; a second call ends at once."""
@@ -240,7 +252,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
             return []
         if self._ending is not None:
             return [self._close(self._ending)]
-        return self._say_goodbye(reason, GOODBYE_INSTRUCTIONS)
+        return self.say_goodbye(reason, GOODBYE_INSTRUCTIONS)
 
     def connection_lost(self, why: str, now: float) -> list[Action]:
         """The socket dropped; the driver dials again and calls `reconnected` once it has a new one."""
@@ -252,9 +264,9 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         """A new socket: configure it, re-seed the history, and reply if a reply was owed."""
         if self._ended:
             return []
-        actions: list[Action] = [self._send({"type": "session.update", "session": self._full_session(self._agent)})]
+        actions: list[Action] = [self.send({"type": "session.update", "session": self._full_session(self._agent)})]
         items = reseed_items(self.transcript)
-        actions += [self._send({"type": "conversation.item.create", "item": item}) for item in items]
+        actions += [self.send({"type": "conversation.item.create", "item": item}) for item in items]
         owed = self._seq.reset()
         if self._greeting == "asked" and not self._user_turn:
             self._greeting = "due"  # cut by the drop: asked again once the new socket is configured
@@ -265,12 +277,9 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
             self._current = None
         self._responses.clear()
         actions += self._states.restored(f"reconnected: session re-sent, {len(items)} history items re-seeded")
-        if owed and (cut is None or cut.id not in self._batches):  # a cut tool batch asks once its tools answer
+        if owed and (cut is None or not self._tools.has_batch(cut.id)):  # a cut tool batch asks once its tools answer
             self._seq.pending = self._owed_request()
-        for batch in list(self._batches.values()):
-            batch.calls_gone = True
-            batch.response_done = True
-            actions += self._finish_batch(batch, now)
+        actions += self._tools.reconnected(now)
         actions += self._seq.flush()
         return actions
 
@@ -284,7 +293,7 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         if not self._greeting_owed or self._greeting_request is None:
             return []
         self._greeting = "asked"
-        return self._request_response("greeting", dict(self._greeting_request))
+        return self.request_response("greeting", dict(self._greeting_request))
 
     # ---- errors ----------------------------------------------------------------------
 
@@ -330,7 +339,61 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         self._event_count += 1
         return f"{self._event_prefix}{self._event_count}"
 
-    def _send(self, event: dict[str, Any]) -> Send:
+    # ---- for the components: the GateOwner and ToolsOwner interfaces ---------------------
+
+    @property
+    def agent(self) -> CompiledAgent:
+        """The agent that speaks now."""
+        return self._agent
+
+    def transfer_to(self, target: str) -> None:
+        self._agent = self._agents[target]
+        if target not in self.agents_visited:
+            self.agents_visited.append(target)
+
+    def response_in_progress(self, response_id: str) -> bool:
+        return response_id in self._responses
+
+    def tool_time(self, seconds: float) -> None:
+        if self._turn is not None:
+            self._turn.tool_seconds += seconds
+
+    def tool_done(self, call_id: str, output: str, *, error: str | None, duration: float, now: float) -> list[Action]:
+        """A tool finished. `output` is what the model sees; `error`, when set, says why it failed
+        (a timeout, an exception, invalid arguments) for the transcript and report; an empty
+        `output` with an error set is sent as `{"error": error}`."""
+        return self._tools.tool_done(call_id, output, error=error, duration=duration, now=now)
+
+    @property
+    def user_turn(self) -> int:
+        """The number of the user's current turn (input since the last one makes checks stale)."""
+        return self._user_turn
+
+    @property
+    def agent_name(self) -> str:
+        return self._agent.name
+
+    def note(self, entry: TranscriptEntry) -> None:
+        self.transcript.append(entry)
+
+    def playback_stopped(self, item_id: str | None, played_ms: float, now: float) -> list[Action]:
+        """The driver's answer to StopPlayback: which item was audible and how much was heard."""
+        actions, after = self._playback.stopped(item_id, played_ms, ended=self._ended)
+        for consequence in after:
+            actions += self._gate.after_stop(consequence, now)
+        return actions
+
+    def playback_finished(self, item_id: str, now: float) -> list[Action]:
+        """The whole item was heard."""
+        return self._playback.finished(item_id)
+
+    def guardrail_result(
+        self, check_id: int, *, tripped: bool, category: str | None = None, rationale: str | None = None, error: str | None = None, now: float
+    ) -> list[Action]:
+        """A verdict for a CheckGuardrail. `error` with `tripped` false: the check failed open."""
+        return self._gate.guardrail_result(check_id, tripped=tripped, category=category, rationale=rationale, error=error, now=now)
+
+    def send(self, event: dict[str, Any]) -> Send:
         event["event_id"] = self._next_event_id()
         return Send(event)
 

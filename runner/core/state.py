@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 from runner.config.model import Guardrail
-from runner.core.actions import Action
 from runner.core.transcript import Message, TurnLatency
 from runner.core.sequencer import ResponseRequest
 
@@ -84,11 +83,3 @@ class InputGate:
     user_turn: int
     text: str
     pending: set[int] = field(default_factory=set)
-
-
-@dataclass(slots=True)
-class PendingStop:
-    """A StopPlayback awaiting `playback_stopped`, and what to do after the truncate."""
-
-    reason: Literal["barge_in", "guardrail", "end"]
-    then: list[Callable[[float], list[Action]]] = field(default_factory=list)

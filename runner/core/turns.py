@@ -34,10 +34,10 @@ class TurnsMixin:
         self.transcript.append(Message("user", self._agent.name, text, "done", now, now))
         self._start_turn(now)
         item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-        actions: list[Action] = [*self._states.user_ended(), self._send({"type": "conversation.item.create", "item": item}), UserMessage(text, None)]
-        if self._input_policies[self._agent.name]:
-            return actions + self._gate_user_turn(text)
-        return actions + self._request_response("reply")
+        actions: list[Action] = [*self._states.user_ended(), self.send({"type": "conversation.item.create", "item": item}), UserMessage(text, None)]
+        if self._gate.guards_input(self._agent.name):
+            return actions + self._gate.gate_user_turn(text)
+        return actions + self.request_response("reply")
 
     def begin_user_turn(self: Session, now: float) -> list[Action]:
         """Push-to-talk pressed: cut the agent off and start from an empty input buffer."""
@@ -45,7 +45,7 @@ class TurnsMixin:
             return []
         self._new_user_turn()
         cut = self._barge_in("barge_in", now, server_cancels=False)
-        return [*cut, self._send({"type": "input_audio_buffer.clear"}), *self._states.user_started()]
+        return [*cut, self.send({"type": "input_audio_buffer.clear"}), *self._states.user_started()]
 
     def commit_user_turn(self: Session, audio_ms: float, now: float) -> list[Action]:
         """Push-to-talk released: commit the audio and ask for a reply (or wait for the input check)."""
@@ -55,10 +55,10 @@ class TurnsMixin:
             hint = f"turn too short ({audio_ms:.0f} ms): hold the key while you speak, at least {MIN_COMMIT_MS} ms"
             return [*self._states.user_idle(), Notice(hint)]
         self._start_turn(now)
-        actions: list[Action] = [*self._states.user_ended(), self._send({"type": "input_audio_buffer.commit"})]
-        if self._input_policies[self._agent.name]:
+        actions: list[Action] = [*self._states.user_ended(), self.send({"type": "input_audio_buffer.commit"})]
+        if self._gate.guards_input(self._agent.name):
             return actions  # the response follows the transcript's check
-        return actions + self._request_response("reply")
+        return actions + self.request_response("reply")
 
     def interrupt(self: Session, now: float) -> list[Action]:
         """Local barge-in: the server does not know, so the client cancels."""
@@ -111,20 +111,20 @@ class TurnsMixin:
         message.status = "done"
         message.ended = message.ended or now
         actions: list[Action] = [UserMessage(message.text, item_id)]
-        if self._input_policies[self._agent.name] and self._ending is None:
-            actions += self._gate_user_turn(message.text)
+        if self._gate.guards_input(self._agent.name) and self._ending is None:
+            actions += self._gate.gate_user_turn(message.text)
         return actions
 
     def _on_transcription_failed(self: Session, event: dict[str, Any], now: float) -> list[Action]:
         error = event.get("error") or {}
         actions = self._error_record(now, code=error.get("code") or "transcription_failed", message=error.get("message") or "input transcription failed")
-        if self._input_policies[self._agent.name] and self._ending is None:
-            actions += self._gate_without_transcript()
+        if self._gate.guards_input(self._agent.name) and self._ending is None:
+            actions += self._gate.gate_without_transcript()
         return actions
 
     def _new_user_turn(self) -> None:
         self._user_turn += 1
-        self._input_gate = None  # an earlier turn's input check is now stale
+        self._gate.new_user_turn()
 
     def _start_turn(self: Session, now: float) -> None:
         self._turn = TurnLatency(len(self.latencies) + 1, now)
