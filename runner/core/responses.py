@@ -30,8 +30,7 @@ class ResponsesMixin:
         self._responses[response_id] = state
         self._current = state
         self._states.response_created()
-        if self._turn is not None and self._turn.response_created is None:
-            self._turn.response_created = now
+        self._turns.response_created(now)
         return []
 
     def _on_output_item_added(self: Session, event: dict[str, Any], now: float) -> list[Action]:
@@ -45,7 +44,7 @@ class ResponsesMixin:
         agent = response.agent if response is not None else self._agent.name
         message = Message("assistant", agent, "", "in_progress", now, item_id=item_id, response_id=response_id)
         policies = self._gate.output_policies[agent]
-        item = ItemState(message, response, policies, [p.check_every_chars for p in policies], self._user_turn, self._turn)
+        item = ItemState(message, response, policies, [p.check_every_chars for p in policies], self._turns.number, self._turns.current)
         if response is not None:
             item.muted = response.muted
             response.items.append(item)
@@ -60,10 +59,7 @@ class ResponsesMixin:
         item.received_bytes += len(delta) * 3 // 4 - (2 if delta.endswith("==") else 1 if delta.endswith("=") else 0)
         if item.muted or item.audio_done or not self._playback.local:
             return []  # cut, past its end, or played by the service (WebRTC, SIP)
-        actions = self._playback.play(item)
-        if self._turn is not None and self._turn.first_output is None:
-            actions.append(self._first_output(now))
-        return [*actions, Play(item_id, delta)]
+        return [*self._playback.play(item), *self._turns.first_output(now), Play(item_id, delta)]
 
     def _on_audio_done(self: Session, event: dict[str, Any], now: float) -> list[Action]:
         item = self._items.get(event["item_id"])
@@ -73,10 +69,7 @@ class ResponsesMixin:
         """The service started playing a response (WebRTC, SIP): the first output the caller hears."""
         if self._output is not Output.AUDIO_REMOTE:
             return []
-        actions: list[Action] = list(self._states.agent_audible(None))
-        if self._turn is not None and self._turn.first_output is None:
-            actions.append(self._first_output(now))
-        return actions
+        return [*self._states.agent_audible(None), *self._turns.first_output(now)]
 
     def _on_remote_audio_stopped(self: Session, event: dict[str, Any], now: float) -> list[Action]:
         """Played out, or cleared on barge-in: the service truncates the item itself."""
@@ -93,8 +86,8 @@ class ResponsesMixin:
         message = item.message
         message.text += delta
         actions: list[Action] = [AssistantDelta(message.agent, item_id, delta)]
-        if self._output is Output.TEXT and self._turn is not None and self._turn.first_output is None:
-            actions.append(self._first_output(now))
+        if self._output is Output.TEXT:
+            actions += self._turns.first_output(now)
         if item.policies:
             self._gate.streaming_checks(item, actions)
         return actions
@@ -160,8 +153,7 @@ class ResponsesMixin:
         response = self._current
         if response is not None and response.active and not response.muted:
             self._mute(response)
-            if self._turn is not None:
-                self._turn.interrupted = True
+            self._turns.interrupted()
             if not server_cancels:
                 actions.append(self._cancel(response))
             for item in response.items:  # audible items are reported once playback has stopped

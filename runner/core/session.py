@@ -27,7 +27,7 @@ from runner.core.sequencer import ResponseSequencer
 from runner.core.states import Output, ResponsePhase, StateMachine, States
 from runner.core.state import ItemState, ResponseState, ToolBatch
 from runner.core.tooling import ToolBatches
-from runner.core.turns import TurnsMixin
+from runner.core.turns import UserTurns
 
 if TYPE_CHECKING:
     from runner.compile import CompiledAgent
@@ -54,7 +54,7 @@ IGNORED_EVENTS = frozenset({
 BYTES_PER_SECOND = {"audio/pcm": 48_000, "audio/pcmu": 8_000, "audio/pcma": 8_000}
 
 
-class Session(ResponsesMixin, TurnsMixin):
+class Session(ResponsesMixin):
     """One conversation with a team of agents, as a pure state machine."""
 
     def __init__(
@@ -85,8 +85,6 @@ class Session(ResponsesMixin, TurnsMixin):
         self._greeting_request = self._agent.greeting
         self._greeting: str | None = "due" if self._greeting_request is not None else None
         self._ended = False
-        self._user_turn = 0
-        self._turn: TurnLatency | None = None
         # Owned components: each keeps its own state and reaches the rest through this session.
         self._playback = Playback(
             local=output is Output.AUDIO_LOCAL, states=self._states, bytes_per_second={n: _bytes_per_second(a) for n, a in agents.items()}, send=self.send
@@ -96,14 +94,13 @@ class Session(ResponsesMixin, TurnsMixin):
             input_policies={n: _policies(a, guardrails, "user") for n, a in agents.items()},
         )
         self._tools = ToolBatches(self, filler_after=limits.filler_after)
+        self._turns = UserTurns(self, self._gate, self._states)
         self._seq = ResponseSequencer(self._next_event_id)
         self._current: ResponseState | None = None
         self._responses: dict[str, ResponseState] = {}
         self._items: dict[str, ItemState] = {}
-        self._user_items: dict[str, Message] = {}
         self._cancel_event_ids: set[str] = set()  # our response.cancel events, to recognise a late cancel
         self.transcript: list[TranscriptEntry] = []
-        self.latencies: list[TurnLatency] = []
         self.agents_visited: list[str] = [start]
         self.usage = Usage(model=str(self._agent.session.get("model", "")))
         self.unknown_events: dict[str, int] = {}
@@ -123,15 +120,15 @@ class Session(ResponsesMixin, TurnsMixin):
             "response.output_item.done": self._on_output_item_done,
             "response.function_call_arguments.done": self._tools.on_call,
             "response.done": self._on_response_done,
-            "conversation.item.added": self._on_item_added,
-            "conversation.item.created": self._on_item_added,
-            "conversation.item.done": self._on_item_done,
-            "conversation.item.input_audio_transcription.completed": self._on_transcription_completed,
-            "conversation.item.input_audio_transcription.failed": self._on_transcription_failed,
-            "input_audio_buffer.speech_started": self._on_speech_started,
-            "input_audio_buffer.speech_stopped": self._on_user_turn_end,
-            "input_audio_buffer.timeout_triggered": self._on_user_turn_end,
-            "input_audio_buffer.committed": self._on_committed,
+            "conversation.item.added": self._turns.on_item_added,
+            "conversation.item.created": self._turns.on_item_added,
+            "conversation.item.done": self._turns.on_item_done,
+            "conversation.item.input_audio_transcription.completed": self._turns.on_transcription_completed,
+            "conversation.item.input_audio_transcription.failed": self._turns.on_transcription_failed,
+            "input_audio_buffer.speech_started": self._turns.on_speech_started,
+            "input_audio_buffer.speech_stopped": self._turns.on_user_turn_end,
+            "input_audio_buffer.timeout_triggered": self._turns.on_user_turn_end,
+            "input_audio_buffer.committed": self._turns.on_committed,
             "error": self._on_error,
         }
         for name in IGNORED_EVENTS:
@@ -173,7 +170,12 @@ class Session(ResponsesMixin, TurnsMixin):
 
     @property
     def _greeting_owed(self) -> bool:
-        return self._greeting == "due" and not self._user_turn
+        return self._greeting == "due" and not self._turns.number
+
+    @property
+    def latencies(self) -> list[TurnLatency]:
+        """One latency record per user turn that ended."""
+        return self._turns.latencies
 
     @property
     def tool_calls(self) -> list[ToolCall]:
@@ -194,6 +196,22 @@ class Session(ResponsesMixin, TurnsMixin):
         return counts
 
     # ---- inputs ----------------------------------------------------------------------
+
+    def user_text(self, text: str, now: float) -> list[Action]:
+        """A typed user turn: the item now, the response once input policies pass."""
+        return self._turns.user_text(text, now)
+
+    def begin_user_turn(self, now: float) -> list[Action]:
+        """Push-to-talk pressed: cut the agent off and start from an empty input buffer."""
+        return self._turns.begin_user_turn(now)
+
+    def commit_user_turn(self, audio_ms: float, now: float) -> list[Action]:
+        """Push-to-talk released: commit the audio and ask for a reply (or wait for the input check)."""
+        return self._turns.commit_user_turn(audio_ms, now)
+
+    def interrupt(self, now: float) -> list[Action]:
+        """Local barge-in: the server does not know, so the client cancels."""
+        return self._turns.interrupt(now)
 
     def start(self, now: float) -> list[Action]:
         """Configure the socket for the start agent (the only session.update with a voice)."""
@@ -268,7 +286,7 @@ class Session(ResponsesMixin, TurnsMixin):
         items = reseed_items(self.transcript)
         actions += [self.send({"type": "conversation.item.create", "item": item}) for item in items]
         owed = self._seq.reset()
-        if self._greeting == "asked" and not self._user_turn:
+        if self._greeting == "asked" and not self._turns.number:
             self._greeting = "due"  # cut by the drop: asked again once the new socket is configured
             owed = False
         cut = self._current
@@ -355,8 +373,7 @@ class Session(ResponsesMixin, TurnsMixin):
         return response_id in self._responses
 
     def tool_time(self, seconds: float) -> None:
-        if self._turn is not None:
-            self._turn.tool_seconds += seconds
+        self._turns.tool_time(seconds)
 
     def tool_done(self, call_id: str, output: str, *, error: str | None, duration: float, now: float) -> list[Action]:
         """A tool finished. `output` is what the model sees; `error`, when set, says why it failed
@@ -367,7 +384,18 @@ class Session(ResponsesMixin, TurnsMixin):
     @property
     def user_turn(self) -> int:
         """The number of the user's current turn (input since the last one makes checks stale)."""
-        return self._user_turn
+        return self._turns.number
+
+    @property
+    def ending(self) -> bool:
+        """A goodbye is on its way: no new turn gets a reply."""
+        return self._ending is not None
+
+    def barge_in(self, now: float, *, server_cancels: bool) -> list[Action]:
+        return self._barge_in("barge_in", now, server_cancels=server_cancels)
+
+    def error(self, now: float, *, code: str, message: str) -> list[Action]:
+        return self._error_record(now, code=code, message=message)
 
     @property
     def agent_name(self) -> str:
