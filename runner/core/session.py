@@ -16,18 +16,19 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from runner.config.model import Guardrail, Limits
 from runner.core.actions import Action, EndSession, Send
-from runner.core.records import ErrorReported, Notice
 from runner.core.events import MalformedEvent, check_shape
 from runner.core.guarding import GuardrailGate
-from runner.core.playback import Playback
 from runner.core.history import reseed_items
-from runner.core.responses import ResponsesMixin
-from runner.core.transcript import Breadcrumb, HandoffRecord, Message, ToolCall, TranscriptEntry, TurnLatency, Usage
-from runner.core.sequencer import ResponseSequencer
+from runner.core.playback import Playback
+from runner.core.records import ErrorReported, Notice
+from runner.core.responses import Responses
+from runner.core.sequencer import ResponseRequest, ResponseSequencer
+from runner.core.state import ResponseState
 from runner.core.states import Output, ResponsePhase, StateMachine, States
-from runner.core.state import ItemState, ResponseState, ToolBatch
 from runner.core.tooling import ToolBatches
+from runner.core.transcript import Breadcrumb, HandoffRecord, ToolCall, TranscriptEntry, TurnLatency, Usage
 from runner.core.turns import UserTurns
+from runner.core.wiring import IGNORED_EVENTS, bytes_per_second, check_wiring, ignore, policies
 
 if TYPE_CHECKING:
     from runner.compile import CompiledAgent
@@ -40,21 +41,9 @@ LIMIT_GOODBYE_INSTRUCTIONS = (
     "The session has reached its time limit. Tell the caller in one short sentence that you have to end "
     "the call now, and say goodbye. Do not call tools."
 )
-# Server events the core has no use for; anything not listed here or handled is "unknown".
-IGNORED_EVENTS = frozenset({
-    "session.created", "conversation.created", "conversation.item.retrieved",
-    "conversation.item.truncated", "conversation.item.deleted", "input_audio_buffer.cleared",
-    "input_audio_buffer.dtmf_event_received", "conversation.item.input_audio_transcription.delta",
-    "conversation.item.input_audio_transcription.segment", "rate_limits.updated",
-    "response.content_part.added", "response.content_part.done",
-    "response.function_call_arguments.delta", "mcp_list_tools.in_progress", "mcp_list_tools.completed",
-    "mcp_list_tools.failed", "response.mcp_call_arguments.delta", "response.mcp_call_arguments.done",
-    "response.mcp_call.in_progress", "response.mcp_call.completed", "response.mcp_call.failed",
-})
-BYTES_PER_SECOND = {"audio/pcm": 48_000, "audio/pcmu": 8_000, "audio/pcma": 8_000}
 
 
-class Session(ResponsesMixin):
+class Session:
     """One conversation with a team of agents, as a pure state machine."""
 
     def __init__(
@@ -67,7 +56,7 @@ class Session(ResponsesMixin):
         output: Output,
         session_id: str,
     ) -> None:
-        _check_wiring(agents, start, guardrails)
+        check_wiring(agents, start, guardrails)
         self._agents = agents
         self._agent = agents[start]
         self._limits = limits
@@ -87,39 +76,39 @@ class Session(ResponsesMixin):
         self._ended = False
         # Owned components: each keeps its own state and reaches the rest through this session.
         self._playback = Playback(
-            local=output is Output.AUDIO_LOCAL, states=self._states, bytes_per_second={n: _bytes_per_second(a) for n, a in agents.items()}, send=self.send
+            local=output is Output.AUDIO_LOCAL, states=self._states, bytes_per_second={n: bytes_per_second(a) for n, a in agents.items()}, send=self.send
         )
         self._gate = GuardrailGate(
-            self, self._playback, output_policies={n: _policies(a, guardrails, "assistant") for n, a in agents.items()},
-            input_policies={n: _policies(a, guardrails, "user") for n, a in agents.items()},
+            self, self._playback, output_policies={n: policies(a, guardrails, "assistant") for n, a in agents.items()},
+            input_policies={n: policies(a, guardrails, "user") for n, a in agents.items()},
         )
         self._tools = ToolBatches(self, filler_after=limits.filler_after)
         self._turns = UserTurns(self, self._gate, self._states)
         self._seq = ResponseSequencer(self._next_event_id)
-        self._current: ResponseState | None = None
-        self._responses: dict[str, ResponseState] = {}
-        self._items: dict[str, ItemState] = {}
-        self._cancel_event_ids: set[str] = set()  # our response.cancel events, to recognise a late cancel
+        self.usage = Usage(model=str(self._agent.session.get("model", "")))
+        self._responses = Responses(
+            self, output=output, sequencer=self._seq, states=self._states, playback=self._playback, gate=self._gate, tools=self._tools,
+            turns=self._turns, usage=self.usage,
+        )
         self.transcript: list[TranscriptEntry] = []
         self.agents_visited: list[str] = [start]
-        self.usage = Usage(model=str(self._agent.session.get("model", "")))
         self.unknown_events: dict[str, int] = {}
         self._handlers: dict[str, Callable[[dict[str, Any], float], list[Action]]] = {
-            "response.output_audio.delta": self._on_audio_delta,
-            "response.output_audio.done": self._on_audio_done,
-            "output_audio_buffer.started": self._on_remote_audio_started,
-            "output_audio_buffer.stopped": self._on_remote_audio_stopped,
-            "output_audio_buffer.cleared": self._on_remote_audio_stopped,
-            "response.output_audio_transcript.delta": self._on_text_delta,
-            "response.output_text.delta": self._on_text_delta,
-            "response.output_audio_transcript.done": self._on_text_done,
-            "response.output_text.done": self._on_text_done,
+            "response.output_audio.delta": self._responses.on_audio_delta,
+            "response.output_audio.done": self._responses.on_audio_done,
+            "output_audio_buffer.started": self._responses.on_remote_audio_started,
+            "output_audio_buffer.stopped": self._responses.on_remote_audio_stopped,
+            "output_audio_buffer.cleared": self._responses.on_remote_audio_stopped,
+            "response.output_audio_transcript.delta": self._responses.on_text_delta,
+            "response.output_text.delta": self._responses.on_text_delta,
+            "response.output_audio_transcript.done": self._responses.on_text_done,
+            "response.output_text.done": self._responses.on_text_done,
             "session.updated": self._on_session_updated,
-            "response.created": self._on_response_created,
-            "response.output_item.added": self._on_output_item_added,
-            "response.output_item.done": self._on_output_item_done,
+            "response.created": self._responses.on_response_created,
+            "response.output_item.added": self._responses.on_output_item_added,
+            "response.output_item.done": self._responses.on_output_item_done,
             "response.function_call_arguments.done": self._tools.on_call,
-            "response.done": self._on_response_done,
+            "response.done": self._responses.on_response_done,
             "conversation.item.added": self._turns.on_item_added,
             "conversation.item.created": self._turns.on_item_added,
             "conversation.item.done": self._turns.on_item_done,
@@ -132,7 +121,7 @@ class Session(ResponsesMixin):
             "error": self._on_error,
         }
         for name in IGNORED_EVENTS:
-            self._handlers[name] = _ignore
+            self._handlers[name] = ignore
 
     # ---- read-only state -------------------------------------------------------------
 
@@ -289,11 +278,7 @@ class Session(ResponsesMixin):
         if self._greeting == "asked" and not self._turns.number:
             self._greeting = "due"  # cut by the drop: asked again once the new socket is configured
             owed = False
-        cut = self._current
-        if cut is not None:
-            self._mute(cut)
-            self._current = None
-        self._responses.clear()
+        cut = self._responses.reconnected()
         actions += self._states.restored(f"reconnected: session re-sent, {len(items)} history items re-seeded")
         if owed and (cut is None or not self._tools.has_batch(cut.id)):  # a cut tool batch asks once its tools answer
             self._seq.pending = self._owed_request()
@@ -321,12 +306,11 @@ class Session(ResponsesMixin):
         failed_event = error.get("event_id")
         if failed_event is not None or code == RACE_CODE:
             refused = self._seq.refused(failed_event, race=code == RACE_CODE)
-            if refused is not None and self._current is not None and self._current.request is refused:
-                self._current.request = None  # the active response is the server's own
-        if failed_event in self._cancel_event_ids:
+            if refused is not None:
+                self._responses.refused(refused)
+        if self._responses.our_late_cancel(failed_event):
             # The response finished on the server before our cancel arrived: nothing was
             # left to cancel, which is the outcome we wanted.
-            self._cancel_event_ids.discard(failed_event)
             return self._seq.flush()
         fatal = code in FATAL_CODES or error.get("type") in FATAL_TYPES
         actions = self._error_record(now, code=code or error.get("type") or "error", message=error.get("message") or "", fatal=fatal)
@@ -370,7 +354,7 @@ class Session(ResponsesMixin):
             self.agents_visited.append(target)
 
     def response_in_progress(self, response_id: str) -> bool:
-        return response_id in self._responses
+        return self._responses.in_progress(response_id)
 
     def tool_time(self, seconds: float) -> None:
         self._turns.tool_time(seconds)
@@ -392,7 +376,7 @@ class Session(ResponsesMixin):
         return self._ending is not None
 
     def barge_in(self, now: float, *, server_cancels: bool) -> list[Action]:
-        return self._barge_in("barge_in", now, server_cancels=server_cancels)
+        return self._responses.barge_in("barge_in", now, server_cancels=server_cancels)
 
     def error(self, now: float, *, code: str, message: str) -> list[Action]:
         return self._error_record(now, code=code, message=message)
@@ -421,6 +405,38 @@ class Session(ResponsesMixin):
         """A verdict for a CheckGuardrail. `error` with `tripped` false: the check failed open."""
         return self._gate.guardrail_result(check_id, tripped=tripped, category=category, rationale=rationale, error=error, now=now)
 
+    def cut(self, response: ResponseState) -> list[Action]:
+        return self._responses.cut(response)
+
+    def finished(self, request: ResponseRequest | None) -> list[Action]:
+        """A response of ours is done: the greeting is given, or the goodbye said (EndSession)."""
+        if request is not None and request.purpose == "greeting":
+            self._greeting = "given"
+        if request is not None and request.purpose == "goodbye":
+            return [self._close(self._ending or "ended")]
+        return []
+
+    # ---- asking for responses ----------------------------------------------------------
+
+    def request_response(self, purpose: str, response: dict[str, Any] | None = None) -> list[Action]:
+        """Ask for a response through the sequencer; once ending, only the goodbye goes out."""
+        if self._ending is not None and purpose != "goodbye":
+            return []
+        return list(self._seq.request(ResponseRequest(purpose, response or {})))
+
+    def _owed_request(self) -> ResponseRequest:
+        if self._ending is None:
+            return ResponseRequest("reply")
+        return ResponseRequest("goodbye", {"instructions": self._goodbye_instructions, "tool_choice": "none"})
+
+    def say_goodbye(self, reason: str, instructions: str) -> list[Action]:
+        if self._ending is not None:
+            return []
+        self._ending = reason
+        self._goodbye_instructions = instructions
+        self._seq.drop_pending()
+        return self.request_response("goodbye", {"instructions": instructions, "tool_choice": "none"})
+
     def send(self, event: dict[str, Any]) -> Send:
         event["event_id"] = self._next_event_id()
         return Send(event)
@@ -432,29 +448,3 @@ class Session(ResponsesMixin):
         if audio and "output" in audio:
             session["audio"] = {**audio, "output": {**audio["output"], "voice": self._voice}}
         return session
-
-
-def _ignore(event: dict[str, Any], now: float) -> list[Action]:
-    return []
-
-
-def _policies(agent: CompiledAgent, guardrails: Mapping[str, Guardrail], role: str) -> tuple[Guardrail, ...]:
-    return tuple(guardrails[name] for name in agent.guardrails if role in guardrails[name].checks)
-
-
-def _bytes_per_second(agent: CompiledAgent) -> int:
-    output = (agent.session.get("audio") or {}).get("output") or {}
-    return BYTES_PER_SECOND.get((output.get("format") or {}).get("type", "audio/pcm"), 48_000)
-
-
-def _check_wiring(agents: Mapping[str, CompiledAgent], start: str, guardrails: Mapping[str, Guardrail]) -> None:
-    """Programming errors in how the driver built the session: fail loudly, naming the culprit."""
-    if start not in agents:
-        raise ValueError(f"start agent {start!r} is not among the agents: {', '.join(agents) or 'none'}")
-    for name, agent in agents.items():
-        for tool, target in agent.transfers.items():
-            if target not in agents:
-                raise ValueError(f"agent {name!r}: transfer tool {tool!r} targets unknown agent {target!r}")
-        for policy in agent.guardrails:
-            if policy not in guardrails:
-                raise ValueError(f"agent {name!r}: guardrail policy {policy!r} is not among the guardrails given")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from runner.core import Session
+from runner.core.responses import Responses
 
 
 def test_an_exception_inside_a_core_handler_is_raised_not_recorded_as_a_malformed_event(make_session, server, monkeypatch):
     def broken(self, event, now):
         raise AttributeError("'NoneType' object has no attribute 'agent'")
 
-    monkeypatch.setattr(Session, "_on_response_created", broken)
+    monkeypatch.setattr(Responses, "on_response_created", broken)
     s = make_session()
     s.start(0.0)
     s.feed(server.session_updated())
