@@ -21,6 +21,7 @@ from runner.core.states import Output, StateMachine
 from runner.core.tooling import ToolBatches
 from runner.core.transcript import Message, TranscriptEntry, Usage
 from runner.core.turns import UserTurns
+from runner.core.wiring import Handler
 
 
 class ResponsesOwner(Protocol):
@@ -52,6 +53,24 @@ class Responses:
         self._items: dict[str, ItemState] = {}
         self.current: ResponseState | None = None
         self._cancel_event_ids: set[str] = set()  # our response.cancel events, to recognise a late cancel
+
+    def handlers(self) -> dict[str, Handler]:
+        """The server events of a response's life."""
+        return {
+            "response.created": self.on_response_created,
+            "response.output_item.added": self.on_output_item_added,
+            "response.output_audio.delta": self.on_audio_delta,
+            "response.output_audio.done": self.on_audio_done,
+            "response.output_audio_transcript.delta": self.on_text_delta,
+            "response.output_text.delta": self.on_text_delta,
+            "response.output_audio_transcript.done": self.on_text_done,
+            "response.output_text.done": self.on_text_done,
+            "response.output_item.done": self.on_output_item_done,
+            "response.done": self.on_response_done,
+            "output_audio_buffer.started": self.on_remote_audio_started,
+            "output_audio_buffer.stopped": self.on_remote_audio_stopped,
+            "output_audio_buffer.cleared": self.on_remote_audio_stopped,
+        }
 
     def in_progress(self, response_id: str) -> bool:
         return response_id in self._responses

@@ -12,7 +12,8 @@ and import nothing of it.  The response lifecycle lives in `ResponsesMixin`, use
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+import collections
+from typing import TYPE_CHECKING, Any, Mapping
 
 from runner.config.model import Guardrail, Limits
 from runner.core.actions import Action, EndSession, Send
@@ -24,11 +25,11 @@ from runner.core.records import ErrorReported, Notice
 from runner.core.responses import Responses
 from runner.core.sequencer import ResponseRequest, ResponseSequencer
 from runner.core.state import ResponseState
-from runner.core.states import Output, ResponsePhase, StateMachine, States
+from runner.core.states import Output, StateMachine, States
 from runner.core.tooling import ToolBatches
 from runner.core.transcript import Breadcrumb, HandoffRecord, ToolCall, TranscriptEntry, TurnLatency, Usage
 from runner.core.turns import UserTurns
-from runner.core.wiring import IGNORED_EVENTS, bytes_per_second, check_wiring, ignore, policies
+from runner.core.wiring import IGNORED_EVENTS, Handler, bytes_per_second, check_wiring, ignore, policies
 
 if TYPE_CHECKING:
     from runner.compile import CompiledAgent
@@ -93,35 +94,14 @@ class Session:
         self.transcript: list[TranscriptEntry] = []
         self.agents_visited: list[str] = [start]
         self.unknown_events: dict[str, int] = {}
-        self._handlers: dict[str, Callable[[dict[str, Any], float], list[Action]]] = {
-            "response.output_audio.delta": self._responses.on_audio_delta,
-            "response.output_audio.done": self._responses.on_audio_done,
-            "output_audio_buffer.started": self._responses.on_remote_audio_started,
-            "output_audio_buffer.stopped": self._responses.on_remote_audio_stopped,
-            "output_audio_buffer.cleared": self._responses.on_remote_audio_stopped,
-            "response.output_audio_transcript.delta": self._responses.on_text_delta,
-            "response.output_text.delta": self._responses.on_text_delta,
-            "response.output_audio_transcript.done": self._responses.on_text_done,
-            "response.output_text.done": self._responses.on_text_done,
-            "session.updated": self._on_session_updated,
-            "response.created": self._responses.on_response_created,
-            "response.output_item.added": self._responses.on_output_item_added,
-            "response.output_item.done": self._responses.on_output_item_done,
+        self._handlers: dict[str, Handler] = {
+            **self._responses.handlers(),
+            **self._turns.handlers(),
             "response.function_call_arguments.done": self._tools.on_call,
-            "response.done": self._responses.on_response_done,
-            "conversation.item.added": self._turns.on_item_added,
-            "conversation.item.created": self._turns.on_item_added,
-            "conversation.item.done": self._turns.on_item_done,
-            "conversation.item.input_audio_transcription.completed": self._turns.on_transcription_completed,
-            "conversation.item.input_audio_transcription.failed": self._turns.on_transcription_failed,
-            "input_audio_buffer.speech_started": self._turns.on_speech_started,
-            "input_audio_buffer.speech_stopped": self._turns.on_user_turn_end,
-            "input_audio_buffer.timeout_triggered": self._turns.on_user_turn_end,
-            "input_audio_buffer.committed": self._turns.on_committed,
+            "session.updated": self._on_session_updated,
             "error": self._on_error,
+            **dict.fromkeys(IGNORED_EVENTS, ignore),
         }
-        for name in IGNORED_EVENTS:
-            self._handlers[name] = ignore
 
     # ---- read-only state -------------------------------------------------------------
 
@@ -132,14 +112,8 @@ class Session:
     @property
     def state(self) -> States:
         """Connection, response, user turn and playback, as named states."""
-        if self._seq.active:
-            response = ResponsePhase.ACTIVE
-        elif self._seq.in_flight is not None or self._seq.pending is not None:
-            response = ResponsePhase.REQUESTED
-        else:
-            response = ResponsePhase.IDLE
         machine = self._states
-        return States(machine.connection, response, machine.user, machine.playback)
+        return States(machine.connection, self._seq.phase, machine.user, machine.playback)
 
     @property
     def ended(self) -> bool:
@@ -177,12 +151,7 @@ class Session:
     @property
     def handoff_counts(self) -> dict[str, int]:
         """Successful handoffs per edge, keyed "source->target"."""
-        counts: dict[str, int] = {}
-        for record in self.handoffs:
-            if record.success:
-                key = f"{record.source}->{record.target}"
-                counts[key] = counts.get(key, 0) + 1
-        return counts
+        return dict(collections.Counter(f"{r.source}->{r.target}" for r in self.handoffs if r.success))
 
     # ---- inputs ----------------------------------------------------------------------
 
@@ -190,13 +159,17 @@ class Session:
         """A typed user turn: the item now, the response once input policies pass."""
         return self._turns.user_text(text, now)
 
+    def user_audio(self, audio: bytes, now: float) -> list[Action]:
+        """User audio in (mic, phone, browser), in the session's input format."""
+        return self._turns.user_audio(audio, now)
+
     def begin_user_turn(self, now: float) -> list[Action]:
         """Push-to-talk pressed: cut the agent off and start from an empty input buffer."""
         return self._turns.begin_user_turn(now)
 
-    def commit_user_turn(self, audio_ms: float, now: float) -> list[Action]:
-        """Push-to-talk released: commit the audio and ask for a reply (or wait for the input check)."""
-        return self._turns.commit_user_turn(audio_ms, now)
+    def commit_user_turn(self, now: float) -> list[Action]:
+        """Push-to-talk released: commit the audio given since the press, then ask for a reply."""
+        return self._turns.commit_user_turn(now)
 
     def interrupt(self, now: float) -> list[Action]:
         """Local barge-in: the server does not know, so the client cancels."""

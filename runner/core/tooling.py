@@ -10,7 +10,7 @@ batches and calls; what it needs of the session it asks through `ToolsOwner`.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.core.actions import Action, RunTool, Send
 from runner.core.records import ErrorReported, Handoff, Notice, ToolFinished, ToolStarted

@@ -9,6 +9,7 @@ needs of the session it asks through `TurnsOwner`.
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.core.actions import Action, Send
@@ -16,6 +17,7 @@ from runner.core.guarding import GuardrailGate
 from runner.core.records import LatencyMeasured, Notice, UserMessage
 from runner.core.states import StateMachine
 from runner.core.transcript import Message, TranscriptEntry, TurnLatency
+from runner.core.wiring import Handler, input_bytes_per_second
 
 if TYPE_CHECKING:
     from runner.compile import CompiledAgent
@@ -50,6 +52,21 @@ class UserTurns:
         self.current: TurnLatency | None = None  # the latency record of the turn being answered
         self.latencies: list[TurnLatency] = []
         self._user_items: dict[str, Message] = {}
+        self._held_bytes: int | None = None  # audio appended since push-to-talk was pressed
+
+    def handlers(self) -> dict[str, Handler]:
+        """The server events of the user's side: speech, commits, their items and transcripts."""
+        return {
+            "input_audio_buffer.speech_started": self.on_speech_started,
+            "input_audio_buffer.speech_stopped": self.on_user_turn_end,
+            "input_audio_buffer.timeout_triggered": self.on_user_turn_end,
+            "input_audio_buffer.committed": self.on_committed,
+            "conversation.item.added": self.on_item_added,
+            "conversation.item.created": self.on_item_added,
+            "conversation.item.done": self.on_item_done,
+            "conversation.item.input_audio_transcription.completed": self.on_transcription_completed,
+            "conversation.item.input_audio_transcription.failed": self.on_transcription_failed,
+        }
 
     def user_text(self, text: str, now: float) -> list[Action]:
         """A typed user turn: the item now, the response once input policies pass."""
@@ -68,18 +85,29 @@ class UserTurns:
             return actions + self._gate.gate_user_turn(text)
         return actions + self._owner.request_response("reply")
 
+    def user_audio(self, audio: bytes, now: float) -> list[Action]:
+        """Mic, phone or browser audio, already in the session's input format: appended to the input buffer."""
+        if self._owner.ended:
+            return []
+        if self._held_bytes is not None:
+            self._held_bytes += len(audio)
+        return [self._owner.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")})]
+
     def begin_user_turn(self, now: float) -> list[Action]:
         """Push-to-talk pressed: cut the agent off and start from an empty input buffer."""
         if self._owner.ended:
             return []
         self.new_turn()
+        self._held_bytes = 0
         cut = self._owner.barge_in(now, server_cancels=False)
         return [*cut, self._owner.send({"type": "input_audio_buffer.clear"}), *self._states.user_started()]
 
-    def commit_user_turn(self, audio_ms: float, now: float) -> list[Action]:
-        """Push-to-talk released: commit the audio and ask for a reply (or wait for the input check)."""
+    def commit_user_turn(self, now: float) -> list[Action]:
+        """Push-to-talk released: commit the audio held since the press and ask for a reply (or wait for the input check)."""
         if self._owner.ended:
             return []
+        held, self._held_bytes = self._held_bytes or 0, None
+        audio_ms = held * 1000 / input_bytes_per_second(self._owner.agent)
         if audio_ms < MIN_COMMIT_MS:
             hint = f"turn too short ({audio_ms:.0f} ms): hold the key while you speak, at least {MIN_COMMIT_MS} ms"
             return [*self._states.user_idle(), Notice(hint)]

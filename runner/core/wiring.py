@@ -3,7 +3,7 @@ driver wired it correctly (programming errors, raised loudly)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from runner.config.model import Guardrail
 from runner.core.actions import Action
@@ -22,6 +22,7 @@ IGNORED_EVENTS = frozenset({
     "mcp_list_tools.failed", "response.mcp_call_arguments.delta", "response.mcp_call_arguments.done",
     "response.mcp_call.in_progress", "response.mcp_call.completed", "response.mcp_call.failed",
 })
+Handler = Callable[[dict[str, Any], float], list[Action]]  # one server event type's handler
 BYTES_PER_SECOND = {"audio/pcm": 48_000, "audio/pcmu": 8_000, "audio/pcma": 8_000}
 
 
@@ -36,6 +37,11 @@ def policies(agent: CompiledAgent, guardrails: Mapping[str, Guardrail], role: st
 def bytes_per_second(agent: CompiledAgent) -> int:
     output = (agent.session.get("audio") or {}).get("output") or {}
     return BYTES_PER_SECOND.get((output.get("format") or {}).get("type", "audio/pcm"), 48_000)
+
+
+def input_bytes_per_second(agent: CompiledAgent) -> int:
+    given = (agent.session.get("audio") or {}).get("input") or {}
+    return BYTES_PER_SECOND.get((given.get("format") or {}).get("type", "audio/pcm"), 48_000)
 
 
 def check_wiring(agents: Mapping[str, CompiledAgent], start: str, guardrails: Mapping[str, Guardrail]) -> None:

@@ -13,7 +13,6 @@ and a conversation for one config, all through the same API.
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import contextlib
 import dataclasses
@@ -26,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequence
 
-from ..core.actions import EndSession, Send
+from ..core.actions import EndSession
 from ..core.records import Notice, Record, UsageUpdated
 from ..core.states import Output
 from ..core.pricing import unpriced_warning
@@ -149,7 +148,7 @@ class Conversation:
 
     async def send_audio(self, pcm: bytes) -> None:
         """User audio in, already in the session's input format (PCM16 24 kHz, or G.711 bytes), in order."""
-        self.driver.apply([Send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")})])
+        self.driver.apply(self.core.user_audio(pcm, self.driver.now()))
 
     def _output(self) -> Output:
         """Text; or audio the service plays itself (the sideband of a SIP/WebRTC call); or audio we play."""

@@ -59,7 +59,6 @@ class VoiceLoop:
         self.output: AudioOutput | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.space_bar = SpaceBar(on_press=self._talk_start, on_release=self._talk_stop)
-        self._ptt_ms = 0.0
 
     # -- hooks from the driver (event loop thread) --------------------------------
     def record(self, record: Record, t: float) -> None:
@@ -159,7 +158,6 @@ class VoiceLoop:
         if self.voice.ptt:
             if not self.space_bar.talking:
                 return
-            self._ptt_ms += len(block.pcm) * 1000 / (SAMPLE_BYTES * self.formats.input.rate)
         elif self.echo is not None and not self.echo.admit(block.pcm, block.captured_at):
             return
         self.metrics.append_queued(time.monotonic())
@@ -168,12 +166,11 @@ class VoiceLoop:
     # -- push-to-talk -------------------------------------------------------------
     def _talk_start(self) -> None:
         assert self.live is not None
-        self._ptt_ms = 0.0
         self.live.driver.apply(self.live.core.begin_user_turn(self.live.driver.now()))
 
     def _talk_stop(self) -> None:
         assert self.live is not None
-        self.live.driver.apply(self.live.core.commit_user_turn(self._ptt_ms, self.live.driver.now()))
+        self.live.driver.apply(self.live.core.commit_user_turn(self.live.driver.now()))
 
     def settle_playback(self) -> None:
         """The conversation is over: audio still queued will not be heard, so record what was."""

@@ -76,3 +76,13 @@ def test_audio_the_service_plays_is_neither_played_nor_truncated_by_us(make_sess
     assert _records(cleared) == [AgentStoppedSpeaking()]
     s.feed(server.response_done("r1", "cancelled"), now=1.9)
     assert not s.busy and s.state.playback is Playback.SILENT
+
+
+def test_mic_audio_goes_in_through_the_core_and_stops_once_it_ended(make_session, server, h):
+    s = make_session()
+    s.start(0.0)
+    appended = s.user_audio(b"\x01\x00\x02\x00", 1.0)
+    assert h.sent(appended) == [{"type": "input_audio_buffer.append", "audio": "AQACAA==", "event_id": "evt_s1_2"}]
+    s.end("done", 2.0)
+    s.end("done", 2.1)
+    assert s.user_audio(b"\x01\x00", 2.2) == []
