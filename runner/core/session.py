@@ -61,7 +61,6 @@ class Session:
         self._agents = agents
         self._agent = agents[start]
         self._limits = limits
-        self._output = output
         self._states = StateMachine()
         self.session_id = session_id
         self._event_prefix = f"evt_{session_id}_"
