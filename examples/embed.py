@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import runner
+from runner.core.records import AssistantMessage, Handoff, ToolStarted, UserMessage
 
 PROJECT = Path(__file__).resolve().parent.parent / "agents.yaml"
 CALLERS = {
@@ -27,12 +28,15 @@ CALLERS = {
 async def show(name: str, conversation: runner.Conversation) -> None:
     """Print what happens, as it happens; the iterator ends when the conversation closes."""
     async for record in conversation.records():
-        if record.kind in ("user", "assistant"):
-            print(f"[{name}] {record.data.get('agent', 'caller')}: {record.data['text']}", flush=True)
-        elif record.kind == "tool_call":
-            print(f"[{name}] tool {record.data['name']}({record.data['arguments']})", flush=True)
-        elif record.kind == "handoff":
-            print(f"[{name}] handoff {record.data['from']} -> {record.data['to']}", flush=True)
+        match record:
+            case UserMessage(text=text):
+                print(f"[{name}] caller: {text}", flush=True)
+            case AssistantMessage(agent=agent, text=text):
+                print(f"[{name}] {agent}: {text}", flush=True)
+            case ToolStarted(name=tool, arguments=arguments):
+                print(f"[{name}] tool {tool}({arguments})", flush=True)
+            case Handoff(source=source, target=target):
+                print(f"[{name}] handoff {source} -> {target}", flush=True)
 
 
 async def call(host: runner.Host, name: str, lines: list[str], state_dir: Path) -> None:

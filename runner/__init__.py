@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runner.core.actions import Record
+    from runner.core.records import Record
     from runner.host.conversation import Conversation
     from runner.host.driver import AudioOut, Outcome
     from runner.host.errors import CapacityError, SetupError
@@ -32,7 +32,7 @@ _EXPORTS = {
     "OpenAITransport": "runner.host.transports",
     "SimulatorTransport": "runner.host.transports",
     "MemoryTransport": "runner.host.transports",
-    "Record": "runner.core.actions",
+    "Record": "runner.core.records",
     "Outcome": "runner.host.driver",
     "AudioOut": "runner.host.driver",
 }

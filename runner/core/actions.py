@@ -2,12 +2,15 @@
 
 The core never performs I/O: every input method returns a list of these, and the
 driver carries them out in order.  Keeping the vocabulary small keeps drivers thin.
+Records (`runner.core.records`) are actions too: the driver hands them to its hooks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from runner.core.records import Record
 
 
 @dataclass(slots=True)
@@ -23,6 +26,13 @@ class Play:
 
     item_id: str
     audio_b64: str
+
+
+@dataclass(slots=True)
+class AudioComplete:
+    """No more audio will come for this item: once its queued audio is heard, it is finished."""
+
+    item_id: str
 
 
 @dataclass(slots=True)
@@ -59,22 +69,10 @@ class CheckGuardrail:
 
 
 @dataclass(slots=True)
-class Record:
-    """Something worth showing and keeping: transcript lines, breadcrumbs, usage.
-
-    Kinds: user, assistant_delta, assistant, heard, interrupted, tool_call, tool_result,
-    handoff, guardrail, error, notice, usage, latency.
-    """
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
 class EndSession:
     """Close the session after the actions before this one are carried out."""
 
     reason: str
 
 
-Action = Send | Play | StopPlayback | RunTool | CheckGuardrail | Record | EndSession
+Action = Send | Play | AudioComplete | StopPlayback | RunTool | CheckGuardrail | Record | EndSession

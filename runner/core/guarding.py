@@ -1,23 +1,23 @@
-"""Barge-in, playback truncation and guardrail decisions for the session core.
+"""Guardrail decisions for the session core: streaming and final output checks, the input gate.
 
-Both cut the agent off the same way: StopPlayback (when audio is audible), then
-`response.cancel` (when the response is still active and the server will not cancel it
-itself), then, once the driver says how much was heard, `conversation.item.truncate`
-clamped to the audio received, then whatever follows (a corrective message, a goodbye).
+The gate owns the checks it sent and the user turn it holds back; what a verdict does to
+the conversation (cut a reply, ask again, refuse, say goodbye) it asks of its owner, the
+session, through the small `GateOwner` interface, so this module imports no session.
+A reply cut by a guardrail is corrected only once the cut is done: the correction waits
+for the awaited playback stop as data (`Correct`, `Close`), not as a callback.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import Any, Literal, Mapping, Protocol
 
 from runner.config.model import Guardrail
-from runner.core.actions import Action, CheckGuardrail, Record, StopPlayback
+from runner.core.actions import Action, CheckGuardrail, Send
 from runner.core.history import system_note
-from runner.core.records import Breadcrumb
-from runner.core.state import InputGate, ItemState, PendingCheck, PendingStop, ResponseState
-
-if TYPE_CHECKING:
-    from runner.core.session import Session
+from runner.core.playback import AfterStop, Close, Correct, Playback
+from runner.core.records import GuardrailTripped, Notice
+from runner.core.state import InputGate, ItemState, PendingCheck, ResponseState
+from runner.core.transcript import Breadcrumb
 
 DEFAULT_REFUSAL = "Sorry, I can't help with that."
 CLOSING_INSTRUCTIONS = "End the conversation now: say one short, polite goodbye sentence. Do not call tools."
@@ -26,148 +26,50 @@ CLOSING_INSTRUCTIONS = "End the conversation now: say one short, polite goodbye 
 MAX_CORRECTIONS_PER_TURN = 2
 
 
-def heard_text(text: str, heard_ms: int, received_ms: int) -> str:
-    """What the listener heard of `text` when `heard_ms` of its `received_ms` of audio played.
+class GateOwner(Protocol):
+    """What the gate needs of the session it guards."""
 
-    The transcript carries no timing, so speech is taken to run at an even pace over its
-    characters: the heard share of the audio is the heard share of the text. The cut falls
-    back to the last whole word, so the transcript never claims a word that was cut off.
-    """
-    if heard_ms <= 0 or received_ms <= 0:
-        return ""
-    if heard_ms >= received_ms:
-        return text
-    end = len(text) * heard_ms // received_ms
-    while end > 0 and not text[end].isspace():
-        end -= 1
-    return text[:end].rstrip()
+    @property
+    def user_turn(self) -> int: ...
+    @property
+    def agent_name(self) -> str: ...
+    @property
+    def ended(self) -> bool: ...
+    def send(self, event: dict[str, Any]) -> Send: ...
+    def note(self, entry: Breadcrumb) -> None: ...
+    def request_response(self, purpose: str, response: dict[str, Any] | None = None) -> list[Action]: ...
+    def say_goodbye(self, reason: str, instructions: str) -> list[Action]: ...
+    def cut(self, response: ResponseState) -> list[Action]: ...
 
 
-class GuardrailsMixin:
-    """Stopping playback, truncating what was not heard, and acting on guardrail verdicts."""
+class GuardrailGate:
+    """Guardrail checks in flight, the held user turn, and the corrections of this turn."""
 
-    _corrections: tuple[int, int] = (0, 0)  # (user turn, corrective replies asked for in it)
+    def __init__(self, owner: GateOwner, playback: Playback, *, output_policies: Mapping[str, tuple[Guardrail, ...]],
+                 input_policies: Mapping[str, tuple[Guardrail, ...]]) -> None:
+        self._owner = owner
+        self._playback = playback
+        self.output_policies = output_policies
+        self._input_policies = input_policies
+        self._checks: dict[int, PendingCheck] = {}
+        self._check_count = 0
+        self._input_gate: InputGate | None = None
+        self._corrections = (0, 0)  # (user turn, corrective replies asked for in it)
 
-    # ---- barge-in and playback -------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """A verdict is owed, or a user turn is held back for one."""
+        return bool(self._checks) or self._input_gate is not None
 
-    def _barge_in(self: Session, reason: Literal["barge_in", "guardrail", "end"], now: float, *, server_cancels: bool) -> list[Action]:
-        actions = self._stop_playback(reason)
-        response = self._current
-        if response is not None and response.active and not response.muted:
-            self._mute(response)
-            if self._turn is not None:
-                self._turn.interrupted = True
-            if not server_cancels:
-                actions.append(self._cancel(response))
-            for item in response.items:  # audible items are reported once playback has stopped
-                if item.message.item_id not in self._audible:
-                    actions += self._cut_unplayed(item)
-        return actions
+    def guards_input(self, agent: str) -> bool:
+        return bool(self._input_policies[agent])
 
-    def _cut_unplayed(self: Session, item: ItemState) -> list[Action]:
-        """An item of a cut response that is not playing: heard in full already, or not at all."""
-        if item.entry == "written":
-            return []
-        message = item.message
-        if self._audio and message.heard_ms is not None:
-            return self._heard_in_full(item)
-        if self._audio:  # no audio of it was played: nothing of it was heard
-            message.text, message.heard_ms = "", 0
-        return self._interrupted_entry(item)
-
-    def _stop_playback(self: Session, reason: Literal["barge_in", "guardrail", "end"]) -> list[Action]:
-        """StopPlayback when something is audible and no stop is already awaited."""
-        if not self._audio or not self._audible or self._stop is not None:
-            return []
-        self._stop = PendingStop(reason)
-        return [StopPlayback(reason)]
-
-    def _after_stop(self: Session, then: Callable[[float], list[Action]], now: float) -> list[Action]:
-        """Run `then` after the awaited truncate, or now when no stop is awaited."""
-        if self._stop is not None:
-            self._stop.then.append(then)
-            return []
-        return then(now)
-
-    def _mute(self: Session, response: ResponseState) -> None:
-        response.muted = True
-        for item in response.items:
-            item.muted = True
-            if item.message.status == "in_progress":
-                item.message.status = "interrupted"
-
-    def _cancel(self: Session, response: ResponseState) -> Action:
-        response.cancel_sent = True
-        cancel = self._send({"type": "response.cancel", "response_id": response.id})
-        self._cancel_event_ids.add(cancel.event["event_id"])
-        return cancel
-
-    def playback_stopped(self: Session, item_id: str | None, played_ms: float, now: float) -> list[Action]:
-        """The driver's answer to StopPlayback: which item was audible and how much was heard."""
-        stop, self._stop = self._stop, None
-        audible, self._audible = self._audible, {}
-        reason = stop.reason if stop is not None else "barge_in"
-        actions: list[Action] = []
-        for audible_id, item in audible.items():
-            actions += self._truncate(item, played_ms if audible_id == item_id else 0, reason)
-        if stop is not None and not self._ended:
-            for then in stop.then:
-                actions += then(now)
-        return actions
-
-    def playback_finished(self: Session, item_id: str, now: float) -> list[Action]:
-        """The whole item was heard."""
-        item = self._audible.pop(item_id, None)
-        if item is None:
-            return []
-        item.message.heard_ms = self._received_ms(item)
-        return self._heard_in_full(item)
-
-    def _truncate(self: Session, item: ItemState, played_ms: float, reason: Literal["barge_in", "guardrail", "end"]) -> list[Action]:
-        """Forget the unheard audio and text: truncate only when 0 < played < received.
-
-        A reply cut by the user (barge-in, Ctrl-C, end) makes its turn interrupted; one cut
-        by a guardrail is answered by the correction that follows.
-        """
-        received = self._received_ms(item)
-        heard = max(0, min(int(played_ms), received))
-        message = item.message
-        message.heard_ms = heard
-        if heard >= received:
-            return self._heard_in_full(item)
-        actions: list[Action] = []
-        if heard > 0 and reason != "end" and not self._ended:
-            truncate = {"type": "conversation.item.truncate", "item_id": message.item_id, "content_index": 0, "audio_end_ms": heard}
-            actions.append(self._send(truncate))
-        item.muted = True
-        message.status = "interrupted"
-        message.text = heard_text(message.text, heard, received)
-        if reason != "guardrail" and item.turn is not None:
-            item.turn.interrupted = True
-        return actions + self._interrupted_entry(item)
-
-    def _heard_in_full(self: Session, item: ItemState) -> list[Action]:
-        """Played to the end: write the transcript entry that waited for it, if one did."""
-        if item.entry != "owed":
-            return []
-        item.entry = "written"
-        message = item.message
-        return [Record("heard", {"agent": message.agent, "item_id": message.item_id, "text": message.text, "heard_ms": message.heard_ms})]
-
-    def _interrupted_entry(self: Session, item: ItemState) -> list[Action]:
-        """The one transcript entry of a cut reply, with what was heard of it."""
-        if item.entry == "written":
-            return []
-        item.entry = "written"
-        message = item.message
-        return [Record("interrupted", {"agent": message.agent, "item_id": message.item_id, "text": message.text, "heard_ms": message.heard_ms})]
-
-    def _received_ms(self: Session, item: ItemState) -> int:
-        return item.received_bytes * 1000 // self._bytes_per_second[item.message.agent]
+    def new_user_turn(self) -> None:
+        self._input_gate = None  # an earlier turn's input check is now stale
 
     # ---- output guardrails -----------------------------------------------------------
 
-    def _streaming_checks(self: Session, item: ItemState, actions: list[Action]) -> None:
+    def streaming_checks(self, item: ItemState, actions: list[Action]) -> None:
         length = len(item.message.text)
         for index, policy in enumerate(item.policies):
             if length >= item.next_checks[index]:
@@ -175,17 +77,17 @@ class GuardrailsMixin:
                 item.next_checks[index] = (length // step + 1) * step
                 actions.append(self._check(policy, "assistant", item.message.text, False, item))
 
-    def _final_checks(self: Session, item: ItemState, actions: list[Action]) -> None:
+    def final_checks(self, item: ItemState, actions: list[Action]) -> None:
         for policy in item.policies:
             actions.append(self._check(policy, "assistant", item.message.text, True, item))
 
-    def _check(self: Session, policy: Guardrail, role: Literal["assistant", "user"], text: str, final: bool, item: ItemState | None) -> CheckGuardrail:
+    def _check(self, policy: Guardrail, role: Literal["assistant", "user"], text: str, final: bool, item: ItemState | None) -> CheckGuardrail:
         self._check_count += 1
-        self._checks[self._check_count] = PendingCheck(policy, role, text, final, self._user_turn, item)
+        self._checks[self._check_count] = PendingCheck(policy, role, text, final, self._owner.user_turn, item)
         return CheckGuardrail(self._check_count, policy.name, role, text, final)
 
     def guardrail_result(
-        self: Session,
+        self,
         check_id: int,
         *,
         tripped: bool,
@@ -196,12 +98,12 @@ class GuardrailsMixin:
     ) -> list[Action]:
         """A verdict for a CheckGuardrail. `error` with `tripped` false: the check failed open."""
         check = self._checks.pop(check_id, None)
-        if check is None or self._ended:
+        if check is None or self._owner.ended:
             return []
         if check.role == "user":
             return self._input_verdict(check_id, check, tripped, category, rationale, error, now)
         item = check.item
-        if item is None or item.muted or item.message.blocked_by is not None or check.user_turn != self._user_turn:
+        if item is None or item.muted or item.message.blocked_by is not None or check.user_turn != self._owner.user_turn:
             return []  # stale: that reply was already cut, or the user has spoken since
         if not tripped:
             return self._failed_open(check, error, now) if error else []
@@ -209,57 +111,57 @@ class GuardrailsMixin:
         if check.policy.action == "log":
             return actions
         item.message.blocked_by = check.policy.name
-        actions += self._stop_playback("guardrail")
+        actions += self._playback.stop("guardrail")
         response = item.response
         if response is not None and response.active:
-            self._mute(response)
-            if not response.cancel_sent:
-                actions.append(self._cancel(response))
-        elif item.message.item_id not in self._audible:
+            actions += self._owner.cut(response)
+        elif not self._playback.is_audible(item):
             item.muted = True
-        return actions + self._after_stop(self._consequence(check.policy), now)
+        after: AfterStop = Close(check.policy) if check.policy.action == "end_session" else Correct(check.policy)
+        if self._playback.defer(after):
+            return actions
+        return actions + self.after_stop(after, now)
 
-    def _consequence(self: Session, policy: Guardrail) -> Callable[[float], list[Action]]:
+    def after_stop(self, after: AfterStop, now: float) -> list[Action]:
         """What follows a blocking trip once the cut is done: a correction, or a goodbye."""
-        if policy.action == "end_session":
-            return lambda now: self._say_goodbye(f"guardrail {policy.name}", CLOSING_INSTRUCTIONS)
-
-        def correct(now: float) -> list[Action]:
-            turn, count = self._corrections
-            count = count + 1 if turn == self._user_turn else 1
-            self._corrections = (self._user_turn, count)
-            if count > MAX_CORRECTIONS_PER_TURN:
-                message = f"guardrail {policy.name!r} blocked {count} replies in a row; the agent waits for the user instead of trying again"
-                data = {"policy": policy.name, "message": message}
-                self.transcript.append(Breadcrumb("notice", self._agent.name, now, data))
-                return [Record("notice", data)]
-            note = f'Your last reply was stopped by the "{policy.name}" policy. {policy.hint} Answer the user again, within the policy.'
-            return [self._send({"type": "conversation.item.create", "item": system_note(" ".join(note.split()))}), *self._request_response("corrective")]
-
-        return correct
+        policy = after.policy
+        if isinstance(after, Close):
+            return self._owner.say_goodbye(f"guardrail {policy.name}", CLOSING_INSTRUCTIONS)
+        user_turn = self._owner.user_turn
+        turn, count = self._corrections
+        count = count + 1 if turn == user_turn else 1
+        self._corrections = (user_turn, count)
+        if count > MAX_CORRECTIONS_PER_TURN:
+            message = f"guardrail {policy.name!r} blocked {count} replies in a row; the agent waits for the user instead of trying again"
+            notice = Notice(message, policy=policy.name)
+            self._owner.note(Breadcrumb("notice", self._owner.agent_name, now, notice.to_json()))
+            return [notice]
+        note = f'Your last reply was stopped by the "{policy.name}" policy. {policy.hint} Answer the user again, within the policy.'
+        item = system_note(" ".join(note.split()))
+        return [self._owner.send({"type": "conversation.item.create", "item": item}), *self._owner.request_response("corrective")]
 
     # ---- input guardrails ------------------------------------------------------------
 
-    def _gate_user_turn(self: Session, text: str) -> list[Action]:
+    def gate_user_turn(self, text: str) -> list[Action]:
         """Hold the reply to this user turn until every input policy has passed it."""
-        gate = self._input_gate = InputGate(self._user_turn, text)
-        checks = [self._check(policy, "user", text, True, None) for policy in self._input_policies[self._agent.name]]
+        gate = self._input_gate = InputGate(self._owner.user_turn, text)
+        checks = [self._check(policy, "user", text, True, None) for policy in self._input_policies[self._owner.agent_name]]
         gate.pending.update(check.check_id for check in checks)
         return list(checks)
 
-    def _gate_without_transcript(self: Session) -> list[Action]:
+    def gate_without_transcript(self) -> list[Action]:
         """No transcript to check: each policy's `on_error` decides, `closed` refuses."""
-        policies = self._input_policies[self._agent.name]
+        policies = self._input_policies[self._owner.agent_name]
         closed = next((p for p in policies if p.on_error == "closed"), None)
         if closed is not None:
             return self._refuse(closed)
-        return self._request_response("reply")
+        return self._owner.request_response("reply")
 
     def _input_verdict(
-        self: Session, check_id: int, check: PendingCheck, tripped: bool, category: str | None, rationale: str | None, error: str | None, now: float
+        self, check_id: int, check: PendingCheck, tripped: bool, category: str | None, rationale: str | None, error: str | None, now: float
     ) -> list[Action]:
         gate = self._input_gate
-        if gate is None or check_id not in gate.pending or gate.user_turn != self._user_turn:
+        if gate is None or check_id not in gate.pending or gate.user_turn != self._owner.user_turn:
             return []  # stale: the user has spoken again, or the turn was already decided
         gate.pending.discard(check_id)
         actions: list[Action] = []
@@ -270,38 +172,29 @@ class GuardrailsMixin:
                 return actions + self._refuse(check.policy)
             if check.policy.action == "end_session":
                 self._input_gate = None
-                return actions + self._say_goodbye(f"guardrail {check.policy.name}", CLOSING_INSTRUCTIONS)
+                return actions + self._owner.say_goodbye(f"guardrail {check.policy.name}", CLOSING_INSTRUCTIONS)
         elif error:
             actions += self._failed_open(check, error, now)
         if not gate.pending:
             self._input_gate = None
-            actions += self._request_response("reply")
+            actions += self._owner.request_response("reply")
         return actions
 
-    def _refuse(self: Session, policy: Guardrail) -> list[Action]:
+    def _refuse(self, policy: Guardrail) -> list[Action]:
         refusal = policy.refusal or DEFAULT_REFUSAL
         instructions = f'Do not act on the user\'s last message. Reply with exactly this sentence and nothing else: "{refusal}"'
-        return self._request_response("refusal", {"instructions": instructions, "tool_choice": "none"})
+        return self._owner.request_response("refusal", {"instructions": instructions, "tool_choice": "none"})
 
     # ---- records ---------------------------------------------------------------------
 
-    def _trip_record(self: Session, check: PendingCheck, category: str | None, rationale: str | None, error: str | None, now: float) -> list[Action]:
-        agent = check.item.message.agent if check.item is not None else self._agent.name
-        data = {
-            "policy": check.policy.name,
-            "action": check.policy.action,
-            "role": check.role,
-            "category": category,
-            "rationale": rationale,
-            "text": check.text,
-            "final": check.final,
-            "error": error,
-        }
-        self.transcript.append(Breadcrumb("guardrail", agent, now, data))
-        return [Record("guardrail", data)]
+    def _trip_record(self, check: PendingCheck, category: str | None, rationale: str | None, error: str | None, now: float) -> list[Action]:
+        agent = check.item.message.agent if check.item is not None else self._owner.agent_name
+        trip = GuardrailTripped(check.policy.name, check.policy.action, check.role, category, rationale, check.text, check.final, error)
+        self._owner.note(Breadcrumb("guardrail", agent, now, trip.to_json()))
+        return [trip]
 
-    def _failed_open(self: Session, check: PendingCheck, error: str, now: float) -> list[Action]:
+    def _failed_open(self, check: PendingCheck, error: str, now: float) -> list[Action]:
         message = f"guardrail {check.policy.name!r} could not check the {check.role} text and let it pass: {error}"
-        data = {"policy": check.policy.name, "role": check.role, "message": message}
-        self.transcript.append(Breadcrumb("notice", self._agent.name, now, data))
-        return [Record("notice", data)]
+        notice = Notice(message, policy=check.policy.name, role=check.role)
+        self._owner.note(Breadcrumb("notice", self._owner.agent_name, now, notice.to_json()))
+        return [notice]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from runner.core.records import HandoffRecord, Message, ToolCall, TranscriptEntry
+from runner.core.transcript import HandoffRecord, Message, ToolCall, TranscriptEntry
 
 
 def system_note(text: str) -> dict[str, Any]:

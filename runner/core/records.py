@@ -1,170 +1,254 @@
-"""What the session core remembers: transcript entries, tool calls, handoffs, usage, latency.
+"""What the core reports as it happens: one frozen class per kind of record.
 
-Plain mutable dataclasses: the core updates them in place as events stream in, and the
-driver reads them to write artifacts and reports.  Every transcript entry has a `kind`
-so writers can dispatch without isinstance chains.
+Consumers match on the class (`case ToolFinished(name=name, error=error):`) instead of
+re-parsing a kind string.  `to_json()` gives the shape that transcript.jsonl, the console
+and scenario expectations have always used, and `Record.from_json(kind, data)` (also
+spelled `Record(kind, data)`) reads it back, so the files on disk keep their format.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping
-
-from runner.core.pricing import price_for
-
-MessageStatus = Literal["in_progress", "done", "interrupted"]
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Literal
 
 
-@dataclass(slots=True)
-class Message:
-    """One user or assistant utterance; `text` grows as deltas arrive."""
+class _RecordMeta(type):
+    """`Record("notice", {...})` builds the typed record: the original spelling of the API."""
 
-    kind: ClassVar[str] = "message"
-    role: Literal["user", "assistant"]
-    agent: str
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Record:
+            return Record.from_json(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Record(metaclass=_RecordMeta):
+    """Base of every record; `kind` names its JSON form."""
+
+    kind: ClassVar[str] = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The record's data as written to transcript.jsonl (without `t` and `kind`)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The JSON data, for readers of the dict form."""
+        return self.to_json()
+
+    @classmethod
+    def from_json(cls, kind: str, data: dict[str, Any] | None = None) -> Record:
+        """The typed record of a JSON kind and data (redacted copies, tests, readers of files)."""
+        data = dict(data or {})
+        if kind == "assistant":
+            return AssistantMessage(data["agent"], data.get("item_id"), data.get("text", ""), heard_ms=data.get("heard_ms"), playing="heard_ms" in data and data["heard_ms"] is None)
+        if kind == "handoff":
+            return Handoff(data["from"], data["to"], data.get("reason"), data.get("success", True), data.get("error"))
+        record_class = _BY_KIND.get(kind)
+        if record_class is None:
+            raise ValueError(f"unknown record kind {kind!r}")
+        return record_class(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage(Record):
+    """What the user said or typed, once complete."""
+
+    kind: ClassVar[str] = "user"
     text: str
-    status: MessageStatus
-    started: float
-    ended: float | None = None
-    item_id: str | None = None
-    response_id: str | None = None
-    heard_ms: int | None = None  # assistant audio the user actually heard
-    blocked_by: str | None = None  # guardrail policy that cut this reply
+    item_id: str | None
 
 
-@dataclass(slots=True)
-class ToolCall:
-    """A local tool call: what the model asked for and what it got back."""
+@dataclass(frozen=True, slots=True)
+class AssistantDelta(Record):
+    """A piece of reply text as it streams."""
 
+    kind: ClassVar[str] = "assistant_delta"
+    agent: str
+    item_id: str
+    delta: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantMessage(Record):
+    """A reply's complete text; `playing` says its audio is still being heard, so the
+    transcript entry follows as `Heard` or `Interrupted`."""
+
+    kind: ClassVar[str] = "assistant"
+    agent: str
+    item_id: str | None
+    text: str
+    heard_ms: int | None = None
+    playing: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"agent": self.agent, "item_id": self.item_id, "text": self.text}
+        if self.playing:
+            data["heard_ms"] = None
+        elif self.heard_ms is not None:
+            data["heard_ms"] = self.heard_ms
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Heard(Record):
+    """A spoken reply was played to the end."""
+
+    kind: ClassVar[str] = "heard"
+    agent: str
+    item_id: str | None
+    text: str
+    heard_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted(Record):
+    """A reply was cut off; `text` is what was heard of it."""
+
+    kind: ClassVar[str] = "interrupted"
+    agent: str
+    item_id: str | None
+    text: str
+    heard_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStarted(Record):
     kind: ClassVar[str] = "tool_call"
+    agent: str
     call_id: str
     name: str
     arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFinished(Record):
+    kind: ClassVar[str] = "tool_result"
     agent: str
-    started: float
-    response_id: str | None
-    output: str | None = None
-    error: str | None = None
-    duration: float | None = None
-    status: Literal["running", "done", "failed"] = "running"
+    call_id: str
+    name: str
+    output: str | None
+    error: str | None
+    duration: float | None
 
 
-@dataclass(slots=True)
-class HandoffRecord:
-    """One transfer attempt between agents, successful or refused."""
+@dataclass(frozen=True, slots=True)
+class Handoff(Record):
+    """A transfer between agents, applied or refused (`error` says why)."""
 
     kind: ClassVar[str] = "handoff"
     source: str
     target: str
     reason: str | None
-    time: float
     success: bool
-    error: str | None = None
-    call_id: str | None = None
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.source, "to": self.target, "reason": self.reason, "success": self.success, "error": self.error}
 
 
-@dataclass(slots=True)
-class Breadcrumb:
-    """A one-line event in the transcript: kind is error, guardrail or notice."""
-
-    kind: Literal["error", "guardrail", "notice"]
-    agent: str
-    time: float
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-TranscriptEntry = Message | ToolCall | HandoffRecord | Breadcrumb
-
-
-@dataclass(slots=True)
-class TurnLatency:
-    """Timings of one user turn, all in driver seconds."""
-
-    turn: int
-    user_turn_end: float
-    response_created: float | None = None
-    first_output: float | None = None  # first audio delta (voice) or text delta (text)
-    tool_seconds: float = 0.0
-    interrupted: bool = False
-
-    @property
-    def response_delay(self) -> float | None:
-        return None if self.response_created is None else self.response_created - self.user_turn_end
-
-    @property
-    def first_output_delay(self) -> float | None:
-        return None if self.first_output is None else self.first_output - self.user_turn_end
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "turn": self.turn,
-            "response_delay": self.response_delay,
-            "first_output_delay": self.first_output_delay,
-            "tool_seconds": self.tool_seconds,
-            "interrupted": self.interrupted,
-        }
+@dataclass(frozen=True, slots=True)
+class GuardrailTripped(Record):
+    kind: ClassVar[str] = "guardrail"
+    policy: str
+    action: str
+    role: Literal["assistant", "user"]
+    category: str | None
+    rationale: str | None
+    text: str
+    final: bool
+    error: str | None
 
 
-@dataclass(slots=True)
-class Usage:
-    """Token usage summed over every `response.done` of the session."""
+@dataclass(frozen=True, slots=True)
+class ErrorReported(Record):
+    """An error from the service, or a peer's event the core could not use."""
 
+    kind: ClassVar[str] = "error"
+    code: str
+    message: str
+    fatal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(Record):
+    """A one-line remark; `policy` and `role` name the guardrail a notice is about."""
+
+    kind: ClassVar[str] = "notice"
+    message: str
+    policy: str | None = None
+    role: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {} if self.policy is None else {"policy": self.policy}
+        if self.role is not None:
+            data["role"] = self.role
+        data["message"] = self.message
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLost(Notice):
+    """The socket dropped; the driver is dialling again."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRestored(Notice):
+    """A new socket is configured and the history re-seeded."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageUpdated(Record):
+    """Token usage summed so far, after each `response.done`."""
+
+    kind: ClassVar[str] = "usage"
     model: str
-    responses: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    text_in: int = 0  # cached tokens included, as the service counts them
-    audio_in: int = 0
-    image_in: int = 0
-    cached_text: int = 0
-    cached_audio: int = 0
-    cached_image: int = 0
-    text_out: int = 0
-    audio_out: int = 0
+    responses: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cost_usd: float | None
 
-    def add(self, usage: Mapping[str, Any]) -> None:
-        """Add one `response.done.response.usage` object."""
-        self.responses += 1
-        self.input_tokens += usage.get("input_tokens") or 0
-        self.output_tokens += usage.get("output_tokens") or 0
-        self.total_tokens += usage.get("total_tokens") or 0
-        given = usage.get("input_token_details") or {}
-        self.text_in += given.get("text_tokens") or 0
-        self.audio_in += given.get("audio_tokens") or 0
-        self.image_in += given.get("image_tokens") or 0
-        cached = given.get("cached_tokens_details") or {}
-        self.cached_text += cached.get("text_tokens") or 0
-        self.cached_audio += cached.get("audio_tokens") or 0
-        self.cached_image += cached.get("image_tokens") or 0
-        produced = usage.get("output_token_details") or {}
-        self.text_out += produced.get("text_tokens") or 0
-        self.audio_out += produced.get("audio_tokens") or 0
 
-    @property
-    def cost(self) -> float | None:
-        """Estimated USD, or None when the model has no listed price."""
-        price = price_for(self.model)
-        if price is None:
-            return None
-        dollars = (
-            (self.text_in - self.cached_text) * price.text_in
-            + self.cached_text * price.text_cached
-            + self.text_out * price.text_out
-            + (self.audio_in - self.cached_audio) * price.audio_in
-            + self.cached_audio * price.audio_cached
-            + self.audio_out * price.audio_out
-            + (self.image_in - self.cached_image) * price.image_in
-            + self.cached_image * price.image_cached
-        )
-        return dollars / 1_000_000
+@dataclass(frozen=True, slots=True)
+class LatencyMeasured(Record):
+    """The timings of a user turn, once its first output arrived."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "responses": self.responses,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "total_tokens": self.total_tokens,
-            "cost_usd": self.cost,
-        }
+    kind: ClassVar[str] = "latency"
+    turn: int
+    response_delay: float | None
+    first_output_delay: float | None
+    tool_seconds: float
+    interrupted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserStartedSpeaking(Record):
+    kind: ClassVar[str] = "user_started_speaking"
+
+
+@dataclass(frozen=True, slots=True)
+class UserStoppedSpeaking(Record):
+    kind: ClassVar[str] = "user_stopped_speaking"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStartedSpeaking(Record):
+    """The agent's audio became audible (played by us, or by the service for WebRTC/SIP)."""
+
+    kind: ClassVar[str] = "agent_started_speaking"
+    item_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStoppedSpeaking(Record):
+    kind: ClassVar[str] = "agent_stopped_speaking"
+
+
+_BY_KIND: dict[str, type[Record]] = {
+    record_class.kind: record_class
+    for record_class in (
+        UserMessage, AssistantDelta, Heard, Interrupted, ToolStarted, ToolFinished, GuardrailTripped, ErrorReported, Notice,
+        UsageUpdated, LatencyMeasured, UserStartedSpeaking, UserStoppedSpeaking, AgentStartedSpeaking, AgentStoppedSpeaking,
+    )
+}

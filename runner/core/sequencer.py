@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from runner.core.actions import Send
+from runner.core.states import ResponsePhase
 
 # What a request is for; `goodbye` wins a merge because the session is ending.
 Purpose = str
@@ -47,6 +48,12 @@ class ResponseSequencer:
     @property
     def busy(self) -> bool:
         return self.active or self.in_flight is not None
+
+    @property
+    def phase(self) -> ResponsePhase:
+        if self.active:
+            return ResponsePhase.ACTIVE
+        return ResponsePhase.IDLE if self.in_flight is None and self.pending is None else ResponsePhase.REQUESTED
 
     def request(self, request: ResponseRequest) -> list[Send]:
         """Ask for a response: sent now if idle, otherwise merged into the queue."""

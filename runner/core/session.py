@@ -3,25 +3,33 @@
 Like h11: no asyncio, sockets, threads, clocks or randomness.  Server events and local
 inputs go in, a list of actions comes out, and the driver carries them out in order.
 Time is always the `now` argument; ids come from counters seeded by `session_id`.
-The response lifecycle lives in `ResponsesMixin`, user turns in `TurnsMixin`, tool calls
-and handoffs in `ToolsMixin`, barge-in and guardrails in `GuardrailsMixin`; this module
-holds the state, the dispatch table, errors and reconnects.
+Owned components keep their own state: `Playback` (what is audible, what was heard),
+`GuardrailGate` (checks in flight, the held user turn), `ToolBatches` (calls, handoffs,
+the filler) and the `ResponseSequencer`; they reach the session through small protocols
+and import nothing of it.  The response lifecycle lives in `ResponsesMixin`, user turns in
+`TurnsMixin`; this module holds the shared state, the dispatch table, errors and reconnects.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+import collections
+from typing import TYPE_CHECKING, Any, Mapping
 
 from runner.config.model import Guardrail, Limits
-from runner.core.actions import Action, EndSession, Record, Send
-from runner.core.guarding import GuardrailsMixin
+from runner.core.actions import Action, EndSession, Send
+from runner.core.events import MalformedEvent, check_shape
+from runner.core.guarding import GuardrailGate
 from runner.core.history import reseed_items
-from runner.core.responses import ResponsesMixin
-from runner.core.records import Breadcrumb, HandoffRecord, Message, ToolCall, TranscriptEntry, TurnLatency, Usage
-from runner.core.sequencer import ResponseSequencer
-from runner.core.state import InputGate, ItemState, PendingCheck, PendingStop, ResponseState, ToolBatch
-from runner.core.tooling import ToolsMixin
-from runner.core.turns import TurnsMixin
+from runner.core.playback import Playback
+from runner.core.records import ErrorReported, Notice
+from runner.core.responses import Responses
+from runner.core.sequencer import ResponseRequest, ResponseSequencer
+from runner.core.state import ResponseState
+from runner.core.states import Output, StateMachine, States
+from runner.core.tooling import ToolBatches
+from runner.core.transcript import Breadcrumb, HandoffRecord, ToolCall, TranscriptEntry, TurnLatency, Usage
+from runner.core.turns import UserTurns
+from runner.core.wiring import IGNORED_EVENTS, Handler, bytes_per_second, check_wiring, ignore, policies
 
 if TYPE_CHECKING:
     from runner.compile import CompiledAgent
@@ -34,22 +42,9 @@ LIMIT_GOODBYE_INSTRUCTIONS = (
     "The session has reached its time limit. Tell the caller in one short sentence that you have to end "
     "the call now, and say goodbye. Do not call tools."
 )
-# Server events the core has no use for; anything not listed here or handled is "unknown".
-IGNORED_EVENTS = frozenset({
-    "session.created", "conversation.created", "conversation.item.retrieved",
-    "conversation.item.truncated", "conversation.item.deleted", "input_audio_buffer.cleared",
-    "input_audio_buffer.dtmf_event_received", "conversation.item.input_audio_transcription.delta",
-    "conversation.item.input_audio_transcription.segment", "rate_limits.updated",
-    "response.content_part.added", "response.content_part.done", "response.output_audio.done",
-    "response.function_call_arguments.delta", "output_audio_buffer.started", "output_audio_buffer.stopped",
-    "output_audio_buffer.cleared", "mcp_list_tools.in_progress", "mcp_list_tools.completed",
-    "mcp_list_tools.failed", "response.mcp_call_arguments.delta", "response.mcp_call_arguments.done",
-    "response.mcp_call.in_progress", "response.mcp_call.completed", "response.mcp_call.failed",
-})
-BYTES_PER_SECOND = {"audio/pcm": 48_000, "audio/pcmu": 8_000, "audio/pcma": 8_000}
 
 
-class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
+class Session:
     """One conversation with a team of agents, as a pure state machine."""
 
     def __init__(
@@ -59,18 +54,17 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         *,
         guardrails: Mapping[str, Guardrail],
         limits: Limits,
-        audio: bool,
+        output: Output,
         session_id: str,
     ) -> None:
-        _check_wiring(agents, start, guardrails)
+        check_wiring(agents, start, guardrails)
         self._agents = agents
         self._agent = agents[start]
         self._limits = limits
-        self._audio = audio
+        self._states = StateMachine()
         self.session_id = session_id
         self._event_prefix = f"evt_{session_id}_"
         self._event_count = 0
-        self._check_count = 0
         self._voice = self._agent.voice
         self._started_at: float | None = None
         self._ending: str | None = None  # reason, once a goodbye is on its way
@@ -80,63 +74,45 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         self._greeting_request = self._agent.greeting
         self._greeting: str | None = "due" if self._greeting_request is not None else None
         self._ended = False
-        self._user_turn = 0
-        self._turn: TurnLatency | None = None
-        self._output_policies = {n: _policies(a, guardrails, "assistant") for n, a in agents.items()}
-        self._input_policies = {n: _policies(a, guardrails, "user") for n, a in agents.items()}
-        self._bytes_per_second = {n: _bytes_per_second(a) for n, a in agents.items()}
+        # Owned components: each keeps its own state and reaches the rest through this session.
+        self._playback = Playback(
+            local=output is Output.AUDIO_LOCAL, states=self._states, bytes_per_second={n: bytes_per_second(a) for n, a in agents.items()}, send=self.send
+        )
+        self._gate = GuardrailGate(
+            self, self._playback, output_policies={n: policies(a, guardrails, "assistant") for n, a in agents.items()},
+            input_policies={n: policies(a, guardrails, "user") for n, a in agents.items()},
+        )
+        self._tools = ToolBatches(self, filler_after=limits.filler_after)
+        self._turns = UserTurns(self, self._gate, self._states)
         self._seq = ResponseSequencer(self._next_event_id)
-        self._current: ResponseState | None = None
-        self._responses: dict[str, ResponseState] = {}
-        self._items: dict[str, ItemState] = {}
-        self._user_items: dict[str, Message] = {}
-        self._audible: dict[str, ItemState] = {}
-        self._stop: PendingStop | None = None
-        self._batches: dict[str, ToolBatch] = {}
-        self._calls: dict[str, tuple[ToolCall, ToolBatch]] = {}
-        self._answered: set[str] = set()
-        self._checks: dict[int, PendingCheck] = {}
-        self._input_gate: InputGate | None = None
-        self._unknown_seen: set[str] = set()
-        self._cancel_event_ids: set[str] = set()  # our response.cancel events, to recognise a late cancel
-        self.transcript: list[TranscriptEntry] = []
-        self.handoffs: list[HandoffRecord] = []
-        self.tool_calls: list[ToolCall] = []
-        self.latencies: list[TurnLatency] = []
-        self.agents_visited: list[str] = [start]
         self.usage = Usage(model=str(self._agent.session.get("model", "")))
+        self._responses = Responses(
+            self, output=output, sequencer=self._seq, states=self._states, playback=self._playback, gate=self._gate, tools=self._tools,
+            turns=self._turns, usage=self.usage,
+        )
+        self.transcript: list[TranscriptEntry] = []
+        self.agents_visited: list[str] = [start]
         self.unknown_events: dict[str, int] = {}
-        self._handlers: dict[str, Callable[[dict[str, Any], float], list[Action]]] = {
-            "response.output_audio.delta": self._on_audio_delta,
-            "response.output_audio_transcript.delta": self._on_text_delta,
-            "response.output_text.delta": self._on_text_delta,
-            "response.output_audio_transcript.done": self._on_text_done,
-            "response.output_text.done": self._on_text_done,
+        self._handlers: dict[str, Handler] = {
+            **self._responses.handlers(),
+            **self._turns.handlers(),
+            "response.function_call_arguments.done": self._tools.on_call,
             "session.updated": self._on_session_updated,
-            "response.created": self._on_response_created,
-            "response.output_item.added": self._on_output_item_added,
-            "response.output_item.done": self._on_output_item_done,
-            "response.function_call_arguments.done": self._on_call_arguments_done,
-            "response.done": self._on_response_done,
-            "conversation.item.added": self._on_item_added,
-            "conversation.item.created": self._on_item_added,
-            "conversation.item.done": self._on_item_done,
-            "conversation.item.input_audio_transcription.completed": self._on_transcription_completed,
-            "conversation.item.input_audio_transcription.failed": self._on_transcription_failed,
-            "input_audio_buffer.speech_started": self._on_speech_started,
-            "input_audio_buffer.speech_stopped": self._on_user_turn_end,
-            "input_audio_buffer.timeout_triggered": self._on_user_turn_end,
-            "input_audio_buffer.committed": self._on_committed,
             "error": self._on_error,
+            **dict.fromkeys(IGNORED_EVENTS, ignore),
         }
-        for name in IGNORED_EVENTS:
-            self._handlers[name] = _ignore
 
     # ---- read-only state -------------------------------------------------------------
 
     @property
     def active_agent(self) -> str:
         return self._agent.name
+
+    @property
+    def state(self) -> States:
+        """Connection, response, user turn and playback, as named states."""
+        machine = self._states
+        return States(machine.connection, self._seq.phase, machine.user, machine.playback)
 
     @property
     def ended(self) -> bool:
@@ -150,33 +126,61 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         Drivers wait for this to clear before the next scripted turn or before closing.
         """
         return bool(
-            self._greeting_owed or self._seq.busy or self._seq.pending is not None or self._batches or self._checks
-            or self._input_gate is not None or self._stop is not None
+            self._greeting_owed or self._seq.busy or self._seq.pending is not None or self._tools.busy or self._gate.busy
+            or self._playback.pending is not None
         )
 
     @property
     def _greeting_owed(self) -> bool:
-        return self._greeting == "due" and not self._user_turn
+        return self._greeting == "due" and not self._turns.number
+
+    @property
+    def latencies(self) -> list[TurnLatency]:
+        """One latency record per user turn that ended."""
+        return self._turns.latencies
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return self._tools.tool_calls
+
+    @property
+    def handoffs(self) -> list[HandoffRecord]:
+        return self._tools.handoffs
 
     @property
     def handoff_counts(self) -> dict[str, int]:
         """Successful handoffs per edge, keyed "source->target"."""
-        counts: dict[str, int] = {}
-        for record in self.handoffs:
-            if record.success:
-                key = f"{record.source}->{record.target}"
-                counts[key] = counts.get(key, 0) + 1
-        return counts
+        return dict(collections.Counter(f"{r.source}->{r.target}" for r in self.handoffs if r.success))
 
     # ---- inputs ----------------------------------------------------------------------
+
+    def user_text(self, text: str, now: float) -> list[Action]:
+        """A typed user turn: the item now, the response once input policies pass."""
+        return self._turns.user_text(text, now)
+
+    def user_audio(self, audio: bytes, now: float) -> list[Action]:
+        """User audio in (mic, phone, browser), in the session's input format."""
+        return self._turns.user_audio(audio, now)
+
+    def begin_user_turn(self, now: float) -> list[Action]:
+        """Push-to-talk pressed: cut the agent off and start from an empty input buffer."""
+        return self._turns.begin_user_turn(now)
+
+    def commit_user_turn(self, now: float) -> list[Action]:
+        """Push-to-talk released: commit the audio given since the press, then ask for a reply."""
+        return self._turns.commit_user_turn(now)
+
+    def interrupt(self, now: float) -> list[Action]:
+        """Local barge-in: the server does not know, so the client cancels."""
+        return self._turns.interrupt(now)
 
     def start(self, now: float) -> list[Action]:
         """Configure the socket for the start agent (the only session.update with a voice)."""
         self._started_at = now
-        return [self._send({"type": "session.update", "session": self._full_session(self._agent)})]
+        return [self.send({"type": "session.update", "session": self._full_session(self._agent)})]
 
     def receive(self, event: dict[str, Any], now: float) -> list[Action]:
-        """Feed one server event."""
+        """Feed one server event; a malformed one is reported, a bug of ours raises."""
         if self._ended:
             return []
         kind = event.get("type")
@@ -184,52 +188,73 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         if handler is None:
             return self._on_unknown(event, now)
         try:
-            return handler(event, now)
-        except (KeyError, TypeError, AttributeError) as problem:
-            return self._error_record(now, code="malformed_event", message=f"malformed server event {kind!r}: {problem!r} ignored")
+            check_shape(event)
+        except MalformedEvent as problem:
+            return self._error_record(now, code="malformed_event", message=f"malformed server event {kind!r}: {problem}; ignored")
+        return handler(event, now)  # an exception from here on is our bug, and is raised
+
+    def next_deadline(self) -> float | None:
+        """When the core next needs `tick`: the session limit or a slow tool's filler; None: no timer.
+
+        Any other input may move it, so a driver asks again after each one.
+        """
+        if self._ended:
+            return None
+        due = [deadline for deadline in (self._limit_deadline(), self._filler_deadline()) if deadline is not None]
+        return min(due, default=None)
+
+    def _filler_deadline(self) -> float | None:
+        """A slow tool's filler is due only while no response is active, owed or ending the call."""
+        if self._seq.busy or self._seq.pending is not None or self._ending is not None:
+            return None
+        return self._tools.filler_deadline()
+
+    def _limit_deadline(self) -> float | None:
+        if self._started_at is None or self._ending is not None:
+            return None
+        return self._started_at + self._limits.max_session_minutes * 60
 
     def tick(self, now: float) -> list[Action]:
-        """Timers: the session limit and the slow-tool filler."""
+        """Timers that are due: the session limit and the slow-tool filler (see `next_deadline`)."""
         if self._ended:
             return []
-        started = self._started_at
-        if started is not None and self._ending is None and now - started >= self._limits.max_session_minutes * 60:
-            notice = Record("notice", {"message": f"session limit of {self._limits.max_session_minutes:g} minutes reached"})
-            return [notice, *self._say_goodbye("session_limit", LIMIT_GOODBYE_INSTRUCTIONS)]
-        return self._filler(now)
+        limit = self._limit_deadline()
+        if limit is not None and now >= limit:
+            notice = Notice(f"session limit of {self._limits.max_session_minutes:g} minutes reached")
+            return [notice, *self.say_goodbye("session_limit", LIMIT_GOODBYE_INSTRUCTIONS)]
+        filler = self._filler_deadline()
+        return self._tools.filler(now) if filler is not None and now >= filler else []
 
     def end(self, reason: str, now: float) -> list[Action]:
         """Say goodbye, then EndSession; a second call ends at once."""
         if self._ended:
             return []
         if self._ending is not None:
-            self._ended = True
-            return [EndSession(self._ending)]
-        return self._say_goodbye(reason, GOODBYE_INSTRUCTIONS)
+            return [self._close(self._ending)]
+        return self.say_goodbye(reason, GOODBYE_INSTRUCTIONS)
+
+    def connection_lost(self, why: str, now: float) -> list[Action]:
+        """The socket dropped; the driver dials again and calls `reconnected` once it has a new one."""
+        if self._ended:
+            return []
+        return self._states.lost(f"connection lost ({why}); reconnecting")
 
     def reconnected(self, now: float) -> list[Action]:
         """A new socket: configure it, re-seed the history, and reply if a reply was owed."""
         if self._ended:
             return []
-        actions: list[Action] = [self._send({"type": "session.update", "session": self._full_session(self._agent)})]
+        actions: list[Action] = [self.send({"type": "session.update", "session": self._full_session(self._agent)})]
         items = reseed_items(self.transcript)
-        actions += [self._send({"type": "conversation.item.create", "item": item}) for item in items]
+        actions += [self.send({"type": "conversation.item.create", "item": item}) for item in items]
         owed = self._seq.reset()
-        if self._greeting == "asked" and not self._user_turn:
+        if self._greeting == "asked" and not self._turns.number:
             self._greeting = "due"  # cut by the drop: asked again once the new socket is configured
             owed = False
-        cut = self._current
-        if cut is not None:
-            self._mute(cut)
-            self._current = None
-        self._responses.clear()
-        actions.append(Record("notice", {"message": f"reconnected: session re-sent, {len(items)} history items re-seeded"}))
-        if owed and (cut is None or cut.id not in self._batches):  # a cut tool batch asks once its tools answer
+        cut = self._responses.reconnected()
+        actions += self._states.restored(f"reconnected: session re-sent, {len(items)} history items re-seeded")
+        if owed and (cut is None or not self._tools.has_batch(cut.id)):  # a cut tool batch asks once its tools answer
             self._seq.pending = self._owed_request()
-        for batch in list(self._batches.values()):
-            batch.calls_gone = True
-            batch.response_done = True
-            actions += self._finish_batch(batch, now)
+        actions += self._tools.reconnected(now)
         actions += self._seq.flush()
         return actions
 
@@ -239,10 +264,11 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         Handoff and reconnect updates find the greeting asked or given already; a caller
         who spoke before the session was configured gets a reply instead of a greeting.
         """
+        self._states.configured()
         if not self._greeting_owed or self._greeting_request is None:
             return []
         self._greeting = "asked"
-        return self._request_response("greeting", dict(self._greeting_request))
+        return self.request_response("greeting", dict(self._greeting_request))
 
     # ---- errors ----------------------------------------------------------------------
 
@@ -252,39 +278,138 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         failed_event = error.get("event_id")
         if failed_event is not None or code == RACE_CODE:
             refused = self._seq.refused(failed_event, race=code == RACE_CODE)
-            if refused is not None and self._current is not None and self._current.request is refused:
-                self._current.request = None  # the active response is the server's own
-        if failed_event in self._cancel_event_ids:
+            if refused is not None:
+                self._responses.refused(refused)
+        if self._responses.our_late_cancel(failed_event):
             # The response finished on the server before our cancel arrived: nothing was
             # left to cancel, which is the outcome we wanted.
-            self._cancel_event_ids.discard(failed_event)
             return self._seq.flush()
         fatal = code in FATAL_CODES or error.get("type") in FATAL_TYPES
         actions = self._error_record(now, code=code or error.get("type") or "error", message=error.get("message") or "", fatal=fatal)
         if fatal:
-            self._ended = True
-            return actions + [EndSession(f"fatal error: {code or error.get('type')}")]
+            return actions + [self._close(f"fatal error: {code or error.get('type')}")]
         return actions + self._seq.flush()
 
     def _error_record(self, now: float, *, code: str, message: str, fatal: bool = False) -> list[Action]:
-        data = {"code": code, "message": message, "fatal": fatal}
-        self.transcript.append(Breadcrumb("error", self._agent.name, now, data))
-        return [Record("error", data)]
+        error = ErrorReported(code, message, fatal)
+        self.transcript.append(Breadcrumb("error", self._agent.name, now, error.to_json()))
+        return [error]
 
     def _on_unknown(self, event: dict[str, Any], now: float) -> list[Action]:
         kind = str(event.get("type"))
         self.unknown_events[kind] = self.unknown_events.get(kind, 0) + 1
         if self.unknown_events[kind] > 1:
             return []
-        return [Record("notice", {"message": f"unknown server event type {kind!r} ignored"})]
+        return [Notice(f"unknown server event type {kind!r} ignored")]
 
     # ---- helpers ---------------------------------------------------------------------
+
+    def _close(self, reason: str) -> EndSession:
+        self._ended = True
+        self._states.closed()
+        return EndSession(reason)
 
     def _next_event_id(self) -> str:
         self._event_count += 1
         return f"{self._event_prefix}{self._event_count}"
 
-    def _send(self, event: dict[str, Any]) -> Send:
+    # ---- for the components: the GateOwner and ToolsOwner interfaces ---------------------
+
+    @property
+    def agent(self) -> CompiledAgent:
+        """The agent that speaks now."""
+        return self._agent
+
+    def transfer_to(self, target: str) -> None:
+        self._agent = self._agents[target]
+        if target not in self.agents_visited:
+            self.agents_visited.append(target)
+
+    def response_in_progress(self, response_id: str) -> bool:
+        return self._responses.in_progress(response_id)
+
+    def tool_time(self, seconds: float) -> None:
+        self._turns.tool_time(seconds)
+
+    def tool_done(self, call_id: str, output: str, *, error: str | None, duration: float, now: float) -> list[Action]:
+        """A tool finished. `output` is what the model sees; `error`, when set, says why it failed
+        (a timeout, an exception, invalid arguments) for the transcript and report; an empty
+        `output` with an error set is sent as `{"error": error}`."""
+        return self._tools.tool_done(call_id, output, error=error, duration=duration, now=now)
+
+    @property
+    def user_turn(self) -> int:
+        """The number of the user's current turn (input since the last one makes checks stale)."""
+        return self._turns.number
+
+    @property
+    def ending(self) -> bool:
+        """A goodbye is on its way: no new turn gets a reply."""
+        return self._ending is not None
+
+    def barge_in(self, now: float, *, server_cancels: bool) -> list[Action]:
+        return self._responses.barge_in("barge_in", now, server_cancels=server_cancels)
+
+    def error(self, now: float, *, code: str, message: str) -> list[Action]:
+        return self._error_record(now, code=code, message=message)
+
+    @property
+    def agent_name(self) -> str:
+        return self._agent.name
+
+    def note(self, entry: TranscriptEntry) -> None:
+        self.transcript.append(entry)
+
+    def playback_stopped(self, item_id: str | None, played_ms: float, now: float) -> list[Action]:
+        """The driver's answer to StopPlayback: which item was audible and how much was heard."""
+        actions, after = self._playback.stopped(item_id, played_ms, ended=self._ended)
+        for consequence in after:
+            actions += self._gate.after_stop(consequence, now)
+        return actions
+
+    def playback_finished(self, item_id: str, now: float) -> list[Action]:
+        """The whole item was heard."""
+        return self._playback.finished(item_id)
+
+    def guardrail_result(
+        self, check_id: int, *, tripped: bool, category: str | None = None, rationale: str | None = None, error: str | None = None, now: float
+    ) -> list[Action]:
+        """A verdict for a CheckGuardrail. `error` with `tripped` false: the check failed open."""
+        return self._gate.guardrail_result(check_id, tripped=tripped, category=category, rationale=rationale, error=error, now=now)
+
+    def cut(self, response: ResponseState) -> list[Action]:
+        return self._responses.cut(response)
+
+    def finished(self, request: ResponseRequest | None) -> list[Action]:
+        """A response of ours is done: the greeting is given, or the goodbye said (EndSession)."""
+        if request is not None and request.purpose == "greeting":
+            self._greeting = "given"
+        if request is not None and request.purpose == "goodbye":
+            return [self._close(self._ending or "ended")]
+        return []
+
+    # ---- asking for responses ----------------------------------------------------------
+
+    def request_response(self, purpose: str, response: dict[str, Any] | None = None) -> list[Action]:
+        """Ask for a response through the sequencer; once ending, only the goodbye goes out."""
+        if self._ending is not None and purpose != "goodbye":
+            return []
+        return list(self._seq.request(ResponseRequest(purpose, response or {})))
+
+    def _owed_request(self) -> ResponseRequest:
+        if self._ending is None:
+            return ResponseRequest("reply")
+        return ResponseRequest("goodbye", {"instructions": self._goodbye_instructions, "tool_choice": "none"})
+
+    def say_goodbye(self, reason: str, instructions: str) -> list[Action]:
+        if self._ending is not None:
+            return []
+        self._ending = reason
+        self._goodbye_instructions = instructions
+        self._seq.drop_pending()
+        return self.request_response("goodbye", {"instructions": instructions, "tool_choice": "none"})
+
+    def send(self, event: dict[str, Any]) -> Send:
         event["event_id"] = self._next_event_id()
         return Send(event)
 
@@ -295,29 +420,3 @@ class Session(ResponsesMixin, TurnsMixin, ToolsMixin, GuardrailsMixin):
         if audio and "output" in audio:
             session["audio"] = {**audio, "output": {**audio["output"], "voice": self._voice}}
         return session
-
-
-def _ignore(event: dict[str, Any], now: float) -> list[Action]:
-    return []
-
-
-def _policies(agent: CompiledAgent, guardrails: Mapping[str, Guardrail], role: str) -> tuple[Guardrail, ...]:
-    return tuple(guardrails[name] for name in agent.guardrails if role in guardrails[name].checks)
-
-
-def _bytes_per_second(agent: CompiledAgent) -> int:
-    output = (agent.session.get("audio") or {}).get("output") or {}
-    return BYTES_PER_SECOND.get((output.get("format") or {}).get("type", "audio/pcm"), 48_000)
-
-
-def _check_wiring(agents: Mapping[str, CompiledAgent], start: str, guardrails: Mapping[str, Guardrail]) -> None:
-    """Programming errors in how the driver built the session: fail loudly, naming the culprit."""
-    if start not in agents:
-        raise ValueError(f"start agent {start!r} is not among the agents: {', '.join(agents) or 'none'}")
-    for name, agent in agents.items():
-        for tool, target in agent.transfers.items():
-            if target not in agents:
-                raise ValueError(f"agent {name!r}: transfer tool {tool!r} targets unknown agent {target!r}")
-        for policy in agent.guardrails:
-            if policy not in guardrails:
-                raise ValueError(f"agent {name!r}: guardrail policy {policy!r} is not among the guardrails given")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 from runner.config.model import Guardrail
-from runner.core.actions import Action
-from runner.core.records import Message, TurnLatency
+from runner.core.transcript import Message, TurnLatency
 from runner.core.sequencer import ResponseRequest
 
 
@@ -22,6 +21,8 @@ class ItemState:
     user_turn: int
     turn: TurnLatency | None = None  # the user turn this item answers
     received_bytes: int = 0
+    played: bool = False  # some of its audio went to our playback
+    audio_done: bool = False  # response.output_audio.done (or the response's end) seen
     muted: bool = False  # cut by barge-in or a guardrail: drop the rest of its output
     # The transcript entry: "pending" until the text is complete, "owed" while the complete
     # text waits for playback to say how much was heard, then "written".
@@ -82,11 +83,3 @@ class InputGate:
     user_turn: int
     text: str
     pending: set[int] = field(default_factory=set)
-
-
-@dataclass(slots=True)
-class PendingStop:
-    """A StopPlayback awaiting `playback_stopped`, and what to do after the truncate."""
-
-    reason: Literal["barge_in", "guardrail", "end"]
-    then: list[Callable[[float], list[Action]]] = field(default_factory=list)

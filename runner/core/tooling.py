@@ -3,21 +3,23 @@
 Every function call the model makes is answered exactly once: local tools by the driver
 (`RunTool` → `tool_done`), transfers and mistakes by the core itself.  The calls of one
 response form a batch; once the response is done and every call is answered, a valid
-transfer is applied and exactly one `response.create` follows.
+transfer is applied and exactly one `response.create` follows.  `ToolBatches` owns the
+batches and calls; what it needs of the session it asks through `ToolsOwner`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from runner.core.actions import Action, Record, RunTool, Send
+from runner.core.actions import Action, RunTool, Send
+from runner.core.records import ErrorReported, Handoff, Notice, ToolFinished, ToolStarted
 from runner.core.history import tool_call_items
-from runner.core.records import HandoffRecord, ToolCall
+from runner.core.transcript import HandoffRecord, ToolCall, TranscriptEntry
 from runner.core.state import ToolBatch, Transfer
 
 if TYPE_CHECKING:
-    from runner.core.session import Session
+    from runner.compile import CompiledAgent
 
 TRANSFER_PREFIX = "transfer_to_"
 FILLER_INSTRUCTIONS = (
@@ -26,29 +28,61 @@ FILLER_INSTRUCTIONS = (
 )
 
 
-class ToolsMixin:
+class ToolsOwner(Protocol):
+    """What the tool batches need of the session."""
+
+    @property
+    def agent(self) -> CompiledAgent: ...
+    @property
+    def ended(self) -> bool: ...
+    def response_in_progress(self, response_id: str) -> bool: ...
+    def transfer_to(self, target: str) -> None: ...
+    def tool_time(self, seconds: float) -> None: ...
+    def note(self, entry: TranscriptEntry) -> None: ...
+    def send(self, event: dict[str, Any]) -> Send: ...
+    def request_response(self, purpose: str, response: dict[str, Any] | None = None) -> list[Action]: ...
+
+
+class ToolBatches:
     """Function-call dispatch, tool results, handoffs and the slow-tool filler."""
 
-    def _on_call_arguments_done(self: Session, event: dict[str, Any], now: float) -> list[Action]:
+    def __init__(self, owner: ToolsOwner, *, filler_after: float) -> None:
+        self._owner = owner
+        self._filler_after = filler_after
+        self._batches: dict[str, ToolBatch] = {}
+        self._calls: dict[str, tuple[ToolCall, ToolBatch]] = {}
+        self._answered: set[str] = set()
+        self.tool_calls: list[ToolCall] = []
+        self.handoffs: list[HandoffRecord] = []
+
+    @property
+    def busy(self) -> bool:
+        """A batch is not finished: a call is unanswered, or its response is not done."""
+        return bool(self._batches)
+
+    def has_batch(self, response_id: str) -> bool:
+        return response_id in self._batches
+
+    def on_call(self, event: dict[str, Any], now: float) -> list[Action]:
         call_id = event["call_id"]
         name = event["name"]
         arguments = event.get("arguments") or ""
         if call_id in self._answered or call_id in self._calls:
-            return [Record("notice", {"message": f"function call {call_id!r} seen twice; answered once"})]
+            return [Notice(f"function call {call_id!r} seen twice; answered once")]
         response_id = event.get("response_id") or ""
-        if response_id not in self._responses:
+        if not self._owner.response_in_progress(response_id):
             # No response.done will follow for a response we never saw created (or saw
             # finish): answering would leave the batch owed forever.  A server bug.
             message = f"function call {call_id!r} ({name}) for response {response_id!r}, which is not in progress, ignored"
-            return [Record("notice", {"message": message})]
+            return [Notice(message)]
         batch = self._batches.get(response_id)
         if batch is None:
             batch = self._batches[response_id] = ToolBatch(response_id)
-        agent = self._agent
+        agent = self._owner.agent
         if name in agent.tool_names:
             call = ToolCall(call_id, name, arguments, agent.name, now, response_id)
             self.tool_calls.append(call)
-            self.transcript.append(call)
+            self._owner.note(call)
             self._calls[call_id] = (call, batch)
             batch.open_calls.add(call_id)
             return [_call_record(call), RunTool(call_id, name, arguments, agent.name)]
@@ -58,18 +92,19 @@ class ToolsMixin:
         call = ToolCall(call_id, name, arguments, agent.name, now, response_id, status="failed", duration=0.0)
         call.error = f"unknown tool {name!r} for agent {agent.name!r} (its tools: {known})"
         self.tool_calls.append(call)
-        self.transcript.append(call)
+        self._owner.note(call)
         return [_call_record(call), _result_record(call), *self._call_output(batch, call_id, name, arguments, _error_output(call.error))]
 
-    def _on_transfer_call(self: Session, call_id: str, name: str, arguments: str, batch: ToolBatch, now: float) -> list[Action]:
-        source = self._agent.name
-        target = self._agent.transfers.get(name)
+    def _on_transfer_call(self, call_id: str, name: str, arguments: str, batch: ToolBatch, now: float) -> list[Action]:
+        agent = self._owner.agent
+        source = agent.name
+        target = agent.transfers.get(name)
         requested = target or name[len(TRANSFER_PREFIX):]
         reason, problem = _transfer_reason(name, arguments)
         if requested == source:
             problem = f"{source!r} cannot transfer to itself"
         elif target is None:
-            edges = ", ".join(sorted(self._agent.transfers.values())) or "nobody"
+            edges = ", ".join(sorted(agent.transfers.values())) or "nobody"
             problem = f"{requested!r} is not a handoff of {source!r} (it can transfer to: {edges})"
         elif problem is None and batch.transfer is not None:
             problem = f"this response already transfers to {batch.transfer.target!r}; only the first transfer is applied"
@@ -78,77 +113,95 @@ class ToolsMixin:
             return []
         record = HandoffRecord(source, requested, reason, now, False, problem, call_id)
         self.handoffs.append(record)
-        self.transcript.append(record)
+        self._owner.note(record)
         return [_handoff_record(record), *self._call_output(batch, call_id, name, arguments, _error_output(problem))]
 
-    def tool_done(self: Session, call_id: str, output: str, *, error: str | None, duration: float, now: float) -> list[Action]:
+    def tool_done(self, call_id: str, output: str, *, error: str | None, duration: float, now: float) -> list[Action]:
         """A tool finished. `output` is what the model sees; `error`, when set, says why it failed
         (a timeout, an exception, invalid arguments) for the transcript and report; an empty
         `output` with an error set is sent as `{"error": error}`."""
-        if self._ended:
+        if self._owner.ended:
             return []
         entry = self._calls.pop(call_id, None)
         if entry is None:
             why = "already answered" if call_id in self._answered else "unknown"
-            return [Record("error", {"code": "unexpected_tool_result", "message": f"result for {why} call {call_id!r} ignored", "fatal": False})]
+            return [ErrorReported("unexpected_tool_result", f"result for {why} call {call_id!r} ignored")]
         call, batch = entry
         call.output, call.error, call.duration = output, error, duration
         call.status = "failed" if error is not None else "done"
-        if self._turn is not None:
-            self._turn.tool_seconds += duration
+        self._owner.tool_time(duration)
         batch.open_calls.discard(call_id)
         sent = output if output or error is None else _error_output(error)
         actions: list[Action] = [_result_record(call), *self._call_output(batch, call_id, call.name, call.arguments, sent)]
         return actions + self._finish_batch(batch, now)
 
-    def _finish_batch(self: Session, batch: ToolBatch, now: float) -> list[Action]:
+    def response_done(self, response_id: str, now: float) -> list[Action]:
+        """The response that made the calls is done: its batch may finish now."""
+        batch = self._batches.get(response_id)
+        if batch is None:
+            return []
+        batch.response_done = True
+        return self._finish_batch(batch, now)
+
+    def reconnected(self, now: float) -> list[Action]:
+        """A new socket has none of the call items: finish each batch with them re-created."""
+        actions: list[Action] = []
+        for batch in list(self._batches.values()):
+            batch.calls_gone = True
+            batch.response_done = True
+            actions += self._finish_batch(batch, now)
+        return actions
+
+    def _finish_batch(self, batch: ToolBatch, now: float) -> list[Action]:
         """After the response is done and every call answered: the transfer, then one response."""
         if batch.finished or not batch.response_done or batch.open_calls:
             return []
         batch.finished = True
         del self._batches[batch.response_id]
         if batch.transfer is None:
-            return self._request_response("tool_results")
+            return self._owner.request_response("tool_results")
         actions = self._apply_transfer(batch, now)
-        on_enter = self._agent.on_enter
+        agent = self._owner.agent
+        on_enter = agent.on_enter
         if not on_enter:
-            return actions + self._request_response("handoff", None)
+            return actions + self._owner.request_response("handoff", None)
         # Response-level instructions replace the session's for that response, so the
         # agent's own instructions go first and on_enter is added to them.
-        instructions = f"{self._agent.session.get('instructions', '')}\n\n{on_enter}".strip()
-        return actions + self._request_response("handoff", {"instructions": instructions})
+        instructions = f"{agent.session.get('instructions', '')}\n\n{on_enter}".strip()
+        return actions + self._owner.request_response("handoff", {"instructions": instructions})
 
-    def _apply_transfer(self: Session, batch: ToolBatch, now: float) -> list[Action]:
+    def _apply_transfer(self, batch: ToolBatch, now: float) -> list[Action]:
         transfer = batch.transfer
         assert transfer is not None
-        source = self._agent.name
-        self._agent = self._agents[transfer.target]
-        if transfer.target not in self.agents_visited:
-            self.agents_visited.append(transfer.target)
+        source = self._owner.agent.name
+        self._owner.transfer_to(transfer.target)
         record = HandoffRecord(source, transfer.target, transfer.reason, now, True, None, transfer.call_id)
         self.handoffs.append(record)
-        self.transcript.append(record)
+        self._owner.note(record)
         output = json.dumps({"transferred_to": transfer.target})
         return [
-            self._send({"type": "session.update", "session": self._agent.handoff_session}),
+            self._owner.send({"type": "session.update", "session": self._owner.agent.handoff_session}),
             _handoff_record(record),
             *self._call_output(batch, transfer.call_id, f"{TRANSFER_PREFIX}{transfer.target}", "", output),
         ]
 
-    def _call_output(self: Session, batch: ToolBatch, call_id: str, name: str, arguments: str, output: str) -> list[Send]:
+    def _call_output(self, batch: ToolBatch, call_id: str, name: str, arguments: str, output: str) -> list[Send]:
         """The answer to one function call; after a reconnect the call item is gone, so it is created again first."""
         self._answered.add(call_id)
         items = tool_call_items(call_id, name, arguments, output)
-        return [self._send({"type": "conversation.item.create", "item": item}) for item in (items if batch.calls_gone else items[1:])]
+        return [self._owner.send({"type": "conversation.item.create", "item": item}) for item in (items if batch.calls_gone else items[1:])]
 
-    def _filler(self: Session, now: float) -> list[Action]:
+    def filler_deadline(self) -> float | None:
+        """When the first tool still running without a filler deserves one (None: none does)."""
+        due = [call.started + self._filler_after for call, batch in self._calls.values() if batch.response_done and not batch.filler_sent]
+        return min(due, default=None)
+
+    def filler(self, now: float) -> list[Action]:
         """One 'working on it' response per batch whose tool runs past `filler_after`."""
-        if self._seq.busy or self._seq.pending is not None or self._ending is not None:
-            return []
         for call, batch in self._calls.values():
-            if batch.response_done and not batch.filler_sent and now - call.started >= self._limits.filler_after:
+            if batch.response_done and not batch.filler_sent and call.started + self._filler_after <= now:
                 batch.filler_sent = True
-                return self._request_response("filler", {"instructions": FILLER_INSTRUCTIONS, "tool_choice": "none"})
+                return self._owner.request_response("filler", {"instructions": FILLER_INSTRUCTIONS, "tool_choice": "none"})
         return []
 
 
@@ -170,15 +223,13 @@ def _error_output(message: str) -> str:
     return json.dumps({"error": message})
 
 
-def _call_record(call: ToolCall) -> Record:
-    return Record("tool_call", {"agent": call.agent, "call_id": call.call_id, "name": call.name, "arguments": call.arguments})
+def _call_record(call: ToolCall) -> ToolStarted:
+    return ToolStarted(call.agent, call.call_id, call.name, call.arguments)
 
 
-def _result_record(call: ToolCall) -> Record:
-    data = {"agent": call.agent, "call_id": call.call_id, "name": call.name, "output": call.output, "error": call.error, "duration": call.duration}
-    return Record("tool_result", data)
+def _result_record(call: ToolCall) -> ToolFinished:
+    return ToolFinished(call.agent, call.call_id, call.name, call.output, call.error, call.duration)
 
 
-def _handoff_record(record: HandoffRecord) -> Record:
-    data = {"from": record.source, "to": record.target, "reason": record.reason, "success": record.success, "error": record.error}
-    return Record("handoff", data)
+def _handoff_record(record: HandoffRecord) -> Handoff:
+    return Handoff(record.source, record.target, record.reason, record.success, record.error)

@@ -13,9 +13,9 @@ and a conversation for one config, all through the same API.
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -25,7 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequence
 
-from ..core.actions import EndSession, Record, Send
+from ..core.actions import EndSession
+from ..core.records import Notice, Record, UsageUpdated
+from ..core.states import Output
 from ..core.pricing import unpriced_warning
 from .artifacts import Redactor, SessionArtifacts, new_session_folder
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, AudioOut, Driver, Hooks, Outcome
@@ -71,7 +73,7 @@ class RecordQueue:
         while True:
             if self.dropped:
                 missed, self.dropped = self.dropped, 0
-                yield Record("notice", {"message": f"{missed} records dropped: the records() consumer fell behind (it holds at most {self._size})"})
+                yield Notice(f"{missed} records dropped: the records() consumer fell behind (it holds at most {self._size})")
             elif self._records:
                 yield self._records.popleft()
             elif self._closed:
@@ -146,7 +148,13 @@ class Conversation:
 
     async def send_audio(self, pcm: bytes) -> None:
         """User audio in, already in the session's input format (PCM16 24 kHz, or G.711 bytes), in order."""
-        self.driver.apply([Send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")})])
+        self.driver.apply(self.core.user_audio(pcm, self.driver.now()))
+
+    def _output(self) -> Output:
+        """Text; or audio the service plays itself (the sideband of a SIP/WebRTC call); or audio we play."""
+        if self.text:
+            return Output.TEXT
+        return Output.AUDIO_REMOTE if self._call_id is not None else Output.AUDIO_LOCAL
 
     def attach_audio(self, sink: AudioOut) -> None:
         """Send the agent's audio to `sink` (a speaker, a phone bridge, a browser socket).
@@ -232,20 +240,20 @@ class Conversation:
             checker = GuardrailChecker(project.policies, client_factory=host.transport.rest_client, shared_client=True)
             self._stack.push_async_callback(checker.aclose)
 
-        core = Session(compiled, start, guardrails=project.policies, limits=config.limits, audio=not self.text, session_id=self.id)
+        core = Session(compiled, start, guardrails=project.policies, limits=config.limits, output=self._output(), session_id=self.id)
         connection = host.transport.connection(model=config.model, call_id=self._call_id)
         self._report = lambda outcome: artifacts.report(
             build_report(core, config=config, config_hash=config_hash, started=started, outcome=outcome, session_id=self.id)
         )
 
         def record(entry: Record, t: float) -> None:
-            shown = Record(entry.kind, redactor.value(entry.data)) if redactor else entry
+            shown = _redacted(entry, redactor) if redactor else entry
             self._on_record(shown, t)
             self._records.put(shown)
             written = transcript_entry(entry, t)
             if written is not None:
                 artifacts.transcript(*written)
-            if entry.kind == "usage":  # one per response.done: keep report.json current, off the hot path
+            if isinstance(entry, UsageUpdated):  # one per response.done: keep report.json current, off the hot path
                 artifacts.report_later(lambda: build_report(core, config=config, config_hash=config_hash, started=started, outcome=None, session_id=self.id))
 
         def log_tool_traceback(line: str) -> None:
@@ -260,10 +268,10 @@ class Conversation:
         self.driver = Driver(core, connection, tools, checker, hooks=hooks, setup_timeout=host.setup_timeout, reconnect_delays=host.reconnect_delays)
         unpriced = unpriced_warning(config.model)
         if unpriced is not None:
-            record(Record("notice", {"message": unpriced}), 0.0)
+            record(Notice(unpriced), 0.0)
         logger.info("session %s: artifacts in %s", self.id, self.folder)
         if not project.guardrails_enabled and config.guardrails:
-            record(Record("notice", {"message": "guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"}), 0.0)
+            record(Notice("guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"), 0.0)
         try:
             await self.driver.start(self._stop_setup)
         except ConnectFailed as failure:
@@ -337,3 +345,8 @@ async def open_session(
         )
         async with conversation:
             yield conversation
+
+
+def _redacted(record: Record, redactor: Redactor) -> Record:
+    """The same record with the secrets in its strings replaced (the artifacts redact on their own)."""
+    return dataclasses.replace(record, **{part.name: redactor.value(getattr(record, part.name)) for part in dataclasses.fields(record)})

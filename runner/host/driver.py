@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import time
 import traceback
@@ -17,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence
 
 from ..core import Session
-from ..core.actions import CheckGuardrail, EndSession, Play, Record, RunTool, Send, StopPlayback
+from ..core.actions import AudioComplete, CheckGuardrail, EndSession, Play, RunTool, Send, StopPlayback
+from ..core.records import Notice, Record
 from .errors import BadFrame, ConnectionLost
 
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # one outage's budget: reset once a socket is configured
 SETUP_TIMEOUT = 10.0  # seconds a new socket has to confirm the session (like the handshake's own timeout)
-TICK_SECONDS = 0.25
 FINISH_TIMEOUT = 30.0  # seconds a closing session waits for the pending reply
 EARLY_AUDIO_MAX_BYTES = 48_000 * 60  # a minute of 24 kHz PCM16 kept for an audio output not attached yet
 
@@ -46,6 +47,7 @@ class AudioOut(Protocol):
     """Where the agent's audio goes: `play` each chunk; `stop` returns (item, ms heard)."""
 
     def play(self, item_id: str, pcm: bytes) -> None: ...
+    def end_item(self, item_id: str) -> None: ...
     def stop(self) -> tuple[str | None, int]: ...
 
 
@@ -90,9 +92,11 @@ class Driver:
         self._ended = asyncio.Event()
         self._end_reason = ""
         self._configured = asyncio.Event()
-        self._early_audio: list[tuple[str, bytes]] = []  # played once an audio output is attached
+        self._early_audio: list[tuple[str, bytes | None]] = []  # played (None: ended) once an audio output is attached
         self._early_audio_bytes = 0
         self._connected = asyncio.Event()
+        self._rearm = asyncio.Event()  # the core's next deadline moved: the timer sleeps again
+        self._armed: float | None = None
         self._started_at = self.clock()
         self._unconfirmed_since: float | None = None  # when the current socket opened, until session.updated
         self._created_on_socket = False  # the current socket sent session.created
@@ -127,26 +131,36 @@ class Driver:
                 elif self._early_audio_bytes + len(pcm) <= EARLY_AUDIO_MAX_BYTES:
                     self._early_audio.append((action.item_id, pcm))
                     self._early_audio_bytes += len(pcm)
+            elif kind is AudioComplete:
+                if self.audio_out is not None:
+                    self.audio_out.end_item(action.item_id)
+                else:
+                    self._early_audio.append((action.item_id, None))
             elif kind is StopPlayback:
                 stopped.append(self.audio_out.stop() if self.audio_out is not None else (None, 0))
             elif kind is RunTool:
                 self._spawn(self._run_tool(action))
             elif kind is CheckGuardrail:
                 self._spawn(self._check_guardrail(action))
-            elif kind is Record:
+            elif isinstance(action, Record):
                 self.hooks.on_record(action, self.now())
             elif kind is EndSession:
                 self._end_reason = action.reason
                 self._ended.set()
         for item_id, played_ms in stopped:
             self.apply(self.session.playback_stopped(item_id, played_ms, self.now()))
+        if self.session.next_deadline() != self._armed:
+            self._rearm.set()
 
     def attach_audio(self, audio_out: AudioOut) -> None:
         """Voice streams start once the session is configured; a greeting may already be arriving."""
         self.audio_out = audio_out
         early, self._early_audio, self._early_audio_bytes = self._early_audio, [], 0
         for item_id, pcm in early:
-            audio_out.play(item_id, pcm)
+            if pcm is None:
+                audio_out.end_item(item_id)
+            else:
+                audio_out.play(item_id, pcm)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -269,7 +283,7 @@ class Driver:
         closed_unconfigured = self._unconfirmed_since is not None
         after = "session.created" if self._created_on_socket else "the handshake"
         self._unconfirmed_since = None
-        self.hooks.on_record(Record("notice", {"message": f"connection lost ({why}); reconnecting"}), self.now())
+        self.apply(self.session.connection_lost(why, self.now()))
         while self._outage_attempts < len(self.reconnect_delays):
             delay = self.reconnect_delays[self._outage_attempts]
             self._outage_attempts += 1
@@ -279,13 +293,14 @@ class Driver:
                 await self.connection.close()
                 await self.connection.connect()
             except Exception as failure:  # any failure to dial is retried
-                self.hooks.on_record(Record("notice", {"message": f"reconnect failed: {failure}"}), self.now())
+                self.hooks.on_record(Notice(f"reconnect failed: {failure}"), self.now())
                 closed_unconfigured = False
                 continue
             self.reconnects += 1
             self._discard_outgoing()
             self._connected.set()
             self._unconfirmed_since, self._created_on_socket = self.now(), False
+            self._rearm.set()  # the new socket's setup deadline
             self.apply(self.session.reconnected(self.now()))  # session.update first, then the history
             return True
         if closed_unconfigured:
@@ -311,11 +326,21 @@ class Driver:
         """Drop events queued for the lost socket; runs with no await before `reconnected`."""
         self._outgoing.clear()
 
-    async def _ticker(self) -> None:
+    async def _timer(self) -> None:
+        """Sleep until the core's next deadline (or the setup timeout), not on a polling tick."""
         while True:
-            await asyncio.sleep(TICK_SECONDS)
+            self._rearm.clear()
+            self._armed = self.session.next_deadline()
             opened = self._unconfirmed_since
-            if opened is not None and self.now() - opened > self.setup_timeout:
+            setup_deadline = None if opened is None else opened + self.setup_timeout
+            wake = min((d for d in (self._armed, setup_deadline) if d is not None), default=None)
+            if wake is None:
+                await self._rearm.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._rearm.wait(), max(0.0, wake - self.now()))
+            opened = self._unconfirmed_since
+            if opened is not None and self.now() - opened >= self.setup_timeout:
                 self._fail("setup timed out", f"the server did not confirm the session within {self.setup_timeout:g} s (no session.updated)")
                 return
             self.apply(self.session.tick(self.now()))
@@ -333,7 +358,7 @@ class Driver:
             return
         self._connected.set()
         self._unconfirmed_since = self.now()
-        for loop_body in (self._writer(), self._reader(), self._ticker()):
+        for loop_body in (self._writer(), self._reader(), self._timer()):
             self._spawn(loop_body)
         self.apply(self.session.start(self.now()))
         await self._unless_stopped(self._configured.wait(), stop)

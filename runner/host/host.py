@@ -19,7 +19,7 @@ from .errors import CapacityError, SetupError
 if TYPE_CHECKING:
     import asyncio
 
-    from ..core.actions import Record
+    from ..core.records import Record
     from .conversation import Conversation
     from .project import Project
     from .transports import BaseTransport

@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..config.model import Config
-from ..core.actions import Record
+from ..core.records import (
+    AssistantMessage, ErrorReported, GuardrailTripped, Handoff, Heard, Interrupted, Notice, Record, ToolFinished, UserMessage,
+)
 
 
 def _one_line(text: Any, limit: int = 300) -> str:
@@ -19,48 +21,46 @@ def _one_line(text: Any, limit: int = 300) -> str:
 def transcript_line(record: Record) -> str | None:
     """The Markdown line for a finished transcript entry; None for streaming or bookkeeping records.
 
-    A spoken reply still playing (`assistant` with `heard_ms` None) is no entry yet: the
-    core follows it with `heard` (played to the end) or `interrupted` (only the heard text).
+    A spoken reply still playing (`AssistantMessage.playing`) is no entry yet: the core
+    follows it with `Heard` (played to the end) or `Interrupted` (only the heard text).
     """
-    data = record.data
-    kind = record.kind
-    if kind == "user":
-        return f"**user:** {data.get('text', '')}"
-    if kind == "assistant" and "heard_ms" in data and data["heard_ms"] is None:
-        return None  # still playing
-    if kind in ("assistant", "heard"):
-        return f"**{data.get('agent', 'assistant')}:** {data.get('text', '')}"
-    if kind == "interrupted":
-        heard = data.get("heard_ms")
-        mark = "_(interrupted)_" if heard is None else f"_(interrupted after {heard} ms heard)_"
-        return " ".join(part for part in (f"**{data.get('agent', 'assistant')}:**", data.get("text", ""), mark) if part)
-    if kind == "tool_result":
-        took = f" in {data['duration'] * 1000:.0f} ms" if isinstance(data.get("duration"), (int, float)) else ""
-        outcome = f"failed: {_one_line(data['error'])}" if data.get("error") else _one_line(data.get("output", ""))
-        return f"> tool `{data.get('name')}`{took} → {outcome}"
-    if kind == "handoff":
-        if data.get("success"):
-            return f"> handoff {data.get('from')} → {data.get('to')}" + (f" ({_one_line(data['reason'])})" if data.get("reason") else "")
-        return f"> handoff {data.get('from')} → {data.get('to')} refused: {data.get('error')}"
-    if kind == "guardrail":
-        return f"> guardrail `{data.get('policy')}` {data.get('action', 'tripped')}" + (f" [{data['category']}]" if data.get("category") else "")
-    if kind == "error":
-        return f"> error {data.get('code') or ''}: {data.get('message', '')}".replace("error :", "error:")
-    if kind == "notice":
-        return f"> {data.get('message', '')}"
+    match record:
+        case UserMessage(text=text):
+            return f"**user:** {text}"
+        case AssistantMessage(playing=True):
+            return None
+        case AssistantMessage(agent=agent, text=text) | Heard(agent=agent, text=text):
+            return f"**{agent}:** {text}"
+        case Interrupted(agent=agent, text=text, heard_ms=heard):
+            mark = "_(interrupted)_" if heard is None else f"_(interrupted after {heard} ms heard)_"
+            return " ".join(part for part in (f"**{agent}:**", text, mark) if part)
+        case ToolFinished(name=name, output=output, error=error, duration=duration):
+            took = f" in {duration * 1000:.0f} ms" if duration is not None else ""
+            outcome = f"failed: {_one_line(error)}" if error else _one_line(output or "")
+            return f"> tool `{name}`{took} → {outcome}"
+        case Handoff(source=source, target=target, success=True, reason=reason):
+            return f"> handoff {source} → {target}" + (f" ({_one_line(reason)})" if reason else "")
+        case Handoff(source=source, target=target, error=error):
+            return f"> handoff {source} → {target} refused: {error}"
+        case GuardrailTripped(policy=policy, action=action, category=category):
+            return f"> guardrail `{policy}` {action}" + (f" [{category}]" if category else "")
+        case ErrorReported(code=code, message=message):
+            return f"> error {code}: {message}" if code else f"> error: {message}"
+        case Notice(message=message):
+            return f"> {message}"
     return None
 
 
 def transcript_entry(record: Record, t: float) -> tuple[dict[str, Any], str] | None:
     """The transcript.jsonl entry and transcript.md line of a record; None when it is no entry.
 
-    A `heard` record is written as kind `assistant`: it is the reply, as heard.
+    A `Heard` record is written as kind `assistant`: it is the reply, as heard.
     """
     line = transcript_line(record)
     if line is None:
         return None
-    kind = "assistant" if record.kind == "heard" else record.kind
-    return {"t": round(t, 6), "kind": kind, **record.data}, line
+    kind = "assistant" if isinstance(record, Heard) else record.kind
+    return {"t": round(t, 6), "kind": kind, **record.to_json()}, line
 
 
 def latency_summary(values: list[float]) -> dict[str, float] | None:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 import click
 
-from ..core.actions import Record
+from ..core.records import (
+    AssistantDelta, AssistantMessage, ErrorReported, GuardrailTripped, Handoff, Interrupted, Notice, Record, ToolFinished, ToolStarted,
+    UserMessage,
+)
 
 _AGENT_COLOURS = ("cyan", "green", "magenta", "yellow", "blue", "bright_cyan", "bright_green", "bright_magenta")
 
@@ -32,7 +35,7 @@ class Prompt(Protocol):
 
 
 class Console:
-    """Writes a readable conversation to a stream; one method per record kind."""
+    """Writes a readable conversation to a stream, matching on each record's type."""
 
     def __init__(self, agents: list[str], *, stream: TextIO | None = None, show_events: bool = False, colour: bool | None = None) -> None:
         self._colours = {name: _AGENT_COLOURS[index % len(_AGENT_COLOURS)] for index, name in enumerate(agents)}
@@ -42,18 +45,6 @@ class Console:
         self._open_item: str | None = None  # an assistant reply being streamed on the current line
         self._status_shown = False  # the live status line occupies the current line
         self._prompt: Prompt | None = None
-        self._renderers: dict[str, Callable[[dict[str, Any]], None]] = {
-            "user": self._user,
-            "assistant_delta": self._assistant_delta,
-            "assistant": self._assistant,
-            "interrupted": self._interrupted,
-            "tool_call": self._tool_call,
-            "tool_result": self._tool_result,
-            "handoff": self._handoff,
-            "guardrail": self._guardrail,
-            "error": self._error,
-            "notice": self._notice,
-        }
 
     def attach_prompt(self, prompt: Prompt) -> None:
         """Write around this prompt from now on; the lines it reads are not echoed again."""
@@ -101,9 +92,34 @@ class Console:
             self._status_shown = False
 
     def record(self, record: Record, t: float) -> None:
-        renderer = self._renderers.get(record.kind)
-        if renderer is not None:
-            renderer(record.data)
+        match record:
+            case UserMessage(text=text):
+                self._user(text)
+            case AssistantDelta(agent=agent, item_id=item_id, delta=delta):
+                self._assistant_delta(agent, item_id, delta)
+            case AssistantMessage(agent=agent, item_id=item_id, text=text):
+                self._assistant(agent, item_id, text)
+            case Interrupted(agent=agent, heard_ms=heard_ms):
+                self._end_open_line()
+                detail = f" after {heard_ms} ms" if heard_ms is not None else ""
+                self._echo(f"  ⏹ {agent} interrupted{detail}", fg="yellow")
+            case ToolStarted(name=name, arguments=arguments):
+                self._end_open_line()
+                self._echo(f"  ↳ {name}({_short(arguments, 60)})", dim=True)
+            case ToolFinished():
+                self._tool_result(record)
+            case Handoff():
+                self._handoff(record)
+            case GuardrailTripped(policy=policy, category=category, action=action):
+                self._end_open_line()
+                shown = f" [{category}]" if category else ""
+                self._echo(f"  ⚑ guardrail {policy}{shown}: {action}", fg="red")
+            case ErrorReported(code=code, message=message):
+                self._end_open_line()
+                self._echo(f"  ! error{f' {code}' if code else ''}: {message}", fg="red")
+            case Notice(message=message):
+                self._end_open_line()
+                self._echo(f"  · {message}", fg="yellow")
 
     def event(self, direction: str, event: dict[str, Any], t: float) -> None:
         """With --events: one dim line per event name (audio appends left out: too many)."""
@@ -114,66 +130,40 @@ class Console:
         self._echo(f"  {t:8.3f} {arrow} {event.get('type')}", dim=True)
 
     # -- renderers -------------------------------------------------------------
-    def _user(self, data: dict[str, Any]) -> None:
+    def _user(self, text: str) -> None:
         self._end_open_line()
         if self._prompt is None:
-            self._echo(f"{click.style('you:', bold=True)} {data.get('text', '')}")
+            self._echo(f"{click.style('you:', bold=True)} {text}")
 
-    def _assistant_delta(self, data: dict[str, Any]) -> None:
-        item = data.get("item_id")
-        if self._open_item != item:
+    def _assistant_delta(self, agent: str, item_id: str, delta: str) -> None:
+        if self._open_item != item_id:
             self._end_open_line()
-            self._echo(f"{self._agent_label(data.get('agent', '?'))} ", newline=False)
-            self._open_item = item
-        self._echo(data.get("delta", ""), newline=False)
+            self._echo(f"{self._agent_label(agent)} ", newline=False)
+            self._open_item = item_id
+        self._echo(delta, newline=False)
 
-    def _assistant(self, data: dict[str, Any]) -> None:
-        if self._open_item == data.get("item_id"):
+    def _assistant(self, agent: str, item_id: str | None, text: str) -> None:
+        if self._open_item == item_id:
             self._end_open_line()
             return
         self._end_open_line()
-        self._echo(f"{self._agent_label(data.get('agent', '?'))} {data.get('text', '')}")
+        self._echo(f"{self._agent_label(agent)} {text}")
 
-    def _interrupted(self, data: dict[str, Any]) -> None:
+    def _tool_result(self, result: ToolFinished) -> None:
         self._end_open_line()
-        heard = data.get("heard_ms")
-        detail = f" after {heard} ms" if heard is not None else ""
-        self._echo(f"  ⏹ {data.get('agent', 'agent')} interrupted{detail}", fg="yellow")
-
-    def _tool_call(self, data: dict[str, Any]) -> None:
-        self._end_open_line()
-        self._echo(f"  ↳ {data.get('name')}({_short(data.get('arguments', ''), 60)})", dim=True)
-
-    def _tool_result(self, data: dict[str, Any]) -> None:
-        self._end_open_line()
-        duration = data.get("duration")
-        took = f" in {duration * 1000:.0f} ms" if isinstance(duration, (int, float)) else ""
-        if data.get("error"):
-            self._echo(f"  ✗ {data.get('name')} failed{took}: {_short(data['error'])}", fg="red")
+        took = f" in {result.duration * 1000:.0f} ms" if result.duration is not None else ""
+        if result.error:
+            self._echo(f"  ✗ {result.name} failed{took}: {_short(result.error)}", fg="red")
         else:
-            self._echo(f"  ✓ {data.get('name')}{took}: {_short(data.get('output', ''))}", dim=True)
+            self._echo(f"  ✓ {result.name}{took}: {_short(result.output or '')}", dim=True)
 
-    def _handoff(self, data: dict[str, Any]) -> None:
+    def _handoff(self, handoff: Handoff) -> None:
         self._end_open_line()
-        reason = f" ({_short(data['reason'], 60)})" if data.get("reason") else ""
-        if data.get("success", True):
-            self._echo(f"  ⇢ handoff {data.get('from')} → {data.get('to')}{reason}", fg="blue")
+        reason = f" ({_short(handoff.reason, 60)})" if handoff.reason else ""
+        if handoff.success:
+            self._echo(f"  ⇢ handoff {handoff.source} → {handoff.target}{reason}", fg="blue")
         else:
-            self._echo(f"  ✗ handoff {data.get('from')} → {data.get('to')} refused: {data.get('error', '')}", fg="red")
-
-    def _guardrail(self, data: dict[str, Any]) -> None:
-        self._end_open_line()
-        category = f" [{data['category']}]" if data.get("category") else ""
-        self._echo(f"  ⚑ guardrail {data.get('policy')}{category}: {data.get('action', 'tripped')}", fg="red")
-
-    def _error(self, data: dict[str, Any]) -> None:
-        self._end_open_line()
-        code = f" {data['code']}" if data.get("code") else ""
-        self._echo(f"  ! error{code}: {data.get('message', '')}", fg="red")
-
-    def _notice(self, data: dict[str, Any]) -> None:
-        self._end_open_line()
-        self._echo(f"  · {data.get('message', '')}", fg="yellow")
+            self._echo(f"  ✗ handoff {handoff.source} → {handoff.target} refused: {handoff.error or ''}", fg="red")
 
     def close(self) -> None:
         self._end_open_line()

@@ -1,6 +1,7 @@
 """`runner run` with voice: microphone (or WAV) in, speaker (or WAV) out, through the core.
 
-The core decides turns, barge-in and truncation; this loop moves audio. Streams start
+The core decides turns, barge-in, truncation and the connection's state; this loop
+moves audio and reads those states (`core.state`), keeping none of its own. Streams start
 only once the session is configured (no audio reaches the model before its
 instructions). Mic blocks go to the conversation's `send_audio`, unless the echo policy or push-to-talk holds them back.
 Assistant audio is fed to a `Player`, whose accounting answers `StopPlayback` and tells
@@ -26,7 +27,8 @@ from ..audio.playback import Player
 from ..audio.recorder import Recorder
 import runner
 
-from ..core.actions import Record
+from ..core.records import Notice, Record
+from ..core.states import Connection, Playback, UserTurn
 from .chat import Opening
 from .console import Console
 from .interrupts import Interrupts, ctrl_c_ends_cleanly
@@ -56,24 +58,10 @@ class VoiceLoop:
         self.input: AudioInput | None = None
         self.output: AudioOutput | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._owed: set[str] = set()  # items fed and neither fully heard nor stopped
-        self._ended_items: set[str] = set()
-        self._last_heard_until = 0.0
-        self._user_speaking = False
-        self._reply_owed = False  # the user's speech ended and its reply has not finished
-        self._reply_created = False  # ... and its response was created
-        self._connected = True
         self.space_bar = SpaceBar(on_press=self._talk_start, on_release=self._talk_stop)
-        self._ptt_ms = 0.0
 
     # -- hooks from the driver (event loop thread) --------------------------------
     def record(self, record: Record, t: float) -> None:
-        if record.kind == "notice":
-            message = record.data.get("message", "")
-            if message.startswith("connection lost"):
-                self._connected = False
-            elif message.startswith("reconnected"):
-                self._connected = True
         self.console.record(record, t)
 
     def event(self, direction: str, event: dict[str, Any], t: float) -> None:
@@ -84,44 +72,26 @@ class VoiceLoop:
                 return
             if kind == "conversation.item.truncate":
                 self.metrics.truncated(event["item_id"], event["audio_end_ms"])
-        elif kind == "response.output_audio.done":
-            self._end_item(event.get("item_id"))
-        elif kind == "response.created":
-            self._reply_created = self._reply_owed
-        elif kind == "response.done":
-            for item_id in list(self._owed):
-                self._end_item(item_id)
-            self._reply_owed = self._reply_owed and not self._reply_created
-        elif kind == "input_audio_buffer.speech_started":
-            self._user_speaking = True
-        elif kind == "input_audio_buffer.speech_stopped":
-            self._user_speaking = False
-            self._reply_owed, self._reply_created = True, False
         self.console.event(direction, event, t)
-
-    def _end_item(self, item_id: str | None) -> None:
-        if item_id is not None and item_id not in self._ended_items:
-            self._ended_items.add(item_id)
-            self.player.end_item(item_id)
 
     # -- the driver's audio output ------------------------------------------------
     def play(self, item_id: str, audio: bytes) -> None:
         """`Play`: decode the wire format, queue; the first chunk of an item is timed for its turn."""
         assert self.live is not None
-        if item_id not in self._owed and item_id not in self._ended_items:
-            self._owed.add(item_id)
-            latencies = self.live.core.latencies
-            self.metrics.item_audio(item_id, latencies[-1] if latencies else None, time.monotonic())
+        latencies = self.live.core.latencies
+        self.metrics.item_audio(item_id, latencies[-1] if latencies else None, time.monotonic())
         self.player.feed(item_id, self.formats.output.decode(audio))
+
+    def end_item(self, item_id: str) -> None:
+        """`AudioComplete`: the item's last audio is queued; the player reports when it was heard."""
+        self.player.end_item(item_id)
 
     def stop(self) -> tuple[str | None, int]:
         """`StopPlayback`: fade, drop the queue, and say how much of which item was heard."""
-        self._owed.clear()
         return self.player.stop()
 
     # -- hooks from the audio threads ---------------------------------------------
     def _played(self, pcm: bytes, heard_at: float) -> None:
-        self._last_heard_until = heard_at + len(pcm) / (SAMPLE_BYTES * self.player.rate)
         if self.echo is not None:
             self.echo.note_played(pcm, heard_at)
         if self.recorder is not None:
@@ -132,7 +102,6 @@ class VoiceLoop:
             self._loop.call_soon_threadsafe(self._finished, item_id)
 
     def _finished(self, item_id: str) -> None:
-        self._owed.discard(item_id)
         if self.live is not None and not self.live.driver.ended:
             self.live.driver.apply(self.live.core.playback_finished(item_id, self.live.driver.now()))
 
@@ -189,7 +158,6 @@ class VoiceLoop:
         if self.voice.ptt:
             if not self.space_bar.talking:
                 return
-            self._ptt_ms += len(block.pcm) * 1000 / (SAMPLE_BYTES * self.formats.input.rate)
         elif self.echo is not None and not self.echo.admit(block.pcm, block.captured_at):
             return
         self.metrics.append_queued(time.monotonic())
@@ -198,16 +166,15 @@ class VoiceLoop:
     # -- push-to-talk -------------------------------------------------------------
     def _talk_start(self) -> None:
         assert self.live is not None
-        self._ptt_ms = 0.0
         self.live.driver.apply(self.live.core.begin_user_turn(self.live.driver.now()))
 
     def _talk_stop(self) -> None:
         assert self.live is not None
-        self.live.driver.apply(self.live.core.commit_user_turn(self._ptt_ms, self.live.driver.now()))
+        self.live.driver.apply(self.live.core.commit_user_turn(self.live.driver.now()))
 
     def settle_playback(self) -> None:
         """The conversation is over: audio still queued will not be heard, so record what was."""
-        if self._owed and self.live is not None:
+        if self.live is not None and self.live.core.state.playback is not Playback.SILENT:
             item_id, played_ms = self.stop()
             self.live.driver.apply(self.live.core.playback_stopped(item_id, played_ms, self.live.driver.now()))
 
@@ -215,7 +182,8 @@ class VoiceLoop:
     def reply_finished(self) -> bool:
         """Nothing more to hear: no speech in progress, the last turn answered and fully played."""
         assert self.live is not None
-        return not (self._user_speaking or self._reply_owed or self.live.core.busy or self._owed)
+        state = self.live.core.state
+        return state.user is UserTurn.IDLE and state.playback is Playback.SILENT and not self.live.core.busy
 
     async def wait_reply(self) -> bool:
         deadline = time.monotonic() + self.voice.reply_timeout
@@ -228,14 +196,14 @@ class VoiceLoop:
     # -- the status line --------------------------------------------------------------
     def status_text(self) -> str:
         assert self.live is not None
-        connection = "● live" if self._connected else "○ reconnecting"
-        now = time.monotonic()
-        if self._last_heard_until > now:
+        states = self.live.core.state
+        connection = "● live" if states.connection is Connection.LIVE else f"○ {states.connection.value}"
+        if states.playback is Playback.PLAYING:
             state = "agent speaking"
         elif self.voice.ptt:
             state = "talking (space to send)" if self.space_bar.talking else "space to talk"
         else:
-            state = "you are speaking" if self._user_speaking else "listening"
+            state = "you are speaking" if states.user is UserTurn.SPEAKING else "listening"
         level = self.input.level if self.input is not None else 0.0
         bars = round(level * 10)
         return f"{connection} · {self.live.core.active_agent} · {state} · mic {'▮' * bars}{'·' * (10 - bars)}"
@@ -305,7 +273,7 @@ async def _converse(loop: VoiceLoop, voice: VoiceOptions, interrupts: Interrupts
 async def _talk_until_input_ends(loop: VoiceLoop, voice: VoiceOptions) -> None:
     await loop.pump_microphone()
     if not await loop.wait_reply():
-        loop.console.record(Record("notice", {"message": f"the reply did not finish within {voice.reply_timeout:g} s of the end of the input"}), 0.0)
+        loop.console.record(Notice(f"the reply did not finish within {voice.reply_timeout:g} s of the end of the input"), 0.0)
 
 
 async def run_voice(

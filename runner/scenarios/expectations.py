@@ -11,14 +11,16 @@ import json
 import re
 import sqlite3
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
 
-from ..core.actions import Record
+from ..core.records import AssistantMessage, GuardrailTripped, Handoff, Interrupted, LatencyMeasured, Record, ToolFinished, ToolStarted
 from .model import DbCheck, Expect, OutputCheck, ToolCallCheck
 
+R = TypeVar("R", bound=Record)
 
-def _data(records: Sequence[Record], kind: str) -> list[dict[str, Any]]:
-    return [record.data for record in records if record.kind == kind]
+
+def _of(records: Sequence[Record], kind: type[R]) -> list[R]:
+    return [record for record in records if isinstance(record, kind)]
 
 
 def _json(text: Any) -> Any:
@@ -53,16 +55,16 @@ def check_expect(expect: Expect, records: Sequence[Record], *, active_agent: str
         failures.append(f"expected agent {expect.agent!r} to be active; {active_agent!r} is")
     if expect.handoff is not None:
         failures += _check_handoff(expect, records)
-    calls = _data(records, "tool_call")
+    calls = _of(records, ToolStarted)
     for wanted in expect.tool_calls:
         failures += _check_call(wanted, calls)
-    results = _data(records, "tool_result")
+    results = _of(records, ToolFinished)
     for check in expect.tool_outputs:
         failures += _check_tool_output(check, results)
     if expect.no_tool_call is True and calls:
         failures.append(f"expected no tool call; saw {_calls_seen(calls)}")
     elif isinstance(expect.no_tool_call, tuple):
-        called = [call for call in calls if call["name"] in expect.no_tool_call]
+        called = [call for call in calls if call.name in expect.no_tool_call]
         if called:
             failures.append(f"expected no call to {', '.join(expect.no_tool_call)}; saw {_calls_seen(called)}")
     if expect.reply is not None:
@@ -77,25 +79,25 @@ def check_expect(expect: Expect, records: Sequence[Record], *, active_agent: str
 def _check_handoff(expect: Expect, records: Sequence[Record]) -> list[str]:
     assert expect.handoff is not None
     wanted = expect.handoff
-    seen = _data(records, "handoff")
+    seen = _of(records, Handoff)
     for handoff in seen:
-        if handoff.get("to") == wanted.to and (wanted.source is None or handoff.get("from") == wanted.source) and bool(handoff.get("success")) != wanted.refused:
+        if handoff.target == wanted.to and (wanted.source is None or handoff.source == wanted.source) and handoff.success != wanted.refused:
             return []
     what = "a refused transfer" if wanted.refused else "a handoff"
     source = f" from {wanted.source}" if wanted.source else ""
     shown = "; ".join(
-        f"{h.get('from')} → {h.get('to')}" + ("" if h.get("success") else f" refused ({h.get('error')})") for h in seen
+        f"{h.source} → {h.target}" + ("" if h.success else f" refused ({h.error})") for h in seen
     ) or "no handoff"
     return [f"expected {what} to {wanted.to}{source}; saw {shown}"]
 
 
-def _calls_seen(calls: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{call['name']}({_shown(call.get('arguments', ''), 120)})" for call in calls) or "no tool call"
+def _calls_seen(calls: list[ToolStarted]) -> str:
+    return ", ".join(f"{call.name}({_shown(call.arguments, 120)})" for call in calls) or "no tool call"
 
 
-def _check_call(wanted: ToolCallCheck, calls: list[dict[str, Any]]) -> list[str]:
+def _check_call(wanted: ToolCallCheck, calls: list[ToolStarted]) -> list[str]:
     for call in calls:
-        if call["name"] == wanted.name and (wanted.args is None or matches(dict(wanted.args), _json(call.get("arguments")))):
+        if call.name == wanted.name and (wanted.args is None or matches(dict(wanted.args), _json(call.arguments))):
             return []
     args = f" with arguments including {_shown(dict(wanted.args))}" if wanted.args is not None else ""
     return [f"expected a call to {wanted.name}{args}; saw {_calls_seen(calls)}"]
@@ -120,19 +122,19 @@ def check_output(check: OutputCheck, output: str, error: str | None, database: P
     return problems
 
 
-def _check_tool_output(check: OutputCheck, results: list[dict[str, Any]]) -> list[str]:
-    mine = [result for result in results if result.get("name") == check.name]
+def _check_tool_output(check: OutputCheck, results: list[ToolFinished]) -> list[str]:
+    mine = [result for result in results if result.name == check.name]
     if not mine:
-        return [f"expected an output from {check.name}; {'no tool ran' if not results else 'only ' + ', '.join(r['name'] for r in results) + ' ran'}"]
-    misses = [check_output(check, result.get("output", ""), result.get("error"), None) for result in mine]
+        return [f"expected an output from {check.name}; {'no tool ran' if not results else 'only ' + ', '.join(r.name for r in results) + ' ran'}"]
+    misses = [check_output(check, result.output or "", result.error, None) for result in mine]
     if any(not miss for miss in misses):
         return []
-    return [f"{check.name}: {'; '.join(misses[-1])}; its output was {_shown(mine[-1].get('output', ''), 400)}"]
+    return [f"{check.name}: {'; '.join(misses[-1])}; its output was {_shown(mine[-1].output or '', 400)}"]
 
 
 def _check_reply(expect: Expect, records: Sequence[Record]) -> list[str]:
     assert expect.reply is not None
-    texts = [record.data.get("text", "") for record in records if record.kind in ("assistant", "interrupted")]
+    texts = [record.text for record in records if isinstance(record, (AssistantMessage, Interrupted))]
     reply = "\n".join(texts)
     shown = " | ".join(_shown(text, 300) for text in texts) or "no reply"
     failures = [f"expected the reply to contain {text!r}; it was: {shown}" for text in expect.reply.contains if text not in reply]
@@ -145,12 +147,12 @@ def _check_reply(expect: Expect, records: Sequence[Record]) -> list[str]:
 def _check_guardrail(expect: Expect, records: Sequence[Record]) -> list[str]:
     assert expect.guardrail is not None
     wanted = expect.guardrail
-    trips = _data(records, "guardrail")
+    trips = _of(records, GuardrailTripped)
     for trip in trips:
-        if trip.get("policy") == wanted.policy and (wanted.category is None or trip.get("category") == wanted.category):
+        if trip.policy == wanted.policy and (wanted.category is None or trip.category == wanted.category):
             return []
     category = f" (category {wanted.category})" if wanted.category else ""
-    seen = ", ".join(f"{t.get('policy')} [{t.get('category')}]" for t in trips) or "no policy tripped"
+    seen = ", ".join(f"{t.policy} [{t.category}]" for t in trips) or "no policy tripped"
     return [f"expected guardrail {wanted.policy}{category} to trip; saw {seen}"]
 
 
@@ -179,11 +181,11 @@ def check_db(check: DbCheck, database: Path | None) -> list[str]:
 
 def latency_misses(budget: float, records: Sequence[Record]) -> list[str]:
     """Replies in the window whose first output came later than `budget` seconds after the turn ended."""
-    turns = _data(records, "latency")
+    turns = _of(records, LatencyMeasured)
     if not turns:
         return [f"no reply was measured against the {budget:g} s budget"]
     return [
-        f"turn {turn.get('turn')}: first output after {turn['first_output_delay']:.3f} s, budget {budget:g} s"
+        f"turn {turn.turn}: first output after {turn.first_output_delay:.3f} s, budget {budget:g} s"
         for turn in turns
-        if isinstance(turn.get("first_output_delay"), (int, float)) and turn["first_output_delay"] > budget
+        if turn.first_output_delay is not None and turn.first_output_delay > budget
     ]

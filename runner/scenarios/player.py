@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..config.model import Config
-from ..core.actions import Record
+from ..core.records import Record
 from ..host.report import transcript_line
 from .expectations import check_expect, check_output, latency_misses
 from .model import Fixtures, Scenario, Step

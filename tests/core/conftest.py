@@ -11,7 +11,7 @@ import pytest
 
 from runner.compile import CompiledAgent
 from runner.config.model import Guardrail, Limits
-from runner.core import Action, CheckGuardrail, Record, Send, Session
+from runner.core import Action, CheckGuardrail, Output, Record, Send, Session
 from runner.protocol import client_event_problems
 
 PCM_BYTES_PER_MS = 48
@@ -104,7 +104,7 @@ class Checked:
 
         def call(*args: Any, **kwargs: Any) -> list[Action]:
             actions = attribute(*args, **kwargs)
-            for action in actions:
+            for action in actions if isinstance(actions, list) else ():
                 if isinstance(action, Send):
                     assert client_event_problems(action.event) == [], action.event
             return actions
@@ -130,6 +130,7 @@ def make_session() -> Callable[..., Checked]:
         guardrails: dict[str, Guardrail] | None = None,
         limits: Limits | None = None,
         audio: bool = True,
+        output: Output | None = None,
         session_id: str = "s1",
     ) -> Checked:
         session = Session(
@@ -137,7 +138,7 @@ def make_session() -> Callable[..., Checked]:
             start,
             guardrails=guardrails or {},
             limits=limits or Limits(),
-            audio=audio,
+            output=output or (Output.AUDIO_LOCAL if audio else Output.TEXT),
             session_id=session_id,
         )
         return Checked(session)

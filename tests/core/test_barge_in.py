@@ -2,6 +2,8 @@
 
 from runner.core import Play, StopPlayback
 
+PCM_BYTES_PER_MS = 48  # PCM16 at 24 kHz
+
 
 def _speaking(s, server, *, audio_ms=1000, text="Let me look that up for you and", done=False):
     """The agent is mid-reply: `audio_ms` of audio received, some of it playing."""
@@ -114,14 +116,18 @@ def test_push_to_talk_release_commits_and_asks_for_a_reply(make_session, h):
     s = make_session(h.team(router={"turn_detection": {}}))
     s.start(0.0)
     s.begin_user_turn(1.0)
-    assert h.sent_types(s.commit_user_turn(640, 1.7)) == ["input_audio_buffer.commit", "response.create"]
+    for _ in range(16):
+        s.user_audio(bytes(40 * PCM_BYTES_PER_MS), 1.1)  # 16 blocks of 40 ms
+    assert h.sent_types(s.commit_user_turn(1.7)) == ["input_audio_buffer.commit", "response.create"]
 
 
 def test_push_to_talk_release_under_100_ms_sends_nothing_and_hints(make_session, h):
     s = make_session(h.team(router={"turn_detection": {}}))
     s.start(0.0)
+    s.user_audio(bytes(200 * PCM_BYTES_PER_MS), 0.5)  # before the press: not part of the turn
     s.begin_user_turn(1.0)
-    actions = s.commit_user_turn(60, 1.06)
+    s.user_audio(bytes(60 * PCM_BYTES_PER_MS), 1.06)
+    actions = s.commit_user_turn(1.06)
     assert h.sent(actions) == []
     assert h.records(actions, "notice") == [{"message": "turn too short (60 ms): hold the key while you speak, at least 100 ms"}]
 

@@ -56,7 +56,8 @@ def test_a_reply_heard_to_the_end_is_recorded_once_playback_finishes_and_counts_
     s.start(0.0)
     _reply_streamed_and_playing(s, server)
     finished = s.playback_finished("a1", 3.3)
-    assert [(a.kind, a.data) for a in finished if isinstance(a, Record)] == [("heard", {"agent": "router", "item_id": "a1", "text": REPLY, "heard_ms": 2000})]
+    heard = ("heard", {"agent": "router", "item_id": "a1", "text": REPLY, "heard_ms": 2000})
+    assert [(a.kind, a.data) for a in finished if isinstance(a, Record)] == [heard, ("agent_stopped_speaking", {})]
     assert h.steps(s.feed(server.speech_started("user_2"), now=4.0)) == []
     assert [turn.interrupted for turn in s.latencies] == [False]
 
@@ -67,7 +68,8 @@ def test_a_stop_after_the_whole_reply_was_heard_records_it_as_heard(make_session
     _reply_streamed_and_playing(s, server)
     s.feed(server.speech_started("user_2"), now=3.29)
     stopped = s.playback_stopped("a1", 2000, 3.3)
-    assert [(a.kind, a.data) for a in stopped if isinstance(a, Record)] == [("heard", {"agent": "router", "item_id": "a1", "text": REPLY, "heard_ms": 2000})]
+    heard = ("heard", {"agent": "router", "item_id": "a1", "text": REPLY, "heard_ms": 2000})
+    assert [(a.kind, a.data) for a in stopped if isinstance(a, Record)] == [("agent_stopped_speaking", {}), heard]
     assert [turn.interrupted for turn in s.latencies] == [False]
 
 

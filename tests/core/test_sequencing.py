@@ -99,7 +99,7 @@ def test_a_malformed_known_event_is_an_error_record_not_a_traceback(make_session
     s.start(0.0)
     actions = s.feed({"type": "response.output_audio.delta", "delta": "AAAA"})
     assert h.records(actions, "error") == [
-        {"code": "malformed_event", "message": "malformed server event 'response.output_audio.delta': KeyError('item_id') ignored", "fatal": False}
+        {"code": "malformed_event", "message": "malformed server event 'response.output_audio.delta': 'item_id' is missing; ignored", "fatal": False}
     ]
 
 

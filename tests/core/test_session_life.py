@@ -3,7 +3,7 @@
 import pytest
 
 from runner.config.model import Limits
-from runner.core import EndSession, Session
+from runner.core import EndSession, Output, Session
 from runner.core.pricing import PRICES, Price
 
 USAGE = {
@@ -80,8 +80,10 @@ def test_an_interrupted_turn_is_flagged(make_session, server):
 def test_the_session_limit_says_goodbye_then_ends_after_it(make_session, server, h):
     s = make_session(limits=Limits(max_session_minutes=1))
     s.start(100.0)
+    assert s.next_deadline() == 160.0
     assert s.tick(159.9) == []
     actions = s.tick(160.0)
+    assert s.next_deadline() is None  # the goodbye is on its way
     assert h.records(actions, "notice") == [{"message": "session limit of 1 minutes reached"}]
     goodbye = h.sent(actions)
     assert [e["type"] for e in goodbye] == ["response.create"] and goodbye[0]["response"]["tool_choice"] == "none"
@@ -139,8 +141,8 @@ def test_a_finished_playback_records_what_was_heard(make_session, server):
 def test_wiring_mistakes_are_named(h):
     agents = h.team()
     with pytest.raises(ValueError, match="^start agent 'nobody' is not among the agents: router, support, billing$"):
-        Session(agents, "nobody", guardrails={}, limits=Limits(), audio=True, session_id="x")
+        Session(agents, "nobody", guardrails={}, limits=Limits(), output=Output.AUDIO_LOCAL, session_id="x")
     with pytest.raises(ValueError, match="^agent 'router': guardrail policy 'brand' is not among the guardrails given$"):
-        Session(h.team(router={"guardrails": ("brand",)}), "router", guardrails={}, limits=Limits(), audio=True, session_id="x")
+        Session(h.team(router={"guardrails": ("brand",)}), "router", guardrails={}, limits=Limits(), output=Output.AUDIO_LOCAL, session_id="x")
     with pytest.raises(ValueError, match="^agent 'solo': transfer tool 'transfer_to_ghost' targets unknown agent 'ghost'$"):
-        Session({"solo": h.agent("solo", transfers=("ghost",))}, "solo", guardrails={}, limits=Limits(), audio=True, session_id="x")
+        Session({"solo": h.agent("solo", transfers=("ghost",))}, "solo", guardrails={}, limits=Limits(), output=Output.AUDIO_LOCAL, session_id="x")

@@ -106,9 +106,13 @@ def test_a_result_for_an_unknown_or_answered_call_sends_nothing(make_session, se
 def test_a_slow_tool_gets_one_filler_response_and_its_result_follows_after_it(make_session, server, h):
     s = make_session(limits=Limits(filler_after=2.0))
     s.start(0.0)
-    s.feed(server.response_created("r1"), server.call("r1", "c1", "authenticate_user"), server.response_done("r1"), now=1.0)
+    s.feed(server.response_created("r1"), server.call("r1", "c1", "authenticate_user"), now=1.0)
+    assert s.next_deadline() == 30 * 60  # only the session limit: no filler while the calling response speaks
+    s.feed(server.response_done("r1"), now=1.0)
+    assert s.next_deadline() == 3.0  # the call started at 1.0
     assert s.tick(2.9) == []
     filler = h.sent(s.tick(3.0))
+    assert s.next_deadline() == 30 * 60  # once per batch
     assert [e["type"] for e in filler] == ["response.create"]
     assert filler[0]["response"]["tool_choice"] == "none"
     assert "working on it" in filler[0]["response"]["instructions"]

@@ -90,6 +90,9 @@ class FakeAudioOut:
         self.current = item_id
         self.queued_ms[item_id] = self.queued_ms.get(item_id, 0) + len(pcm) // BYTES_PER_MS
 
+    def end_item(self, item_id: str) -> None:
+        """The fake never reports an item heard in full: only stops say what was heard."""
+
     def stop(self) -> tuple[str | None, int]:
         item, played = self.current, self.queued_ms.get(self.current, 0) // 2 if self.current else 0
         self.stops.append((item, played, time.monotonic()))

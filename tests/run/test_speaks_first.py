@@ -58,9 +58,13 @@ class Speaker:
 
     def __init__(self) -> None:
         self.played: dict[str, int] = {}
+        self.ended: list[str] = []
 
     def play(self, item_id: str, pcm: bytes) -> None:
         self.played[item_id] = self.played.get(item_id, 0) + len(pcm)
+
+    def end_item(self, item_id: str) -> None:
+        self.ended.append(item_id)
 
     def stop(self) -> tuple[str | None, int]:
         return None, 0
@@ -91,3 +95,4 @@ def test_greeting_audio_that_comes_before_the_speaker_is_attached_is_played_once
             received[event["item_id"]] = received.get(event["item_id"], 0) + int(event["delta"].strip("<> bytes"))
     assert len(received) == 1 and next(iter(received.values())) > 0
     assert speaker.played == received
+    assert speaker.ended == list(received)  # the end of the item, too, waited for the speaker
