@@ -161,11 +161,18 @@ class Conversation:
 
         `sink.play(item_id, pcm)` gets each chunk in the session's output format as it
         arrives (audio that came before the sink was attached, such as a greeting, is
-        handed over first); on barge-in the core calls `sink.stop()`, which returns the
-        item it was playing and how many milliseconds of it were heard, so the reply is
-        truncated at exactly that point. Without a sink the audio is dropped.
+        handed over first); `sink.end_item(item_id)` says that item's audio is complete;
+        call `audio_played(item_id)` once the listener has heard all of it. On barge-in the
+        core calls `sink.stop()`, which returns the item it was playing and how many
+        milliseconds of it were heard, and the reply is truncated at exactly that point.
+        Without a sink the audio is dropped.
         """
         self.driver.attach_audio(sink)
+
+    def audio_played(self, item_id: str) -> None:
+        """The sink has played all of `item_id`'s audio: the reply counts as heard in full."""
+        if not self.driver.ended:
+            self.driver.apply(self.core.playback_finished(item_id, self.driver.now()))
 
     def records(self) -> AsyncIterator[Record]:
         """Records as they happen, until the conversation is closed (one consumer; see RecordQueue)."""

@@ -44,7 +44,8 @@ class GuardrailRunner(Protocol):
 
 
 class AudioOut(Protocol):
-    """Where the agent's audio goes: `play` each chunk; `stop` returns (item, ms heard)."""
+    """Where the agent's audio goes: `play` each chunk, `end_item` when an item's audio is
+    complete; `stop` (barge-in) returns the item playing and the milliseconds heard."""
 
     def play(self, item_id: str, pcm: bytes) -> None: ...
     def end_item(self, item_id: str) -> None: ...

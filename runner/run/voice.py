@@ -102,8 +102,8 @@ class VoiceLoop:
             self._loop.call_soon_threadsafe(self._finished, item_id)
 
     def _finished(self, item_id: str) -> None:
-        if self.live is not None and not self.live.driver.ended:
-            self.live.driver.apply(self.live.core.playback_finished(item_id, self.live.driver.now()))
+        if self.live is not None:
+            self.live.audio_played(item_id)
 
     # -- start and stop -----------------------------------------------------------
     def attach(self, live: runner.Conversation) -> None:

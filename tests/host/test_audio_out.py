@@ -22,11 +22,15 @@ class Sink:
         self.heard_ms = 40
         self.all_played = asyncio.Event()
         self.stopped = asyncio.Event()
+        self.ended: list[str] = []
 
     def play(self, item_id: str, pcm: bytes) -> None:
         self.chunks.append((item_id, pcm))
         if len(self.chunks) == len(CHUNKS):
             self.all_played.set()
+
+    def end_item(self, item_id: str) -> None:
+        self.ended.append(item_id)
 
     def stop(self) -> tuple[str | None, int]:
         self.stopped.set()
@@ -69,5 +73,5 @@ def test_the_agents_audio_goes_to_the_attached_sink_in_order_and_a_barge_in_trun
         return sink, [event for event in transport.connections[0].sent if event["type"] == "conversation.item.truncate"]
 
     sink, truncates = asyncio.run(asyncio.wait_for(main(), WAIT))
-    assert sink.chunks == [("item_1", chunk) for chunk in CHUNKS]
+    assert sink.chunks == [("item_1", chunk) for chunk in CHUNKS] and sink.ended == ["item_1"]
     assert [(event["item_id"], event["audio_end_ms"]) for event in truncates] == [("item_1", 40)]
