@@ -1,7 +1,9 @@
 """WAV files as microphone and speaker, through the same interfaces as devices."""
 
 import asyncio
+import threading
 import wave
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -127,6 +129,39 @@ def test_fast_output_writes_exactly_what_was_heard_and_reports_finished_items_to
     written = read_mono(tmp_path / "out.wav")
     assert written[: 24 * 250 * 2] == ramp(24 * 250)
     assert len(written) == (250 + played_ms) * 24 * 2
+
+
+def heard_once(frames: int) -> tuple[threading.Event, Callable[[bytes, float], None]]:
+    """An `on_played` callback and the event it sets once `frames` frames have been played."""
+    reached = threading.Event()
+    played = [0]
+
+    def on_played(block: bytes, heard_at: float) -> None:
+        played[0] += len(block) // 2
+        if played[0] >= frames:
+            reached.set()
+
+    return reached, on_played
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+def test_an_output_closed_right_after_a_stop_still_writes_the_fade_it_reported_heard(tmp_path, realtime):
+    """stop() counts its 10 ms fade as heard; a close() before the next pull must not drop it."""
+    for attempt in range(5 if realtime else 20):  # the pump is mid-block at some stops, idle at others
+        reached, on_played = heard_once(24 * 100)
+        player = Player(cushion_ms=0, on_played=on_played)
+        output = WavOutput(player, tmp_path / f"out{attempt}.wav", realtime=realtime)
+        output.start()
+        player.feed("b", ramp(24 * 500))
+        assert reached.wait(timeout=5), "100 ms of item b were not played within 5 s"
+        _, played_ms = player.stop()
+        output.close()
+        written = read_mono(tmp_path / f"out{attempt}.wav")
+        heard = written[written.index(ramp(1)) :]  # a realtime file may start with a silent block
+        heard_bytes, unfaded = played_ms * 24 * 2, (played_ms - 10) * 24 * 2
+        assert heard[:unfaded] == ramp(24 * 500)[:unfaded], attempt
+        assert any(heard[unfaded:heard_bytes]) and not any(heard[heard_bytes:]), (attempt, played_ms, len(heard) / 48)
+        assert len(heard) == heard_bytes or realtime, (attempt, played_ms, len(heard) / 48)  # realtime adds silence
 
 
 def test_realtime_output_writes_silence_between_utterances_like_a_device(tmp_path):
