@@ -58,7 +58,12 @@ def test_played_audio_reaches_the_speaker_complete_and_bit_exact(tmp_path):
     audio = noise(1000)
     finished = []
     heard_in_full = threading.Event()
-    player = Player(cushion_ms=60, on_item_finished=lambda item: (finished.append(item), heard_in_full.set()))
+
+    def on_item_finished(item: str) -> None:
+        finished.append(item)
+        heard_in_full.set()
+
+    player = Player(cushion_ms=60, on_item_finished=on_item_finished)
     output = DeviceOutput(player)
     with speaker_capture(tmp_path / "spk.wav"):
         output.start()
