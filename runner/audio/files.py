@@ -110,6 +110,7 @@ class WavOutput:
             self._thread.join()
             self._thread = None
         if self._writer is not None:
+            self._writer.write(self._player.take_fade())  # a stop() just before close counted it as heard
             self._writer.close()
             self._writer = None
 

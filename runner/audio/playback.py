@@ -136,6 +136,19 @@ class Player:
             self._unfinished.pop(audible, None)
             return audible, item.played_ms
 
+    def take_fade(self) -> bytes:
+        """The fade `stop()` counted as heard that no `pull` has handed out yet.
+
+        An output that closes right after a stop writes it itself, so what it wrote
+        matches the milliseconds `stop()` reported.
+        """
+        with self._lock:
+            tail, self._fade_tail = self._fade_tail, b""
+            heard_at = self._clock()
+        if tail and self._on_played is not None:
+            self._on_played(tail, heard_at)
+        return tail
+
     def stats(self, item_id: str) -> ItemStats | None:
         """Accounting of one item, for latency metrics and benchmarks."""
         with self._lock:

@@ -7,7 +7,7 @@ bit-exact, so what arrives can be compared sample by sample.
 
 import asyncio
 import subprocess
-import time
+import threading
 import wave
 
 import numpy as np
@@ -18,7 +18,9 @@ from runner.audio.devices import list_devices, select_device
 from runner.audio.output import DeviceOutput
 from runner.audio.playback import Player
 from runner.audio.wav import WavWriter
-from tests.headless_audio import speaker_capture
+from tests.audio.helpers import played_reaches
+from tests.headless_audio import SpeakerCapture, speaker_capture
+from tests.waits import wait_until
 
 pytestmark = pytest.mark.usefixtures("headless_pulse")
 
@@ -38,11 +40,11 @@ def audible(path) -> np.ndarray:
     return captured[nonzero[0] : nonzero[-1] + 1]
 
 
-def wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+def quiet_after_sound(capture: SpeakerCapture, ms: int) -> bool:
+    """The speaker played something and has been silent for the last `ms` since."""
+    recorded = capture.recorded()
+    sounding = np.flatnonzero(recorded)
+    return sounding.size > 0 and recorded.size - sounding[-1] > ms * 24
 
 
 def test_the_headless_devices_are_listed_and_selectable():
@@ -55,15 +57,22 @@ def test_the_headless_devices_are_listed_and_selectable():
 def test_played_audio_reaches_the_speaker_complete_and_bit_exact(tmp_path):
     audio = noise(1000)
     finished = []
-    player = Player(cushion_ms=60, on_item_finished=finished.append)
+    heard_in_full = threading.Event()
+
+    def on_item_finished(item: str) -> None:
+        finished.append(item)
+        heard_in_full.set()
+
+    player = Player(cushion_ms=60, on_item_finished=on_item_finished)
     output = DeviceOutput(player)
     with speaker_capture(tmp_path / "spk.wav"):
         output.start()
         player.feed("item_1", audio[:4000])  # below the cushion: waits
         player.feed("item_1", audio[4000:])
         player.end_item("item_1")
-        wait_for(lambda: finished == ["item_1"])
+        assert heard_in_full.wait(timeout=10), "item_1 was not reported heard in full within 10 s"
         output.close()
+    assert finished == ["item_1"]
     heard = audible(tmp_path / "spk.wav")
     assert heard.tobytes() == audio
     assert player.stats("item_1").played_ms == 1000
@@ -71,14 +80,15 @@ def test_played_audio_reaches_the_speaker_complete_and_bit_exact(tmp_path):
 
 def test_stop_mid_item_reports_the_milliseconds_that_reached_the_speaker(tmp_path):
     audio = noise(3000, seed=2)
-    player = Player(cushion_ms=60)
+    reached, on_played = played_reaches(24 * 700)
+    player = Player(cushion_ms=60, on_played=on_played)
     output = DeviceOutput(player)
-    with speaker_capture(tmp_path / "spk.wav"):
+    with speaker_capture(tmp_path / "spk.wav") as capture:
         output.start()
         player.feed("item_2", audio)
-        time.sleep(0.7)
+        assert reached.wait(timeout=10), "700 ms of item_2 were not played within 10 s"
         item, played_ms = player.stop(fade_ms=10)
-        time.sleep(0.3)
+        wait_until(lambda: quiet_after_sound(capture, 200), 10, "the speaker to fall silent for 200 ms after the stop")
         output.close()
     heard = audible(tmp_path / "spk.wav")
     heard_ms = len(heard) * 1000 / 24000

@@ -9,6 +9,8 @@ import pytest
 from runner.audio.files import WavInput, WavOutput
 from runner.audio.playback import Player
 from runner.audio.wav import WavWriter
+from tests.audio.helpers import played_reaches
+from tests.waits import wait_until
 
 
 def write_pcm_wav(path, pcm: bytes, *, rate: int = 24000) -> None:
@@ -109,15 +111,15 @@ def test_fast_output_writes_exactly_what_was_heard_and_reports_finished_items_to
     async def main():
         loop = asyncio.get_running_loop()
         finished: asyncio.Queue[str] = asyncio.Queue()
-        player = Player(on_item_finished=lambda item: loop.call_soon_threadsafe(finished.put_nowait, item))
+        reached, on_played = played_reaches(24 * (250 + 100))
+        player = Player(on_item_finished=lambda item: loop.call_soon_threadsafe(finished.put_nowait, item), on_played=on_played)
         output = WavOutput(player, tmp_path / "out.wav", realtime=False)
         output.start()
         player.feed("a", ramp(24 * 250))
         player.end_item("a")
         done = await asyncio.wait_for(finished.get(), timeout=5)
         player.feed("b", ramp(24 * 500))
-        while player.stats("b").played_frames < 24 * 100:
-            await asyncio.sleep(0)
+        assert await asyncio.to_thread(reached.wait, 5), "100 ms of item b were not played within 5 s"
         stopped = player.stop()
         output.close()
         return done, stopped
@@ -129,21 +131,33 @@ def test_fast_output_writes_exactly_what_was_heard_and_reports_finished_items_to
     assert len(written) == (250 + played_ms) * 24 * 2
 
 
+@pytest.mark.parametrize("realtime", [False, True])
+def test_an_output_closed_right_after_a_stop_still_writes_the_fade_it_reported_heard(tmp_path, realtime):
+    """stop() counts its 10 ms fade as heard; a close() before the next pull must not drop it."""
+    for attempt in range(5 if realtime else 20):  # the pump is mid-block at some stops, idle at others
+        reached, on_played = played_reaches(24 * 100)
+        player = Player(cushion_ms=0, on_played=on_played)
+        output = WavOutput(player, tmp_path / f"out{attempt}.wav", realtime=realtime)
+        output.start()
+        player.feed("b", ramp(24 * 500))
+        assert reached.wait(timeout=5), "100 ms of item b were not played within 5 s"
+        _, played_ms = player.stop()
+        output.close()
+        written = read_mono(tmp_path / f"out{attempt}.wav")
+        heard = written[written.index(ramp(1)) :]  # a realtime file may start with a silent block
+        heard_bytes, unfaded = played_ms * 24 * 2, (played_ms - 10) * 24 * 2
+        assert heard[:unfaded] == ramp(24 * 500)[:unfaded], attempt
+        assert any(heard[unfaded:heard_bytes]) and not any(heard[heard_bytes:]), (attempt, played_ms, len(heard) / 48)
+        assert len(heard) == heard_bytes or realtime, (attempt, played_ms, len(heard) / 48)  # realtime adds silence
+
+
 def test_realtime_output_writes_silence_between_utterances_like_a_device(tmp_path):
     player = Player(cushion_ms=0)
     output = WavOutput(player, tmp_path / "out.wav", realtime=True)
     player.feed("a", ramp(24 * 40))
     player.end_item("a")
     output.start()
-
-    async def wait_until_written():
-        while True:
-            with wave.open(str(tmp_path / "out.wav")) as wav:
-                if wav.getnframes() >= 24 * 100:
-                    return
-            await asyncio.sleep(0.01)
-
-    asyncio.run(asyncio.wait_for(wait_until_written(), timeout=5))
+    wait_until(lambda: len(read_mono(tmp_path / "out.wav")) >= 24 * 100 * 2, 5, "100 ms written to out.wav")
     output.close()
     written = read_mono(tmp_path / "out.wav")
     assert written[: 24 * 40 * 2] == ramp(24 * 40)

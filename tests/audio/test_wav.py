@@ -3,8 +3,9 @@
 import signal
 import struct
 import subprocess
+import queue
 import sys
-import time
+import threading
 import wave
 from pathlib import Path
 
@@ -156,7 +157,9 @@ import sys
 from runner.audio.wav import WavWriter
 writer = WavWriter(sys.argv[1])
 block = bytes(range(240)) * 8  # 1920 bytes: 40 ms
-print("ready", flush=True)
+while writer.data_bytes < 200_000:
+    writer.write(block)
+print("written", flush=True)
 while True:
     writer.write(block)
 """
@@ -166,11 +169,13 @@ while True:
 def test_a_file_being_written_is_valid_after_the_writer_is_killed(tmp_path, sig):
     path = tmp_path / "killed.wav"
     proc = subprocess.Popen([sys.executable, "-c", WRITE_FOREVER, str(path)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline() == "ready\n"
-    while path.stat().st_size < 200_000:
-        time.sleep(0.01)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
+    reader.start()
+    assert lines.get(timeout=30) == "written\n"  # 200 kB are in, and it goes on writing
     proc.send_signal(sig)
     proc.wait(timeout=10)
+    reader.join(timeout=10)
     proc.stdout.close()
     with wave.open(str(path)) as killed:
         n = killed.getnframes()

@@ -12,6 +12,7 @@ from openai.types import ModerationCreateResponse
 from openai.types.responses import Response
 
 from runner.sim.rest import Fault, RestSimulator
+from tests.waits import wait_until
 
 KEY = {"Authorization": "Bearer sk-test"}
 VERDICT_FORMAT = {
@@ -128,8 +129,7 @@ def test_close_ends_a_request_still_waiting_on_its_delay():
         rest.set_fault("moderations", Fault(delay=60))
         async with httpx.AsyncClient() as http:
             pending = asyncio.create_task(http.post(rest.base_url + "/moderations", json={"input": "x"}, headers=KEY))
-            while not rest.requests:
-                await asyncio.sleep(0.01)
+            await asyncio.to_thread(wait_until, lambda: rest.requests, 10, "the request at the REST simulator")
             await rest.close()
             return (await asyncio.gather(pending, return_exceptions=True))[0]
 

@@ -169,6 +169,21 @@ def run_session(
     return asyncio.run(main())
 
 
+async def next_record(live: LiveSession, kind: str, timeout: float = IDLE_TIMEOUT) -> Record:
+    """The conversation's next record of `kind` (records since it opened are kept for this)."""
+
+    async def first() -> Record:
+        async for record in live.records():
+            if record.kind == kind:
+                return record
+        raise AssertionError(f"the conversation closed before a {kind} record")
+
+    try:
+        return await asyncio.wait_for(first(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"no {kind} record within {timeout:g} s") from None
+
+
 async def turn(live: LiveSession, text: str) -> None:
     """One typed user turn, waiting until its reply (and any correction) is over."""
     await live.driver.say(text)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from runner.sim.rest import Fault
-from tests.guardrails_e2e.sessions import COMPETITORS, PROMISES, run_session, turn
+from tests.guardrails_e2e.sessions import COMPETITORS, IDLE_TIMEOUT, PROMISES, run_session, turn
+from tests.waits import wait_until
 
 # about 36 words: 15 s of simulated speech, streamed at 5x real time, so it is still
 # streaming when the check on its first 100 characters comes back
@@ -54,8 +55,7 @@ def test_a_late_verdict_for_a_reply_the_user_already_interrupted_is_dropped(proj
         sim.rest.set_fault("responses", Fault(delay=0.5, output_text='{"category": "OFF_BRAND", "rationale": "off brand"}'))
         sim.script([{"say": clean}, {"say": "Sure, prices start at 900 dollars."}])
         await live.driver.say("tell me about the X1")
-        while not sim.rest.requests:  # the first streaming check is on its way
-            await asyncio.sleep(0.005)
+        await asyncio.to_thread(wait_until, lambda: sim.rest.requests, IDLE_TIMEOUT, "the first streaming check at the REST simulator")
         sim.rest.set_fault("responses", None)  # later checks pass
         live.driver.apply(live.core.interrupt(live.driver.now()))  # the caller cuts in: that reply's checks are stale
         await live.driver.say("actually, what about prices?")

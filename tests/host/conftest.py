@@ -45,9 +45,11 @@ def noop() -> str:
 
 async def slow_lookup(context) -> dict:
     release = Path(context.state_dir) / "release"
-    while not release.exists():
+    for _ in range(3000):  # 60 s: a test that never releases the call fails instead of hanging
+        if release.exists():
+            return {"found": "the answer"}
         await asyncio.sleep(0.02)
-    return {"found": "the answer"}
+    raise TimeoutError(f"no {release} within 60 s")
 """
 
 RULES = """\

@@ -9,6 +9,7 @@ from typing import Any
 
 from runner.host.artifacts import SessionArtifacts
 from runner.host.writer import Writer
+from tests.waits import wait_until
 
 AUDIO = {"type": "response.output_audio.delta", "delta": "AAAA"}  # 3 bytes of audio
 
@@ -62,9 +63,12 @@ def test_a_full_queue_drops_audio_frames_with_a_note_and_writes_everything_else(
     writer = Writer(every=3600)  # a writer that has fallen behind: it writes only when woken
     artifacts = SessionArtifacts(tmp_path, max_pending=1, writer=writer)
     _frame(artifacts, "first", 0.1)
-    writer.wake()
-    while not (tmp_path / "events.jsonl").read_text(encoding="utf-8"):
+
+    def woken_and_written() -> str:
         writer.wake()  # the first write shows the writer thread is up and now idle
+        return (tmp_path / "events.jsonl").read_text(encoding="utf-8")
+
+    wait_until(woken_and_written, 10, "the writer thread's first write to events.jsonl")
     _frame(artifacts, "queued", 0.2)  # the queue is full
     for t in (0.3, 0.4, 0.5):
         artifacts.frame("in", AUDIO, json.dumps(AUDIO), t)

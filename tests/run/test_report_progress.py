@@ -9,16 +9,21 @@ from pathlib import Path
 from runner.config import load
 from runner.host.artifacts import REPORT_EVERY
 from runner.host.conversation import RunOptions, open_session
+from tests.waits import wait_until
+
+
+def _read_report(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 async def _report_with_responses(path: Path, responses: int) -> dict:
     """report.json once it counts `responses`: it is rebuilt at most every REPORT_EVERY seconds."""
-    deadline = asyncio.get_running_loop().time() + REPORT_EVERY + 5
-    while True:
-        report = json.loads(path.read_text()) if path.exists() else {}
-        if report.get("usage", {}).get("responses") == responses or asyncio.get_running_loop().time() > deadline:
-            return report
-        await asyncio.sleep(0.05)
+
+    def counts() -> bool:
+        return _read_report(path).get("usage", {}).get("responses") == responses
+
+    await asyncio.to_thread(wait_until, counts, REPORT_EVERY + 5, f"report.json to count {responses} responses")
+    return _read_report(path)
 
 
 def test_the_report_is_refreshed_after_each_response_and_finalised_at_the_end(project: Path, tmp_path: Path, monkeypatch):

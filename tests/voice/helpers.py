@@ -12,14 +12,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import wave
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
+
+from tests.waits import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -55,12 +56,18 @@ def read_mono(path: Path) -> np.ndarray:
 
 
 class RunnerProcess:
-    """`python -m runner ...` with its stderr collected line by line as it comes."""
+    """`python -m runner ...` with its output collected line by line as it comes.
+
+    Reader threads append each line under a condition and notify it, so a test waits for
+    a line (or the end of the stream) instead of polling.
+    """
 
     def __init__(self, args: list[str], env: dict[str, str], *, stdin: Any = subprocess.DEVNULL) -> None:
         self.process = subprocess.Popen(RUNNER + args, cwd=ROOT, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.stderr: list[str] = []
         self.stdout: list[str] = []
+        self._arrived = threading.Condition()
+        self._ended: set[int] = set()  # ids of the line lists whose stream reached its end
         self._readers = [
             threading.Thread(target=self._collect, args=(self.process.stderr, self.stderr), daemon=True),
             threading.Thread(target=self._collect, args=(self.process.stdout, self.stdout), daemon=True),
@@ -68,21 +75,28 @@ class RunnerProcess:
         for reader in self._readers:
             reader.start()
 
-    @staticmethod
-    def _collect(stream: Any, lines: list[str]) -> None:
+    def _collect(self, stream: Any, lines: list[str]) -> None:
         for line in stream:
-            lines.append(line.rstrip("\n"))
+            with self._arrived:
+                lines.append(line.rstrip("\n"))
+                self._arrived.notify_all()
+        with self._arrived:
+            self._ended.add(id(lines))
+            self._arrived.notify_all()
 
     def wait_for_stderr(self, text: str, timeout: float = TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.stderr):
-            if self.process.poll() is not None:
-                time.sleep(0.2)
-                if not any(text in line for line in self.stderr):
-                    raise AssertionError(f"runner exited ({self.process.returncode}) before {text!r}:\n" + "\n".join(self.stderr))
+        """Wait for a stderr line containing `text`; fail if stderr ends or `timeout` s pass first."""
+        def seen() -> bool:
+            return any(text in line for line in self.stderr)
+
+        with self._arrived:
+            self._arrived.wait_for(lambda: seen() or id(self.stderr) in self._ended, timeout)
+            if seen():
                 return
-            assert time.monotonic() < deadline, f"no {text!r} on stderr within {timeout} s:\n" + "\n".join(self.stderr)
-            time.sleep(0.02)
+            lines = "\n".join(self.stderr)
+        if self.process.poll() is not None:
+            raise AssertionError(f"runner exited ({self.process.returncode}) before {text!r}:\n{lines}")
+        raise AssertionError(f"no {text!r} on stderr within {timeout} s:\n{lines}")
 
     def interrupt_and_wait(self) -> int:
         self.process.send_signal(signal.SIGINT)
@@ -123,13 +137,24 @@ def events(folder: Path) -> list[dict[str, Any]]:
 
 
 def wait_for_event(folder_parent: Path, kind: str, *, count: int = 1, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        folders = [path for path in folder_parent.iterdir() if path.is_dir()] if folder_parent.exists() else []
-        if folders and sum(1 for entry in events(folders[0]) if entry["event"].get("type") == kind) >= count:
-            return
-        assert time.monotonic() < deadline, f"no {count}x {kind} within {timeout} s"
-        time.sleep(0.05)
+    """Wait until the session's events.jsonl holds `count` events of type `kind`."""
+    wait_until(lambda: _count_in_session(folder_parent, "events.jsonl", lambda entry: entry["event"].get("type") == kind) >= count,
+               timeout, f"{count}x {kind} in events.jsonl")
+
+
+def wait_for_reply_heard(folder_parent: Path, timeout: float = TIMEOUT) -> None:
+    """Wait until transcript.jsonl has an assistant entry: the reply was played to its end."""
+    wait_until(lambda: _count_in_session(folder_parent, "transcript.jsonl", lambda entry: entry["kind"] == "assistant") >= 1,
+               timeout, "the reply heard in full (an assistant entry in transcript.jsonl)")
+
+
+def _count_in_session(folder_parent: Path, name: str, matches: Callable[[dict[str, Any]], bool]) -> int:
+    """Whole lines of `name` in the one session folder under `folder_parent` that match (0 before it exists)."""
+    folders = [path for path in folder_parent.iterdir() if path.is_dir()] if folder_parent.exists() else []
+    if not folders or not (folders[0] / name).exists():
+        return 0
+    whole = (folders[0] / name).read_text(encoding="utf-8").rpartition("\n")[0]  # a line being written is not yet whole
+    return sum(1 for line in whole.splitlines() if matches(json.loads(line)))
 
 
 def audio_bytes_sent(folder: Path, item_id: str | None = None) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import pty
 import termios
-import time
 import wave
 
 import numpy as np
@@ -20,6 +19,7 @@ from tests.voice.helpers import (
     CONFIG,
     FIXTURES,
     RULES,
+    TIMEOUT,
     audio_bytes_sent,
     events,
     play_into_mic,
@@ -28,7 +28,9 @@ from tests.voice.helpers import (
     session_folder,
     spoken,
     wait_for_event,
+    wait_for_reply_heard,
 )
+from tests.waits import wait_until
 
 SHORT_REPLY = "Thanks for calling, how can I help?"
 LONG_REPLY = (
@@ -43,6 +45,12 @@ def voiced_span(audio: np.ndarray) -> np.ndarray:
     return audio[nonzero[0] : nonzero[-1] + 1]
 
 
+def sounding_ms(recorded: np.ndarray) -> float:
+    """Milliseconds recorded since the speaker first played something (0 before)."""
+    sounding = np.flatnonzero(recorded)
+    return (recorded.size - sounding[0]) / 24 if sounding.size else 0.0
+
+
 def test_spoken_turn_reaches_the_simulator_and_its_reply_reaches_the_speaker_whole(tmp_path, pulse_env, speech_dir):
     said = spoken(speech_dir, "help", "Hello, I need some help with my internet, please.")
     reply = np.frombuffer(synthesize(SHORT_REPLY), "<i2")
@@ -51,8 +59,7 @@ def test_spoken_turn_reaches_the_simulator_and_its_reply_reaches_the_speaker_who
         with running(["run", str(CONFIG), "--offline", "--rules", str(RULES), "--session-dir", str(sessions), "--record"], pulse_env) as runner:
             runner.wait_for_stderr("speak when ready")
             play_into_mic(said, pulse_env)
-            wait_for_event(sessions, "response.done")
-            time.sleep(len(reply) / 24000 + 1.0)  # the reply plays out in real time
+            wait_for_reply_heard(sessions)  # it plays out in real time
             assert runner.interrupt_and_wait() == 130, "\n".join(runner.stderr)
     folder = session_folder(sessions)
     assert audio_bytes_sent(folder) == reply.nbytes
@@ -73,12 +80,12 @@ def test_barge_in_stops_playback_and_truncates_at_what_was_heard(tmp_path, pulse
     reply = np.frombuffer(synthesize(LONG_REPLY), "<i2")
     sessions = tmp_path / "s"
     args = ["run", str(CONFIG), "--offline", "--rules", str(FIXTURES / "rules_long.yaml"), "--session-dir", str(sessions), "--no-echo-gate"]
-    with speaker_capture(tmp_path / "spk.wav", pulse_env):
+    with speaker_capture(tmp_path / "spk.wav", pulse_env) as capture:
         with running(args, pulse_env) as runner:
             runner.wait_for_stderr("no echo gate")
             play_into_mic(said, pulse_env)
             wait_for_event(sessions, "response.output_audio.delta")
-            time.sleep(2.0)  # some of the reply plays
+            wait_until(lambda: sounding_ms(capture.recorded()) >= 2000, TIMEOUT, "2 s of the reply at the speaker")
             play_into_mic(again, pulse_env)
             wait_for_event(sessions, "conversation.item.truncate")
             assert runner.interrupt_and_wait() == 130, "\n".join(runner.stderr)
@@ -111,14 +118,13 @@ def test_push_to_talk_with_the_space_bar_through_a_terminal(tmp_path, pulse_env,
     try:
         with speaker_capture(tmp_path / "spk.wav", pulse_env):
             with running(["run", str(CONFIG), "--offline", "--rules", str(RULES), "--session-dir", str(sessions), "--ptt"], pulse_env, stdin=terminal) as runner:
-                runner.wait_for_stderr("push-to-talk")
-                time.sleep(0.3)
+                runner.wait_for_stderr("push-to-talk")  # printed once the terminal is in cbreak mode
                 assert not termios.tcgetattr(terminal)[3] & termios.ECHO  # cbreak: keys are not echoed
                 os.write(controller, b" ")
+                wait_for_event(sessions, "input_audio_buffer.clear")  # the space was read: talking
                 play_into_mic(said, pulse_env)
                 os.write(controller, b" ")
-                wait_for_event(sessions, "response.done")
-                time.sleep(len(reply) / 24000 + 1.0)
+                wait_for_reply_heard(sessions)
                 assert runner.interrupt_and_wait() == 130, "\n".join(runner.stderr)
         after = termios.tcgetattr(terminal)
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import wave
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tests.voice.helpers import (
     spoken,
     wait_for_event,
 )
+from tests.waits import wait_until
 
 REPLY = "Thanks for calling, how can I help?"
 LONG_RULES = FIXTURES / "rules_long.yaml"
@@ -120,10 +120,7 @@ def test_ctrl_c_during_a_spoken_reply_counts_it_interrupted_with_what_was_heard(
             "--input-wav", str(waiting), "--output-wav", str(out)]
     with running(args, dict(os.environ)) as runner:
         wait_for_event(sessions, "response.done")  # the reply is streamed; it plays for 12 s
-        deadline = time.monotonic() + 30
-        while not (out.stat().st_size > 44 and np.count_nonzero(read_mono(out)) > 24000 // 2):
-            assert time.monotonic() < deadline, "the reply did not start playing"
-            time.sleep(0.05)
+        wait_until(lambda: out.stat().st_size > 44 and np.count_nonzero(read_mono(out)) > 24000 // 2, 30, "half a second of the reply in heard.wav")
         assert runner.interrupt_and_wait() == 130, "\n".join(runner.stderr)
     folder = session_folder(sessions)
     cut_item, heard_ms = truncate_ms(folder)
