@@ -80,13 +80,21 @@ async def _create_call(sim: Simulator, content_type: str, body: bytes) -> Answer
     return 201, answer_sdp.encode(), {"content-type": "application/sdp", "location": f"/v1/realtime/calls/{call.id}"}
 
 
-async def _call_verb(sim: Simulator, call_id: str, verb: str, body: bytes) -> Answer:
+def _json_object(body: bytes) -> dict[str, Any] | Answer:
+    """The request's JSON object (an empty body is `{}`), or the 400 the service gives instead."""
     try:
         params = json.loads(body) if body.strip() else {}
     except ValueError:
         return _error(400, "We could not parse the JSON body of your request.")
     if not isinstance(params, dict):
         return _error(400, "The request body must be a JSON object.")
+    return params
+
+
+async def _call_verb(sim: Simulator, call_id: str, verb: str, body: bytes) -> Answer:
+    params = _json_object(body)
+    if not isinstance(params, dict):
+        return params
     problem = _verb_problem(verb, params)
     if problem is not None:
         return problem
@@ -120,12 +128,9 @@ def _verb_problem(verb: str, params: dict[str, Any]) -> Answer | None:
 
 
 def _client_secret(body: bytes) -> Answer:
-    try:
-        params = json.loads(body) if body.strip() else {}
-    except ValueError:
-        return _error(400, "We could not parse the JSON body of your request.")
+    params = _json_object(body)
     if not isinstance(params, dict):
-        return _error(400, "The request body must be a JSON object.")
+        return params
     unknown = sorted(set(params) - {"expires_after", "session"})
     if unknown:
         return _error(400, f"Unknown parameter: '{unknown[0]}'.", param=unknown[0], code="unknown_parameter")
