@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from runner.compile import compile_config
 from runner.config import load
-from runner.core import CheckGuardrail, RunTool, Session
+from runner.core import CheckGuardrail, Output, RunTool, Session
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "agents.yaml"
 TURNS = 200
@@ -98,7 +98,7 @@ class Stream:
 
 def replay(agents: dict, config: Any, steps: list[Step]) -> dict[str, list[int]]:
     """Feed every event once; returns nanoseconds per timed `receive`, by bucket."""
-    session = Session(agents, config.start, guardrails=config.guardrails, limits=config.limits, audio=True, session_id="bench")
+    session = Session(agents, config.start, guardrails=config.guardrails, limits=config.limits, output=Output.AUDIO_LOCAL, session_id="bench")
     session.start(0.0)
     timings: dict[str, list[int]] = {"audio": [], "other": [], "tool": [], "handoff": []}
     clock = time.perf_counter_ns

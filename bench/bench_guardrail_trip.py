@@ -28,6 +28,7 @@ from typing import Any, Callable
 from runner.config import load
 from runner.config.model import Config
 from runner.core.actions import Record
+from runner.core.records import GuardrailTripped
 from runner.host.conversation import RunOptions, open_session
 from runner.sim.speech import BYTES_PER_MS
 
@@ -49,16 +50,20 @@ INPUT_POLICIES = {
 
 
 class StopClock:
-    """A fake speaker: accepts audio, and notes the time it is told to stop."""
+    """A fake speaker: accepts audio, plays a complete item at once, and notes the time it is told to stop."""
 
     def __init__(self) -> None:
         self.current: str | None = None
         self.queued: dict[str, int] = {}
         self.stopped_at: list[float] = []
+        self.played: Callable[[str], None] = lambda item_id: None
 
     def play(self, item_id: str, pcm: bytes) -> None:
         self.current = item_id
         self.queued[item_id] = self.queued.get(item_id, 0) + len(pcm) // BYTES_PER_MS
+
+    def end_item(self, item_id: str) -> None:
+        self.played(item_id)
 
     def stop(self) -> tuple[str | None, int]:
         self.stopped_at.append(time.perf_counter())
@@ -91,12 +96,13 @@ async def trip_to_cut(folder: Path) -> tuple[list[float], list[float]]:
             cancels.append(now)
 
     def on_record(record: Record, t: float) -> None:
-        if record.kind == "guardrail" and record.data["policy"] == "competitor_mentions":
-            trips.append((streaming[0], len(record.data["text"])))
+        if isinstance(record, GuardrailTripped) and record.policy == "competitor_mentions":
+            trips.append((streaming[0], len(record.text)))
 
     options = RunOptions(offline=True, session_dir=folder)
     async with open_session(config, options, on_record=on_record, on_event=on_event, environ={}) as live:
-        live.driver.audio_out = speaker
+        speaker.played = live.audio_played
+        live.attach_audio(speaker)
         live.simulator.audio_pace = AUDIO_PACE
         for _ in range(TRIPS):
             live.simulator.script([{"say": TRIPPING_REPLY}, {"say": CLEAN_REPLY}])
