@@ -9,6 +9,7 @@ checks and the socket reader run concurrently.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import json
@@ -25,6 +26,7 @@ from .errors import BadFrame, ConnectionLost
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # one outage's budget: reset once a socket is configured
 SETUP_TIMEOUT = 10.0  # seconds a new socket has to confirm the session (like the handshake's own timeout)
 FINISH_TIMEOUT = 30.0  # seconds a closing session waits for the pending reply
+IDLE_RECHECK_SECONDS = 0.25  # wait_idle wakes on progress; this only bounds a wake-up nothing signalled
 EARLY_AUDIO_MAX_BYTES = 48_000 * 60  # a minute of 24 kHz PCM16 kept for an audio output not attached yet
 
 
@@ -91,6 +93,7 @@ class Driver:
         self._running_tools = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ended = asyncio.Event()
+        self._progress = asyncio.Event()  # set whenever what `wait_idle` looks at may have changed
         self._end_reason = ""
         self._configured = asyncio.Event()
         self._early_audio: list[tuple[str, bytes | None]] = []  # played (None: ended) once an audio output is attached
@@ -124,8 +127,6 @@ class Driver:
                 self._outgoing.append(action.event)
                 self._outgoing_ready.set()
             elif kind is Play:
-                import base64
-
                 pcm = base64.b64decode(action.audio_b64)
                 if self.audio_out is not None:
                     self.audio_out.play(action.item_id, pcm)
@@ -148,10 +149,12 @@ class Driver:
             elif kind is EndSession:
                 self._end_reason = action.reason
                 self._ended.set()
+                self._progress.set()
         for item_id, played_ms in stopped:
             self.apply(self.session.playback_stopped(item_id, played_ms, self.now()))
         if self.session.next_deadline() != self._armed:
             self._rearm.set()
+        self._progress.set()
 
     def attach_audio(self, audio_out: AudioOut) -> None:
         """Voice streams start once the session is configured; a greeting may already be arriving."""
@@ -184,6 +187,7 @@ class Driver:
             self.fatal_error = f"the session stopped on an internal error: {type(failure).__name__}: {failure}"
         self._end_reason = "failed"
         self._ended.set()
+        self._progress.set()
 
     async def _run_tool(self, action: RunTool) -> None:
         self._running_tools += 1
@@ -242,6 +246,7 @@ class Driver:
                     continue
         finally:
             self._flushing = False
+            self._progress.set()
 
     async def _writer(self) -> None:
         """The backstop sender for events applied by code that does not flush itself."""
@@ -322,6 +327,7 @@ class Driver:
         self.fatal_error = message
         self._end_reason = reason
         self._ended.set()
+        self._progress.set()
 
     def _discard_outgoing(self) -> None:
         """Drop events queued for the lost socket; runs with no await before `reconnected`."""
@@ -381,6 +387,7 @@ class Driver:
         if not self._ended.is_set():
             self._end_reason = "stopped during setup"
             self._ended.set()
+            self._progress.set()
         return False
 
     @property
@@ -391,11 +398,14 @@ class Driver:
         """Wait until no response, tool or check is pending (or the session ended)."""
         deadline = None if timeout is None else self.clock() + timeout
         while not self._ended.is_set():
+            self._progress.clear()
             if not self.session.busy and not self._outgoing and not self._flushing:
                 return True
-            if deadline is not None and self.clock() > deadline:
+            remaining = IDLE_RECHECK_SECONDS if deadline is None else min(IDLE_RECHECK_SECONDS, deadline - self.clock())
+            if remaining <= 0:
                 return False
-            await asyncio.sleep(0.005)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), remaining)
         return False
 
     async def say(self, text: str) -> None:
