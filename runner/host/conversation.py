@@ -249,9 +249,10 @@ class Conversation:
 
         core = Session(compiled, start, guardrails=project.policies, limits=config.limits, output=self._output(), session_id=self.id)
         connection = host.transport.connection(model=config.model, call_id=self._call_id)
-        self._report = lambda outcome: artifacts.report(
-            build_report(core, config=config, config_hash=config_hash, started=started, outcome=outcome, session_id=self.id)
-        )
+        def report_of(outcome: Outcome | None) -> dict[str, Any]:
+            return build_report(core, config=config, config_hash=config_hash, started=started, outcome=outcome, session_id=self.id)
+
+        self._report = lambda outcome: artifacts.report(report_of(outcome))
 
         def record(entry: Record, t: float) -> None:
             shown = _redacted(entry, redactor) if redactor else entry
@@ -261,7 +262,7 @@ class Conversation:
             if written is not None:
                 artifacts.transcript(*written)
             if isinstance(entry, UsageUpdated):  # one per response.done: keep report.json current, off the hot path
-                artifacts.report_later(lambda: build_report(core, config=config, config_hash=config_hash, started=started, outcome=None, session_id=self.id))
+                artifacts.report_later(lambda: report_of(None))
 
         def log_tool_traceback(line: str) -> None:
             logger.error("%s", line.rstrip())

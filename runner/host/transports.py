@@ -11,6 +11,7 @@ Like httpx's `transport=`: a transport is started once by its host, makes one
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import inspect
 import json
@@ -28,8 +29,8 @@ ServerEvents = Union[Iterable[Mapping[str, Any]], AsyncIterator[Mapping[str, Any
 Handler = Callable[[dict[str, Any], "MemoryConnection"], ServerEvents]
 
 
-class BaseTransport:
-    """What a host needs from a transport; subclasses override `connection`."""
+class BaseTransport(abc.ABC):
+    """What a host needs from a transport; subclasses implement `connection`."""
 
     async def start(self) -> None:
         """Called once when the host opens."""
@@ -37,8 +38,9 @@ class BaseTransport:
     async def aclose(self) -> None:
         """Called once when the host closes."""
 
+    @abc.abstractmethod
     def connection(self, *, model: str, call_id: str | None = None) -> Connection:
-        raise NotImplementedError
+        """One new connection for a conversation (not yet connected)."""
 
     def rest_client(self) -> Any:
         """An `AsyncOpenAI` client for the REST calls remote guardrails make."""

@@ -132,8 +132,8 @@ class CallService:
 
         try:
             await self.client.realtime.calls.hangup(call_id)
-        except openai.NotFoundError:
-            pass  # the service ended it already (the browser left, or the call timed out)
+        except openai.NotFoundError:  # the service ended it already (the browser left, or the call timed out)
+            logger.debug("call %s was already over when it was hung up", call_id)
         except openai.APIError as failure:
             logger.warning("call %s: hangup failed: %s", call_id, _api_message(failure))
 
