@@ -183,7 +183,9 @@ def test_a_file_being_written_is_valid_after_the_writer_is_killed(tmp_path, sig)
     assert n >= 100_000 - 22
     assert n % 960 == 0  # whole writes only
     assert data == (bytes(range(240)) * 8) * (n // 960)
-    assert path.stat().st_size - 44 in (len(data), len(data) + 1920)  # at most the write in flight
+    # The kernel may have stored part of the write in flight (it stops at a page boundary
+    # when SIGKILL arrives); the header never counts those bytes, so readers ignore them.
+    assert len(data) <= path.stat().st_size - 44 <= len(data) + 1920
 
 
 def test_a_ulaw_wav_is_written_as_g711_and_sox_reads_it(tmp_path: Path) -> None:
