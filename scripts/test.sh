@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python="${PYTHON:-python3}"
-packages=(pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox graphviz iproute2)
+packages=(pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox graphviz iproute2
+  chromium postgresql haproxy)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
