@@ -1,33 +1,28 @@
-"""The ASGI app: Starlette routes over one `Host` and its `CallService`.
+"""The ASGI app: each channel's routes over one `Server` (a `Host` and its `CallService`).
 
-- `POST /calls` (body: the browser's SDP offer; query: template variables) → 201 with the
-  SDP answer (`application/sdp`) and `Location: /calls/<call_id>`.
-- `POST /calls/<call_id>/hangup` → 200 once the call's artifacts are written; 404 unknown.
-- `POST /token` (query: template variables) → a short-lived client secret with the start
-  session pinned, for clients that dial the service themselves.
+- the browser (`browser.py`): `POST /calls`, `POST /calls/<id>/hangup`, `POST /token`;
 - `GET /healthz` → the number of active calls.
-
-Errors are JSON `{"error": message}` with a status that says whose fault it was.
 """
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator, Sequence
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from .calls import CallRefused, CallService
+from . import browser
+from .calls import CallService
+from .server import Server
 
 if TYPE_CHECKING:
     from runner.host.project import Project
     from runner.host.transports import BaseTransport
 
-MAX_OFFER_BYTES = 64 * 1024  # a browser's offer is a few kB
 CALL_RECONNECT_DELAYS = (0.25, 0.5, 1.0)  # a sideband that drops re-attaches fast; an ended call is given up soon
 
 
@@ -40,87 +35,33 @@ def create_app(
     reconnect_delays: Sequence[float] = CALL_RECONNECT_DELAYS,
 ) -> Starlette:
     """The app; the host (and with it the transport, a simulator say) lives as long as the app runs."""
-    from runner.host.host import Host
+    server = Server(project, transport, session_dir=session_dir, max_calls=max_calls, reconnect_delays=reconnect_delays)
+    app = Starlette(routes=[*browser.routes(server), *_health_routes(server)], lifespan=_lifespan(server))
+    app.state.server = server
+    return app
 
-    state: dict[str, CallService] = {}
+
+def _lifespan(server: Server) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    from runner.host.host import Host
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with Host(project, transport=transport, max_conversations=max_calls, reconnect_delays=reconnect_delays) as host:
-            service = CallService(host, session_dir=session_dir)
-            state["service"] = service
-            app.state.calls = service
+        host = Host(server.project, transport=server.transport, max_conversations=server.max_calls, reconnect_delays=server.reconnect_delays)
+        async with host:
+            server.host = host
+            server.calls = CallService(host, session_dir=server.session_dir)
             try:
                 yield
             finally:
-                await service.aclose()
+                for close in reversed(server.on_close):
+                    await close()
+                await server.calls.aclose()
 
-    async def create_call(request: Request) -> Response:
-        offer = await _offer(request)
-        if isinstance(offer, Response):
-            return offer
-        try:
-            call_id, answer = await state["service"].start(offer, dict(request.query_params))
-        except CallRefused as refused:
-            return _error(refused.status, refused.message)
-        return Response(answer, status_code=201, media_type="application/sdp", headers={"Location": f"/calls/{call_id}"})
+    return lifespan
 
-    async def hangup(request: Request) -> Response:
-        call_id = request.path_params["call_id"]
-        if not await state["service"].hangup(call_id):
-            return _error(404, f"no active call {call_id!r}")
-        return JSONResponse({"call_id": call_id, "ended": True})
 
-    async def token(request: Request) -> Response:
-        try:
-            secret = await state["service"].client_secret(dict(request.query_params))
-        except CallRefused as refused:
-            return _error(refused.status, refused.message)
-        return JSONResponse(secret, headers={"Cache-Control": "no-store"})
-
+def _health_routes(server: Server) -> list[BaseRoute]:
     async def health(request: Request) -> Response:
-        return JSONResponse({"calls": len(state["service"].calls)})
+        return JSONResponse({"calls": len(server.running_calls.calls)})
 
-    routes = [
-        Route("/calls", create_call, methods=["POST"]),
-        Route("/calls/{call_id}/hangup", hangup, methods=["POST"]),
-        Route("/token", token, methods=["POST"]),
-        Route("/healthz", health, methods=["GET"]),
-    ]
-    return Starlette(routes=routes, lifespan=lifespan)
-
-
-async def _offer(request: Request) -> str | Response:
-    """The SDP offer in the body, or the error response that says what is wrong with it."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip()
-    if kind not in ("application/sdp", "text/plain", ""):
-        return _error(415, f"send the SDP offer as the body with Content-Type application/sdp, not {kind!r}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_OFFER_BYTES:
-            return _error(413, f"the SDP offer is larger than {MAX_OFFER_BYTES // 1024} kB")
-    try:
-        offer = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return _error(400, "the SDP offer is not UTF-8 text")
-    problem = _offer_problem(offer)
-    if problem is not None:
-        return _error(400, problem)
-    return offer
-
-
-def _offer_problem(offer: str) -> str | None:
-    """Refuse what no calls endpoint would take before spending a call on it."""
-    lines = [line.strip() for line in offer.strip().splitlines()]
-    if not lines or not lines[0]:
-        return "the SDP offer is empty: POST the browser's offer (RTCPeerConnection.createOffer) as the body"
-    if lines[0] != "v=0":
-        return f"the SDP offer is malformed: it must start with 'v=0', not {lines[0][:20]!r}"
-    if not any(line.startswith("m=audio ") for line in lines):
-        return "the SDP offer has no audio: add a microphone track or an audio transceiver before createOffer"
-    return None
-
-
-def _error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
+    return [Route("/healthz", health, methods=["GET"])]
