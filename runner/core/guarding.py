@@ -117,6 +117,7 @@ class GuardrailGate:
             actions += self._owner.cut(response)
         elif not self._playback.is_audible(item):
             item.muted = True
+        actions += self._playback.remote_clear()  # the service plays it: stop the speech already playing
         after: AfterStop = Close(check.policy) if check.policy.action == "end_session" else Correct(check.policy)
         if self._playback.defer(after):
             return actions

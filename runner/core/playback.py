@@ -1,9 +1,15 @@
-"""Local playback for the session core: what is audible, what was heard, what to truncate.
+"""Playback for the session core: what is audible, what was heard, what to truncate.
 
-Only for `Output.AUDIO_LOCAL` (we play it).  The component owns the audible items and the
+With `Output.AUDIO_LOCAL` (we play it) the component owns the audible items and the
 awaited stop; its transitions go through the state machine's playback state.  A stop is
 answered by the driver with how much was heard; the items are then truncated to it and
 the transcript entries that waited for playback are written.
+
+With `Output.AUDIO_REMOTE` (the service plays it: WebRTC, SIP) the service truncates on
+barge-in itself and says so (`conversation.item.truncated`); the items whose audio it is
+playing are tracked only so that their transcript entries say what was heard: in full
+once its buffer `stopped`, up to `audio_end_ms` once truncated. A reply the service
+`cleared` without truncating had been heard to its end.
 """
 
 from __future__ import annotations
@@ -72,9 +78,71 @@ class Playback:
         self._send = send
         self._audible: dict[str, ItemState] = {}
         self.pending: PendingStop | None = None
+        self._cleared: set[str] = set()  # remote: responses whose buffer the service cleared
 
     def is_audible(self, item: ItemState) -> bool:
         return item.message.item_id in self._audible
+
+    # ---- the service plays it (WebRTC, SIP) -----------------------------------------------
+
+    def remote_audio(self, item: ItemState) -> None:
+        """Audio of `item` reached the service's playout buffer: its entry waits for the outcome."""
+        self._audible[item.message.item_id or ""] = item
+
+    def remote_clear(self) -> list[Action]:
+        """Cut what the service is playing (a guardrail trip): `output_audio_buffer.clear`, after the cancel."""
+        if self.local or not self._audible:
+            return []
+        return [self._send({"type": "output_audio_buffer.clear"})]
+
+    def remote_stopped(self, response_id: str | None) -> list[Action]:
+        """The service played `response_id` to its end: each item of it was heard in full."""
+        actions: list[Action] = []
+        for item_id, item in list(self._audible.items()):
+            if item.response is not None and item.response.id == response_id:
+                del self._audible[item_id]
+                item.message.heard_ms = self.received_ms(item)
+                actions += self.heard_in_full(item)
+        return actions
+
+    def remote_cleared(self, response_id: str | None) -> None:
+        """The service cut `response_id`'s audio: its truncations follow, or it had been heard."""
+        if response_id is not None:
+            self._cleared.add(response_id)
+
+    def remote_truncated(self, item_id: str, audio_end_ms: int) -> list[Action]:
+        """The service truncated `item_id` at `audio_end_ms`: that much of it was heard."""
+        item = self._audible.pop(item_id, None)
+        if item is None or self.local:
+            return []
+        message = item.message
+        received = self.received_ms(item)
+        heard = max(0, min(audio_end_ms, received))
+        message.heard_ms = heard
+        if heard >= received:
+            return self.heard_in_full(item)
+        item.muted = True
+        message.status = "interrupted"
+        message.text = heard_text(message.text, heard, received)
+        if message.blocked_by is None and item.turn is not None:
+            item.turn.interrupted = True
+        return self.interrupted_entry(item)
+
+    def remote_settle(self, *, ended: bool) -> list[Action]:
+        """Write the entries the service will not report on any more.
+
+        A cleared response's items with no truncation were heard to the end; at the end of
+        the session every item still playing is written as far as it is known (in full).
+        """
+        actions: list[Action] = []
+        for item_id, item in list(self._audible.items()):
+            if ended or (item.response is not None and item.response.id in self._cleared):
+                del self._audible[item_id]
+                item.message.heard_ms = self.received_ms(item)
+                actions += self.heard_in_full(item)
+        if ended or not self._audible:
+            self._cleared.clear()
+        return actions
 
     def play(self, item: ItemState) -> list[Action]:
         """Audio of `item` goes to our playback (the caller appends the Play)."""

@@ -69,7 +69,8 @@ class Responses:
             "response.done": self.on_response_done,
             "output_audio_buffer.started": self.on_remote_audio_started,
             "output_audio_buffer.stopped": self.on_remote_audio_stopped,
-            "output_audio_buffer.cleared": self.on_remote_audio_stopped,
+            "output_audio_buffer.cleared": self.on_remote_audio_cleared,
+            "conversation.item.truncated": self.on_item_truncated,
         }
 
     def in_progress(self, response_id: str) -> bool:
@@ -102,7 +103,7 @@ class Responses:
         self.current = state
         self._states.response_created()
         self._turns.response_created(now)
-        return []
+        return self._playback.remote_settle(ended=False)  # a cut reply's truncations came before this
 
     def on_output_item_added(self, event: dict[str, Any], now: float) -> list[Action]:
         item = event["item"]
@@ -128,8 +129,11 @@ class Responses:
         item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
         delta = event["delta"]
         item.received_bytes += len(delta) * 3 // 4 - (2 if delta.endswith("==") else 1 if delta.endswith("=") else 0)
-        if item.muted or item.audio_done or not self._playback.local:
-            return []  # cut, past its end, or played by the service (WebRTC, SIP)
+        if item.muted or item.audio_done:
+            return []  # cut, or past its end
+        if not self._playback.local:  # played by the service (WebRTC, SIP)
+            self._playback.remote_audio(item)
+            return []
         return [*self._playback.play(item), *self._turns.first_output(now), Play(item_id, delta)]
 
     def on_audio_done(self, event: dict[str, Any], now: float) -> list[Action]:
@@ -143,10 +147,23 @@ class Responses:
         return [*self._states.agent_audible(None), *self._turns.first_output(now)]
 
     def on_remote_audio_stopped(self, event: dict[str, Any], now: float) -> list[Action]:
-        """Played out, or cleared on barge-in: the service truncates the item itself."""
+        """Played out: the caller heard the whole response."""
         if self._output is not Output.AUDIO_REMOTE:
             return []
+        return [*self._playback.remote_stopped(event.get("response_id")), *self._states.agent_silent()]
+
+    def on_remote_audio_cleared(self, event: dict[str, Any], now: float) -> list[Action]:
+        """Cleared on barge-in (or by our clear): the service truncates the items itself."""
+        if self._output is not Output.AUDIO_REMOTE:
+            return []
+        self._playback.remote_cleared(event.get("response_id"))
         return list(self._states.agent_silent())
+
+    def on_item_truncated(self, event: dict[str, Any], now: float) -> list[Action]:
+        """The service truncated an item it played (WebRTC, SIP); ours over a WebSocket need nothing."""
+        if self._output is not Output.AUDIO_REMOTE:
+            return []
+        return self._playback.remote_truncated(event["item_id"], event["audio_end_ms"])
 
     def on_text_delta(self, event: dict[str, Any], now: float) -> list[Action]:
         item_id = event["item_id"]

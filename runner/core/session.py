@@ -230,8 +230,12 @@ class Session:
         if self._ended:
             return []
         if self._ending is not None:
-            return [self._close(self._ending)]
+            return self._close(self._ending)
         return self.say_goodbye(reason, GOODBYE_INSTRUCTIONS)
+
+    def hang_up(self, reason: str, now: float) -> list[Action]:
+        """End at once, with no goodbye: the caller hung up, or the host stops the conversation."""
+        return [] if self._ended else self._close(reason)
 
     def connection_lost(self, why: str, now: float) -> list[Action]:
         """The socket dropped; the driver dials again and calls `reconnected` once it has a new one."""
@@ -287,7 +291,7 @@ class Session:
         fatal = code in FATAL_CODES or error.get("type") in FATAL_TYPES
         actions = self._error_record(now, code=code or error.get("type") or "error", message=error.get("message") or "", fatal=fatal)
         if fatal:
-            return actions + [self._close(f"fatal error: {code or error.get('type')}")]
+            return actions + self._close(f"fatal error: {code or error.get('type')}")
         return actions + self._seq.flush()
 
     def _error_record(self, now: float, *, code: str, message: str, fatal: bool = False) -> list[Action]:
@@ -304,10 +308,11 @@ class Session:
 
     # ---- helpers ---------------------------------------------------------------------
 
-    def _close(self, reason: str) -> EndSession:
+    def _close(self, reason: str) -> list[Action]:
+        """The session is over: the entries of replies the service was still playing, then EndSession."""
         self._ended = True
         self._states.closed()
-        return EndSession(reason)
+        return [*self._playback.remote_settle(ended=True), EndSession(reason)]
 
     def _next_event_id(self) -> str:
         self._event_count += 1
@@ -385,7 +390,7 @@ class Session:
         if request is not None and request.purpose == "greeting":
             self._greeting = "given"
         if request is not None and request.purpose == "goodbye":
-            return [self._close(self._ending or "ended")]
+            return self._close(self._ending or "ended")
         return []
 
     # ---- asking for responses ----------------------------------------------------------

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 # Server events the core has no use for; anything not listed here or handled is "unknown".
 IGNORED_EVENTS = frozenset({
     "session.created", "conversation.created", "conversation.item.retrieved",
-    "conversation.item.truncated", "conversation.item.deleted", "input_audio_buffer.cleared",
+    "conversation.item.deleted", "input_audio_buffer.cleared",
     "input_audio_buffer.dtmf_event_received", "conversation.item.input_audio_transcription.delta",
     "conversation.item.input_audio_transcription.segment", "rate_limits.updated",
     "response.content_part.added", "response.content_part.done",

@@ -25,7 +25,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequence
 
-from ..core.actions import EndSession
 from ..core.records import Notice, Record, UsageUpdated
 from ..core.states import Output
 from ..core.pricing import unpriced_warning
@@ -188,7 +187,7 @@ class Conversation:
 
     def stop_now(self, reason: str) -> None:
         """End without waiting for the pending reply; the report is still written."""
-        self.driver.apply([EndSession(reason)])
+        self.driver.apply(self.core.hang_up(reason, self.driver.now()))
 
     @property
     def core(self) -> Any:

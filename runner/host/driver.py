@@ -341,11 +341,11 @@ class Driver:
             opened = self._unconfirmed_since
             setup_deadline = None if opened is None else opened + self.setup_timeout
             wake = min((d for d in (self._armed, setup_deadline) if d is not None), default=None)
-            if wake is None:
-                await self._rearm.wait()
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._rearm.wait(), max(0.0, wake - self.now()))
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel that
+            # lands as the event fires, which would leave this loop waiting forever.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(None if wake is None else max(0.0, wake - self.now())):
+                    await self._rearm.wait()
             opened = self._unconfirmed_since
             if opened is not None and self.now() - opened >= self.setup_timeout:
                 self._fail("setup timed out", f"the server did not confirm the session within {self.setup_timeout:g} s (no session.updated)")
