@@ -32,7 +32,7 @@ _AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.de
 MIN_SECRET_CHARS = 4  # shorter values (a port, a flag) would mask ordinary text and are no secret
 JSON_DEPTH = 3
 MAX_PENDING = 10_000  # queued entries per session before audio frames are dropped (about 100 s of audio)
-REPORT_EVERY = 2.0  # seconds: report.json is rebuilt at most this often while the session runs
+REPORT_EVERY = 10.0  # seconds: report.json is rebuilt at most this often while the session runs
 
 
 class Redactor:
