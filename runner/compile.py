@@ -45,6 +45,9 @@ class CompiledAgent:
     # `response` of the opening response.create when it starts the session and speaks first:
     # {} follows the session's instructions; None: it waits for the caller.
     greeting: dict[str, Any] | None = None
+    transfer_to: str | None = None  # a person's tel:/sip: URI this agent stands for on a phone call
+    dtmf: Mapping[str, str] = dataclasses.field(default_factory=dict)  # keypad key -> handoff target
+    transfers_calls: bool = False  # compiled for a channel that can transfer the call (SIP): a handoff to transfer_to does
 
 
 class CompileError(ValueError):
@@ -112,6 +115,7 @@ def sip_profile(agent: CompiledAgent) -> CompiledAgent:
         session=_without_sip_refusals(agent.session),
         handoff_session=_without_sip_refusals(agent.handoff_session),
         greeting=agent.greeting if agent.greeting is not None else {},
+        transfers_calls=True,
     )
 
 
@@ -167,6 +171,8 @@ def _compile_agent(
         guardrails=tuple(policy.name for policy in policies),
         voice=voice,
         greeting=_greeting(agent, session["instructions"]),
+        transfer_to=agent.transfer_to,
+        dtmf=dict(agent.dtmf),
     )
 
 

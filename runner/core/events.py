@@ -39,6 +39,7 @@ SHAPES: dict[str, tuple[_Field, ...]] = {
     "conversation.item.input_audio_transcription.completed": (("item_id", (str,), True), ("transcript", (str,), False)),
     "conversation.item.input_audio_transcription.failed": (("error", (dict,), False),),
     "output_audio_buffer.started": (("response_id", (str,), False),),
+    "input_audio_buffer.dtmf_event_received": (("event", (str,), True),),
     "error": (("error", (dict,), False),),
 }
 _MISSING = object()
