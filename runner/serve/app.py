@@ -1,6 +1,7 @@
 """The ASGI app: each channel's routes over one `Server` (a `Host` and its `CallService`).
 
 - the browser (`browser.py`): `POST /calls`, `POST /calls/<id>/hangup`, `POST /token`;
+- phone calls over SIP (`sip.py`): `POST /openai/webhook`;
 - `GET /healthz` → the number of active calls.
 """
 

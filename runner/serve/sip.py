@@ -110,6 +110,8 @@ class SipCalls:
         """Answer one incoming call, once: a duplicate delivery (here or on another worker) is acknowledged only."""
         import openai
 
+        from runner.host.errors import SetupError
+
         if not await self.store().claim(call_id):
             logger.info("call %s: duplicate webhook, already handled", call_id)
             return JSONResponse({"call_id": call_id, "duplicate": True})
@@ -124,7 +126,7 @@ class SipCalls:
         variables = _declared(self.server.project.config, {"caller_number": caller, "called_number": called})
         try:
             compiled, _, start = host.project.agents(text=False, variables=variables, start=start, channel="sip")
-        except Exception as failure:  # a SetupError: variables the call cannot supply
+        except SetupError as failure:  # variables the call cannot supply
             logger.error("call %s: cannot compile the start agent: %s", call_id, failure)
             return await self._reject(call_id, SERVER_ERROR)
         try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .calls import SimCall
-from .speech import BYTES_PER_MS
+from .speech import BYTES_PER_MS, SAMPLE_RATE as SESSION_RATE
 
 if TYPE_CHECKING:
     from .server import Simulator
@@ -138,9 +138,7 @@ class SimSipCall(SimCall):
 
     async def caller_says(self, wav: str | Path, *, pace: float = 1.0) -> None:
         """The caller speaks the WAV's audio into the call, 20 ms a frame, at `pace` times real time."""
-        from runner.audio.wav import load_pcm
-
-        pcm = load_pcm(wav)
+        pcm = _wav_pcm(Path(wav))
         frame = FRAME_MS * BYTES_PER_MS
         for start in range(0, len(pcm), frame):
             await self._hear(pcm[start : start + frame])
@@ -156,6 +154,23 @@ class SimSipCall(SimCall):
         if self.state in ("ringing", "accepted"):
             self.state = "ended"
         await super().end(reason)
+
+
+def _wav_pcm(path: Path) -> bytes:
+    """A 16-bit PCM WAV as the PCM16 24 kHz mono a call session hears (channels mixed, rate interpolated)."""
+    import wave
+
+    import numpy as np
+
+    with wave.open(str(path), "rb") as wav:
+        if wav.getsampwidth() != 2:
+            raise ValueError(f"{path}: the caller's WAV must be 16-bit PCM, not {8 * wav.getsampwidth()}-bit")
+        rate, channels = wav.getframerate(), wav.getnchannels()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, channels).mean(axis=1)
+    if rate != SESSION_RATE:
+        positions = np.arange(0, len(samples), rate / SESSION_RATE)
+        samples = np.interp(positions, np.arange(len(samples)), samples)
+    return samples.astype("<i2").tobytes()
 
 
 def sip_uri(project_id: str = PROJECT_ID) -> str:

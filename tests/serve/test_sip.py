@@ -354,3 +354,19 @@ def test_the_called_number_picks_the_agent_that_answers(tmp_path: Path) -> None:
             assert ignored.json() == {"ignored": "batch.completed"}
 
     run(body)
+
+
+def test_a_call_the_project_cannot_serve_is_rejected_not_left_ringing(tmp_path: Path) -> None:
+    path = write_project(tmp_path / "project")
+    data = yaml.safe_load(path.read_text())
+    data["variables"]["account"] = {"type": "string", "description": "Nobody on a phone line can supply it."}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    secret = new_secret()
+
+    async def body() -> None:
+        async with Simulator(tmp_path / "project" / "rules.yaml") as sim:
+            async with serving(tmp_path, sim, secret) as (http, url):
+                call = await ring(sim, WebhookSender(url, secret))
+                assert (call.state, call.rejected_with, call.accepts) == ("rejected", 500, 0)
+
+    run(body)
