@@ -112,7 +112,14 @@ class SipCalls:
 
         from runner.host.errors import SetupError
 
-        if not await self.store().claim(call_id):
+        from .store import ClaimStoreError
+
+        try:
+            claimed = await self.store().claim(call_id)
+        except ClaimStoreError as failure:
+            logger.error("call %s: %s", call_id, failure)
+            return error(500, str(failure))
+        if not claimed:
             logger.info("call %s: duplicate webhook, already handled", call_id)
             return JSONResponse({"call_id": call_id, "duplicate": True})
         service, host = self.server.running_calls, self.server.running_host

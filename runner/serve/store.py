@@ -27,6 +27,10 @@ BUSY_TIMEOUT_MS = 5000
 SETUP_LOCK = 0x72756E6E  # the advisory lock that serialises creating the table
 
 
+class ClaimStoreError(Exception):
+    """The store cannot be opened: the message says how to fix it."""
+
+
 class ClaimStore(abc.ABC):
     """`await store.claim(key)` is True for exactly one caller per key, across processes."""
 
@@ -74,6 +78,10 @@ class PostgresClaims(ClaimStore):
     """Claims in PostgreSQL, for workers on several hosts; one connection per process, opened on first use."""
 
     def __init__(self, url: str) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            raise ClaimStoreError(f"{DATABASE_URL_VARIABLE} is set, but psycopg is not installed: pip install -c requirements.lock -e '.[postgres]'")
         self.url = url
         self._connection: Any = None
         self._lock = asyncio.Lock()
@@ -89,14 +97,14 @@ class PostgresClaims(ClaimStore):
 
         async with self._lock:
             for attempt in (1, 2):  # a connection the database dropped is dialled again once
-                connection = await self._connected()
                 try:
+                    connection = await self._connected()
                     cursor = await connection.execute(statement, parameters)
                     return cursor.rowcount == 1
-                except psycopg.OperationalError:
+                except psycopg.OperationalError as failure:
                     await self._drop()
                     if attempt == 2:
-                        raise
+                        raise ClaimStoreError(f"the call claims database ({DATABASE_URL_VARIABLE}) cannot be reached: {failure}") from None
             raise AssertionError("unreachable")
 
     async def _connected(self) -> Any:
@@ -126,4 +134,7 @@ def open_claim_store(environ: Mapping[str, str], state_dir: Path) -> ClaimStore:
     url = environ.get(DATABASE_URL_VARIABLE, "").strip()
     if url:
         return PostgresClaims(url)
-    return SqliteClaims(state_dir / SQLITE_FILE)
+    try:
+        return SqliteClaims(state_dir / SQLITE_FILE)
+    except (OSError, sqlite3.Error) as failure:
+        raise ClaimStoreError(f"cannot open the call claims in {state_dir / SQLITE_FILE}: {failure}") from None

@@ -96,12 +96,12 @@ class SharedSimulator(BaseTransport):
 
 
 @contextlib.asynccontextmanager
-async def serving(tmp_path: Path, simulator: Simulator, secret: str, *, name: str = "app", **options: Any) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+async def serving(tmp_path: Path, simulator: Simulator, secret: str, *, name: str = "app", environ: dict[str, str] | None = None, **options: Any) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     """One app on uvicorn in this loop; yields an HTTP client and its webhook URL."""
     agents = tmp_path / "project" / "agents.yaml"
     if not agents.exists():
         write_project(tmp_path / "project")
-    project = load_project(agents, environ={"OPENAI_WEBHOOK_SECRET": secret})
+    project = load_project(agents, environ={"OPENAI_WEBHOOK_SECRET": secret, **(environ or {})})
     app = create_app(project, SharedSimulator(simulator), session_dir=tmp_path / name / "sessions", reconnect_delays=(0.05,), **options)
     listener = socket.create_server(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
@@ -368,5 +368,26 @@ def test_a_call_the_project_cannot_serve_is_rejected_not_left_ringing(tmp_path: 
             async with serving(tmp_path, sim, secret) as (http, url):
                 call = await ring(sim, WebhookSender(url, secret))
                 assert (call.state, call.rejected_with, call.accepts) == ("rejected", 500, 0)
+
+    run(body)
+
+
+def test_without_its_claims_database_a_call_is_not_answered_and_the_webhook_says_why(tmp_path: Path) -> None:
+    write_project(tmp_path / "project")
+    secret = new_secret()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the probe is closed
+
+    async def body() -> None:
+        async with Simulator(tmp_path / "project" / "rules.yaml") as sim:
+            database = {"RUNNER_DATABASE_URL": f"postgresql://runner@127.0.0.1:{port}/claims?connect_timeout=2"}
+            async with serving(tmp_path, sim, secret, environ=database) as (http, url):
+                webhook = WebhookSender(url, secret)
+                call = await ring(sim, webhook, deliver=False)
+                answer = await webhook.send(incoming_call_event(call.id, call.sip_headers))
+                assert answer.status_code == 500, answer.text
+                assert answer.json()["error"].startswith("the call claims database (RUNNER_DATABASE_URL) cannot be reached: ")
+                assert call.state == "ringing" and call.accepts == 0
 
     run(body)

@@ -130,3 +130,18 @@ def test_postgres_claims_dial_again_after_the_connection_drops(postgres_url: str
         await killer.aclose()
 
     asyncio.run(body())
+
+
+def test_an_unreachable_database_is_one_clear_error() -> None:
+    from runner.serve.store import ClaimStoreError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the probe is closed
+
+    async def body() -> None:
+        store = PostgresClaims(f"postgresql://runner@127.0.0.1:{port}/claims?connect_timeout=2")
+        with pytest.raises(ClaimStoreError, match=r"^the call claims database \(RUNNER_DATABASE_URL\) cannot be reached: "):
+            await store.claim("rtc_1")
+
+    asyncio.run(body())
