@@ -185,8 +185,6 @@ class SipCalls:
                 await conversation.driver.wait_ended()
                 if conversation.core.ended:  # the session ended itself (not the caller, not a hangup of ours): let the line be heard
                     await line.heard(LAST_LINE_SECONDS)
-                if transfer:
-                    conversation.end_reason = f"transferred to {transfer[0]}"
         except Exception as failure:
             if not call.ready.done():
                 call.ready.set_exception(failure)
