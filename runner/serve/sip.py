@@ -185,6 +185,8 @@ class SipCalls:
                 await conversation.driver.wait_ended()
                 if conversation.core.ended:  # the session ended itself (not the caller, not a hangup of ours): let the line be heard
                     await line.heard(LAST_LINE_SECONDS)
+                elif conversation.end_reason == "session closed":  # not a hangup of ours either: the sideband closed
+                    logger.info("call %s: the caller hung up", call.call_id)
         except Exception as failure:
             if not call.ready.done():
                 call.ready.set_exception(failure)

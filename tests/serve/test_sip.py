@@ -194,6 +194,7 @@ def test_a_signed_call_is_accepted_without_audio_formats_greets_first_and_runs_t
             assert (await http.get("/healthz")).json() == {"calls": 0}
         report = report_of(tmp_path)
         assert [tool["name"] for tool in report["tool_calls"]] == ["whoami"]
+        assert report["end_reason"] == "connection lost", "the caller hung up: the sideband closed and could not re-attach"
 
     run(body)
 
