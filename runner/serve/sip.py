@@ -172,6 +172,7 @@ class SipCalls:
         service = self.server.running_calls
         line = LastLine()
         transfer: list[str] = []
+        settled = False  # referred or hung up already
 
         def on_record(record: Any, t: float) -> None:
             if isinstance(record, CallTransferRequested):
@@ -185,6 +186,7 @@ class SipCalls:
                 await conversation.driver.wait_ended()
                 if conversation.core.ended:  # the session ended itself (not the caller, not a hangup of ours): let the line be heard
                     await line.heard(LAST_LINE_SECONDS)
+                    settled = await self._settle(call.call_id, transfer)  # while the sideband still holds the call
                 elif conversation.end_reason == "session closed":  # not a hangup of ours either: the sideband closed
                     logger.info("call %s: the caller hung up", call.call_id)
         except Exception as failure:
@@ -194,9 +196,15 @@ class SipCalls:
         finally:
             if not call.ready.done():
                 call.ready.cancel()
-            if not (transfer and await self._refer(call.call_id, transfer[0])):
-                await self._hang_up(call.call_id)
+            if not settled:
+                await self._settle(call.call_id, transfer)
             service.calls.pop(call.call_id, None)
+
+    async def _settle(self, call_id: str, transfer: list[str]) -> bool:
+        """Transfer the call when the session asked for it (and the transfer works), else hang up."""
+        if not (transfer and await self._refer(call_id, transfer[0])):
+            await self._hang_up(call_id)
+        return True
 
     async def _refer(self, call_id: str, target_uri: str) -> bool:
         import openai
