@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 FRAME_MS = 20
 PROJECT_ID = "proj_sim"
 SIP_REFUSED_VAD_KEYS = ("threshold", "prefix_padding_ms", "silence_duration_ms")
+_call_numbers = itertools.count(1)  # SIP call ids, unique in the process
 
 
 @dataclass
@@ -184,10 +186,10 @@ async def ring(sim: Simulator, webhook: WebhookSender, *, to: str = "+15550100",
     from .session_config import DEFAULT_MODEL
     from .webhooks import incoming_call_event
 
-    sim.calls._count += 1
-    call_id = f"rtc_sip{sim.calls._count:06d}"
+    number = next(_call_numbers)
+    call_id = f"rtc_sip{number:06d}"
     headers = [
-        ("From", f'"Caller" <sip:{caller}@carrier.example>;tag=sim{sim.calls._count}'),
+        ("From", f'"Caller" <sip:{caller}@carrier.example>;tag=sim{number}'),
         ("To", f"<sip:{to}@sip.api.openai.com>"),
         ("Call-ID", f"{call_id}@carrier.example"),
     ]
