@@ -106,8 +106,9 @@ class Host:
         `state_dir`: the folder its tools see as `ToolContext.state_dir` (default: the
         config's). `session_dir`: the parent of its artifacts folder (default:
         `<state_dir>/sessions`). `call_id`: join an existing SIP/WebRTC call instead of
-        starting one; `channel="sip"` compiles the agents for a phone call (compile_config). `on_record(record, t)` / `on_event(direction, event, t)`: synchronous
-        hooks on the event loop, for consumers that must see everything (keep them quick).
+        starting one; `channel="sip"` compiles the agents for a phone call (compile_config).
+        `on_record(record, t)` / `on_event(direction, event, t)`: synchronous hooks on the
+        event loop, for consumers that must see everything (keep them quick).
         """
         from .conversation import Conversation
 
