@@ -7,6 +7,7 @@ agent is precomputed here, so `runner compile` shows exactly what a session will
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
@@ -24,6 +25,9 @@ from runner.config.model import (
 
 TRANSFER_PREFIX = "transfer_to_"
 TRANSFER_REASON_DESCRIPTION = "Why the caller is being transferred, in a few words."
+# Refused by the service on a SIP call (the carrier's line has its own levels and timing).
+SIP_REFUSED_VAD_KEYS = ("threshold", "prefix_padding_ms", "silence_duration_ms")
+Channel = Literal["sip"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,9 @@ class CompiledAgent:
     # `response` of the opening response.create when it starts the session and speaks first:
     # {} follows the session's instructions; None: it waits for the caller.
     greeting: dict[str, Any] | None = None
+    transfer_to: str | None = None  # a person's tel:/sip: URI this agent stands for on a phone call
+    dtmf: Mapping[str, str] = dataclasses.field(default_factory=dict)  # keypad key -> handoff target
+    transfers_calls: bool = False  # compiled for a channel that can transfer the call (SIP): a handoff to transfer_to does
 
 
 class CompileError(ValueError):
@@ -72,14 +79,16 @@ def compile_config(
     modality: Literal["audio", "text"] | None = None,
     guardrails_enabled: bool = True,
     environ: Mapping[str, str] | None = None,
+    channel: Channel | None = None,
 ) -> dict[str, CompiledAgent]:
     """Compile every agent, in file order.
 
     `values` are the template variables (defaults are used when None); `modality`
     overrides the configured output modality; `environ`, when given, expands `${NAME}`
     in MCP server URLs and headers (otherwise they are shown unexpanded, as in
-    `runner compile`).  Raises `CompileError` when variables or environment are missing
-    or a template fails to render with these values.
+    `runner compile`).  `channel="sip"` compiles for a phone call through the Realtime
+    SIP endpoint (`sip_profile`).  Raises `CompileError` when variables or environment
+    are missing or a template fails to render with these values.
     """
     if values is None:
         values, variable_errors = resolve_variables(config, {})
@@ -92,7 +101,34 @@ def compile_config(
     }
     if env_missing:
         raise CompileError([f"environment variable {name} is not set" for name in sorted(env_missing)])
+    if channel == "sip":
+        return {name: sip_profile(agent) for name, agent in compiled.items()}
     return compiled
+
+
+def sip_profile(agent: CompiledAgent) -> CompiledAgent:
+    """The agent for a SIP call: no `audio.*.format` (the carrier negotiates G.711, and a
+    forced format gives silence or static), none of the VAD knobs the service refuses on
+    SIP, and the start agent answers the call (a caller hears silence otherwise)."""
+    return dataclasses.replace(
+        agent,
+        session=_without_sip_refusals(agent.session),
+        handoff_session=_without_sip_refusals(agent.handoff_session),
+        greeting=agent.greeting if agent.greeting is not None else {},
+        transfers_calls=True,
+    )
+
+
+def _without_sip_refusals(session: dict[str, Any]) -> dict[str, Any]:
+    session = copy.deepcopy(session)
+    audio = session.get("audio") or {}
+    for direction in ("input", "output"):
+        (audio.get(direction) or {}).pop("format", None)
+    detection = (audio.get("input") or {}).get("turn_detection")
+    if isinstance(detection, dict):
+        for key in SIP_REFUSED_VAD_KEYS:
+            detection.pop(key, None)
+    return session
 
 
 def _compile_agent(
@@ -135,6 +171,8 @@ def _compile_agent(
         guardrails=tuple(policy.name for policy in policies),
         voice=voice,
         greeting=_greeting(agent, session["instructions"]),
+        transfer_to=agent.transfer_to,
+        dtmf=dict(agent.dtmf),
     )
 
 

@@ -84,6 +84,7 @@ class Builder:
             guardrails=build_guardrails(self.data, self.reporter, self.ok),
             state_dir=Path(os.path.normpath(base_dir / state_dir)),
             setup=python_binding(setup, self.reporter.span(("setup",))) if setup else None,
+            sip_numbers=dict((self.value(("sip",), None) or {}).get("numbers", {})),
         )
 
     def _mapping(self, key: str) -> dict[str, Any]:
@@ -164,6 +165,8 @@ class Builder:
                 greeting=raw["speaks_first"] if isinstance(raw.get("speaks_first"), str) else None,
                 guardrails=tuple(raw.get("guardrails", ())),
                 session=session,
+                transfer_to=raw.get("transfer_to") if self.ok(path + ("transfer_to",)) else None,
+                dtmf=dict(raw.get("dtmf", {})) if self.ok(path + ("dtmf",)) else {},
                 span=self.reporter.span(path, key=True),
                 instructions_span=Span(self.reporter.file, *template_position(self.reporter, path + ("instructions",), raw["instructions"], 1)),
             )

@@ -38,6 +38,13 @@ def check_references(config: Config, names: "Names", reporter: Reporter) -> None
         for index, policy in enumerate(agent.guardrails):
             if policy not in names.guardrails:
                 reporter.error(path + ("guardrails", index), f"unknown guardrail '{policy}'", did_you_mean(policy, names.guardrails))
+        edges = [handoff.target for handoff in agent.handoffs]
+        for key, target in agent.dtmf.items():
+            if target not in edges:
+                reporter.error(path + ("dtmf", key), f"'{target}' is not a handoff of '{agent.name}' (a key press hands off like the agent would)", did_you_mean(target, edges))
+    for number, target in config.sip_numbers.items():
+        if target not in names.agents:
+            reporter.error(("sip", "numbers", number), f"unknown agent '{target}'", did_you_mean(target, names.agents))
     for tool in names.tools:
         target = tool[len(TRANSFER_PREFIX) :] if tool.startswith(TRANSFER_PREFIX) else None
         if target in names.agents:

@@ -192,6 +192,8 @@ class Agent:
     greeting: str | None = None  # `speaks_first: <text>`: added to the instructions of that opening reply
     guardrails: tuple[str, ...] = ()  # names of policies listed by this agent
     session: SessionSettings | None = None  # fully merged settings when overridden
+    transfer_to: str | None = None  # a person's tel: or sip: URI: on a phone call, a handoff here transfers the call
+    dtmf: Mapping[str, str] = field(default_factory=dict)  # keypad key -> the agent a press hands the caller to
     span: Span | None = None
     instructions_span: Span | None = None  # where the template's first line starts
 
@@ -212,6 +214,7 @@ class Config:
     guardrails: Mapping[str, Guardrail]
     state_dir: Path  # absolute; tools get it as ToolContext.state_dir
     setup: PythonBinding | None = None  # called once before a session starts
+    sip_numbers: Mapping[str, str] = field(default_factory=dict)  # called number -> the agent that answers it (`sip.numbers`)
 
     @property
     def base_dir(self) -> Path:

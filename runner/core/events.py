@@ -40,6 +40,7 @@ SHAPES: dict[str, tuple[_Field, ...]] = {
     "conversation.item.input_audio_transcription.failed": (("error", (dict,), False),),
     "output_audio_buffer.started": (("response_id", (str,), False),),
     "conversation.item.truncated": (("item_id", (str,), True), ("audio_end_ms", (int,), True)),
+    "input_audio_buffer.dtmf_event_received": (("event", (str,), True),),
     "error": (("error", (dict,), False),),
 }
 _MISSING = object()

@@ -198,6 +198,24 @@ class ConnectionRestored(Notice):
 
 
 @dataclass(frozen=True, slots=True)
+class KeyPressed(Record):
+    """A keypad press on a phone call (DTMF): 0-9, *, #, A-D."""
+
+    kind: ClassVar[str] = "dtmf"
+    agent: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferRequested(Record):
+    """The agent said its line: the channel now transfers the call to a person (SIP REFER)."""
+
+    kind: ClassVar[str] = "call_transfer"
+    agent: str
+    target_uri: str
+
+
+@dataclass(frozen=True, slots=True)
 class UsageUpdated(Record):
     """Token usage summed so far, after each `response.done`."""
 
@@ -250,5 +268,6 @@ _BY_KIND: dict[str, type[Record]] = {
     for record_class in (
         UserMessage, AssistantDelta, Heard, Interrupted, ToolStarted, ToolFinished, GuardrailTripped, ErrorReported, Notice,
         UsageUpdated, LatencyMeasured, UserStartedSpeaking, UserStoppedSpeaking, AgentStartedSpeaking, AgentStoppedSpeaking,
+        KeyPressed, CallTransferRequested,
     )
 }

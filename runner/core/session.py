@@ -21,7 +21,7 @@ from runner.core.events import MalformedEvent, check_shape
 from runner.core.guarding import GuardrailGate
 from runner.core.history import reseed_items
 from runner.core.playback import Playback
-from runner.core.records import ErrorReported, Notice
+from runner.core.records import CallTransferRequested, ErrorReported, KeyPressed, Notice
 from runner.core.responses import Responses
 from runner.core.sequencer import ResponseRequest, ResponseSequencer
 from runner.core.state import ResponseState
@@ -98,6 +98,7 @@ class Session:
             **self._turns.handlers(),
             "response.function_call_arguments.done": self._tools.on_call,
             "session.updated": self._on_session_updated,
+            "input_audio_buffer.dtmf_event_received": self._on_key_pressed,
             "error": self._on_error,
             **dict.fromkeys(IGNORED_EVENTS, ignore),
         }
@@ -274,6 +275,15 @@ class Session:
         self._greeting = "asked"
         return self.request_response("greeting", dict(self._greeting_request))
 
+    def _on_key_pressed(self, event: dict[str, Any], now: float) -> list[Action]:
+        """A keypad press (SIP only): a mapped key hands off at once; any other reaches the model as text."""
+        key = event["event"]
+        target = self._agent.dtmf.get(key)
+        pressed = KeyPressed(self._agent.name, key)
+        if target is not None and target in self._agents and target != self._agent.name and self._ending is None:
+            return [pressed, *self._tools.hand_off(target, f"the caller pressed {key}", now)]
+        return [pressed, *self._turns.user_text(f"(The caller pressed {key} on the keypad.)", now)]
+
     # ---- errors ----------------------------------------------------------------------
 
     def _on_error(self, event: dict[str, Any], now: float) -> list[Action]:
@@ -391,6 +401,9 @@ class Session:
             self._greeting = "given"
         if request is not None and request.purpose == "goodbye":
             return self._close(self._ending or "ended")
+        if request is not None and request.purpose == "transfer" and self._agent.transfer_to is not None:
+            target = self._agent.transfer_to
+            return [Notice(f"transferring the call to {target}"), CallTransferRequested(self._agent.name, target), *self._close(f"transferred to {target}")]
         return []
 
     # ---- asking for responses ----------------------------------------------------------

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from runner.compile import CompiledAgent
 
 TRANSFER_PREFIX = "transfer_to_"
+PHONE_TRANSFER_INSTRUCTIONS = "You are transferring the caller to a person. In one short sentence, tell them you are connecting them now. Do not call tools."
 FILLER_INSTRUCTIONS = (
     "A tool is still running. In one short sentence, tell the caller you are working on it. "
     "Do not call tools and do not guess the result."
@@ -160,15 +161,34 @@ class ToolBatches:
         del self._batches[batch.response_id]
         if batch.transfer is None:
             return self._owner.request_response("tool_results")
-        actions = self._apply_transfer(batch, now)
+        return self._apply_transfer(batch, now) + self.entered()
+
+    def entered(self) -> list[Action]:
+        """The first response of the agent just handed to: its on_enter, or, when it stands for a
+        person and the call can be transferred, one short line before the transfer."""
         agent = self._owner.agent
-        on_enter = agent.on_enter
-        if not on_enter:
-            return actions + self._owner.request_response("handoff", None)
+        notes: list[Action] = []
+        if agent.transfer_to is not None and agent.transfers_calls:
+            instructions = f"{agent.session.get('instructions', '')}\n\n{PHONE_TRANSFER_INSTRUCTIONS}".strip()
+            return self._owner.request_response("transfer", {"instructions": instructions, "tool_choice": "none"})
+        if agent.transfer_to is not None:
+            notes.append(Notice(f"'{agent.name}' stands for {agent.transfer_to}: a phone call would be transferred there; here '{agent.name}' answers"))
+        if not agent.on_enter:
+            return notes + self._owner.request_response("handoff", None)
         # Response-level instructions replace the session's for that response, so the
         # agent's own instructions go first and on_enter is added to them.
-        instructions = f"{agent.session.get('instructions', '')}\n\n{on_enter}".strip()
-        return actions + self._owner.request_response("handoff", {"instructions": instructions})
+        instructions = f"{agent.session.get('instructions', '')}\n\n{agent.on_enter}".strip()
+        return notes + self._owner.request_response("handoff", {"instructions": instructions})
+
+    def hand_off(self, target: str, reason: str, now: float) -> list[Action]:
+        """A handoff no function call asked for (a keypad press): the target's session, then its first response."""
+        source = self._owner.agent.name
+        self._owner.transfer_to(target)
+        record = HandoffRecord(source, target, reason, now, True, None, None)
+        self.handoffs.append(record)
+        self._owner.note(record)
+        update = self._owner.send({"type": "session.update", "session": self._owner.agent.handoff_session})
+        return [update, _handoff_record(record), *self.entered()]
 
     def _apply_transfer(self, batch: ToolBatch, now: float) -> list[Action]:
         transfer = batch.transfer

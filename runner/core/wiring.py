@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 IGNORED_EVENTS = frozenset({
     "session.created", "conversation.created", "conversation.item.retrieved",
     "conversation.item.deleted", "input_audio_buffer.cleared",
-    "input_audio_buffer.dtmf_event_received", "conversation.item.input_audio_transcription.delta",
+    "conversation.item.input_audio_transcription.delta",
     "conversation.item.input_audio_transcription.segment", "rate_limits.updated",
     "response.content_part.added", "response.content_part.done",
     "response.function_call_arguments.delta", "mcp_list_tools.in_progress", "mcp_list_tools.completed",

@@ -2,8 +2,8 @@
 
 Bodies are checked against the `openai` SDK's parameter types (a session as in
 `session.update`, `target_uri` for refer, `status_code` for reject) and refused in the
-API's error shape; an unknown or ended call is 404. Only WebRTC calls exist here, so
-`accept`, `reject` and `refer` (SIP verbs) are refused for them with 400.
+API's error shape; an unknown or ended call is 404. `accept`, `reject` and `refer` act
+on incoming SIP calls (runner/sim/sip_calls.py) and are refused for WebRTC calls with 400.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import session_config
 from .client_events import refusal
 from .session_config import DEFAULT_MODEL
+from .sip_calls import SimSipCall
 
 if TYPE_CHECKING:
     from .server import Simulator
@@ -104,7 +105,26 @@ async def _call_verb(sim: Simulator, call_id: str, verb: str, body: bytes) -> An
     if verb == "hangup":
         await call.end("hung up through the calls API")
         return 200, b"", {"content-type": "application/json"}
-    return _error(400, f"Call '{call_id}' is a WebRTC call: {verb} applies only to incoming SIP calls.", code="invalid_call_state")
+    if not isinstance(call, SimSipCall):
+        return _error(400, f"Call '{call_id}' is a WebRTC call: {verb} applies only to incoming SIP calls.", code="invalid_call_state")
+    return await _sip_verb(call, verb, params)
+
+
+async def _sip_verb(call: SimSipCall, verb: str, params: dict[str, Any]) -> Answer:
+    """accept (ringing calls only), reject (ringing), refer (answered); each answers 200 with no body."""
+    if verb == "accept":
+        refused = call.accept(params)
+        if refused is not None:
+            return _error(400, refused, code="invalid_call_state" if "not ringing" in refused else "invalid_value")
+    elif verb == "reject":
+        if call.state != "ringing":
+            return _error(400, f"Call '{call.id}' was already answered: hang it up instead of rejecting it.", code="invalid_call_state")
+        await call.reject(params.get("status_code", 603))
+    else:
+        if call.state != "accepted":
+            return _error(400, f"Call '{call.id}' is not answered: only an answered call can be transferred.", code="invalid_call_state")
+        await call.refer(params["target_uri"])
+    return 200, b"", {"content-type": "application/json"}
 
 
 def _verb_problem(verb: str, params: dict[str, Any]) -> Answer | None:
