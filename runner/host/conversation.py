@@ -122,13 +122,16 @@ class Conversation:
 
     def __init__(self, host: Host, *, variables: dict[str, Any], state_dir: Path | None, session_dir: Path | None, text: bool,
                  start: str | None, call_id: str | None, on_record: Callable[[Record, float], None] | None,
-                 on_event: Callable[[str, dict[str, Any], float], None] | None, stop_setup: tuple[asyncio.Event, ...]) -> None:
+                 on_event: Callable[[str, dict[str, Any], float], None] | None, stop_setup: tuple[asyncio.Event, ...],
+                 channel: str = "other") -> None:
         self.host = host
         self.config: Config = host.project.config
         self.id = secrets.token_hex(4)
         self.variables = variables
         self.state_dir = state_dir if state_dir is not None else self.config.state_dir
         self.text = text
+        self.channel = channel
+        self.call_id = call_id
         self.outcome: Outcome | None = None  # once closed
         self.end_reason = "session closed"  # the report's end_reason when the conversation did not end itself
         self.folder: Path = Path()
@@ -186,6 +189,12 @@ class Conversation:
     def ended(self) -> bool:
         return self.driver.ended
 
+    def say_goodbye(self, reason: str) -> None:
+        """End after one short goodbye from the agent (at once if one is already owed)."""
+        if not self.driver.ended:
+            self.end_reason = reason
+            self.driver.apply(self.core.end(reason, self.driver.now()))
+
     def stop_now(self, reason: str) -> None:
         """End without waiting for the pending reply; the report is still written."""
         self.driver.apply([EndSession(reason)])
@@ -209,6 +218,7 @@ class Conversation:
             self._records.close()
             self.host._release()
             raise
+        self._notify("opened")
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
@@ -220,6 +230,14 @@ class Conversation:
             await self._stack.aclose()
             self._records.close()
             self.host._release()
+            self._notify("closed")
+
+    def _notify(self, event: str, *details: Any) -> None:
+        for observer in self.host.observers:
+            try:
+                getattr(observer, event)(self, *details)
+            except Exception:
+                logger.exception("session %s: observer %r failed on %s", self.id, observer, event)
 
     async def _open(self) -> None:
         from ..bindings import ToolContext
@@ -258,6 +276,7 @@ class Conversation:
             shown = _redacted(entry, redactor) if redactor else entry
             self._on_record(shown, t)
             self._records.put(shown)
+            self._notify("record", shown, t)
             written = transcript_entry(entry, t)
             if written is not None:
                 artifacts.transcript(*written)

@@ -1,7 +1,8 @@
 """The ASGI app: each channel's routes over one `Server` (a `Host` and its `CallService`).
 
 - the browser (`browser.py`): `POST /calls`, `POST /calls/<id>/hangup`, `POST /token`;
-- `GET /healthz` → the number of active calls.
+- operations (`ops.py`, `admin.py`): `/healthz`, `/readyz`, `/metrics`, `/admin/calls`;
+- protection (`protect.py`): body cap, CORS allow-list, bearer token, rate limit on new calls.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from . import browser
+from . import admin, browser, ops, protect
 from .calls import CallService
 from .server import Server
+from .settings import ServeOptions
 
 if TYPE_CHECKING:
     from runner.host.project import Project
@@ -33,10 +32,12 @@ def create_app(
     session_dir: Path | None = None,
     max_calls: int = 100,
     reconnect_delays: Sequence[float] = CALL_RECONNECT_DELAYS,
+    options: ServeOptions | None = None,
 ) -> Starlette:
     """The app; the host (and with it the transport, a simulator say) lives as long as the app runs."""
-    server = Server(project, transport, session_dir=session_dir, max_calls=max_calls, reconnect_delays=reconnect_delays)
-    app = Starlette(routes=[*browser.routes(server), *_health_routes(server)], lifespan=_lifespan(server))
+    server = Server(project, transport, session_dir=session_dir, max_calls=max_calls, reconnect_delays=reconnect_delays, options=options or ServeOptions())
+    routes = [*browser.routes(server), *ops.routes(server), *admin.routes(server)]
+    app = Starlette(routes=routes, middleware=protect.middleware(server), lifespan=_lifespan(server))
     app.state.server = server
     return app
 
@@ -46,11 +47,14 @@ def _lifespan(server: Server) -> Callable[[Starlette], contextlib.AbstractAsyncC
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        host = Host(server.project, transport=server.transport, max_conversations=server.max_calls, reconnect_delays=server.reconnect_delays)
+        host = Host(server.project, transport=server.transport, max_conversations=server.max_calls, reconnect_delays=server.reconnect_delays,
+                    observers=server.observers)
         async with host:
             server.host = host
             server.calls = CallService(host, session_dir=server.session_dir)
             try:
+                for start in server.on_start:
+                    await start()
                 yield
             finally:
                 for close in reversed(server.on_close):
@@ -59,9 +63,3 @@ def _lifespan(server: Server) -> Callable[[Starlette], contextlib.AbstractAsyncC
 
     return lifespan
 
-
-def _health_routes(server: Server) -> list[BaseRoute]:
-    async def health(request: Request) -> Response:
-        return JSONResponse({"calls": len(server.running_calls.calls)})
-
-    return [Route("/healthz", health, methods=["GET"])]
