@@ -148,7 +148,24 @@ def _server_class(uvicorn: Any) -> Any:
                 self.should_exit = True
             return await super().on_tick(counter)
 
+        async def shutdown(self, sockets: Any = None) -> None:
+            """Let WebSockets still open (a channel closing its call) close themselves before uvicorn's 1012."""
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WEBSOCKET_CLOSE_SECONDS
+            while any(_is_websocket(connection) for connection in self.server_state.connections) and loop.time() < deadline and not self.force_exit:
+                await asyncio.sleep(0.05)
+            await super().shutdown(sockets)
+
     return GracefulServer
+
+
+WEBSOCKET_CLOSE_SECONDS = 5.0  # after the drain, for a channel's own goodbye and close frames
+
+
+def _is_websocket(connection: Any) -> bool:
+    return type(connection).__module__.startswith("uvicorn.protocols.websockets")
 
 
 SERVE_EXTRA_HINT = "pip install -c requirements.lock -e '.[serve]'"
