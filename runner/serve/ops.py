@@ -127,13 +127,13 @@ async def drain(server: Server, timeout: float, *, goodbye: bool = True) -> None
     server.draining = True
     live = operations.live
     if timeout > 0 and live.calls:
-        logger.warning("draining: %d calls in flight, waiting up to %g s for them to end", len(live.calls), timeout)
+        logger.warning("draining: waiting up to %g s for the calls in flight (%d) to end", timeout, len(live.calls))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(_empty_or_hurry(operations), timeout)
     if not live.calls:
         return
     if goodbye:
-        logger.warning("drain: ending the %d calls still in flight with a goodbye", len(live.calls))
+        logger.warning("drain: saying goodbye to the calls still in flight (%d)", len(live.calls))
         for call in list(live.calls.values()):
             call.conversation.say_goodbye(DRAIN_REASON)
         with contextlib.suppress(asyncio.TimeoutError):

@@ -30,12 +30,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.asynccontextmanager
-async def runner_serve(tmp_path: Path, *flags: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, httpx.AsyncClient]]:
+async def runner_serve(tmp_path: Path, *flags: str, **environ: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, httpx.AsyncClient]]:
     agents = write_project(tmp_path / "project")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "runner", "serve", str(agents), "--offline", "--rules", str(tmp_path / "project" / "rules.yaml"),
         "--port", "0", "--session-dir", str(tmp_path / "sessions"), *flags, stderr=subprocess.PIPE, cwd=ROOT,
-        env={key: value for key, value in os.environ.items() if key not in ("OPENAI_API_KEY", "LOG_LEVEL", "RATE_LIMIT_RPM")},
+        env={**{key: value for key, value in os.environ.items() if key not in ("OPENAI_API_KEY", "LOG_LEVEL", "RATE_LIMIT_RPM")}, **environ},
     )
     line = (await process.stderr.readline()).decode()
     assert "serving" in line, line
@@ -70,7 +70,7 @@ def ask_who(peer: BrowserPeer) -> None:
 
 def test_sigterm_lets_the_call_in_flight_finish_refuses_new_ones_and_exits_0(tmp_path: Path) -> None:
     async def body() -> None:
-        async with runner_serve(tmp_path, "--drain-timeout", "60") as (process, http):
+        async with runner_serve(tmp_path, "--drain-timeout", "60", LOG_LEVEL="info") as (process, http):
             peer = BrowserPeer()
             call_id = await dial(http, peer, customer="C-5")
             await peer.wait_for("session.created")
@@ -92,6 +92,12 @@ def test_sigterm_lets_the_call_in_flight_finish_refuses_new_ones_and_exits_0(tmp
             stderr = (await process.stderr.read()).decode()
             assert code == 0, stderr
             await peer.close()
+        logged = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+        opened = [line for line in logged if line.get("event") == "session.opened"]
+        closed = [line for line in logged if line.get("event") == "session.closed"]
+        assert [(line["call_id"], line["level"]) for line in opened + closed] == [(call_id, "info"), (call_id, "info")], stderr
+        assert opened[0]["session_id"] == closed[0]["session_id"] and closed[0]["reason"] == "hung up by the caller"
+        assert any(line["message"] == "draining: waiting up to 60 s for the calls in flight (1) to end" for line in logged), stderr
         folder = session_folder(tmp_path)
         report = json.loads((folder / "report.json").read_text())
         assert report["end_reason"] == "hung up by the caller", report["end_reason"]
