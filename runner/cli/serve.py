@@ -83,7 +83,7 @@ def _serve(file: str, config: Any, settings: Any, *, offline: bool, sim_rules: s
     bound = listener.getsockname()[1]
     options = ServeOptions.of(settings)
     app = create_app(project, transport, session_dir=session_dir, max_calls=settings["max_concurrent_sessions"], options=options)
-    server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on"), app.state.server, options.drain_timeout)
+    server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=WEBSOCKET_CLOSE_SECONDS), app.state.server, options.drain_timeout)
     upstream = "the offline simulator" if offline else "the OpenAI Realtime API"
     click.echo(f"runner: serving {file} on http://{address}:{bound} ({upstream}); POST an SDP offer to /calls", err=True)
     server.run(sockets=[listener])
@@ -132,6 +132,8 @@ def _server_class(uvicorn: Any) -> Any:
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             self.signals.append(sig)  # acted on by on_tick, on the event loop
+            if len(self.signals) > 2:  # a third: stop waiting for anything (unfinished reports stay unwritten)
+                self.force_exit = True
 
         async def on_tick(self, counter: int) -> bool:
             import asyncio

@@ -29,7 +29,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from runner.config.model import ServerSettings
+from runner.config.build import DEFAULT_MODEL
+from runner.config.model import Limits, ServerSettings, SessionSettings
 from runner.config.server import origin_problem
 
 if TYPE_CHECKING:
@@ -237,9 +238,6 @@ def _from_file(spec: _Spec, config: Config) -> Setting:
         if span is not None:
             return Setting(spec.name, value, "file", f"{span.file}:{span.line}:{span.col}", spec.secret)
         return Setting(spec.name, getattr(ServerSettings(), spec.file_key), "default", "", spec.secret)
-    from runner.config.build import DEFAULT_MODEL
-    from runner.config.model import Limits, SessionSettings
-
     file_values = {
         "model": (config.model, DEFAULT_MODEL),
         "max_output_tokens": (config.session.max_output_tokens, SessionSettings().max_output_tokens),

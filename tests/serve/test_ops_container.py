@@ -111,7 +111,7 @@ def test_the_health_check_command_passes_against_a_running_server(tmp_path: Path
 
 
 def grace_needed(drain_timeout: float, pre_stop: float = 0.0) -> float:
-    return pre_stop + drain_timeout + GOODBYE_SECONDS + CLOSE_SECONDS + WEBSOCKET_CLOSE_SECONDS
+    return pre_stop + drain_timeout + GOODBYE_SECONDS + CLOSE_SECONDS + 2 * WEBSOCKET_CLOSE_SECONDS  # sockets, then uvicorn's own wait
 
 
 def test_compose_runs_the_image_with_postgres_and_waits_out_the_drain() -> None:

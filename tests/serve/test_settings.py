@@ -166,13 +166,23 @@ def test_cors_on_from_the_environment_needs_origins(tmp_path: Path) -> None:
 
 
 def test_the_environment_overrides_model_tokens_and_session_length_in_the_config(tmp_path: Path) -> None:
-    config = config_of(tmp_path, "model: gpt-realtime-2\nlimits:\n  max_session_minutes: 10\n")
+    config = load_with_agent_session(tmp_path)
     untouched = resolve(config, {}, {})
     assert untouched.settings["model"].source == "file" and untouched.applied(config) == config
     assert untouched["session_timeout_ms"] == 600_000
     settings = resolve(config, {"OPENAI_MODEL": "gpt-realtime-2.1-mini", "OPENAI_MAX_TOKENS": "300", "SESSION_TIMEOUT_MS": "60000"}, {})
     applied = settings.applied(config)
     assert (applied.model, applied.session.max_output_tokens, applied.limits.max_session_minutes) == ("gpt-realtime-2.1-mini", 300, 1.0)
+    assert applied.agents["greeter"].session.max_output_tokens == 300  # an agent's own cap is overridden too
+    assert config.agents["greeter"].session.max_output_tokens == 200
+
+
+def load_with_agent_session(tmp_path: Path):
+    path = tmp_path / "agents.yaml"
+    path.write_text(MINIMAL + "    session:\n      max_output_tokens: 200\nmodel: gpt-realtime-2\nlimits:\n  max_session_minutes: 10\n")
+    result = load(str(path), import_code=False)
+    assert result.ok(), [problem.format() for problem in result.problems]
+    return result.config
 
 
 def test_secrets_are_masked_in_the_printed_settings(tmp_path: Path) -> None:
