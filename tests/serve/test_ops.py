@@ -201,3 +201,30 @@ def test_event_log_lines_are_json_with_session_and_call_ids(tmp_path: Path) -> N
     assert (opened["channel"], opened["call_id"], opened["level"], opened["logger"]) == ("twilio", None, "info", "runner.serve.events")
     assert (closed["outcome"], closed["message"]) == ("completed", f"session {session_id} closed: session closed")
     assert opened["time"].endswith("Z")
+
+
+def test_an_observer_that_raises_is_logged_and_the_conversation_goes_on(tmp_path: Path, caplog: Any) -> None:
+    class Broken:
+        def opened(self, conversation: Any) -> None:
+            raise RuntimeError("opened broke")
+
+        def record(self, conversation: Any, record: Any, t: float) -> None:
+            raise RuntimeError("record broke")
+
+        def closed(self, conversation: Any) -> None:
+            raise RuntimeError("closed broke")
+
+    async def body() -> None:
+        async with serving(tmp_path) as (http, server):
+            server.running_host.observe(Broken())
+            async with server.running_host.open(variables={"customer": "C-2"}, text=True, channel="sip") as conversation:
+                await conversation.send_text("who am i")
+                assert await conversation.wait_idle(WAIT)
+            assert (await scrape(http))[("runner_sessions_total", (("channel", "sip"), ("outcome", "completed")))] == 1
+            return conversation
+
+    with caplog.at_level(logging.ERROR, logger="runner.host.conversation"):
+        conversation = run(body)
+    assert "You are C-2" in (conversation.folder / "transcript.md").read_text()
+    failures = {record.getMessage().rsplit(" ", 1)[-1] for record in caplog.records if "observer" in record.getMessage()}
+    assert failures == {"opened", "record", "closed"}
