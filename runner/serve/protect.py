@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 
 from .server import Server
 
@@ -147,7 +148,11 @@ class Protection:
             started = True
             await send(message)
 
-        await self.app(scope, counting_receive, guarded_send)
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except ClientDisconnect:
+            if not refused:
+                raise  # a client that really left
 
 
 async def _respond(send: Send, status: int, message: str, headers: dict[str, str]) -> None:

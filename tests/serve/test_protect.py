@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import httpx
@@ -21,8 +22,15 @@ SDP = {"Content-Type": "application/sdp"}
 
 
 def test_a_body_past_the_cap_is_refused_by_its_length_or_as_it_streams(tmp_path: Path) -> None:
+    failures: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            failures.append(record.getMessage())
+
     async def body() -> None:
         async with serving(tmp_path, options=ServeOptions(max_body_bytes=2048)) as (http, _):
+            logging.getLogger("uvicorn.error").addHandler(collect)  # uvicorn has configured its loggers by now
             declared = await http.post("/calls", content=b"v" * 3000, headers=SDP)
             assert (declared.status_code, declared.json()) == (413, {"error": "the request body is larger than 2048 bytes"})
 
@@ -35,7 +43,12 @@ def test_a_body_past_the_cap_is_refused_by_its_length_or_as_it_streams(tmp_path:
             small = await http.post("/calls", content=b"", headers=SDP, params={"customer": "C-1"})
             assert (small.status_code, small.json()) == (400, EMPTY_OFFER)
 
-    run(body)
+    collect = Collect()
+    try:
+        run(body)
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(collect)
+    assert failures == [], "the refused body is no error of the app"
 
 
 def test_cors_answers_only_the_allowed_origins(tmp_path: Path) -> None:
