@@ -104,13 +104,14 @@ class Protection:
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > options.max_body_bytes:
             return 413, f"the request body is larger than {options.max_body_bytes} bytes", {}
-        guarded = path.startswith("/admin/") or path == "/admin" or path == "/token" or path == "/calls" or path.startswith("/calls/")
+        admin = path == "/admin" or path.startswith("/admin/")
+        web_client = path in ("/calls", "/token") or path.startswith("/calls/")
         client = (scope.get("client") or ("", 0))[0]
-        if guarded and options.admin_token is not None and method != "OPTIONS":
+        if (admin or web_client) and options.admin_token is not None and method != "OPTIONS":
             scheme, _, token = headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), options.admin_token.encode()):
                 return 401, "this route needs Authorization: Bearer <token> (the server's RUNNER_ADMIN_TOKEN)", {"WWW-Authenticate": "Bearer"}
-        elif path.startswith("/admin") and options.admin_token is None and client not in LOOPBACK:
+        elif admin and options.admin_token is None and client not in LOOPBACK:
             return 403, "the admin routes answer loopback clients only unless RUNNER_ADMIN_TOKEN is set", {}
         if (method, path) in CALL_CREATION:
             if self.server.draining:
