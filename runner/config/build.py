@@ -30,6 +30,7 @@ from .model import (
 )
 from .policies import build_guardrails
 from .report import Reporter, describe
+from .server import build_server
 from .source import PathKey
 from .templates import VARIABLE_TYPE_WORDS, fits_variable_type, template_position
 
@@ -85,6 +86,7 @@ class Builder:
             state_dir=Path(os.path.normpath(base_dir / state_dir)),
             setup=python_binding(setup, self.reporter.span(("setup",))) if setup else None,
             sip_numbers=dict((self.value(("sip",), None) or {}).get("numbers", {})),
+            server=build_server(self.data, self.reporter, self.ok),
         )
 
     def _mapping(self, key: str) -> dict[str, Any]:

@@ -96,6 +96,24 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """The `server:` section: what `runner serve` uses unless the environment or a flag says otherwise."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_concurrent_sessions: int = 100
+    guardrails: bool = True
+    rate_limit_rpm: int = 60  # new calls per minute per client address; 0: no limit
+    cors: bool = False
+    cors_origins: tuple[str, ...] = ()
+    metrics: bool = True
+    log_level: str | None = None  # None: warnings, as human lines on a terminal
+    drain_timeout: float = 120.0  # seconds
+    max_body_bytes: int = 1 << 20
+    spans: Mapping[str, Span] = field(default_factory=dict)  # where each key was written
+
+
+@dataclass(frozen=True, slots=True)
 class Handoff:
     """An edge of the handoff graph: `source` may transfer to `target`."""
 
@@ -215,6 +233,7 @@ class Config:
     state_dir: Path  # absolute; tools get it as ToolContext.state_dir
     setup: PythonBinding | None = None  # called once before a session starts
     sip_numbers: Mapping[str, str] = field(default_factory=dict)  # called number -> the agent that answers it (`sip.numbers`)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @property
     def base_dir(self) -> Path:

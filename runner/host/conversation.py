@@ -129,6 +129,8 @@ class Conversation:
         self.variables = variables
         self.state_dir = state_dir if state_dir is not None else self.config.state_dir
         self.text = text
+        self.channel = channel or "other"  # for the host's observers
+        self.call_id = call_id
         self.outcome: Outcome | None = None  # once closed
         self.end_reason = "session closed"  # the report's end_reason when the conversation did not end itself
         self.folder: Path = Path()
@@ -186,6 +188,12 @@ class Conversation:
     def ended(self) -> bool:
         return self.driver.ended
 
+    def say_goodbye(self, reason: str) -> None:
+        """End after one short goodbye from the agent (at once if one is already owed)."""
+        if not self.driver.ended:
+            self.end_reason = reason
+            self.driver.apply(self.core.end(reason, self.driver.now()))
+
     def stop_now(self, reason: str) -> None:
         """End without waiting for the pending reply; the report is still written."""
         self.driver.apply(self.core.hang_up(reason, self.driver.now()))
@@ -209,6 +217,7 @@ class Conversation:
             self._records.close()
             self.host._release()
             raise
+        self._notify("opened")
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
@@ -220,6 +229,14 @@ class Conversation:
             await self._stack.aclose()
             self._records.close()
             self.host._release()
+            self._notify("closed")
+
+    def _notify(self, event: str, *details: Any) -> None:
+        for observer in self.host.observers:
+            try:
+                getattr(observer, event)(self, *details)
+            except Exception:
+                logger.exception("session %s: observer %r failed on %s", self.id, observer, event)
 
     async def _open(self) -> None:
         from ..bindings import ToolContext
@@ -227,7 +244,7 @@ class Conversation:
         from .errors import ConnectFailed
 
         host, project, config = self.host, self.host.project, self.config
-        compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start, channel=self._channel)
+        compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start, channel="sip" if self._channel == "sip" else None)
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -258,6 +275,7 @@ class Conversation:
             shown = _redacted(entry, redactor) if redactor else entry
             self._on_record(shown, t)
             self._records.put(shown)
+            self._notify("record", shown, t)
             written = transcript_entry(entry, t)
             if written is not None:
                 artifacts.transcript(*written)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT
 from .errors import CapacityError, SetupError
@@ -34,6 +34,19 @@ logger = logging.getLogger(__name__)
 tool_log: contextvars.ContextVar[Callable[[str], None]] = contextvars.ContextVar("tool_log", default=lambda line: logger.error("%s", line.rstrip()))
 
 
+class Observer(Protocol):
+    """Sees every conversation of a host (metrics, logs, an admin view) without the channel doing anything.
+
+    Called synchronously on the event loop: keep it quick. An exception it raises is logged, never the conversation's.
+    """
+
+    def opened(self, conversation: Conversation) -> None: ...
+
+    def record(self, conversation: Conversation, record: Record, t: float) -> None: ...
+
+    def closed(self, conversation: Conversation) -> None: ...
+
+
 class Host:
     """`async with Host(project, transport=...) as host:` then `async with host.open(...) as conv:`.
 
@@ -50,6 +63,7 @@ class Host:
         record_queue: int = RECORD_QUEUE,
         setup_timeout: float = SETUP_TIMEOUT,
         reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
+        observers: Sequence[Observer] = (),
     ) -> None:
         if transport is None:
             from .transports import OpenAITransport
@@ -63,6 +77,7 @@ class Host:
         self.setup_timeout = setup_timeout
         self.reconnect_delays = tuple(reconnect_delays)
         self.open_count = 0
+        self.observers: list[Observer] = list(observers)
         self.tools: Any = None  # runner.bindings.ToolExecutor while the host is open
 
     async def __aenter__(self) -> Host:
@@ -106,7 +121,8 @@ class Host:
         `state_dir`: the folder its tools see as `ToolContext.state_dir` (default: the
         config's). `session_dir`: the parent of its artifacts folder (default:
         `<state_dir>/sessions`). `call_id`: join an existing SIP/WebRTC call instead of
-        starting one; `channel="sip"` compiles the agents for a phone call (compile_config).
+        starting one. `channel` ("browser", "sip", "twilio", ...) tags it for the host's
+        observers; `channel="sip"` also compiles the agents for a phone call (compile_config).
         `on_record(record, t)` / `on_event(direction, event, t)`: synchronous hooks on the
         event loop, for consumers that must see everything (keep them quick).
         """
@@ -127,6 +143,10 @@ class Host:
             on_event=on_event,
             stop_setup=tuple(stop_setup),
         )
+
+    def observe(self, observer: Observer) -> None:
+        """Add an observer for the conversations opened from now on."""
+        self.observers.append(observer)
 
     def _claim(self) -> None:
         """Take a conversation slot, or refuse at once."""

@@ -2,7 +2,8 @@
 
 - the browser (`browser.py`): `POST /calls`, `POST /calls/<id>/hangup`, `POST /token`;
 - phone calls over SIP (`sip.py`): `POST /openai/webhook`;
-- `GET /healthz` → the number of active calls.
+- operations (`ops.py`, `admin.py`): `/healthz`, `/readyz`, `/metrics`, `/admin/calls`;
+- protection (`protect.py`): body cap, CORS allow-list, bearer token, rate limit on new calls.
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from . import browser, sip
+from . import admin, browser, ops, protect, sip
 from .calls import CallService
 from .server import Server
+from .settings import ServeOptions
 
 if TYPE_CHECKING:
     from runner.host.project import Project
@@ -34,10 +33,12 @@ def create_app(
     session_dir: Path | None = None,
     max_calls: int = 100,
     reconnect_delays: Sequence[float] = CALL_RECONNECT_DELAYS,
+    options: ServeOptions | None = None,
 ) -> Starlette:
     """The app; the host (and with it the transport, a simulator say) lives as long as the app runs."""
-    server = Server(project, transport, session_dir=session_dir, max_calls=max_calls, reconnect_delays=reconnect_delays)
-    app = Starlette(routes=[*browser.routes(server), *sip.routes(server), *_health_routes(server)], lifespan=_lifespan(server))
+    server = Server(project, transport, session_dir=session_dir, max_calls=max_calls, reconnect_delays=reconnect_delays, options=options or ServeOptions())
+    routes = [*browser.routes(server), *sip.routes(server), *ops.routes(server), *admin.routes(server)]
+    app = Starlette(routes=routes, middleware=protect.middleware(server), lifespan=_lifespan(server))
     app.state.server = server
     return app
 
@@ -47,11 +48,14 @@ def _lifespan(server: Server) -> Callable[[Starlette], contextlib.AbstractAsyncC
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        host = Host(server.project, transport=server.transport, max_conversations=server.max_calls, reconnect_delays=server.reconnect_delays)
+        host = Host(server.project, transport=server.transport, max_conversations=server.max_calls, reconnect_delays=server.reconnect_delays,
+                    observers=server.observers)
         async with host:
             server.host = host
             server.calls = CallService(host, session_dir=server.session_dir)
             try:
+                for start in server.on_start:
+                    await start()
                 yield
             finally:
                 for close in reversed(server.on_close):
@@ -60,9 +64,3 @@ def _lifespan(server: Server) -> Callable[[Starlette], contextlib.AbstractAsyncC
 
     return lifespan
 
-
-def _health_routes(server: Server) -> list[BaseRoute]:
-    async def health(request: Request) -> Response:
-        return JSONResponse({"calls": len(server.running_calls.calls)})
-
-    return [Route("/healthz", health, methods=["GET"])]

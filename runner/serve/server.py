@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from starlette.responses import JSONResponse, Response
 
+from .settings import ServeOptions
+
 if TYPE_CHECKING:
     from runner.host.host import Host
     from runner.host.project import Project
@@ -32,7 +34,11 @@ class Server:
     reconnect_delays: Sequence[float] = (0.25, 0.5, 1.0)
     host: Host | None = None
     calls: CallService | None = None
+    on_start: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)  # once the host and calls exist
     on_close: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    observers: list[Any] = field(default_factory=list)  # the host's observers (runner.host.host.Observer)
+    options: ServeOptions = field(default_factory=ServeOptions)
+    draining: bool = False  # set on SIGTERM: every channel refuses new calls (browser 503, SIP reject 503, Twilio busy)
 
     @property
     def running_host(self) -> Host:
