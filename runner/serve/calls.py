@@ -13,18 +13,24 @@ this process: the browser gets an SDP answer, or a short-lived client secret.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
 if TYPE_CHECKING:
+    from runner.core.records import Record
     from runner.host.conversation import Conversation
     from runner.host.host import Host
 
 logger = logging.getLogger(__name__)
 
 TOKEN_SECONDS = 60  # a client secret only has to last until the browser has dialled
+FEED_BACKLOG = 5000  # entries a call keeps for a page that subscribes late (or twice)
+ENDED_FEEDS_KEPT = 20  # ended calls whose feed a page can still read (it may subscribe just after the end)
+FEED_QUEUE = 2000  # entries one slow subscriber may hold before it is cut off
+AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta"}
 
 
 class CallRefused(Exception):
@@ -36,12 +42,77 @@ class CallRefused(Exception):
         self.message = message
 
 
+class CallFeed:
+    """What a call's page sees: its records and the sideband's raw events, as JSON entries.
+
+    Each subscriber gets the backlog first, then entries as they happen, then None once
+    the call is over. A subscriber that falls `FEED_QUEUE` entries behind is cut off (it
+    gets None early) rather than slowing the call down.
+    """
+
+    def __init__(self, call_id: str) -> None:
+        self.call_id = call_id
+        self.backlog: collections.deque[dict[str, Any]] = collections.deque(maxlen=FEED_BACKLOG)
+        self.subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self.closed = False
+
+    def record(self, record: Record, t: float) -> None:
+        self._publish({"kind": "record", "record": record.kind, "t": round(t, 3), "data": record.to_json()})
+
+    def event(self, direction: str, event: dict[str, Any], t: float) -> None:
+        shown = event
+        audio_field = AUDIO_FIELDS.get(event.get("type", ""))
+        if audio_field is not None and isinstance(event.get(audio_field), str):
+            shown = {**event, audio_field: f"<{len(event[audio_field]) * 3 // 4} bytes>"}
+        self._publish({"kind": "event", "direction": direction, "t": round(t, 3), "event": shown})
+
+    def publish(self, entry: dict[str, Any]) -> None:
+        self._publish(entry)
+
+    def _publish(self, entry: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        self.backlog.append(entry)
+        for queue in list(self.subscribers):
+            if queue.qsize() >= FEED_QUEUE:
+                self.subscribers.discard(queue)
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait(entry)
+
+    def close(self, entry: dict[str, Any]) -> None:
+        """The call is over: `entry` (how it ended) is the last thing every subscriber gets."""
+        self._publish(entry)
+        self.closed = True
+        for queue in self.subscribers:
+            queue.put_nowait(None)
+        self.subscribers.clear()
+
+    async def entries(self) -> AsyncIterator[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        for entry in list(self.backlog):
+            queue.put_nowait(entry)
+        if self.closed:
+            queue.put_nowait(None)
+        else:
+            self.subscribers.add(queue)
+        try:
+            while (entry := await queue.get()) is not None:
+                yield entry
+        finally:
+            self.subscribers.discard(queue)
+
+
 @dataclass
 class ActiveCall:
     call_id: str
     task: asyncio.Task[None] | None = None
     conversation: Conversation | None = None
     ready: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    feed: CallFeed = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feed = CallFeed(self.call_id)
 
 
 class CallService:
@@ -52,6 +123,7 @@ class CallService:
         self.session_dir = session_dir
         self.token_seconds = token_seconds
         self.calls: dict[str, ActiveCall] = {}
+        self.ended: collections.OrderedDict[str, CallFeed] = collections.OrderedDict()  # recent calls' feeds, for a late page
         self._client: Any = None
 
     @property
@@ -99,9 +171,13 @@ class CallService:
 
     async def _serve(self, call: ActiveCall, variables: Mapping[str, str]) -> None:
         """The call's conversation from sideband open to close; then the call is hung up."""
+        feed = call.feed
+        conversation: Conversation | None = None
         try:
-            async with self.host.open(call_id=call.call_id, variables=variables, session_dir=self.session_dir) as conversation:
+            opening = self.host.open(call_id=call.call_id, variables=variables, session_dir=self.session_dir, on_record=feed.record, on_event=feed.event)
+            async with opening as conversation:
                 call.conversation = conversation
+                feed.publish({"kind": "call", "call_id": call.call_id, "agent": conversation.core.active_agent, "session": conversation.id})
                 call.ready.set_result(None)
                 await conversation.driver.wait_ended()
         except Exception as failure:
@@ -113,6 +189,16 @@ class CallService:
                 call.ready.cancel()
             await self._hang_up_upstream(call.call_id)
             self.calls.pop(call.call_id, None)
+            outcome = conversation.outcome if conversation is not None else None
+            feed.close({"kind": "end", "reason": outcome.reason if outcome else "not started", "error": outcome.fatal_error if outcome else None})
+            self.ended[call.call_id] = feed
+            while len(self.ended) > ENDED_FEEDS_KEPT:
+                self.ended.popitem(last=False)
+
+    def feed(self, call_id: str) -> CallFeed | None:
+        """A call's feed while it runs, or for a while after it ended; None for an unknown call."""
+        call = self.calls.get(call_id)
+        return call.feed if call is not None else self.ended.get(call_id)
 
     async def hangup(self, call_id: str, reason: str = "hung up by the caller") -> bool:
         """End a call from our side; False when there is no such call. Returns once its artifacts are written."""
