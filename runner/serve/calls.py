@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
+from runner.host.errors import CallGone
+
 if TYPE_CHECKING:
     from runner.core.records import Record
     from runner.host.conversation import Conversation
@@ -165,6 +167,8 @@ class CallService:
         call.task = asyncio.get_running_loop().create_task(self._serve(call, variables), name=f"call {call_id}")
         try:
             await asyncio.shield(call.ready)
+        except CallRefused:
+            raise
         except Exception as failure:
             raise CallRefused(502, f"the call's sideband did not open: {failure}") from None
         return call_id, answer
@@ -172,14 +176,18 @@ class CallService:
     async def _serve(self, call: ActiveCall, variables: Mapping[str, str]) -> None:
         """The call's conversation from sideband open to close; then the call is hung up."""
         feed = call.feed
-        conversation: Conversation | None = None
+        _, _, start = self.host.project.agents(text=False, variables=variables, start=None)
+        feed.publish({"kind": "call", "call_id": call.call_id, "agent": start})
+        opening = self.host.open(call_id=call.call_id, variables=variables, session_dir=self.session_dir, on_record=feed.record, on_event=feed.event)
         try:
-            opening = self.host.open(call_id=call.call_id, variables=variables, session_dir=self.session_dir, on_record=feed.record, on_event=feed.event)
             async with opening as conversation:
                 call.conversation = conversation
-                feed.publish({"kind": "call", "call_id": call.call_id, "agent": conversation.core.active_agent, "session": conversation.id})
                 call.ready.set_result(None)
                 await conversation.driver.wait_ended()
+        except CallGone as gone:  # the caller left (or the service ended the call) before the sideband attached
+            if not call.ready.done():
+                call.ready.set_exception(CallRefused(410, f"the call ended before its sideband attached: {gone}"))
+            logger.info("call %s: %s", call.call_id, gone)
         except Exception as failure:
             if not call.ready.done():
                 call.ready.set_exception(failure)
@@ -189,7 +197,7 @@ class CallService:
                 call.ready.cancel()
             await self._hang_up_upstream(call.call_id)
             self.calls.pop(call.call_id, None)
-            outcome = conversation.outcome if conversation is not None else None
+            outcome = opening.outcome
             feed.close({"kind": "end", "reason": outcome.reason if outcome else "not started", "error": outcome.fatal_error if outcome else None})
             self.ended[call.call_id] = feed
             while len(self.ended) > ENDED_FEEDS_KEPT:
