@@ -177,3 +177,64 @@ def test_a_spoken_call_barge_in_a_tool_on_the_server_and_a_handoff(tmp_path: Pat
         assert [handoff["target"] for handoff in report["handoffs"]] == ["human"], report["handoffs"]
 
     run(body)
+
+
+def wav_levels(path: Path) -> tuple[int, float, float, float]:
+    """(channels, seconds, loudest left sample, loudest right sample) of a PCM16 WAV."""
+    with wave.open(str(path)) as recording:
+        channels, rate = recording.getnchannels(), recording.getframerate()
+        samples = np.frombuffer(recording.readframes(recording.getnframes()), dtype="<i2").reshape(-1, channels)
+    return channels, len(samples) / rate, float(np.abs(samples[:, 0]).max()), float(np.abs(samples[:, -1]).max())
+
+
+def test_by_keyboard_at_phone_width_push_to_talk_over_pcmu_then_the_recording_and_hangup(tmp_path: Path) -> None:
+    microphone = spoken_wav(tmp_path / "caller.wav", [(2.0, "My number is five five five, one two three, four five six seven.")])
+
+    async def body() -> None:
+        async with serving(tmp_path) as (url, transport), chromium(tmp_path, microphone, viewport={"width": 390, "height": 844}) as browser:
+            transport.simulator.expect_user_audio("My number is (555) 123-4567.")
+            page = browser.page
+            await page.goto(url)
+            await page.locator("#codec").select_option("pcmu")
+            await page.locator("#ptt").focus()
+            await page.keyboard.press("Space")
+            await expect(page.locator("#ptt")).to_be_checked()
+            await page.locator("#connect").focus()
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#status")).to_have_attribute("data-state", "connected", timeout=5000)
+            await expect(page.locator("#codec-used")).to_have_text("codec: PCMU")
+            log = page.locator("#log")
+            await expect(log.locator("li.out", has_text="session.update (page)").first).to_be_attached()
+            talk = page.get_by_role("button", name="Hold to talk")
+            await expect(talk).to_be_enabled()
+            await talk.focus()
+            await page.keyboard.down(" ")  # held while the caller speaks (the WAV's words start 2 s after the microphone opened)
+            await expect(talk).to_have_attribute("aria-pressed", "true")
+            await asyncio.sleep(5.0)
+            await page.keyboard.up(" ")
+            await expect(log.locator("li.out", has_text="input_audio_buffer.commit (page)")).to_have_count(1)
+            transcript = page.locator("#transcript")
+            await expect(transcript.locator("li.user").first).to_contain_text("My number is (555) 123-4567.", timeout=10000)
+            await expect(transcript.locator("li.agent", has_text="you're verified")).to_have_count(1, timeout=10000)
+            await expect(transcript.locator("li.agent").first).to_have_class("agent interrupted")  # pressing to talk cut the greeting
+            await expect(log.locator("li.out", has_text="output_audio_buffer.clear (page)")).to_have_count(1)
+            await expect(log.locator("li.in", has_text="output_audio_buffer.stopped").last).to_be_attached(timeout=10000)
+            await page.get_by_role("button", name="Mute").press("Enter")
+            await expect(page.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
+            async with page.expect_download() as download_info:
+                await page.get_by_role("button", name="Download recording").press("Enter")
+            download = await download_info.value
+            saved = tmp_path / download.suggested_filename
+            await download.save_as(saved)
+            await browser.shot(tmp_path, "page-phone")
+            await page.get_by_role("button", name="Disconnect").press("Enter")
+            await expect(page.locator("#status")).to_have_text("Call ended")
+            assert not await log.locator("li.error").count(), await log.locator("li.error").all_inner_texts()
+            assert browser.console_errors == []
+        channels, seconds, user_peak, agent_peak = wav_levels(saved)
+        assert saved.name.startswith("call-rtc_sim") and channels == 2 and seconds > 5, (saved, channels, seconds)
+        assert user_peak > 1000 and agent_peak > 1000, (user_peak, agent_peak)
+        report = json.loads((session_folder(tmp_path) / "report.json").read_text())
+        assert report["end_reason"] == "hung up by the caller", report["end_reason"]
+
+    run(body)

@@ -136,7 +136,7 @@ function teardown(state) {
   if (call.pc) call.pc.close();
   if (call.mic) call.mic.getTracks().forEach((track) => track.stop());
   if (call.recorder) call.recorder.stop();
-  Object.assign(call, { pc: null, channel: null, mic: null, feed: null, live: false, talking: false });
+  Object.assign(call, { pc: null, channel: null, mic: null, feed: null, live: false, talking: false, pushToTalkSent: false, responding: false, audible: false });
   $("connect").textContent = "Connect";
   $("connect").disabled = false;
   $("mute").disabled = true;
@@ -169,7 +169,7 @@ function onEntry(entry) {
   } else if (entry.kind === "event") {
     const event = entry.event;
     logEntry(entry.direction, event.type, event, event.type === "error", entry.t);
-    if (event.type === "conversation.item.truncated") cutShort(event.item_id, event.audio_end_ms);
+    if (entry.direction === "in") followPlayback(event);
   } else if (entry.kind === "record") {
     onRecord(entry.record, entry.data);
   }
@@ -179,12 +179,20 @@ function onChannelMessage(message) {
   // The service's events also come on the data channel; the log shows the server's copy.
   let event;
   try { event = JSON.parse(message.data); } catch { return; }
-  if (event.type === "response.created" || event.type === "response.done") call.responding = event.type === "response.created";
-  if (event.type.startsWith("output_audio_buffer.")) call.audible = event.type === "output_audio_buffer.started";
   if (event.type !== "session.updated" && event.type !== "session.created") return;
   const detection = turnDetection(event.session);
-  if (detection) call.turnDetection = detection;
+  if (detection) {
+    call.turnDetection = detection;
+    call.pushToTalkSent = false;
+  }
   if (detection && $("ptt").checked) sendPushToTalkMode(); // a handoff re-sent the agent's turn detection
+}
+
+function followPlayback(event) {
+  // What pressing to talk must interrupt: a response in progress, audio still playing.
+  if (event.type === "response.created" || event.type === "response.done") call.responding = event.type === "response.created";
+  if (event.type.startsWith("output_audio_buffer.")) call.audible = event.type === "output_audio_buffer.started";
+  if (event.type === "conversation.item.truncated") cutShort(event.item_id, event.audio_end_ms);
 }
 
 function turnDetection(session) {
@@ -351,7 +359,7 @@ function sendOnChannel(event) {
 }
 
 function sendPushToTalkMode() {
-  sendOnChannel({ type: "session.update", session: { type: "realtime", audio: { input: { turn_detection: null } } } });
+  if (!call.pushToTalkSent) call.pushToTalkSent = sendOnChannel({ type: "session.update", session: { type: "realtime", audio: { input: { turn_detection: null } } } });
 }
 
 function micOn() {
@@ -362,8 +370,12 @@ function micOn() {
 function applyTalkMode(changed = true) {
   const ptt = $("ptt").checked;
   $("talk").disabled = !ptt || !call.live;
-  if (call.live && ptt) sendPushToTalkMode();
-  else if (call.live && changed && call.turnDetection) sendOnChannel({ type: "session.update", session: { type: "realtime", audio: { input: { turn_detection: call.turnDetection } } } });
+  if (call.live && ptt) {
+    sendPushToTalkMode();
+  } else if (call.live && changed && call.turnDetection) {
+    call.pushToTalkSent = false; // back to the agent's own turn detection
+    sendOnChannel({ type: "session.update", session: { type: "realtime", audio: { input: { turn_detection: call.turnDetection } } } });
+  }
   micOn();
 }
 
