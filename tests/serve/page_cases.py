@@ -137,7 +137,7 @@ def session_folder(tmp_path: Path) -> Path:
 
 def test_a_spoken_call_barge_in_a_tool_on_the_server_and_a_handoff(tmp_path: Path) -> None:
     microphone = spoken_wav(tmp_path / "caller.wav", [(2.0, "My number is five five five, one two three, four five six seven."),
-                                                       (6.5, "Can a person call me back please?")])
+                                                       (5.5, "Can a person call me back please?")])
 
     async def body() -> None:
         async with serving(tmp_path) as (url, transport), chromium(tmp_path, microphone) as browser:
@@ -152,6 +152,8 @@ def test_a_spoken_call_barge_in_a_tool_on_the_server_and_a_handoff(tmp_path: Pat
             transcript = page.locator("#transcript")
             greeting = transcript.locator("li.agent").first
             await expect(greeting).to_have_class("agent interrupted", timeout=10000)  # the caller spoke over the greeting
+            heard = float((await greeting.locator(".meta").inner_text()).removeprefix("heard ").removesuffix(" s"))
+            assert 0 < heard < 3, heard  # the service cut the ~7 s greeting where the caller began, and said so
             await expect(transcript.locator("li.user").first).to_contain_text("My number is (555) 123-4567.", timeout=10000)
             await expect(transcript.locator("li.tool").first).to_contain_text("authenticate_user — done", timeout=10000)
             await expect(transcript.locator("li.agent").nth(1)).to_contain_text("you're verified", timeout=10000)
