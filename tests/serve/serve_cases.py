@@ -128,6 +128,39 @@ def test_concurrent_calls_each_get_their_own_conversation_and_session_folder(tmp
     run(body)
 
 
+def test_load_five_spoken_calls_at_once_each_a_short_conversation_with_its_own_tool_result(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with serving(tmp_path) as (http, transport):
+            customers = [f"C-{index}" for index in range(1, 6)]
+            peers = {customer: BrowserPeer() for customer in customers}
+            call_ids = dict(zip(customers, await asyncio.gather(*(dial(http, peers[customer], customer=customer) for customer in customers))))
+            assert (await http.get("/healthz")).json() == {"calls": 5}
+
+            async def converse(customer: str) -> None:
+                peer = peers[customer]
+                await peer.wait_for("session.created")
+                transport.simulator.expect_user_audio("who am i")
+                peer.microphone.say("who am i")
+                await peer.wait_for(lambda event: event["type"] == "response.output_audio_transcript.done" and f"You are {customer};" in event["transcript"], timeout=30)
+                await peer.wait_for("output_audio_buffer.stopped", timeout=30)
+                await peer.wait_heard(500, timeout=30)
+                hung = await http.post(f"/calls/{call_ids[customer]}/hangup")
+                assert hung.status_code == 200, hung.text
+                await peer.close()
+
+            await asyncio.gather(*(converse(customer) for customer in customers))
+            assert (await http.get("/healthz")).json() == {"calls": 0}
+        answered = []
+        for folder in (tmp_path / "sessions").iterdir():
+            report = json.loads((folder / "report.json").read_text())
+            assert (report["end_reason"], [call["name"] for call in report["tool_calls"]]) == ("hung up by the caller", ["whoami"]), report
+            outputs = [event for event in events_of(folder) if event.get("type") == "conversation.item.create" and event["item"]["type"] == "function_call_output"]
+            answered += [json.loads(event["item"]["output"])["customer"] for event in outputs]
+        assert sorted(answered) == customers
+
+    run(body, timeout=120)
+
+
 def test_bad_offers_get_clear_errors_and_start_nothing(tmp_path: Path) -> None:
     async def body() -> None:
         async with serving(tmp_path) as (http, transport):
