@@ -101,7 +101,8 @@ async function onConnectionState() {
   if (pc.connectionState === "connected") {
     const ms = Math.round(performance.now() - call.started);
     setStatus(`Connected (${ms} ms)`, "connected");
-    document.body.dataset.connectedMs = String(ms);
+    document.body.dataset.connectedMs = String(ms); // from the click (bench/bench_webrtc.py reads both)
+    document.body.dataset.connectedAt = String(Math.round(performance.now())); // from navigation start
     $("codec-used").textContent = `codec: ${await negotiatedCodec(pc)}`;
     $("download").disabled = false;
   } else if (pc.connectionState === "failed") {
