@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 
+from runner.host.artifacts import Redactor
 from runner.host.errors import CallGone
 
 if TYPE_CHECKING:
@@ -52,26 +53,24 @@ class CallFeed:
     gets None early) rather than slowing the call down.
     """
 
-    def __init__(self, call_id: str) -> None:
+    def __init__(self, call_id: str, redactor: Redactor) -> None:
         self.call_id = call_id
+        self.redactor = redactor  # events come raw from the sideband: the `${ENV}` secrets are masked as in events.jsonl
         self.backlog: collections.deque[dict[str, Any]] = collections.deque(maxlen=FEED_BACKLOG)
         self.subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self.closed = False
 
     def record(self, record: Record, t: float) -> None:
-        self._publish({"kind": "record", "record": record.kind, "t": round(t, 3), "data": record.to_json()})
+        self.publish({"kind": "record", "record": record.kind, "t": round(t, 3), "data": record.to_json()})
 
     def event(self, direction: str, event: dict[str, Any], t: float) -> None:
-        shown = event
+        shown = self.redactor.value(event) if self.redactor else event
         audio_field = AUDIO_FIELDS.get(event.get("type", ""))
         if audio_field is not None and isinstance(event.get(audio_field), str):
-            shown = {**event, audio_field: f"<{len(event[audio_field]) * 3 // 4} bytes>"}
-        self._publish({"kind": "event", "direction": direction, "t": round(t, 3), "event": shown})
+            shown = {**shown, audio_field: f"<{len(event[audio_field]) * 3 // 4} bytes>"}
+        self.publish({"kind": "event", "direction": direction, "t": round(t, 3), "event": shown})
 
     def publish(self, entry: dict[str, Any]) -> None:
-        self._publish(entry)
-
-    def _publish(self, entry: dict[str, Any]) -> None:
         if self.closed:
             return
         self.backlog.append(entry)
@@ -84,21 +83,23 @@ class CallFeed:
 
     def close(self, entry: dict[str, Any]) -> None:
         """The call is over: `entry` (how it ended) is the last thing every subscriber gets."""
-        self._publish(entry)
+        self.publish(entry)
         self.closed = True
         for queue in self.subscribers:
             queue.put_nowait(None)
         self.subscribers.clear()
 
     async def entries(self) -> AsyncIterator[dict[str, Any]]:
+        """The backlog, then live entries until the call is over (or this subscriber fell too far behind)."""
+        backlog = list(self.backlog)
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        for entry in list(self.backlog):
-            queue.put_nowait(entry)
         if self.closed:
             queue.put_nowait(None)
         else:
-            self.subscribers.add(queue)
+            self.subscribers.add(queue)  # with no await since the copy: nothing is missed or seen twice
         try:
+            for entry in backlog:
+                yield entry
             while (entry := await queue.get()) is not None:
                 yield entry
         finally:
@@ -108,13 +109,10 @@ class CallFeed:
 @dataclass
 class ActiveCall:
     call_id: str
+    feed: CallFeed
     task: asyncio.Task[None] | None = None
     conversation: Conversation | None = None
     ready: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    feed: CallFeed = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.feed = CallFeed(self.call_id)
 
 
 class CallService:
@@ -125,6 +123,7 @@ class CallService:
         self.session_dir = session_dir
         self.token_seconds = token_seconds
         self.calls: dict[str, ActiveCall] = {}
+        self.redactor = Redactor.for_config(host.project.config, host.project.environ)
         self.ended: collections.OrderedDict[str, CallFeed] = collections.OrderedDict()  # recent calls' feeds, for a late page
         self._client: Any = None
 
@@ -162,7 +161,7 @@ class CallService:
         if not call_id:
             raise CallRefused(502, "the Realtime calls endpoint answered without a Location header naming the call")
         answer = raw.http_response.text
-        call = ActiveCall(call_id)
+        call = ActiveCall(call_id, CallFeed(call_id, self.redactor))
         self.calls[call_id] = call
         call.task = asyncio.get_running_loop().create_task(self._serve(call, variables), name=f"call {call_id}")
         try:
