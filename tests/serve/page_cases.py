@@ -52,7 +52,7 @@ def spoken_wav(path: Path, script: Sequence[tuple[float, str]], tail: float = 20
     for index, (pause, words) in enumerate(script):
         pieces.append(np.zeros(int(pause * RATE), dtype=np.int16))
         spoken = path.with_name(f"{path.stem}-{index}.wav")
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "190", "-w", str(spoken), words], check=True, capture_output=True)
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "230", "-w", str(spoken), words], check=True, capture_output=True)
         with wave.open(str(spoken)) as source:
             samples = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2").astype(np.float64)
             rate = source.getframerate()
@@ -221,6 +221,12 @@ def test_by_keyboard_at_phone_width_push_to_talk_over_pcmu_then_the_recording_an
             await expect(transcript.locator("li.agent").first).to_have_class("agent interrupted")  # pressing to talk cut the greeting
             await expect(log.locator("li.out", has_text="output_audio_buffer.clear (page)")).to_have_count(1)
             await expect(log.locator("li.in", has_text="output_audio_buffer.stopped").last).to_be_attached(timeout=10000)
+            await talk.press(" ")  # a tap too short to say anything: the service refuses the commit, the log shows it in red
+            refused = log.locator("li.error", has_text="error").first
+            await expect(refused).to_be_visible(timeout=5000)
+            await expect(refused).to_have_css("color", "rgb(179, 38, 30)")
+            await refused.locator("summary").click()
+            await expect(refused.locator("pre")).to_contain_text("input_audio_buffer_commit_empty")
             await page.get_by_role("button", name="Mute").press("Enter")
             await expect(page.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
             async with page.expect_download() as download_info:
@@ -231,7 +237,7 @@ def test_by_keyboard_at_phone_width_push_to_talk_over_pcmu_then_the_recording_an
             await browser.shot(tmp_path, "page-phone")
             await page.get_by_role("button", name="Disconnect").press("Enter")
             await expect(page.locator("#status")).to_have_text("Call ended")
-            assert not await log.locator("li.error").count(), await log.locator("li.error").all_inner_texts()
+            assert await log.locator("li.error").count() == 1, await log.locator("li.error").all_inner_texts()
             assert browser.console_errors == []
         channels, seconds, user_peak, agent_peak = wav_levels(saved)
         assert saved.name.startswith("call-rtc_sim") and channels == 2 and seconds > 5, (saved, channels, seconds)
