@@ -246,3 +246,27 @@ def test_by_keyboard_at_phone_width_push_to_talk_over_pcmu_then_the_recording_an
         assert report["end_reason"] == "hung up by the caller", report["end_reason"]
 
     run(body)
+
+
+def test_a_guardrail_trip_is_marked_on_the_reply_it_stopped(tmp_path: Path) -> None:
+    microphone = spoken_wav(tmp_path / "silence.wav", [], tail=15.0)
+
+    async def body() -> None:
+        async with serving(tmp_path) as (url, transport), chromium(tmp_path, microphone) as browser:
+            transport.simulator.script([{"say": "Welcome to TechCorp. Honestly, Globex makes a cheaper laptop."}])
+            page = browser.page
+            await page.goto(url)
+            await page.get_by_role("button", name="Connect").click()
+            tripped = page.locator("#transcript li.agent.tripped")
+            await expect(tripped).to_have_count(1, timeout=10000)
+            await expect(tripped.locator(".trip")).to_have_text("Guardrail competitor_mentions (competitor): block — matched \"Globex\"")
+            await expect(tripped).to_contain_text("Globex")
+            await expect(page.locator("#transcript li.agent", has_text="Thanks for calling TechCorp")).to_have_count(1, timeout=10000)
+            await browser.shot(tmp_path, "page-guardrail")
+            await page.get_by_role("button", name="Disconnect").click()
+            await expect(page.locator("#status")).to_have_text("Call ended")
+            assert browser.console_errors == []
+        transcript = (session_folder(tmp_path) / "transcript.jsonl").read_text()
+        assert '"kind": "guardrail", "policy": "competitor_mentions"' in transcript
+
+    run(body)
