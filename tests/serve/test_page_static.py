@@ -36,3 +36,13 @@ def test_its_script_style_and_worklet_are_served_and_its_own_javascript_is_under
         assert served.content == (STATIC / name).read_bytes()
     assert http.get("/static/nope.js").status_code == 404
     assert sum(path.stat().st_size for path in STATIC.glob("*.js")) < 50 * 1024
+
+
+def test_every_browser_case_is_run_by_test_page() -> None:
+    import ast
+
+    from tests.serve.test_page import CASES
+
+    module = ast.parse((Path(__file__).with_name("page_cases.py")).read_text())
+    defined = [node.name for node in module.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
+    assert sorted(defined) == sorted(CASES)
