@@ -20,10 +20,11 @@ the caller is), then hang up. Everything runs in a network namespace with loopba
 
     .venv/bin/python bench/bench_webrtc.py [--calls 20] [--turns 3] [--pages 5]
 
-On this 2-core machine, shared with other work (2026-12-01): 20 calls at once, 3 spoken
-turns each: 20 complete in 35 s; tool dispatch on the server p50 84 ms, p99 394 ms (the
-10 ms target is not met with the simulator's media in-process); page load to connected
-median 472 ms, worst 1052 ms (the first, cold); the page's own JS 20 kB.
+On this 2-core machine, shared with other work (load average ~7, 2026-12-01): 20 calls
+at once, 3 spoken turns each: 20 complete in 35 s; tool dispatch on the server p50 84 ms,
+p99 394 ms (the 10 ms target is not met with the simulator's media in-process; one call
+alone: p50 5.5 ms, p99 7.1 ms); page load to connected median 472 ms, worst 1052 ms (the
+first, cold); the page's own JS 20 kB.
 """
 
 from __future__ import annotations

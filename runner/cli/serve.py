@@ -47,7 +47,7 @@ def serve(file: str, address: str, port: int, offline: bool, sim_rules: str, ses
     app = create_app(project, transport, session_dir=session_dir, max_calls=max_calls)
     server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on"))
     upstream = "the offline simulator" if offline else "the OpenAI Realtime API"
-    click.echo(f"runner: serving {file} on http://{address}:{bound} ({upstream}); POST an SDP offer to /calls", err=True)
+    click.echo(f"runner: serving {file} on http://{address}:{bound}/ ({upstream}); open it in a browser, or POST an SDP offer to /calls", err=True)
     server.run(sockets=[listener])
     if not server.started:
         raise click.exceptions.Exit(EXIT_FAILED)

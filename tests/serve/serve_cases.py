@@ -326,8 +326,9 @@ def test_runner_serve_offline_on_the_command_line(tmp_path: Path) -> None:
             env={key: value for key, value in os.environ.items() if key != "OPENAI_API_KEY"},
         )
         line = (await process.stderr.readline()).decode()
-        assert "serving" in line and "(the offline simulator)" in line, line
+        assert "serving" in line and "(the offline simulator); open it in a browser" in line, line
         url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        assert url.endswith("/"), url
         async with httpx.AsyncClient(base_url=url, timeout=20) as http:
             for _ in range(100):
                 try:
@@ -335,6 +336,8 @@ def test_runner_serve_offline_on_the_command_line(tmp_path: Path) -> None:
                     break
                 except httpx.ConnectError:
                     await asyncio.sleep(0.05)
+            page = await http.get(url)
+            assert page.status_code == 200 and '<button id="connect" type="button" class="primary">Connect</button>' in page.text
             peer = BrowserPeer()
             await dial(http, peer, customer="C-5")
             await peer.wait_for("session.created")
