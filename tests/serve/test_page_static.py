@@ -30,7 +30,7 @@ def test_the_page_is_served_at_the_root_with_the_project_name_escaped(tmp_path: 
 
 def test_its_script_style_and_worklet_are_served_and_its_own_javascript_is_under_50_kb(tmp_path: Path) -> None:
     http = client(tmp_path, "Desk")
-    for name, kind in (("app.js", "javascript"), ("app.css", "text/css"), ("recorder-worklet.js", "javascript")):
+    for name, kind in (("app.js", "javascript"), ("view.js", "javascript"), ("recorder.js", "javascript"), ("recorder-worklet.js", "javascript"), ("app.css", "text/css")):
         served = http.get(f"/static/{name}")
         assert served.status_code == 200 and kind in served.headers["content-type"], (name, served.headers)
         assert served.content == (STATIC / name).read_bytes()
