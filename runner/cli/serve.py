@@ -85,7 +85,7 @@ def _serve(file: str, config: Any, settings: Any, *, offline: bool, sim_rules: s
     app = create_app(project, transport, session_dir=session_dir, max_calls=settings["max_concurrent_sessions"], options=options)
     server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=WEBSOCKET_CLOSE_SECONDS), app.state.server, options.drain_timeout)
     upstream = "the offline simulator" if offline else "the OpenAI Realtime API"
-    click.echo(f"runner: serving {file} on http://{address}:{bound} ({upstream}); POST an SDP offer to /calls", err=True)
+    click.echo(f"runner: serving {file} on http://{address}:{bound}/ ({upstream}); open it in a browser, or POST an SDP offer to /calls", err=True)
     server.run(sockets=[listener])
     if not server.started:
         raise click.exceptions.Exit(EXIT_FAILED)

@@ -241,7 +241,7 @@ class Conversation:
     async def _open(self) -> None:
         from ..bindings import ToolContext
         from ..core import Session
-        from .errors import ConnectFailed
+        from .errors import CALL_ENDED, CallGone, ConnectFailed
 
         host, project, config = self.host, self.host.project, self.config
         compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start, channel="sip" if self._channel == "sip" else None)
@@ -300,6 +300,11 @@ class Conversation:
             record(Notice("guardrails are OFF for this run (--no-guardrails or ENABLE_GUARDRAILS=false)"), 0.0)
         try:
             await self.driver.start(self._stop_setup)
+        except CallGone as gone:  # the call ended before its sideband attached: over, not a failure
+            record(Notice(str(gone)), self.driver.now())
+            self.outcome = Outcome(reason=CALL_ENDED)
+            self._report(self.outcome)
+            raise
         except ConnectFailed as failure:
             self.outcome = Outcome(reason="cannot connect", fatal_error=redactor.text(str(failure)))
             self._report(self.outcome)

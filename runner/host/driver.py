@@ -21,7 +21,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence
 from ..core import Session
 from ..core.actions import AudioComplete, CheckGuardrail, EndSession, Play, RunTool, Send, StopPlayback
 from ..core.records import Notice, Record
-from .errors import BadFrame, ConnectionLost
+from .errors import CALL_ENDED, BadFrame, CallGone, ConnectionLost
 
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # one outage's budget: reset once a socket is configured
 SETUP_TIMEOUT = 10.0  # seconds a new socket has to confirm the session (like the handshake's own timeout)
@@ -298,7 +298,13 @@ class Driver:
             try:
                 await self.connection.close()
                 await self.connection.connect()
-            except Exception as failure:  # any failure to dial is retried
+            except CallGone as gone:  # the service ended the call (SIP/WebRTC sideband): over, not an outage
+                self.hooks.on_record(Notice(str(gone)), self.now())
+                self._end_reason = CALL_ENDED
+                self._ended.set()
+                self._progress.set()
+                return False
+            except Exception as failure:  # any other failure to dial is retried
                 self.hooks.on_record(Notice(f"reconnect failed: {failure}"), self.now())
                 closed_unconfigured = False
                 continue

@@ -15,6 +15,13 @@ class ConnectFailed(Exception):
     """The socket could not be opened; the message names the URL and why."""
 
 
+class CallGone(ConnectFailed):
+    """The call a sideband joins by `call_id` is over (the service answered 404): there is nothing to reconnect to."""
+
+
+CALL_ENDED = "call ended"  # the end reason of a conversation whose call the service ended
+
+
 class SetupError(Exception):
     """A conversation cannot start; the message is meant for the user, one line."""
 

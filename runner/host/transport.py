@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import BadFrame, ConnectFailed, ConnectionLost
+from .errors import BadFrame, CallGone, ConnectFailed, ConnectionLost
 
 
 class Transport:
@@ -43,6 +43,8 @@ class Transport:
                 manager = self._client.realtime.connect(model=self._model)
             self._connection = await manager.enter()
         except Exception as failure:  # refused, unresolvable, handshake rejected or timed out
+            if self._call_id is not None and _handshake_status(failure) == 404:
+                raise CallGone(f"the call {self._call_id} is over (its sideband was refused with 404)") from None
             raise ConnectFailed(f"cannot connect to {self.url}: {_failure_text(failure)}") from None
 
     async def send_text(self, text: str) -> None:
@@ -85,6 +87,13 @@ _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
 
 def _failure_text(failure: Exception) -> str:
     return str(failure) or type(failure).__name__
+
+
+def _handshake_status(failure: Exception) -> int | None:
+    """The HTTP status of a refused WebSocket handshake (websockets' InvalidStatus), else None."""
+    response = getattr(failure, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
 
 
 def _describe(closed: Exception) -> str:

@@ -3,14 +3,20 @@
 - `POST /calls` (body: the browser's SDP offer; query: template variables) → 201 with the
   SDP answer (`application/sdp`) and `Location: /calls/<call_id>`.
 - `POST /calls/<call_id>/hangup` → 200 once the call's artifacts are written; 404 unknown.
+- `GET /calls/<call_id>/events` → Server-Sent Events, one JSON entry each: the call's
+  records (`kind: record`) and sideband events (`kind: event`, `direction` out/in), from
+  the start of the call, then `kind: end` once it is over (`event: end`).
 - `POST /token` (query: template variables) → a short-lived client secret with the start
   session pinned, for clients that dial the service themselves.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any, AsyncIterator
+
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from .calls import CallRefused
@@ -43,9 +49,18 @@ def routes(server: Server) -> list[BaseRoute]:
             return error(refused.status, refused.message)
         return JSONResponse(secret, headers={"Cache-Control": "no-store"})
 
+    async def events(request: Request) -> Response:
+        call_id = request.path_params["call_id"]
+        feed = server.running_calls.feed(call_id)
+        if feed is None:
+            return error(404, f"no call {call_id!r}")
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        return StreamingResponse(_server_sent(feed.entries()), media_type="text/event-stream", headers=headers)
+
     return [
         Route("/calls", create_call, methods=["POST"]),
         Route("/calls/{call_id}/hangup", hangup, methods=["POST"]),
+        Route("/calls/{call_id}/events", events, methods=["GET"]),
         Route("/token", token, methods=["POST"]),
     ]
 
@@ -80,3 +95,11 @@ def _offer_problem(offer: str) -> str | None:
     if not any(line.startswith("m=audio ") for line in lines):
         return "the SDP offer has no audio: add a microphone track or an audio transceiver before createOffer"
     return None
+
+
+async def _server_sent(entries: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
+    """Each entry as an SSE message; the last one (the call's end) is `event: end`, so the page stops listening."""
+    yield "retry: 1000\n\n"
+    async for entry in entries:
+        name = "end" if entry.get("kind") == "end" else "message"
+        yield f"event: {name}\ndata: {json.dumps(entry, separators=(',', ':'))}\n\n"

@@ -13,18 +13,28 @@ this process: the browser gets an SDP answer, or a short-lived client secret.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
+
+from runner.host.artifacts import Redactor
+from runner.host.errors import CallGone
 
 if TYPE_CHECKING:
+    from runner.core.records import Record
     from runner.host.conversation import Conversation
     from runner.host.host import Host
+    from runner.host.driver import Outcome
 
 logger = logging.getLogger(__name__)
 
 TOKEN_SECONDS = 60  # a client secret only has to last until the browser has dialled
+FEED_BACKLOG = 5000  # entries a call keeps for a page that subscribes late (or twice)
+ENDED_FEEDS_KEPT = 20  # ended calls whose feed a page can still read (it may subscribe just after the end)
+FEED_QUEUE = 2000  # entries one slow subscriber may hold before it is cut off
+AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta"}
 
 
 class CallRefused(Exception):
@@ -36,9 +46,71 @@ class CallRefused(Exception):
         self.message = message
 
 
+class CallFeed:
+    """What a call's page sees: its records and the sideband's raw events, as JSON entries.
+
+    Each subscriber gets the backlog first, then entries as they happen, then None once
+    the call is over. A subscriber that falls `FEED_QUEUE` entries behind is cut off (it
+    gets None early) rather than slowing the call down.
+    """
+
+    def __init__(self, call_id: str, redactor: Redactor) -> None:
+        self.call_id = call_id
+        self.redactor = redactor  # events come raw from the sideband: the `${ENV}` secrets are masked as in events.jsonl
+        self.backlog: collections.deque[dict[str, Any]] = collections.deque(maxlen=FEED_BACKLOG)
+        self.subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self.closed = False
+
+    def record(self, record: Record, t: float) -> None:
+        self.publish({"kind": "record", "record": record.kind, "t": round(t, 3), "data": record.to_json()})
+
+    def event(self, direction: str, event: dict[str, Any], t: float) -> None:
+        shown = self.redactor.value(event) if self.redactor else event
+        audio_field = AUDIO_FIELDS.get(event.get("type", ""))
+        if audio_field is not None and isinstance(event.get(audio_field), str):
+            shown = {**shown, audio_field: f"<{len(event[audio_field]) * 3 // 4} bytes>"}
+        self.publish({"kind": "event", "direction": direction, "t": round(t, 3), "event": shown})
+
+    def publish(self, entry: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        self.backlog.append(entry)
+        for queue in list(self.subscribers):
+            if queue.qsize() >= FEED_QUEUE:
+                self.subscribers.discard(queue)
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait(entry)
+
+    def close(self, entry: dict[str, Any]) -> None:
+        """The call is over: `entry` (how it ended) is the last thing every subscriber gets."""
+        self.publish(entry)
+        self.closed = True
+        for queue in self.subscribers:
+            queue.put_nowait(None)
+        self.subscribers.clear()
+
+    async def entries(self) -> AsyncIterator[dict[str, Any]]:
+        """The backlog, then live entries until the call is over (or this subscriber fell too far behind)."""
+        backlog = list(self.backlog)
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        if self.closed:
+            queue.put_nowait(None)
+        else:
+            self.subscribers.add(queue)  # with no await since the copy: nothing is missed or seen twice
+        try:
+            for entry in backlog:
+                yield entry
+            while (entry := await queue.get()) is not None:
+                yield entry
+        finally:
+            self.subscribers.discard(queue)
+
+
 @dataclass
 class ActiveCall:
     call_id: str
+    feed: CallFeed
     task: asyncio.Task[None] | None = None
     conversation: Conversation | None = None
     ready: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -52,6 +124,8 @@ class CallService:
         self.session_dir = session_dir
         self.token_seconds = token_seconds
         self.calls: dict[str, ActiveCall] = {}
+        self.redactor = Redactor.for_config(host.project.config, host.project.environ)
+        self.ended: collections.OrderedDict[str, CallFeed] = collections.OrderedDict()  # recent calls' feeds, for a late page
         self._client: Any = None
 
     @property
@@ -88,22 +162,32 @@ class CallService:
         if not call_id:
             raise CallRefused(502, "the Realtime calls endpoint answered without a Location header naming the call")
         answer = raw.http_response.text
-        call = ActiveCall(call_id)
+        call = ActiveCall(call_id, CallFeed(call_id, self.redactor))
         self.calls[call_id] = call
         call.task = asyncio.get_running_loop().create_task(self._serve(call, variables), name=f"call {call_id}")
         try:
             await asyncio.shield(call.ready)
+        except CallRefused:
+            raise
         except Exception as failure:
             raise CallRefused(502, f"the call's sideband did not open: {failure}") from None
         return call_id, answer
 
     async def _serve(self, call: ActiveCall, variables: Mapping[str, str]) -> None:
         """The call's conversation from sideband open to close; then the call is hung up."""
+        feed = call.feed
+        _, _, start = self.host.project.agents(text=False, variables=variables, start=None)
+        feed.publish({"kind": "call", "call_id": call.call_id, "agent": start})
+        opening = self.host.open(call_id=call.call_id, variables=variables, session_dir=self.session_dir, on_record=feed.record, on_event=feed.event, channel="browser")
         try:
-            async with self.host.open(call_id=call.call_id, variables=variables, session_dir=self.session_dir) as conversation:
+            async with opening as conversation:
                 call.conversation = conversation
                 call.ready.set_result(None)
                 await conversation.driver.wait_ended()
+        except CallGone as gone:  # the caller left (or the service ended the call) before the sideband attached
+            if not call.ready.done():
+                call.ready.set_exception(CallRefused(410, f"the call ended before its sideband attached: {gone}"))
+            logger.info("call %s: %s", call.call_id, gone)
         except Exception as failure:
             if not call.ready.done():
                 call.ready.set_exception(failure)
@@ -112,7 +196,20 @@ class CallService:
             if not call.ready.done():
                 call.ready.cancel()
             await self._hang_up_upstream(call.call_id)
-            self.calls.pop(call.call_id, None)
+            self.retire(call, opening.outcome)
+
+    def retire(self, call: ActiveCall, outcome: Outcome | None) -> None:
+        """The call is over: off the active list; its feed ends and stays readable for a while."""
+        self.calls.pop(call.call_id, None)
+        call.feed.close({"kind": "end", "reason": outcome.reason if outcome else "not started", "error": outcome.fatal_error if outcome else None})
+        self.ended[call.call_id] = call.feed
+        while len(self.ended) > ENDED_FEEDS_KEPT:
+            self.ended.popitem(last=False)
+
+    def feed(self, call_id: str) -> CallFeed | None:
+        """A call's feed while it runs, or for a while after it ended; None for an unknown call."""
+        call = self.calls.get(call_id)
+        return call.feed if call is not None else self.ended.get(call_id)
 
     async def hangup(self, call_id: str, reason: str = "hung up by the caller") -> bool:
         """End a call from our side; False when there is no such call. Returns once its artifacts are written."""

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .calls import ActiveCall
+from .calls import ActiveCall, CallFeed
 from .server import Server, error
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ SECRET_VARIABLE = "OPENAI_WEBHOOK_SECRET"
 MAX_WEBHOOK_BYTES = 256 * 1024  # a call's webhook is a few SIP headers
 BUSY_HERE = 486
 SERVER_ERROR = 500
+SERVICE_UNAVAILABLE = 503  # draining: this worker takes no new calls
 LAST_LINE_SECONDS = 15.0  # how long the carrier may still be playing the goodbye (or the transfer line)
 _SIP_USER = re.compile(r"<?(?:sips?|tel):([^@;>]+)")
 
@@ -124,6 +125,9 @@ class SipCalls:
             return JSONResponse({"call_id": call_id, "duplicate": True})
         service, host = self.server.running_calls, self.server.running_host
         client = service.client
+        if self.server.draining:
+            logger.warning("call %s: draining: rejected with %d", call_id, SERVICE_UNAVAILABLE)
+            return await self._reject(call_id, SERVICE_UNAVAILABLE)
         if max(host.open_count, len(service.calls)) >= host.max_conversations:
             logger.warning("call %s: at capacity (%d calls): rejected with %d", call_id, host.max_conversations, BUSY_HERE)
             return await self._reject(call_id, BUSY_HERE)
@@ -145,7 +149,7 @@ class SipCalls:
             await self.store().release(call_id)  # the retry of this webhook may do better
             logger.error("call %s: accept failed: %s", call_id, failure)
             return error(502, f"accepting call {call_id} failed: {failure}")
-        call = ActiveCall(call_id)
+        call = ActiveCall(call_id, CallFeed(call_id, service.redactor))
         service.calls[call_id] = call
         call.task = asyncio.get_running_loop().create_task(self._serve(call, variables, start), name=f"sip call {call_id}")
         try:
@@ -175,12 +179,17 @@ class SipCalls:
         settled = False  # referred or hung up already
 
         def on_record(record: Any, t: float) -> None:
+            call.feed.record(record, t)
             if isinstance(record, CallTransferRequested):
                 transfer.append(record.target_uri)
 
+        def on_event(direction: str, event: dict[str, Any], t: float) -> None:
+            call.feed.event(direction, event, t)
+            line.watch(direction, event, t)
+
         try:
             async with service.host.open(call_id=call.call_id, variables=variables, start=start, channel="sip",
-                                         session_dir=service.session_dir, on_record=on_record, on_event=line.watch) as conversation:
+                                         session_dir=service.session_dir, on_record=on_record, on_event=on_event) as conversation:
                 call.conversation = conversation
                 call.ready.set_result(None)
                 await conversation.driver.wait_ended()
@@ -198,7 +207,7 @@ class SipCalls:
                 call.ready.cancel()
             if not settled:
                 await self._settle(call.call_id, transfer)
-            service.calls.pop(call.call_id, None)
+            service.retire(call, call.conversation.outcome if call.conversation is not None else None)
 
     async def _settle(self, call_id: str, transfer: list[str]) -> bool:
         """Transfer the call when the session asked for it (and the transfer works), else hang up."""

@@ -128,6 +128,39 @@ def test_concurrent_calls_each_get_their_own_conversation_and_session_folder(tmp
     run(body)
 
 
+def test_load_five_spoken_calls_at_once_each_a_short_conversation_with_its_own_tool_result(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with serving(tmp_path) as (http, transport):
+            customers = [f"C-{index}" for index in range(1, 6)]
+            peers = {customer: BrowserPeer() for customer in customers}
+            call_ids = dict(zip(customers, await asyncio.gather(*(dial(http, peers[customer], customer=customer) for customer in customers))))
+            assert (await http.get("/healthz")).json() == {"calls": 5}
+
+            async def converse(customer: str) -> None:
+                peer = peers[customer]
+                await peer.wait_for("session.created")
+                transport.simulator.expect_user_audio("who am i")
+                peer.microphone.say("who am i")
+                await peer.wait_for(lambda event: event["type"] == "response.output_audio_transcript.done" and f"You are {customer};" in event["transcript"], timeout=30)
+                await peer.wait_for("output_audio_buffer.stopped", timeout=30)
+                await peer.wait_heard(500, timeout=30)
+                hung = await http.post(f"/calls/{call_ids[customer]}/hangup")
+                assert hung.status_code == 200, hung.text
+                await peer.close()
+
+            await asyncio.gather(*(converse(customer) for customer in customers))
+            assert (await http.get("/healthz")).json() == {"calls": 0}
+        answered = []
+        for folder in (tmp_path / "sessions").iterdir():
+            report = json.loads((folder / "report.json").read_text())
+            assert (report["end_reason"], [call["name"] for call in report["tool_calls"]]) == ("hung up by the caller", ["whoami"]), report
+            outputs = [event for event in events_of(folder) if event.get("type") == "conversation.item.create" and event["item"]["type"] == "function_call_output"]
+            answered += [json.loads(event["item"]["output"])["customer"] for event in outputs]
+        assert sorted(answered) == customers
+
+    run(body, timeout=120)
+
+
 def test_bad_offers_get_clear_errors_and_start_nothing(tmp_path: Path) -> None:
     async def body() -> None:
         async with serving(tmp_path) as (http, transport):
@@ -206,11 +239,66 @@ def test_a_browser_that_vanishes_mid_reply_is_hung_up_with_complete_artifacts(tm
             assert len(hangups) == 1
         folder = session_folder(tmp_path)
         report = json.loads((folder / "report.json").read_text())
-        assert report["end_reason"] == "connection lost", report["end_reason"]
+        assert (report["end_reason"], report["fatal_error"]) == ("call ended", None), report
         assert [call["name"] for call in report["tool_calls"]] == ["whoami"]
         types = [event["type"] for event in events_of(folder)]
         assert "response.created" in types
         assert (folder / "transcript.md").read_text().strip()
+
+
+def test_a_call_the_service_ended_is_over_at_the_first_404_not_after_a_reconnect_loop(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with serving(tmp_path, reconnect_delays=(0.25, 5.0, 5.0)) as (http, transport):
+            peer = BrowserPeer()
+            call_id = await dial(http, peer, customer="C-4")
+            await peer.wait_for("session.created")
+            started = asyncio.get_running_loop().time()
+            await transport.simulator.calls.get(call_id).end("ended by the service")  # its sideband closes; re-attaching gets 404
+            for _ in range(200):
+                if (await http.get("/healthz")).json() == {"calls": 0}:
+                    break
+                await asyncio.sleep(0.02)
+            assert (await http.get("/healthz")).json() == {"calls": 0}
+            assert asyncio.get_running_loop().time() - started < 3, "over at the first 404, not after the whole reconnect budget"
+            feed = await http.get(f"/calls/{call_id}/events")  # a page that subscribes late still gets the call, then its end
+            assert feed.headers["content-type"].startswith("text/event-stream")
+            messages = [block for block in feed.text.split("\n\n") if block.startswith("event: ")]
+            entries = [json.loads(block.split("data: ", 1)[1]) for block in messages]
+            assert entries[0] == {"kind": "call", "call_id": call_id, "agent": "desk"}
+            seen = {(entry["direction"], entry["event"]["type"]) for entry in entries if entry["kind"] == "event"}
+            assert {("out", "session.update"), ("in", "session.created"), ("in", "session.updated")} <= seen, seen
+            assert messages[-1].startswith("event: end\n") and entries[-1] == {"kind": "end", "reason": "call ended", "error": None}
+            assert (await http.get("/calls/rtc_nope/events")).json() == {"error": "no call 'rtc_nope'"}
+            await peer.close()
+        folder = session_folder(tmp_path)
+        report = json.loads((folder / "report.json").read_text())
+        assert (report["end_reason"], report["fatal_error"]) == ("call ended", None), report
+        assert "reconnect failed" not in (folder / "transcript.jsonl").read_text()
+        assert f"the call {call_id} is over (its sideband was refused with 404)" in (folder / "transcript.jsonl").read_text()
+        assert (folder / "transcript.md").read_text().strip()
+
+    run(body)
+
+
+def test_a_call_that_ends_before_its_sideband_attaches_is_refused_as_over(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with serving(tmp_path) as (http, transport):
+            transport.simulator.calls.media_timeout = 0.0  # the simulator ends each call the moment it is made
+            peer = BrowserPeer()
+            answer = await http.post("/calls", content=await peer.offer(), headers={"Content-Type": "application/sdp"}, params={"customer": "C-6"})
+            assert answer.status_code in (201, 410), answer.text
+            if answer.status_code == 410:
+                assert answer.json()["error"].startswith("the call ended before its sideband attached"), answer.json()
+            for _ in range(200):
+                if (await http.get("/healthz")).json() == {"calls": 0}:
+                    break
+                await asyncio.sleep(0.02)
+            assert (await http.get("/healthz")).json() == {"calls": 0}
+            await peer.close()
+        report = json.loads((session_folder(tmp_path) / "report.json").read_text())
+        assert (report["end_reason"], report["fatal_error"]) == ("call ended", None), report
+
+    run(body)
 
 
 def test_the_token_route_mints_a_short_client_secret_with_the_session_pinned(tmp_path: Path) -> None:
@@ -238,8 +326,9 @@ def test_runner_serve_offline_on_the_command_line(tmp_path: Path) -> None:
             env={key: value for key, value in os.environ.items() if key != "OPENAI_API_KEY"},
         )
         line = (await process.stderr.readline()).decode()
-        assert "serving" in line and "(the offline simulator)" in line, line
+        assert "serving" in line and "(the offline simulator); open it in a browser" in line, line
         url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        assert url.endswith("/"), url
         async with httpx.AsyncClient(base_url=url, timeout=20) as http:
             for _ in range(100):
                 try:
@@ -247,6 +336,8 @@ def test_runner_serve_offline_on_the_command_line(tmp_path: Path) -> None:
                     break
                 except httpx.ConnectError:
                     await asyncio.sleep(0.05)
+            page = await http.get(url)
+            assert page.status_code == 200 and '<button id="connect" type="button" class="primary">Connect</button>' in page.text
             peer = BrowserPeer()
             await dial(http, peer, customer="C-5")
             await peer.wait_for("session.created")

@@ -96,8 +96,9 @@ class SharedSimulator(BaseTransport):
 
 
 @contextlib.asynccontextmanager
-async def serving(tmp_path: Path, simulator: Simulator, secret: str, *, name: str = "app", environ: dict[str, str] | None = None, **options: Any) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """One app on uvicorn in this loop; yields an HTTP client and its webhook URL."""
+async def serving(tmp_path: Path, simulator: Simulator, secret: str, *, name: str = "app", environ: dict[str, str] | None = None,
+                  draining: bool = False, **options: Any) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """One app on uvicorn in this loop (`draining`: as after a SIGTERM); yields an HTTP client and its webhook URL."""
     agents = tmp_path / "project" / "agents.yaml"
     if not agents.exists():
         write_project(tmp_path / "project")
@@ -108,6 +109,7 @@ async def serving(tmp_path: Path, simulator: Simulator, secret: str, *, name: st
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[listener]))
     while not server.started:
         await asyncio.sleep(0.02)
+    app.state.server.draining = draining
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -194,7 +196,7 @@ def test_a_signed_call_is_accepted_without_audio_formats_greets_first_and_runs_t
             assert (await http.get("/healthz")).json() == {"calls": 0}
         report = report_of(tmp_path)
         assert [tool["name"] for tool in report["tool_calls"]] == ["whoami"]
-        assert report["end_reason"] == "connection lost", "the caller hung up: the sideband closed and could not re-attach"
+        assert report["end_reason"] == "call ended", "the caller hung up: the sideband closed and the call is gone"
 
     run(body)
 
@@ -288,6 +290,16 @@ def test_at_capacity_a_call_is_rejected_busy_here(tmp_path: Path) -> None:
             assert first.state == "accepted"
             assert (second.state, second.rejected_with, second.accepts) == ("rejected", 486, 0)
             assert webhook.deliveries[-1][2] == 200 and json.loads(webhook.deliveries[-1][1])["data"]["call_id"] == second.id
+
+    run(body)
+
+
+def test_while_draining_a_call_is_rejected_service_unavailable(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with phone_line(tmp_path, draining=True) as (sim, http, webhook):
+            call = await ring(sim, webhook)
+            assert (call.state, call.rejected_with, call.accepts) == ("rejected", 503, 0)
+            assert webhook.deliveries[-1][2] == 200
 
     run(body)
 
