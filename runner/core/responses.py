@@ -32,7 +32,7 @@ class ResponsesOwner(Protocol):
     def note(self, entry: TranscriptEntry) -> None: ...
     def send(self, event: dict[str, Any]) -> Send: ...
     def error(self, now: float, *, code: str, message: str) -> list[Action]: ...
-    def finished(self, request: ResponseRequest | None) -> list[Action]: ...
+    def finished(self, request: ResponseRequest | None, now: float) -> list[Action]: ...
 
 
 class Responses:
@@ -170,6 +170,8 @@ class Responses:
         item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
         if item.muted:
             return []
+        if not self._playback.local and event["type"] == "response.output_audio_transcript.delta":
+            self._playback.remote_audio(item)  # WebRTC and SIP carry the audio as media, not as deltas
         delta = event["delta"]
         message = item.message
         message.text += delta
@@ -227,7 +229,7 @@ class Responses:
                 if item.message.status == "in_progress":
                     item.message.status = "done" if status in ("completed", "incomplete") and not item.muted else "interrupted"
                     item.message.ended = now
-            ended = self._owner.finished(state.request)
+            ended = self._owner.finished(state.request, now)
             if ended:
                 return actions + ended
         actions += self._tools.response_done(response_id or "", now)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from runner.compile import CompiledAgent
 
 RACE_CODE = "conversation_already_has_active_response"
+LAST_LINE_SECONDS = 15.0  # the longest the service may still be playing a goodbye or transfer line
 FATAL_CODES = frozenset({"beta_api_shape_disabled", "session_expired", "invalid_api_key", "insufficient_quota"})
 FATAL_TYPES = frozenset({"authentication_error"})
 GOODBYE_INSTRUCTIONS = "The conversation is ending now. Say one short, friendly goodbye sentence. Do not call tools."
@@ -68,6 +69,7 @@ class Session:
         self._voice = self._agent.voice
         self._started_at: float | None = None
         self._ending: str | None = None  # reason, once a goodbye is on its way
+        self._last_line: tuple[str, float] | None = None  # (reason, deadline): closing once the service has played the last line
         self._goodbye_instructions = GOODBYE_INSTRUCTIONS
         # The start agent opens the conversation: "due" until the session is configured,
         # "asked" once requested, "given" at its response.done; None when it waits for the caller.
@@ -192,7 +194,10 @@ class Session:
             check_shape(event)
         except MalformedEvent as problem:
             return self._error_record(now, code="malformed_event", message=f"malformed server event {kind!r}: {problem}; ignored")
-        return handler(event, now)  # an exception from here on is our bug, and is raised
+        actions = handler(event, now)  # an exception from here on is our bug, and is raised
+        if self._last_line is not None and not self._playback.remote_playing:
+            actions += self._close(self._last_line[0])
+        return actions
 
     def next_deadline(self) -> float | None:
         """When the core next needs `tick`: the session limit or a slow tool's filler; None: no timer.
@@ -201,6 +206,8 @@ class Session:
         """
         if self._ended:
             return None
+        if self._last_line is not None:
+            return self._last_line[1]
         due = [deadline for deadline in (self._limit_deadline(), self._filler_deadline()) if deadline is not None]
         return min(due, default=None)
 
@@ -219,6 +226,9 @@ class Session:
         """Timers that are due: the session limit and the slow-tool filler (see `next_deadline`)."""
         if self._ended:
             return []
+        if self._last_line is not None:
+            reason, deadline = self._last_line
+            return self._close(reason) if now >= deadline else []
         limit = self._limit_deadline()
         if limit is not None and now >= limit:
             notice = Notice(f"session limit of {self._limits.max_session_minutes:g} minutes reached")
@@ -395,15 +405,28 @@ class Session:
     def cut(self, response: ResponseState) -> list[Action]:
         return self._responses.cut(response)
 
-    def finished(self, request: ResponseRequest | None) -> list[Action]:
+    def finished(self, request: ResponseRequest | None, now: float) -> list[Action]:
         """A response of ours is done: the greeting is given, or the goodbye said (EndSession)."""
         if request is not None and request.purpose == "greeting":
             self._greeting = "given"
         if request is not None and request.purpose == "goodbye":
-            return self._close(self._ending or "ended")
+            return self._close_once_heard(self._ending or "ended", now)
         if request is not None and request.purpose == "transfer" and self._agent.transfer_to is not None:
             target = self._agent.transfer_to
-            return [Notice(f"transferring the call to {target}"), CallTransferRequested(self._agent.name, target), *self._close(f"transferred to {target}")]
+            return [Notice(f"transferring the call to {target}"), CallTransferRequested(self._agent.name, target),
+                    *self._close_once_heard(f"transferred to {target}", now)]
+        return []
+
+    def _close_once_heard(self, reason: str, now: float) -> list[Action]:
+        """Close now, or, while the service still plays the last line (WebRTC, SIP), once it is heard.
+
+        The line's response is done long before its audio has played; hanging up (or
+        transferring) then would cut it off. The service says when it stopped playing;
+        LAST_LINE_SECONDS bounds the wait if it never does.
+        """
+        if not self._playback.remote_playing:
+            return self._close(reason)
+        self._last_line = (reason, now + LAST_LINE_SECONDS)
         return []
 
     # ---- asking for responses ----------------------------------------------------------
