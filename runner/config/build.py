@@ -28,6 +28,7 @@ from .model import (
     TurnDetection,
     Variable,
 )
+from .analysis import build_analysis
 from .policies import build_guardrails
 from .report import Reporter, describe
 from .source import PathKey
@@ -84,6 +85,7 @@ class Builder:
             guardrails=build_guardrails(self.data, self.reporter, self.ok),
             state_dir=Path(os.path.normpath(base_dir / state_dir)),
             setup=python_binding(setup, self.reporter.span(("setup",))) if setup else None,
+            analysis=build_analysis(self.data, self.reporter, self.ok),
         )
 
     def _mapping(self, key: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from .analysis import check_webhook
 from .binding_checks import PythonChecker, check_http, check_mcp
 from .build import Builder
 from .checks import Names, check_formats, check_graph, check_parameters, check_references, check_usage
@@ -107,4 +108,6 @@ def _check(config: Config, names: Names, reporter: Reporter, complete: bool, imp
             check_mcp(tool, environ, reporter)
     if import_code:
         python.check_setup(config)
+    if config.analysis is not None:
+        check_webhook(config.analysis, environ, reporter)
 

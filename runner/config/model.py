@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 Severity = Literal["error", "warning"]
 
@@ -212,6 +215,7 @@ class Config:
     guardrails: Mapping[str, Guardrail]
     state_dir: Path  # absolute; tools get it as ToolContext.state_dir
     setup: PythonBinding | None = None  # called once before a session starts
+    analysis: Analysis | None = None  # post-call analysis (runner/analysis.py); None: none
 
     @property
     def base_dir(self) -> Path:

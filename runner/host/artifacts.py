@@ -65,6 +65,8 @@ class Redactor:
                 texts += [binding.url, *binding.headers.values()]
             elif isinstance(binding, McpBinding):
                 texts += [binding.server_url, *binding.headers.values()]
+        if config.analysis is not None and config.analysis.webhook is not None:
+            texts.append(config.analysis.webhook.url)
         names = {name for text in texts for name in interpolate_env(text, {})[1]}
         return cls({name: environ[name] for name in sorted(names) if environ.get(name)})
 

@@ -130,6 +130,7 @@ class Conversation:
         self.state_dir = state_dir if state_dir is not None else self.config.state_dir
         self.text = text
         self.outcome: Outcome | None = None  # once closed
+        self.analysis: asyncio.Task[Any] | None = None  # the post-call analysis, once closed (runner/analysis.py)
         self.end_reason = "session closed"  # the report's end_reason when the conversation did not end itself
         self.folder: Path = Path()
         self._session_dir = session_dir if session_dir is not None else self.state_dir / "sessions"
@@ -220,6 +221,14 @@ class Conversation:
             await self._stack.aclose()
             self._records.close()
             self.host._release()
+            self._analyse_after()
+
+    def _analyse_after(self) -> None:
+        """Post-call analysis, when configured, over the artifacts just closed; the call does not wait for it."""
+        if self.config.analysis is not None:
+            from ..analysis import after_call
+
+            self.analysis = self.host.run_after_call(after_call(self))
 
     async def _open(self) -> None:
         from ..bindings import ToolContext
