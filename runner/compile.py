@@ -16,6 +16,7 @@ from runner.config import interpolate_env, render_instructions, resolve_variable
 from runner.config.model import (
     Agent,
     Config,
+    LocalMcpBinding,
     McpBinding,
     SessionSettings,
     Tool,
@@ -108,7 +109,8 @@ def _compile_agent(
     policies = config.guardrails_for(agent) if guardrails_enabled else ()
     checks_user_input = any("user" in policy.checks for policy in policies)
     voice = config.voice_for(agent)
-    tools = [_tool_payload(config.tools[name], environ, env_missing) for name in agent.tools]
+    # a local MCP server's tools are listed when the host starts, and added then (runner/bindings/mcp.py)
+    tools = [_tool_payload(config.tools[name], environ, env_missing) for name in agent.tools if not isinstance(config.tools[name].binding, LocalMcpBinding)]
     tools += [_transfer_tool(config, edge.target, edge.description) for edge in agent.handoffs]
     session = {
         "type": "realtime",
@@ -130,7 +132,7 @@ def _compile_agent(
         session=session,
         handoff_session=handoff_session,
         transfers={transfer_tool_name(edge.target): edge.target for edge in agent.handoffs},
-        tool_names=frozenset(name for name in agent.tools if not isinstance(config.tools[name].binding, McpBinding)),
+        tool_names=frozenset(name for name in agent.tools if not isinstance(config.tools[name].binding, (McpBinding, LocalMcpBinding))),
         on_enter=agent.on_enter,
         guardrails=tuple(policy.name for policy in policies),
         voice=voice,

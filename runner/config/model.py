@@ -137,7 +137,18 @@ class McpBinding:
     span: Span | None = None
 
 
-Binding = PythonBinding | HttpBinding | McpBinding
+@dataclass(frozen=True, slots=True)
+class LocalMcpBinding:
+    """An MCP server the runner connects to itself (stdio `command` or streamable HTTP `url`); its tools become function tools."""
+
+    command: tuple[str, ...] = ()  # stdio: argv, run in the config's folder
+    url: str | None = None  # streamable HTTP; may contain ${ENV}
+    allowed_tools: tuple[str, ...] = ()  # empty: all the server lists
+    headers: Mapping[str, str] = field(default_factory=dict)  # values may contain ${ENV}
+    span: Span | None = None
+
+
+Binding = PythonBinding | HttpBinding | McpBinding | LocalMcpBinding
 
 
 @dataclass(frozen=True, slots=True)

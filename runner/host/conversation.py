@@ -237,6 +237,7 @@ class Conversation:
 
         host, project, config = self.host, self.host.project, self.config
         compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start)
+        compiled = host.tools.offer_mcp_tools(compiled)
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:

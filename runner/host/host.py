@@ -77,7 +77,11 @@ class Host:
         except BindingError as error:
             raise SetupError(str(error)) from None
         try:
+            await self.tools.start()
             await self.transport.start()
+        except BindingError as error:
+            await self.tools.aclose()
+            raise SetupError(str(error)) from None
         except BaseException:
             await self.tools.aclose()
             raise
