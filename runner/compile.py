@@ -7,7 +7,7 @@ agent is precomputed here, so `runner compile` shows exactly what a session will
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 from jinja2 import TemplateError
@@ -42,6 +42,8 @@ class CompiledAgent:
     # `response` of the opening response.create when it starts the session and speaks first:
     # {} follows the session's instructions; None: it waits for the caller.
     greeting: dict[str, Any] | None = None
+    # transfer tool name -> what the target sees of the conversation (keep, reset, summary); absent: keep
+    handoff_context: Mapping[str, str] = field(default_factory=dict)
 
 
 class CompileError(ValueError):
@@ -137,6 +139,11 @@ def _compile_agent(
         guardrails=tuple(policy.name for policy in policies),
         voice=voice,
         greeting=_greeting(agent, session["instructions"]),
+        handoff_context={
+            transfer_tool_name(edge.target): policy
+            for edge in agent.handoffs
+            if (policy := edge.context or config.agents[edge.target].context) != "keep"
+        },
     )
 
 

@@ -169,13 +169,14 @@ class Builder:
                 session=session,
                 span=self.reporter.span(path, key=True),
                 instructions_span=Span(self.reporter.file, *template_position(self.reporter, path + ("instructions",), raw["instructions"], 1)),
+                context=raw.get("context", "keep"),
             )
         return agents
 
     def _handoff(self, raw: str | dict[str, Any], path: PathKey) -> Handoff:
         if isinstance(raw, str):
             return Handoff(raw, None, self.reporter.span(path))
-        return Handoff(raw["agent"], raw.get("description"), self.reporter.span(path + ("agent",)))
+        return Handoff(raw["agent"], raw.get("description"), self.reporter.span(path + ("agent",)), raw.get("context"))
 
     def _tools(self) -> dict[str, Tool]:
         tools: dict[str, Tool] = {}

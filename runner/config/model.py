@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .analysis import Analysis
 
 Severity = Literal["error", "warning"]
+ContextPolicy = Literal["keep", "reset", "summary"]  # what an agent sees of the conversation when handed it
 
 # The moderation endpoint's category names (omni-moderation-latest): thresholds are keyed by these.
 MODERATION_CATEGORIES = (
@@ -105,6 +106,7 @@ class Handoff:
     target: str
     description: str | None = None  # per-edge override of the target's description
     span: Span | None = None
+    context: ContextPolicy | None = None  # None: the target agent's own policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +210,7 @@ class Agent:
     session: SessionSettings | None = None  # fully merged settings when overridden
     span: Span | None = None
     instructions_span: Span | None = None  # where the template's first line starts
+    context: ContextPolicy = "keep"  # what it sees of the conversation when handed it (an edge's own wins)
 
 
 @dataclass(frozen=True, slots=True)

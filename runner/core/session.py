@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from runner.config.model import Guardrail, Limits
 from runner.core.actions import Action, EndSession, Send
+from runner.core.context import SUMMARY_PURPOSE, ConversationItems, HandoffContext
 from runner.core.events import MalformedEvent, check_shape
 from runner.core.guarding import GuardrailGate
 from runner.core.history import reseed_items
@@ -90,6 +91,8 @@ class Session:
             self, output=output, sequencer=self._seq, states=self._states, playback=self._playback, gate=self._gate, tools=self._tools,
             turns=self._turns, usage=self.usage,
         )
+        self._items = ConversationItems()
+        self._context = HandoffContext(self, self._items)
         self.transcript: list[TranscriptEntry] = []
         self.agents_visited: list[str] = [start]
         self.unknown_events: dict[str, int] = {}
@@ -100,7 +103,10 @@ class Session:
             "session.updated": self._on_session_updated,
             "error": self._on_error,
             **dict.fromkeys(IGNORED_EVENTS, ignore),
+            "conversation.item.deleted": self._items.on_deleted,
         }
+        for kind in ("conversation.item.added", "conversation.item.created"):  # the turns' and the context's both
+            self._handlers[kind] = _both(self._handlers[kind], self._context.on_added)
 
     # ---- read-only state -------------------------------------------------------------
 
@@ -127,7 +133,7 @@ class Session:
         """
         return bool(
             self._greeting_owed or self._seq.busy or self._seq.pending is not None or self._tools.busy or self._gate.busy
-            or self._playback.pending is not None
+            or self._playback.pending is not None or self._context.busy
         )
 
     @property
@@ -247,6 +253,8 @@ class Session:
         items = reseed_items(self.transcript)
         actions += [self.send({"type": "conversation.item.create", "item": item}) for item in items]
         owed = self._seq.reset()
+        self._items.forget()
+        self._context.switch = None  # the new socket is re-seeded with the whole history: nothing left to reset
         if self._greeting == "asked" and not self._turns.number:
             self._greeting = "due"  # cut by the drop: asked again once the new socket is configured
             owed = False
@@ -328,6 +336,9 @@ class Session:
     def response_in_progress(self, response_id: str) -> bool:
         return self._responses.in_progress(response_id)
 
+    def switch_context(self, policy: str, source: str, target: str, reason: str | None, answered: list[str], response: dict[str, Any] | None) -> list[Action]:
+        return self._context.begin(policy, source, target, reason, answered, response)
+
     def tool_time(self, seconds: float) -> None:
         self._turns.tool_time(seconds)
 
@@ -380,8 +391,10 @@ class Session:
     def cut(self, response: ResponseState) -> list[Action]:
         return self._responses.cut(response)
 
-    def finished(self, request: ResponseRequest | None) -> list[Action]:
-        """A response of ours is done: the greeting is given, or the goodbye said (EndSession)."""
+    def finished(self, request: ResponseRequest | None, response: dict[str, Any]) -> list[Action]:
+        """A response of ours is done: the greeting is given, the goodbye said (EndSession), a handoff summarised."""
+        if request is not None and request.purpose == SUMMARY_PURPOSE:
+            return self._context.summarised(response)
         if request is not None and request.purpose == "greeting":
             self._greeting = "given"
         if request is not None and request.purpose == "goodbye":
@@ -420,3 +433,8 @@ class Session:
         if audio and "output" in audio:
             session["audio"] = {**audio, "output": {**audio["output"], "voice": self._voice}}
         return session
+
+
+def _both(first: Handler, second: Handler) -> Handler:
+    """One server event for two components, in order."""
+    return lambda event, now: first(event, now) + second(event, now)

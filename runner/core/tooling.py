@@ -41,6 +41,7 @@ class ToolsOwner(Protocol):
     def note(self, entry: TranscriptEntry) -> None: ...
     def send(self, event: dict[str, Any]) -> Send: ...
     def request_response(self, purpose: str, response: dict[str, Any] | None = None) -> list[Action]: ...
+    def switch_context(self, policy: str, source: str, target: str, reason: str | None, answered: list[str], response: dict[str, Any] | None) -> list[Action]: ...
 
 
 class ToolBatches:
@@ -158,19 +159,23 @@ class ToolBatches:
             return []
         batch.finished = True
         del self._batches[batch.response_id]
-        if batch.transfer is None:
+        transfer = batch.transfer
+        if transfer is None:
             return self._owner.request_response("tool_results")
-        actions = self._apply_transfer(batch, now)
+        source = self._owner.agent.name
+        policy = self._owner.agent.handoff_context.get(f"{TRANSFER_PREFIX}{transfer.target}", "keep")
+        actions = self._apply_transfer(batch, now, answer=policy != "reset")  # reset deletes the call: it needs no answer
         agent = self._owner.agent
-        on_enter = agent.on_enter
-        if not on_enter:
-            return actions + self._owner.request_response("handoff", None)
-        # Response-level instructions replace the session's for that response, so the
-        # agent's own instructions go first and on_enter is added to them.
-        instructions = f"{agent.session.get('instructions', '')}\n\n{on_enter}".strip()
-        return actions + self._owner.request_response("handoff", {"instructions": instructions})
+        response = None
+        if agent.on_enter:
+            # Response-level instructions replace the session's for that response, so the
+            # agent's own instructions go first and on_enter is added to them.
+            response = {"instructions": f"{agent.session.get('instructions', '')}\n\n{agent.on_enter}".strip()}
+        if policy == "keep":
+            return actions + self._owner.request_response("handoff", response)
+        return actions + self._owner.switch_context(policy, source, transfer.target, transfer.reason, batch.answered, response)
 
-    def _apply_transfer(self, batch: ToolBatch, now: float) -> list[Action]:
+    def _apply_transfer(self, batch: ToolBatch, now: float, *, answer: bool) -> list[Action]:
         transfer = batch.transfer
         assert transfer is not None
         source = self._owner.agent.name
@@ -179,15 +184,15 @@ class ToolBatches:
         self.handoffs.append(record)
         self._owner.note(record)
         output = json.dumps({"transferred_to": transfer.target})
-        return [
-            self._owner.send({"type": "session.update", "session": self._owner.agent.handoff_session}),
-            _handoff_record(record),
-            *self._call_output(batch, transfer.call_id, f"{TRANSFER_PREFIX}{transfer.target}", "", output),
-        ]
+        actions: list[Action] = [self._owner.send({"type": "session.update", "session": self._owner.agent.handoff_session}), _handoff_record(record)]
+        if answer:
+            actions += self._call_output(batch, transfer.call_id, f"{TRANSFER_PREFIX}{transfer.target}", "", output)
+        return actions
 
     def _call_output(self, batch: ToolBatch, call_id: str, name: str, arguments: str, output: str) -> list[Send]:
         """The answer to one function call; after a reconnect the call item is gone, so it is created again first."""
         self._answered.add(call_id)
+        batch.answered.append(call_id)
         items = tool_call_items(call_id, name, arguments, output)
         return [self._owner.send({"type": "conversation.item.create", "item": item}) for item in (items if batch.calls_gone else items[1:])]
 
