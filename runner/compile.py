@@ -44,6 +44,8 @@ class CompiledAgent:
     greeting: dict[str, Any] | None = None
     # transfer tool name -> what the target sees of the conversation (keep, reset, summary); absent: keep
     handoff_context: Mapping[str, str] = field(default_factory=dict)
+    # hosted MCP server label -> how approval requests are answered: "always", "never" or the tools approved
+    mcp_approvals: Mapping[str, Any] = field(default_factory=dict)
 
 
 class CompileError(ValueError):
@@ -139,6 +141,11 @@ def _compile_agent(
         guardrails=tuple(policy.name for policy in policies),
         voice=voice,
         greeting=_greeting(agent, session["instructions"]),
+        mcp_approvals={
+            name: config.tools[name].binding.approve  # type: ignore[union-attr]
+            for name in agent.tools
+            if isinstance(config.tools[name].binding, McpBinding)
+        },
         handoff_context={
             transfer_tool_name(edge.target): policy
             for edge in agent.handoffs

@@ -237,7 +237,7 @@ class Builder:
             self.reporter.error(path + ((targets[1],) if len(targets) > 1 else ()), message, key=len(targets) > 1)
             return None
         if targets[0] != "server_url":
-            hosted_only = [key for key in ("require_approval", "description") if key in spec]
+            hosted_only = [key for key in ("require_approval", "approve", "description") if key in spec]
             for key in hosted_only:
                 self.reporter.error(path + (key,), f"'{key}' applies to a server_url binding only (the Realtime service's approval and listing)", key=True)
             if hosted_only:
@@ -256,6 +256,7 @@ class Builder:
             headers=dict(spec.get("headers", {})),
             description=spec.get("description"),
             span=span,
+            approve=approve if isinstance(approve := spec.get("approve", "never"), str) else tuple(approve),
         )
 
 def python_binding(text: str, span: Any) -> PythonBinding:

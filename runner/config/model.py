@@ -137,6 +137,7 @@ class McpBinding:
     headers: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
     span: Span | None = None
+    approve: Literal["always", "never"] | tuple[str, ...] = "never"  # how the runner answers approval requests
 
 
 @dataclass(frozen=True, slots=True)

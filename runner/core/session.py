@@ -21,6 +21,7 @@ from runner.core.context import SUMMARY_PURPOSE, ConversationItems, HandoffConte
 from runner.core.events import MalformedEvent, check_shape
 from runner.core.guarding import GuardrailGate
 from runner.core.history import reseed_items
+from runner.core.listing import MCP_LIST_WAIT, McpListings
 from runner.core.playback import Playback
 from runner.core.records import ErrorReported, Notice
 from runner.core.responses import Responses
@@ -91,6 +92,8 @@ class Session:
             self, output=output, sequencer=self._seq, states=self._states, playback=self._playback, gate=self._gate, tools=self._tools,
             turns=self._turns, usage=self.usage,
         )
+        self._listings = McpListings(self._agent)
+        self._seq.held = self._listings.holding  # the first response waits for the hosted MCP servers' tools
         self._items = ConversationItems()
         self._context = HandoffContext(self, self._items)
         self.transcript: list[TranscriptEntry] = []
@@ -107,6 +110,8 @@ class Session:
         }
         for kind in ("conversation.item.added", "conversation.item.created"):  # the turns' and the context's both
             self._handlers[kind] = _both(self._handlers[kind], self._context.on_added)
+        self._handlers["response.output_item.done"] = _both(self._handlers["response.output_item.done"], self._tools.on_item_done)
+        self._handlers["mcp_list_tools.completed"] = self._handlers["mcp_list_tools.failed"] = self._on_listed
 
     # ---- read-only state -------------------------------------------------------------
 
@@ -206,7 +211,8 @@ class Session:
         """
         if self._ended:
             return None
-        due = [deadline for deadline in (self._limit_deadline(), self._filler_deadline()) if deadline is not None]
+        listing = self._listings.deadline if self._listings.holding else None
+        due = [deadline for deadline in (self._limit_deadline(), self._filler_deadline(), listing) if deadline is not None]
         return min(due, default=None)
 
     def _filler_deadline(self) -> float | None:
@@ -224,6 +230,10 @@ class Session:
         """Timers that are due: the session limit and the slow-tool filler (see `next_deadline`)."""
         if self._ended:
             return []
+        if self._listings.due(now):
+            self._seq.held = False
+            notice = Notice(f"hosted MCP servers did not list their tools within {MCP_LIST_WAIT:g} s; going on without waiting")
+            return [notice, *self._seq.flush()]
         limit = self._limit_deadline()
         if limit is not None and now >= limit:
             notice = Notice(f"session limit of {self._limits.max_session_minutes:g} minutes reached")
@@ -273,10 +283,19 @@ class Session:
         who spoke before the session was configured gets a reply instead of a greeting.
         """
         self._states.configured()
+        self._listings.configured(now)
         if not self._greeting_owed or self._greeting_request is None:
             return []
         self._greeting = "asked"
         return self.request_response("greeting", dict(self._greeting_request))
+
+    def _on_listed(self, event: dict[str, Any], now: float) -> list[Action]:
+        """A hosted MCP server's tools are listed (or failed to be): the held response may go once all are."""
+        done, notes = self._listings.listed(event)
+        if not done:
+            return notes
+        self._seq.held = False
+        return notes + self._seq.flush()
 
     # ---- errors ----------------------------------------------------------------------
 

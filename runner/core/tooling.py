@@ -96,6 +96,25 @@ class ToolBatches:
         self._owner.note(call)
         return [_call_record(call), _result_record(call), *self._call_output(batch, call_id, name, arguments, _error_output(call.error))]
 
+    def on_item_done(self, event: dict[str, Any], now: float) -> list[Action]:
+        """A hosted MCP server's call waits for approval: answer it by the agent's policy; the response follows its response.done."""
+        item = event["item"]
+        if item.get("type") != "mcp_approval_request":
+            return []
+        response_id = event.get("response_id") or ""
+        label, name = item.get("server_label"), item.get("name")
+        if not self._owner.response_in_progress(response_id) or not isinstance(item.get("id"), str):
+            return [Notice(f"MCP approval request for {label}.{name} outside a response in progress, ignored")]
+        if response_id not in self._batches:
+            self._batches[response_id] = ToolBatch(response_id)
+        policy = self._owner.agent.mcp_approvals.get(label, "never")
+        approve = policy == "always" or (not isinstance(policy, str) and name in policy)
+        answer: dict[str, Any] = {"type": "mcp_approval_response", "id": "mcpa_" + item["id"][-27:], "approval_request_id": item["id"], "approve": approve}
+        if not approve:
+            answer["reason"] = f"{name} is not among the tools this project approves on {label}"
+        verdict = "approved" if approve else "denied"
+        return [Notice(f"MCP call {label}.{name} {verdict} by policy"), self._owner.send({"type": "conversation.item.create", "item": answer})]
+
     def _on_transfer_call(self, call_id: str, name: str, arguments: str, batch: ToolBatch, now: float) -> list[Action]:
         agent = self._owner.agent
         source = agent.name

@@ -62,3 +62,16 @@ def test_mistakes_are_located(tmp_path: Path) -> None:
     assert _load(tmp_path, "    mcp: {command: [python]}\n    parameters: {type: object}\n")[1] == [
         "11:5: tools.orders.parameters: 'parameters' does not apply to an mcp tool: the server describes its own tools"
     ]
+
+
+def test_a_hosted_servers_approval_policy_is_compiled_per_agent(tmp_path: Path) -> None:
+    config, problems = _load(tmp_path, "    mcp: {server_url: 'https://x.example.com', require_approval: always, approve: [search]}\n")
+    assert problems == [] and config.tools["orders"].binding.approve == ("search",)
+    [desk] = compile_config(config).values()
+    assert desk.mcp_approvals == {"orders": ("search",)}
+    assert desk.session["tools"][0]["require_approval"] == "always"
+    config, _ = _load(tmp_path, "    mcp: {server_url: 'https://x.example.com'}\n")
+    assert next(iter(compile_config(config).values())).mcp_approvals == {"orders": "never"}
+    assert _load(tmp_path, "    mcp: {command: [python], approve: always}\n")[1] == [
+        "10:30: tools.orders.mcp.approve: 'approve' applies to a server_url binding only (the Realtime service's approval and listing)"
+    ]
