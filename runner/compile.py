@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 from jinja2 import TemplateError
@@ -17,6 +17,7 @@ from runner.config import interpolate_env, render_instructions, resolve_variable
 from runner.config.model import (
     Agent,
     Config,
+    LocalMcpBinding,
     McpBinding,
     SessionSettings,
     Tool,
@@ -48,6 +49,10 @@ class CompiledAgent:
     transfer_to: str | None = None  # a person's tel:/sip: URI this agent stands for on a phone call
     dtmf: Mapping[str, str] = dataclasses.field(default_factory=dict)  # keypad key -> handoff target
     transfers_calls: bool = False  # compiled for a channel that can transfer the call (SIP): a handoff to transfer_to does
+    # transfer tool name -> what the target sees of the conversation (keep, reset, summary); absent: keep
+    handoff_context: Mapping[str, str] = field(default_factory=dict)
+    # hosted MCP server label -> how approval requests are answered: "always", "never" or the tools approved
+    mcp_approvals: Mapping[str, Any] = field(default_factory=dict)
 
 
 class CompileError(ValueError):
@@ -144,7 +149,8 @@ def _compile_agent(
     policies = config.guardrails_for(agent) if guardrails_enabled else ()
     checks_user_input = any("user" in policy.checks for policy in policies)
     voice = config.voice_for(agent)
-    tools = [_tool_payload(config.tools[name], environ, env_missing) for name in agent.tools]
+    # a local MCP server's tools are listed when the host starts, and added then (runner/bindings/mcp.py)
+    tools = [_tool_payload(config.tools[name], environ, env_missing) for name in agent.tools if not isinstance(config.tools[name].binding, LocalMcpBinding)]
     tools += [_transfer_tool(config, edge.target, edge.description) for edge in agent.handoffs]
     session = {
         "type": "realtime",
@@ -166,13 +172,23 @@ def _compile_agent(
         session=session,
         handoff_session=handoff_session,
         transfers={transfer_tool_name(edge.target): edge.target for edge in agent.handoffs},
-        tool_names=frozenset(name for name in agent.tools if not isinstance(config.tools[name].binding, McpBinding)),
+        tool_names=frozenset(name for name in agent.tools if not isinstance(config.tools[name].binding, (McpBinding, LocalMcpBinding))),
         on_enter=agent.on_enter,
         guardrails=tuple(policy.name for policy in policies),
         voice=voice,
         greeting=_greeting(agent, session["instructions"]),
         transfer_to=agent.transfer_to,
         dtmf=dict(agent.dtmf),
+        mcp_approvals={
+            name: config.tools[name].binding.approve  # type: ignore[union-attr]
+            for name in agent.tools
+            if isinstance(config.tools[name].binding, McpBinding)
+        },
+        handoff_context={
+            transfer_tool_name(edge.target): policy
+            for edge in agent.handoffs
+            if (policy := edge.context or config.agents[edge.target].context) != "keep"
+        },
     )
 
 

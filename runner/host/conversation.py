@@ -132,6 +132,7 @@ class Conversation:
         self.channel = channel or "other"  # for the host's observers
         self.call_id = call_id
         self.outcome: Outcome | None = None  # once closed
+        self.analysis: asyncio.Task[Any] | None = None  # the post-call analysis, once closed (runner/analysis.py)
         self.end_reason = "session closed"  # the report's end_reason when the conversation did not end itself
         self.folder: Path = Path()
         self._session_dir = session_dir if session_dir is not None else self.state_dir / "sessions"
@@ -230,6 +231,14 @@ class Conversation:
             self._records.close()
             self.host._release()
             self._notify("closed")
+            self._analyse_after()
+
+    def _analyse_after(self) -> None:
+        """Post-call analysis, when configured, over the artifacts just closed; the call does not wait for it."""
+        if self.config.analysis is not None:
+            from ..analysis import after_call
+
+            self.analysis = self.host.run_after_call(after_call(self))
 
     def _notify(self, event: str, *details: Any) -> None:
         for observer in self.host.observers:
@@ -245,6 +254,7 @@ class Conversation:
 
         host, project, config = self.host, self.host.project, self.config
         compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start, channel="sip" if self._channel == "sip" else None)
+        compiled = host.tools.offer_mcp_tools(compiled)
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:

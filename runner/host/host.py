@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Protocol, Sequence
 
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT
 from .errors import CapacityError, SetupError
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 MAX_CONVERSATIONS = 100
 MAX_TOOL_CALLS = 8  # per conversation, running at once; as many more may wait
 RECORD_QUEUE = 1000  # records a conversation holds for a `records()` consumer that falls behind
+AFTER_CALL_GRACE = 120.0  # seconds a closing host waits for post-call work (analysis, webhooks) still running
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ class Host:
         self.open_count = 0
         self.observers: list[Observer] = list(observers)
         self.tools: Any = None  # runner.bindings.ToolExecutor while the host is open
+        self.after_calls: set[asyncio.Task[Any]] = set()  # post-call work of closed conversations, still running
+        self.after_call_grace = AFTER_CALL_GRACE
 
     async def __aenter__(self) -> Host:
         from ..bindings import BindingError, ToolExecutor
@@ -89,7 +92,11 @@ class Host:
         except BindingError as error:
             raise SetupError(str(error)) from None
         try:
+            await self.tools.start()
             await self.transport.start()
+        except BindingError as error:
+            await self.tools.aclose()
+            raise SetupError(str(error)) from None
         except BaseException:
             await self.tools.aclose()
             raise
@@ -97,6 +104,7 @@ class Host:
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
+            await self._finish_after_calls()
             await self.transport.aclose()
         finally:
             await self.tools.aclose()
@@ -147,6 +155,26 @@ class Host:
     def observe(self, observer: Observer) -> None:
         """Add an observer for the conversations opened from now on."""
         self.observers.append(observer)
+
+    def run_after_call(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run post-call work on its own task: the call has ended, the host waits for it when closing."""
+        import asyncio
+
+        task = asyncio.get_running_loop().create_task(work)
+        self.after_calls.add(task)
+        task.add_done_callback(self.after_calls.discard)
+        return task
+
+    async def _finish_after_calls(self) -> None:
+        """Give running post-call work `after_call_grace` seconds, then cancel it (it records that)."""
+        import asyncio
+
+        if not self.after_calls:
+            return
+        _, late = await asyncio.wait(set(self.after_calls), timeout=self.after_call_grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     def _claim(self) -> None:
         """Take a conversation slot, or refuse at once."""
