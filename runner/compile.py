@@ -7,6 +7,7 @@ agent is precomputed here, so `runner compile` shows exactly what a session will
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
@@ -22,6 +23,7 @@ from runner.config.model import (
     TurnDetection,
 )
 
+AudioFormatType = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
 TRANSFER_PREFIX = "transfer_to_"
 TRANSFER_REASON_DESCRIPTION = "Why the caller is being transferred, in a few words."
 
@@ -72,11 +74,14 @@ def compile_config(
     modality: Literal["audio", "text"] | None = None,
     guardrails_enabled: bool = True,
     environ: Mapping[str, str] | None = None,
+    audio_format: AudioFormatType | None = None,
 ) -> dict[str, CompiledAgent]:
     """Compile every agent, in file order.
 
     `values` are the template variables (defaults are used when None); `modality`
-    overrides the configured output modality; `environ`, when given, expands `${NAME}`
+    overrides the configured output modality; `audio_format` overrides every agent's
+    input and output format (a phone bridge carries one format, so handoffs keep it);
+    `environ`, when given, expands `${NAME}`
     in MCP server URLs and headers (otherwise they are shown unexpanded, as in
     `runner compile`).  Raises `CompileError` when variables or environment are missing
     or a template fails to render with these values.
@@ -87,7 +92,7 @@ def compile_config(
             raise CompileError(variable_errors)
     env_missing: set[str] = set()
     compiled = {
-        name: _compile_agent(config, agent, values, modality, guardrails_enabled, environ, env_missing)
+        name: _compile_agent(config, agent, values, modality, guardrails_enabled, environ, env_missing, audio_format)
         for name, agent in config.agents.items()
     }
     if env_missing:
@@ -103,8 +108,11 @@ def _compile_agent(
     guardrails_enabled: bool,
     environ: Mapping[str, str] | None,
     env_missing: set[str],
+    audio_format: AudioFormatType | None = None,
 ) -> CompiledAgent:
     settings = config.session_for(agent)
+    if audio_format is not None:
+        settings = dataclasses.replace(settings, input_format=audio_format, output_format=audio_format)
     policies = config.guardrails_for(agent) if guardrails_enabled else ()
     checks_user_input = any("user" in policy.checks for policy in policies)
     voice = config.voice_for(agent)

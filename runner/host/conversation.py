@@ -122,7 +122,8 @@ class Conversation:
 
     def __init__(self, host: Host, *, variables: dict[str, Any], state_dir: Path | None, session_dir: Path | None, text: bool,
                  start: str | None, call_id: str | None, on_record: Callable[[Record, float], None] | None,
-                 on_event: Callable[[str, dict[str, Any], float], None] | None, stop_setup: tuple[asyncio.Event, ...]) -> None:
+                 on_event: Callable[[str, dict[str, Any], float], None] | None, stop_setup: tuple[asyncio.Event, ...],
+                 audio_format: str | None = None) -> None:
         self.host = host
         self.config: Config = host.project.config
         self.id = secrets.token_hex(4)
@@ -133,7 +134,7 @@ class Conversation:
         self.end_reason = "session closed"  # the report's end_reason when the conversation did not end itself
         self.folder: Path = Path()
         self._session_dir = session_dir if session_dir is not None else self.state_dir / "sessions"
-        self._start, self._call_id, self._stop_setup = start, call_id, stop_setup
+        self._start, self._call_id, self._stop_setup, self._audio_format = start, call_id, stop_setup, audio_format
         self._on_record = on_record or (lambda record, t: None)
         self._on_event = on_event or (lambda direction, event, t: None)
         self._records = RecordQueue(host.record_queue)
@@ -227,7 +228,7 @@ class Conversation:
         from .errors import ConnectFailed
 
         host, project, config = self.host, self.host.project, self.config
-        compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start)
+        compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start, audio_format=self._audio_format)
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:

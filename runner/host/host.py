@@ -96,6 +96,7 @@ class Host:
         text: bool = False,
         start: str | None = None,
         call_id: str | None = None,
+        audio_format: str | None = None,
         on_record: Callable[[Record, float], None] | None = None,
         on_event: Callable[[str, dict[str, Any], float], None] | None = None,
         stop_setup: Sequence[asyncio.Event] = (),
@@ -105,7 +106,8 @@ class Host:
         `state_dir`: the folder its tools see as `ToolContext.state_dir` (default: the
         config's). `session_dir`: the parent of its artifacts folder (default:
         `<state_dir>/sessions`). `call_id`: join an existing SIP/WebRTC call instead of
-        starting one. `on_record(record, t)` / `on_event(direction, event, t)`: synchronous
+        starting one. `audio_format` (`audio/pcmu`: a Twilio stream) replaces every agent's
+        input and output format, so audio goes in and out unconverted. `on_record(record, t)` / `on_event(direction, event, t)`: synchronous
         hooks on the event loop, for consumers that must see everything (keep them quick).
         """
         from .conversation import Conversation
@@ -120,6 +122,7 @@ class Host:
             text=text,
             start=start,
             call_id=call_id,
+            audio_format=audio_format,
             on_record=on_record,
             on_event=on_event,
             stop_setup=tuple(stop_setup),

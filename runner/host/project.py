@@ -63,20 +63,26 @@ class Project:
         """The guardrail policies conversations apply (none when guardrails are off)."""
         return self.config.guardrails if self.guardrails_enabled else {}
 
-    def agents(self, *, text: bool, variables: Mapping[str, Any], start: str | None) -> tuple[dict[str, Any], dict[str, Any], str]:
-        """The compiled agents, resolved variables and start agent for one conversation (cached)."""
+    def agents(
+        self, *, text: bool, variables: Mapping[str, Any], start: str | None, audio_format: str | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """The compiled agents, resolved variables and start agent for one conversation (cached).
+
+        `audio_format` (`audio/pcmu` for Twilio) replaces every agent's input and output format.
+        """
         from ..compile import CompileError, compile_config
         from ..config import resolve_variables
 
         values, problems = resolve_variables(self.config, variables)
         if problems:
             raise SetupError("; ".join(problems))
-        key = json.dumps([text, values], sort_keys=True, default=str)
+        key = json.dumps([text, audio_format, values], sort_keys=True, default=str)
         cached = self._compiled.get(key)
         if cached is None:
             modality = "text" if text else None
             try:
-                compiled = compile_config(self.config, values=values, modality=modality, guardrails_enabled=self.guardrails_enabled, environ=self.environ)
+                compiled = compile_config(self.config, values=values, modality=modality, guardrails_enabled=self.guardrails_enabled, environ=self.environ,
+                                           audio_format=audio_format)
             except CompileError as error:
                 raise SetupError("; ".join(error.messages)) from None
             cached = self._compiled[key] = (compiled, values)
