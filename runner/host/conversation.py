@@ -171,8 +171,12 @@ class Conversation:
         self.driver.attach_audio(sink)
 
     def audio_played(self, item_id: str) -> None:
-        """The sink has played all of `item_id`'s audio: the reply counts as heard in full."""
-        if not self.driver.ended:
+        """The sink has played all of `item_id`'s audio: the reply counts as heard in full.
+
+        Still counted after the session ended and before it is closed: a goodbye plays out
+        after the end, and its transcript entry waits for this.
+        """
+        if self.outcome is None:
             self.driver.apply(self.core.playback_finished(item_id, self.driver.now()))
 
     def records(self) -> AsyncIterator[Record]:

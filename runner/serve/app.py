@@ -1,6 +1,7 @@
 """The ASGI app: each channel's routes over one `Server` (a `Host` and its `CallService`).
 
 - the browser (`browser.py`): `POST /calls`, `POST /calls/<id>/hangup`, `POST /token`;
+- Twilio Media Streams (`twilio.py`): `POST /twilio/voice`, `WS /twilio/media`;
 - `GET /healthz` → the number of active calls.
 """
 
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import browser
+from . import browser, twilio
 from .calls import CallService
 from .server import Server
 
@@ -36,7 +37,7 @@ def create_app(
 ) -> Starlette:
     """The app; the host (and with it the transport, a simulator say) lives as long as the app runs."""
     server = Server(project, transport, session_dir=session_dir, max_calls=max_calls, reconnect_delays=reconnect_delays)
-    app = Starlette(routes=[*browser.routes(server), *_health_routes(server)], lifespan=_lifespan(server))
+    app = Starlette(routes=[*browser.routes(server), *twilio.routes(server), *_health_routes(server)], lifespan=_lifespan(server))
     app.state.server = server
     return app
 
