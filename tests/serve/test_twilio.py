@@ -317,3 +317,27 @@ def test_a_conversation_that_ends_itself_lets_the_goodbye_play_then_hangs_up_thr
         assert transcript.rstrip().endswith("> session limit of 0.05 minutes reached\n\n**desk:** Thank you for calling. Goodbye!"), transcript
 
     run(body)
+
+
+def test_transfer_and_hangup_are_twilio_rest_calls_and_an_ended_call_is_no_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from runner.serve.twilio import TwilioRest, TwilioSettings
+    from tests.serve.fake_twilio import ACCOUNT_SID
+
+    async def body() -> FakeTwilioRest:
+        async with FakeTwilioRest().running() as rest:
+            twilio_rest = TwilioRest(TwilioSettings(auth_token=TOKEN, api_base_url=rest.base_url))
+            call = FakeTwilioCall("http://127.0.0.1:9", TOKEN)
+            rest.calls[call.call_sid] = call
+            await twilio_rest.transfer(ACCOUNT_SID, call.call_sid, "tel:+15550001111", "Putting you through to a person.")
+            await twilio_rest.transfer(ACCOUNT_SID, call.call_sid, "sip:desk@example.com")
+            await twilio_rest.hangup(ACCOUNT_SID, "CA" + "9" * 32)
+            return rest
+
+    with caplog.at_level("DEBUG", logger="runner.serve.twilio"):
+        rest = run(body)
+    assert [(sid, form) for sid, form, _ in rest.updates[:2]] == [
+        (rest.updates[0][0], {"Twiml": "<Response><Say>Putting you through to a person.</Say><Dial>+15550001111</Dial></Response>"}),
+        (rest.updates[0][0], {"Twiml": "<Response><Dial><Sip>sip:desk@example.com</Sip></Dial></Response>"}),
+    ]
+    assert rest.updates[2][:2] == ("CA" + "9" * 32, {"Status": "completed"})
+    assert f"call CA{'9' * 32} was already over" in caplog.text
