@@ -44,7 +44,10 @@ def serve(file: str, address: str, port: int, offline: bool, sim_rules: str, ses
     except OSError as error:
         fail(f"cannot listen on {address}:{port}: {os.strerror(error.errno) if error.errno else error}", EXIT_FAILED)
     bound = listener.getsockname()[1]
-    app = create_app(project, transport, session_dir=session_dir, max_calls=max_calls)
+    try:
+        app = create_app(project, transport, session_dir=session_dir, max_calls=max_calls)
+    except SetupError as error:  # a channel's settings (TWILIO_INPUT_FRAMES, ...) are wrong
+        fail(str(error), EXIT_USAGE)
     server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on"))
     upstream = "the offline simulator" if offline else "the OpenAI Realtime API"
     click.echo(f"runner: serving {file} on http://{address}:{bound} ({upstream}); POST an SDP offer to /calls", err=True)

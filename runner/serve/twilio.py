@@ -14,8 +14,9 @@ Twilio's `stop` (or the socket closing) ends the conversation; a conversation th
 itself (goodbye, time limit) lets its last words play, then hangs up through Twilio's
 REST API, which is also how a call is transferred. Settings come from the project's
 environment: `TWILIO_AUTH_TOKEN` (signatures and REST), `TWILIO_API_BASE_URL` (REST,
-for a local fake), and `TWILIO_SKIP_SIGNATURE=1` to accept unsigned requests when
-testing locally (logged on every call).
+for a local fake), `TWILIO_SKIP_SIGNATURE=1` to accept unsigned requests when testing
+locally (logged on every call), `TWILIO_INPUT_FRAMES` (default 1) caller frames per
+`input_audio_buffer.append`: 5 sends a fifth of the events for ≤80 ms later VAD.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from . import twilio_media
+from runner.host.errors import SetupError
+
 from .server import Server, error
 from .twilio_playback import MarkedPlayback
 
@@ -55,6 +58,7 @@ class TwilioSettings:
     auth_token: str = ""
     api_base_url: str | None = None  # None: Twilio's own
     skip_signature: bool = False
+    input_frames: int = 1  # caller frames (20 ms each) per input_audio_buffer.append
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> TwilioSettings:
@@ -62,6 +66,7 @@ class TwilioSettings:
             auth_token=environ.get("TWILIO_AUTH_TOKEN", ""),
             api_base_url=environ.get("TWILIO_API_BASE_URL") or None,
             skip_signature=environ.get("TWILIO_SKIP_SIGNATURE", "").strip().lower() in TRUTHY,
+            input_frames=_frames_setting(environ.get("TWILIO_INPUT_FRAMES", "1")),
         )
 
     def signature_problem(self, url: str, params: Mapping[str, Any], signature: str | None) -> str | None:
@@ -254,7 +259,8 @@ class TwilioStream:
             await self.websocket.close(1011, str(failure)[:120])
 
     async def _read(self, conversation: Conversation, sink: MarkedPlayback) -> str:
-        """Caller audio in, mark echoes to the sink; returns why the stream ended."""
+        """Caller audio in (`input_frames` at a time), mark echoes to the sink; returns why the stream ended."""
+        held, batch = bytearray(), self.rest.settings.input_frames * 160
         while True:
             received = await self.websocket.receive()
             if received["type"] == "websocket.disconnect":
@@ -266,7 +272,10 @@ class TwilioStream:
                 continue
             if isinstance(message, twilio_media.Media):
                 if message.track == "inbound" and not conversation.ended:
-                    await conversation.send_audio(message.payload)
+                    held += message.payload
+                    if len(held) >= batch:
+                        await conversation.send_audio(bytes(held))
+                        held.clear()
             elif isinstance(message, twilio_media.Mark):
                 sink.acknowledge(message.name)
                 if sink.pending_marks == 0:
@@ -294,11 +303,18 @@ class TwilioStream:
         while (text := await self._outbox.get()) is not None:
             try:
                 await self.websocket.send_text(text)
-            except (RuntimeError, OSError):  # the socket is gone: the reader ends the call
+            except (WebSocketDisconnect, RuntimeError, OSError):  # the socket is gone: the reader ends the call
                 return
 
 
 _QUOTE = {'"': "&quot;"}
+
+
+def _frames_setting(text: str) -> int:
+    """TWILIO_INPUT_FRAMES: 1 (every 20 ms frame as it comes) to 10 (200 ms per append: fewer events, later VAD)."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= 10:
+        raise SetupError(f"TWILIO_INPUT_FRAMES must be a whole number from 1 to 10 (20 ms frames per append), not {text!r}")
+    return int(text)
 
 
 async def _form(request: Request) -> ImmutableMultiDict[str, str]:

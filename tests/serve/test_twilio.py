@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from runner.audio.formats import PCMU
+from runner.host.errors import SetupError
 from runner.host.project import load_project
 from runner.host.transports import SimulatorTransport
 from runner.serve import create_app
@@ -217,6 +218,7 @@ def test_the_greeting_plays_in_20_ms_frames_with_marks_and_the_callers_question_
             assert {(tuple(sorted(message)), tuple(message["media"])) for message in media} == {(("event", "media", "streamSid"), ("payload",))}
             marks = [message for message in call.received if message["event"] == "mark"]
             assert len(marks) >= len(media) and all(message["mark"]["name"].startswith("g0-") for message in marks)
+            assert {len(base64.b64decode(event["audio"])) for event in phone.received("input_audio_buffer.append")} == {FRAME_BYTES}
             updates = phone.received("session.update")
             assert [(u["session"]["audio"]["input"]["format"], u["session"]["audio"]["output"]["format"]) for u in updates] == [(PCMU_FORMAT, PCMU_FORMAT)]
             assert updates[0]["session"]["instructions"] == "You answer calls from +15550001234."
@@ -265,7 +267,7 @@ def test_a_barge_in_clears_twilio_and_truncates_within_one_frame_of_what_the_cal
 
 def test_a_handoff_keeps_pcmu_and_the_caller_hears_the_new_agent(tmp_path: Path) -> None:
     async def body() -> None:
-        async with phone_line(tmp_path) as phone:
+        async with phone_line(tmp_path, environ={"TWILIO_INPUT_FRAMES": "5"}) as phone:
             wav = write_ulaw_wav(tmp_path / "caller.wav", b"\xff" * 8 * 3000 + speech("I have a question about billing."))
             phone.simulator.expect_user_audio("I have a question about billing")
             call = await phone.dial(wav=wav, speed=2.0)
@@ -277,6 +279,7 @@ def test_a_handoff_keeps_pcmu_and_the_caller_hears_the_new_agent(tmp_path: Path)
             await call.hang_up()
             await phone.wait_calls(0)
             first, handoff = phone.received("session.update")
+            assert {len(base64.b64decode(event["audio"])) for event in phone.received("input_audio_buffer.append")} == {5 * FRAME_BYTES}
         for update in (first, handoff):
             assert update["session"]["audio"]["input"]["format"] == update["session"]["audio"]["output"]["format"] == PCMU_FORMAT
         assert handoff["session"]["instructions"] == "You handle bills for +15550001234."
@@ -341,3 +344,10 @@ def test_transfer_and_hangup_are_twilio_rest_calls_and_an_ended_call_is_no_error
     ]
     assert rest.updates[2][:2] == ("CA" + "9" * 32, {"Status": "completed"})
     assert f"call CA{'9' * 32} was already over" in caplog.text
+
+
+def test_a_bad_input_frames_setting_is_refused_when_the_app_is_made(tmp_path: Path) -> None:
+    agents = write_phone_project(tmp_path / "project")
+    with pytest.raises(SetupError) as refused:
+        create_app(load_project(agents, environ={"TWILIO_INPUT_FRAMES": "0"}), SimulatorTransport(None))
+    assert str(refused.value) == "TWILIO_INPUT_FRAMES must be a whole number from 1 to 10 (20 ms frames per append), not '0'"
