@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -61,6 +63,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU time of the finished child processes (the callers, once waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def speech_frames(text: str) -> int:
     from runner.sim.speech import speech_ms
 
@@ -76,7 +84,7 @@ async def run_simulator() -> None:
         await asyncio.to_thread(sys.stdin.read)
 
 
-async def run_app(sim_port: int, folder: Path) -> None:
+async def run_app(sim_port: int, folder: Path, input_frames: str) -> None:
     import uvicorn
 
     from runner.host.project import load_project
@@ -84,7 +92,7 @@ async def run_app(sim_port: int, folder: Path) -> None:
     from runner.serve import create_app
 
     (folder / "agents.yaml").write_text(PROJECT)
-    project = load_project(folder / "agents.yaml", environ={"TWILIO_AUTH_TOKEN": TOKEN})
+    project = load_project(folder / "agents.yaml", environ={"TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_INPUT_FRAMES": input_frames})
     transport = OpenAITransport(api_key="sk-bench", base_url=f"http://127.0.0.1:{sim_port}/v1")
     app = create_app(project, transport, session_dir=folder / "sessions", max_calls=10_000)
     import socket
@@ -143,7 +151,8 @@ def completed(folder: Path, results: list[dict[str, Any]], seen: set[str]) -> tu
     """Calls whose caller heard greeting and answer in full and whose report says the caller hung up."""
     enough = speech_frames(GREETING) + speech_frames(ANSWER)
     problems = [result["error"] for result in results if result["error"]]
-    problems += [f"heard {result['heard']} of {enough} frames" for result in results if not result["error"] and result["heard"] < enough]
+    problems += [f"heard {result['heard'] // 50 * 50}+ of the {enough} frames of greeting and answer, {result['clears']} clears"
+                 for result in results if not result["error"] and result["heard"] < enough]
     reports = [folder for folder in (folder / "sessions").iterdir() if folder.name not in seen]
     seen.update(folder.name for folder in reports)
     ended = [reason for reason in (final_reason(report) for report in reports) if reason is not None]
@@ -172,13 +181,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each call")
     parser.add_argument("--client-processes", type=int, default=4, help="processes the fake callers are spread over")
     parser.add_argument("--spread", type=float, default=2.0, help="seconds over which the N calls start")
+    parser.add_argument("--keep", type=Path, help="keep the session folders in this folder (default: a temporary one, removed)")
+    parser.add_argument("--input-frames", type=int, default=1, help="TWILIO_INPUT_FRAMES of the app: caller frames per append")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-twilio-") as temporary:
-        folder = Path(temporary)
+        folder = options.keep or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
         sim = subprocess.Popen([sys.executable, __file__, "--sim"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert sim.stdout is not None and sim.stdin is not None
         sim_port = int(sim.stdout.readline())
-        app = subprocess.Popen([sys.executable, __file__, "--serve", str(sim_port), temporary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        app = subprocess.Popen([sys.executable, __file__, "--serve", str(sim_port), str(folder), str(options.input_frames)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert app.stdout is not None and app.stdin is not None
         base_url = f"http://127.0.0.1:{int(app.stdout.readline())}"
         rows, failed, seen = [], False, set()
@@ -186,21 +198,23 @@ def main() -> int:
             callers(base_url, 1, 6.0, 1, 0.0)  # warm-up: imports and first-use caches
             completed(folder, [], seen)
             for count in sorted({1, options.n}):
-                before = cpu_seconds(app.pid)
+                before, sim_before, callers_before = cpu_seconds(app.pid), cpu_seconds(sim.pid), children_cpu_seconds()
                 results = callers(base_url, count, options.seconds, min(options.client_processes, count), options.spread if count > 1 else 0.0)
                 used = cpu_seconds(app.pid) - before
+                others = (cpu_seconds(sim.pid) - sim_before, children_cpu_seconds() - callers_before)
                 done, problems = completed(folder, results, seen)
                 failed |= done != count
-                rows.append((count, done, used, used / (count * options.seconds / 60), problems[:3]))
+                rows.append((count, done, used, used / (count * options.seconds / 60), others, collections.Counter(problems).most_common(3)))
         finally:
             app.stdin.close()
             app.wait(timeout=120)
             sim.stdin.close()
             sim.wait(timeout=60)
-    print(f"Twilio Media Streams: {options.seconds:.0f} s calls at real-time pace through one app process (uvicorn), simulator in its own process")
-    print(f"{'calls':>6} {'completed':>10} {'app CPU s':>10} {'CPU s per call-minute':>22}")
-    for count, done, used, per_minute, problems in rows:
-        print(f"{count:>6} {done:>10} {used:>10.2f} {per_minute:>22.3f}" + (f"   {problems}" if problems else ""))
+    print(f"Twilio Media Streams: {options.seconds:.0f} s calls at real-time pace through one app process (uvicorn), simulator in its own process, "
+          f"TWILIO_INPUT_FRAMES={options.input_frames}, {os.cpu_count()} CPUs")
+    print(f"{'calls':>6} {'completed':>10} {'app CPU s':>10} {'app CPU s per call-minute':>26} {'simulator CPU s':>16} {'callers CPU s':>14}")
+    for count, done, used, per_minute, (sim_used, callers_used), problems in rows:
+        print(f"{count:>6} {done:>10} {used:>10.2f} {per_minute:>26.3f} {sim_used:>16.2f} {callers_used:>14.2f}" + (f"   {problems}" if problems else ""))
     return 1 if failed else 0
 
 
@@ -208,7 +222,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--sim"]:
         asyncio.run(run_simulator())
     elif sys.argv[1:2] == ["--serve"]:
-        asyncio.run(run_app(int(sys.argv[2]), Path(sys.argv[3])))
+        asyncio.run(run_app(int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]))
     elif sys.argv[1:2] == ["--callers"]:
         asyncio.run(run_callers(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])))
     else:

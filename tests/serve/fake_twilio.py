@@ -105,7 +105,7 @@ class FakeTwilioCall:
         form = {"CallSid": self.call_sid, "AccountSid": ACCOUNT_SID, "From": self.caller, "To": self.called, "Direction": "inbound", "CallStatus": "ringing"}
         url = f"{self.base_url}/twilio/voice" + (f"?{urllib.parse.urlencode(self.query)}" if self.query else "")
         signature = RequestValidator(self.auth_token).compute_signature(url, form)
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=30) as http:
             answer = await http.post(url, data=form, headers={"X-Twilio-Signature": signature})
         assert answer.status_code == 200, answer.text
         self.twiml = answer.text
