@@ -116,7 +116,8 @@ async def one_call(base_url: str, seconds: float, start_after: float) -> dict[st
     call = FakeTwilioCall(base_url, TOKEN)
     began = time.monotonic()
     try:
-        await call.dial()
+        if not await call.dial():
+            raise RuntimeError(f"the app did not connect the call: {call.twiml}")
         greeting = speech_frames(GREETING)
         await call.wait_for(lambda: len(call.heard) >= greeting, timeout=seconds)
         call.say(PCMU.encode(synthesize("Where is my order, please?", 8000)) + b"\xff" * 4800)

@@ -100,8 +100,8 @@ class FakeTwilioCall:
         self._send_lock = asyncio.Lock()
 
     # -- what a test does ----------------------------------------------------------
-    async def dial(self) -> None:
-        """The voice webhook, then the Media Stream it names, then connected and start."""
+    async def dial(self) -> bool:
+        """The voice webhook, then the Media Stream it names, then connected and start; False when the TwiML names none."""
         form = {"CallSid": self.call_sid, "AccountSid": ACCOUNT_SID, "From": self.caller, "To": self.called, "Direction": "inbound", "CallStatus": "ringing"}
         url = f"{self.base_url}/twilio/voice" + (f"?{urllib.parse.urlencode(self.query)}" if self.query else "")
         signature = RequestValidator(self.auth_token).compute_signature(url, form)
@@ -109,7 +109,10 @@ class FakeTwilioCall:
             answer = await http.post(url, data=form, headers={"X-Twilio-Signature": signature})
         assert answer.status_code == 200, answer.text
         self.twiml = answer.text
-        stream_url = re.search(r'<Stream url="([^"]+)"', self.twiml).group(1)  # type: ignore[union-attr]
+        stream = re.search(r'<Stream url="([^"]+)"', self.twiml)
+        if stream is None:  # <Reject>, say
+            return False
+        stream_url = stream.group(1)
         self.parameters = dict(re.findall(r'<Parameter name="([^"]*)" value="([^"]*)"/>', self.twiml))
         self._socket = await connect(stream_url.replace("wss://", "ws://", 1), additional_headers={"X-Twilio-Signature": sign_stream(self.auth_token, stream_url)})
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
@@ -118,6 +121,7 @@ class FakeTwilioCall:
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}, "customParameters": self.parameters}})
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._speak()), loop.create_task(self._listen()), loop.create_task(self._play())]
+        return True
 
     def say(self, ulaw: bytes) -> None:
         """The caller says this next (μ-law 8 kHz)."""
