@@ -36,7 +36,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from . import twilio_media
-from runner.host.errors import SetupError
+from runner.host.errors import CapacityError, SetupError
 
 from .server import Server, error
 from .twilio_playback import MarkedPlayback
@@ -137,8 +137,6 @@ def routes(server: Server) -> list[BaseRoute]:
         if server.running_host.open_count >= server.max_calls:
             return _twiml('<Reject reason="busy"/>')
         query = dict(request.query_params)
-        from runner.host.errors import SetupError
-
         try:
             server.project.agents(text=False, variables=query, start=None)
         except SetupError as bad:
@@ -224,8 +222,6 @@ class TwilioStream:
         return None
 
     async def _converse(self, start: twilio_media.Start) -> None:
-        from runner.host.errors import CapacityError, SetupError
-
         declared = self.server.project.config.variables
         variables = {name: value for name, value in start.custom_parameters.items() if name in declared}
         host = self.server.running_host

@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 FRAME_MS = 20
 FRAME_BYTES = 160
@@ -159,7 +160,10 @@ class FakeTwilioCall:
     async def _send(self, message: dict[str, Any]) -> None:
         assert self._socket is not None
         async with self._send_lock:
-            await self._socket.send(json.dumps(message))
+            try:
+                await self._socket.send(json.dumps(message))
+            except ConnectionClosed:  # the server ended the stream: what is left to say goes nowhere, as on a real line
+                pass
 
     async def _changed_now(self) -> None:
         async with self._changed:

@@ -369,3 +369,16 @@ def test_at_capacity_the_voice_webhook_rejects_the_call_as_busy(tmp_path: Path) 
         assert phone.report()["end_reason"] == "hung up by the caller"
 
     run(body)
+
+
+def test_stopping_the_server_ends_an_open_call_with_its_report_written(tmp_path: Path) -> None:
+    async def body() -> FakeTwilioCall:
+        async with phone_line(tmp_path) as phone:
+            call = await phone.dial(speed=2.0)
+            await call.wait_for(lambda: len(call.heard) > 10)
+        await asyncio.wait_for(call.closed.wait(), 10)
+        return call
+
+    run(body)
+    report = json.loads((next((tmp_path / "sessions").iterdir()) / "report.json").read_text())
+    assert report["end_reason"] == "the server shut down"
