@@ -12,7 +12,12 @@ and the whole answer and the app wrote its report with `hung up by the caller`. 
 CPU (user + system of its process, all threads, from /proc) over the N calls is divided
 by N × the call length in minutes, for one call alone and then for N at once.
 
-    .venv/bin/python bench/bench_twilio.py [--n 100] [--seconds 20] [--client-processes 4]
+Then `--barge-ins` calls, one at a time in this process (app and simulator as in
+tests/serve/test_twilio.py), where the caller talks over the story at a different point
+each time: the truncate's `audio_end_ms` against what the fake caller had played when
+the `clear` reached it (target: within one 20 ms frame).
+
+    .venv/bin/python bench/bench_twilio.py [--n 100] [--seconds 20] [--client-processes 4] [--barge-ins 5]
 """
 
 from __future__ import annotations
@@ -176,6 +181,28 @@ def final_reason(session: Path, timeout: float = 60.0) -> str | None:
     return None
 
 
+async def barge_in_error(folder: Path, story_ms: float) -> tuple[int, int]:
+    """One call cut `story_ms` into the story: (truncate audio_end_ms, ms the caller had heard of it)."""
+    from tests.serve.test_twilio import frames, phone_line, speech
+
+    async with phone_line(folder) as phone:
+        call = await phone.dial()
+        await call.wait_for(lambda: len(call.heard) >= 5)
+        greeting = frames(phone.audio_bytes(0)[1])
+        await call.wait_for(lambda: len(call.heard) == greeting)
+        phone.simulator.expect_user_audio("tell me a story")
+        call.say(speech("Please tell me a story."))
+        await call.wait_for(lambda: len(call.heard) >= greeting + int(story_ms / 20))
+        phone.simulator.expect_user_audio("stop")
+        call.say(speech("Wait, wait, that is enough."))
+        await call.wait_for(lambda: len(phone.received("conversation.item.truncate")) == 1)
+        [truncate] = phone.received("conversation.item.truncate")
+        heard = (call.clears[0].frames_heard - greeting) * 20
+        await call.hang_up()
+        await phone.wait_calls(0)
+    return truncate["audio_end_ms"], heard
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="concurrent calls (default 100)")
@@ -184,6 +211,7 @@ def main() -> int:
     parser.add_argument("--spread", type=float, default=2.0, help="seconds over which the N calls start")
     parser.add_argument("--keep", type=Path, help="keep the session folders in this folder (default: a temporary one, removed)")
     parser.add_argument("--input-frames", type=int, default=1, help="TWILIO_INPUT_FRAMES of the app: caller frames per append")
+    parser.add_argument("--barge-ins", type=int, default=5, help="barge-in calls for the truncation accuracy (0: none)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-twilio-") as temporary:
         folder = options.keep or Path(temporary)
@@ -216,6 +244,16 @@ def main() -> int:
     print(f"{'calls':>6} {'completed':>10} {'app CPU s':>10} {'app CPU s per call-minute':>26} {'simulator CPU s':>16} {'callers CPU s':>14}")
     for count, done, used, per_minute, (sim_used, callers_used), problems in rows:
         print(f"{count:>6} {done:>10} {used:>10.2f} {per_minute:>26.3f} {sim_used:>16.2f} {callers_used:>14.2f}" + (f"   {problems}" if problems else ""))
+    if options.barge_ins:
+        errors = []
+        with tempfile.TemporaryDirectory(prefix="bench-twilio-barge-in-") as temporary:
+            for index in range(options.barge_ins):
+                truncated, heard = asyncio.run(barge_in_error(Path(temporary) / str(index), 1000 + 730 * index))
+                errors.append(truncated - heard)
+                print(f"barge-in {index + 1}: truncated at {truncated} ms, the caller had heard {heard} ms ({truncated - heard:+d} ms)")
+        worst = max(abs(error) for error in errors)
+        print(f"truncation error: worst {worst} ms over {len(errors)} barge-ins (target: within one 20 ms frame)")
+        failed |= worst > 20
     return 1 if failed else 0
 
 
