@@ -41,11 +41,10 @@ class _SentMark:
 class MarkedPlayback:
     """The AudioOut of a Twilio call: play / end_item / stop, plus `acknowledge` for mark echoes."""
 
-    def __init__(self, stream_sid: str, send: Callable[[str], None], on_item_played: Callable[[str], None], *, mark_every: int = 1) -> None:
+    def __init__(self, stream_sid: str, send: Callable[[str], None], on_item_played: Callable[[str], None]) -> None:
         self.stream_sid = stream_sid
         self._send = send
         self._on_item_played = on_item_played
-        self._mark_every = max(1, mark_every)
         self.generation = 0
         self._sequence = 0
         self._items: dict[str, _ItemPlayback] = {}  # in playing order; an item leaves once heard in full or cut
@@ -59,7 +58,7 @@ class MarkedPlayback:
         return len(self._marks)
 
     def play(self, item_id: str, audio: bytes) -> None:
-        """Send `audio` (μ-law) in whole 20 ms frames, a mark after every `mark_every` of them."""
+        """Send `audio` (μ-law) in whole 20 ms frames, each followed by a mark (so what was heard is known to the frame)."""
         if item_id in self._cut:
             return
         item = self._items.setdefault(item_id, _ItemPlayback())
@@ -67,9 +66,8 @@ class MarkedPlayback:
         whole = len(buffered) - len(buffered) % FRAME_BYTES
         item.partial = buffered[whole:]
         for start in range(0, whole, FRAME_BYTES):
-            self._frame(item_id, item, buffered[start : start + FRAME_BYTES])
-            if (item.sent_ms // FRAME_MS) % self._mark_every == 0:
-                self._mark(item_id, item.sent_ms, last=False)
+            self._frame(item, buffered[start : start + FRAME_BYTES])
+            self._mark(item_id, item.sent_ms, last=False)
 
     def end_item(self, item_id: str) -> None:
         """The item's audio is complete: pad its last frame with silence and send its last mark."""
@@ -80,7 +78,7 @@ class MarkedPlayback:
             self._on_item_played(item_id)
             return
         if item.partial:
-            self._frame(item_id, item, item.partial.ljust(FRAME_BYTES, SILENCE))
+            self._frame(item, item.partial.ljust(FRAME_BYTES, SILENCE))
             item.partial = b""
         item.complete = True
         self._mark(item_id, item.sent_ms, last=True)
@@ -114,7 +112,7 @@ class MarkedPlayback:
             del self._items[sent.item_id]
             self._on_item_played(sent.item_id)
 
-    def _frame(self, item_id: str, item: _ItemPlayback, frame: bytes) -> None:
+    def _frame(self, item: _ItemPlayback, frame: bytes) -> None:
         self._send(twilio_media.media(self.stream_sid, frame))
         item.sent_ms += FRAME_MS
 
