@@ -13,7 +13,8 @@
 Twilio's `stop` (or the socket closing) ends the conversation; a conversation that ends
 itself (goodbye, time limit) lets its last words play, then hangs up through Twilio's
 REST API, which is also how a call is transferred. Settings come from the project's
-environment: `TWILIO_AUTH_TOKEN` (signatures and REST), `TWILIO_API_BASE_URL` (REST,
+environment: `TWILIO_AUTH_TOKEN` (signatures and REST), `TWILIO_PUBLIC_URL` (the origin
+Twilio calls, when a proxy in front rewrites Host), `TWILIO_API_BASE_URL` (REST,
 for a local fake), `TWILIO_SKIP_SIGNATURE=1` to accept unsigned requests when testing
 locally (logged on every call), `TWILIO_INPUT_FRAMES` (default 1) caller frames per
 `input_audio_buffer.append`: 5 sends a fifth of the events for ≤80 ms later VAD.
@@ -59,6 +60,7 @@ class TwilioSettings:
     api_base_url: str | None = None  # None: Twilio's own
     skip_signature: bool = False
     input_frames: int = 1  # caller frames (20 ms each) per input_audio_buffer.append
+    public_url: str | None = None  # https://host the world calls us by; None: the request's Host header
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> TwilioSettings:
@@ -67,6 +69,7 @@ class TwilioSettings:
             api_base_url=environ.get("TWILIO_API_BASE_URL") or None,
             skip_signature=environ.get("TWILIO_SKIP_SIGNATURE", "").strip().lower() in TRUTHY,
             input_frames=_frames_setting(environ.get("TWILIO_INPUT_FRAMES", "1")),
+            public_url=_public_url_setting(environ.get("TWILIO_PUBLIC_URL", "")),
         )
 
     def signature_problem(self, url: str, params: Mapping[str, Any], signature: str | None) -> str | None:
@@ -129,7 +132,7 @@ def routes(server: Server) -> list[BaseRoute]:
 
     async def voice(request: Request) -> Response:
         form = await _form(request)
-        url = _public_url(request, request.url.scheme)
+        url = _public_url(request, request.url.scheme, settings.public_url)
         problem = settings.signature_problem(url, form, request.headers.get("x-twilio-signature"))
         if problem is not None:
             logger.warning("refused %s: %s", url, problem)
@@ -142,12 +145,12 @@ def routes(server: Server) -> list[BaseRoute]:
         except SetupError as bad:
             return error(400, f"bad variables in the voice webhook's query: {bad}")
         parameters = {**{name: str(form.get(field, "")) for name, field in PHONE_PARAMETERS.items()}, **query}
-        stream_url = f"wss://{request.headers.get('host', request.url.netloc)}{MEDIA_PATH}"
+        stream_url = _public_url(request, "wss", settings.public_url, path=MEDIA_PATH)
         tags = "".join(f'<Parameter name="{escape(name, _QUOTE)}" value="{escape(value, _QUOTE)}"/>' for name, value in parameters.items())
         return _twiml(f'<Connect><Stream url="{escape(stream_url, _QUOTE)}">{tags}</Stream></Connect>')
 
     async def media(websocket: WebSocket) -> None:
-        url = _public_url(websocket, "wss")
+        url = _public_url(websocket, "wss", settings.public_url)
         problem = settings.signature_problem(url, {}, websocket.headers.get("x-twilio-signature"))
         if problem is not None:
             logger.warning("refused %s: %s", url, problem)
@@ -323,14 +326,31 @@ def _twiml(body: str) -> Response:
     return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>', media_type="text/xml")
 
 
-def _public_url(request: Request | WebSocket, scheme: str) -> str:
-    """The URL Twilio signed: the scheme it used (a proxy in front may end TLS), the Host, the path and query."""
-    forwarded = request.headers.get("x-forwarded-proto")
-    if forwarded and scheme in ("http", "https"):
-        scheme = forwarded.split(",")[0].strip()
-    host = request.headers.get("host", request.url.netloc)
+def _public_url(request: Request | WebSocket, scheme: str, public: str | None, *, path: str | None = None) -> str:
+    """The URL Twilio called (and signed): TWILIO_PUBLIC_URL's origin when set, else the Host header
+    with the scheme Twilio used (a proxy in front may end TLS); then the path and query."""
+    if public is not None:
+        origin = urllib.parse.urlsplit(public)
+        scheme, host = ("wss" if scheme == "wss" else origin.scheme), origin.netloc
+    else:
+        forwarded = request.headers.get("x-forwarded-proto")
+        if forwarded and scheme in ("http", "https"):
+            scheme = forwarded.split(",")[0].strip()
+        host = request.headers.get("host", request.url.netloc)
+    if path is not None:
+        return f"{scheme}://{host}{path}"
     query = f"?{request.url.query}" if request.url.query else ""
     return f"{scheme}://{host}{request.url.path}{query}"
+
+
+def _public_url_setting(text: str) -> str | None:
+    """TWILIO_PUBLIC_URL: an https origin such as https://phone.example.com, or unset."""
+    if not text.strip():
+        return None
+    parts = urllib.parse.urlsplit(text.strip())
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+        raise SetupError(f"TWILIO_PUBLIC_URL must be an origin such as https://phone.example.com (no path), not {text!r}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 async def _deny(websocket: WebSocket, status: int, message: str) -> None:

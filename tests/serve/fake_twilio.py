@@ -79,6 +79,7 @@ class FakeTwilioCall:
     speed: float = 1.0
     wav: Path | None = None  # the caller's audio from the start, before anything `say` adds
     query: dict[str, str] = field(default_factory=dict)
+    public_url: str | None = None  # the number's webhook origin as configured at Twilio (default: base_url)
     call_sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
     stream_sid: str = field(default_factory=lambda: "MZ" + secrets.token_hex(16))
     heard: list[tuple[float, bytes]] = field(default_factory=list)
@@ -104,10 +105,10 @@ class FakeTwilioCall:
     async def dial(self) -> bool:
         """The voice webhook, then the Media Stream it names, then connected and start; False when the TwiML names none."""
         form = {"CallSid": self.call_sid, "AccountSid": ACCOUNT_SID, "From": self.caller, "To": self.called, "Direction": "inbound", "CallStatus": "ringing"}
-        url = f"{self.base_url}/twilio/voice" + (f"?{urllib.parse.urlencode(self.query)}" if self.query else "")
-        signature = RequestValidator(self.auth_token).compute_signature(url, form)
+        path = "/twilio/voice" + (f"?{urllib.parse.urlencode(self.query)}" if self.query else "")
+        signature = RequestValidator(self.auth_token).compute_signature(f"{self.public_url or self.base_url}{path}", form)
         async with httpx.AsyncClient(timeout=30) as http:
-            answer = await http.post(url, data=form, headers={"X-Twilio-Signature": signature})
+            answer = await http.post(f"{self.base_url}{path}", data=form, headers={"X-Twilio-Signature": signature})
         assert answer.status_code == 200, answer.text
         self.twiml = answer.text
         stream = re.search(r'<Stream url="([^"]+)"', self.twiml)
@@ -115,7 +116,8 @@ class FakeTwilioCall:
             return False
         stream_url = stream.group(1)
         self.parameters = dict(re.findall(r'<Parameter name="([^"]*)" value="([^"]*)"/>', self.twiml))
-        self._socket = await connect(stream_url.replace("wss://", "ws://", 1), additional_headers={"X-Twilio-Signature": sign_stream(self.auth_token, stream_url)})
+        reach = self.base_url.replace("http://", "ws://", 1) + urllib.parse.urlsplit(stream_url).path  # where the stream's host resolves to
+        self._socket = await connect(reach, additional_headers={"X-Twilio-Signature": sign_stream(self.auth_token, stream_url)})
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await self._send({"event": "start", "sequenceNumber": self._next(), "streamSid": self.stream_sid, "start": {
             "accountSid": ACCOUNT_SID, "streamSid": self.stream_sid, "callSid": self.call_sid, "tracks": ["inbound"],

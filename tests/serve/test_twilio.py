@@ -382,3 +382,21 @@ def test_stopping_the_server_ends_an_open_call_with_its_report_written(tmp_path:
     run(body)
     report = json.loads((next((tmp_path / "sessions").iterdir()) / "report.json").read_text())
     assert report["end_reason"] == "the server shut down"
+
+
+def test_behind_a_proxy_twilio_public_url_names_the_stream_and_the_signed_urls(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with phone_line(tmp_path, environ={"TWILIO_PUBLIC_URL": "https://phone.example.com"}) as phone:
+            call = await phone.dial(public_url="https://phone.example.com", speed=2.0)
+            assert '<Stream url="wss://phone.example.com/twilio/media">' in call.twiml
+            await call.wait_for(lambda: len(call.heard) > 5)
+            await call.hang_up()
+            await phone.wait_calls(0)
+            unproxied = phone.call()
+            with pytest.raises(AssertionError, match="X-Twilio-Signature does not match https://phone.example.com/twilio/voice"):
+                await unproxied.dial()
+        with pytest.raises(SetupError) as refused:
+            create_app(load_project(write_phone_project(tmp_path / "other"), environ={"TWILIO_PUBLIC_URL": "phone.example.com/x"}), SimulatorTransport(None))
+        assert str(refused.value) == "TWILIO_PUBLIC_URL must be an origin such as https://phone.example.com (no path), not 'phone.example.com/x'"
+
+    run(body)
