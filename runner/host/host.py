@@ -107,8 +107,9 @@ class Host:
         config's). `session_dir`: the parent of its artifacts folder (default:
         `<state_dir>/sessions`). `call_id`: join an existing SIP/WebRTC call instead of
         starting one. `audio_format` (`audio/pcmu`: a Twilio stream) replaces every agent's
-        input and output format, so audio goes in and out unconverted. `on_record(record, t)` / `on_event(direction, event, t)`: synchronous
-        hooks on the event loop, for consumers that must see everything (keep them quick).
+        input and output format, so audio goes in and out unconverted.
+        `on_record(record, t)` / `on_event(direction, event, t)`: synchronous hooks on the
+        event loop, for consumers that must see everything (keep them quick).
         """
         from .conversation import Conversation
 

@@ -73,6 +73,8 @@ class Project:
         from ..compile import CompileError, compile_config
         from ..config import resolve_variables
 
+        if audio_format not in (None, "audio/pcm", "audio/pcmu", "audio/pcma"):
+            raise SetupError(f"unknown audio format {audio_format!r}; expected audio/pcm, audio/pcmu or audio/pcma")
         values, problems = resolve_variables(self.config, variables)
         if problems:
             raise SetupError("; ".join(problems))
