@@ -24,6 +24,7 @@ from runner.config.model import (
     TurnDetection,
 )
 
+AudioFormatType = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
 TRANSFER_PREFIX = "transfer_to_"
 TRANSFER_REASON_DESCRIPTION = "Why the caller is being transferred, in a few words."
 # Refused by the service on a SIP call (the carrier's line has its own levels and timing).
@@ -85,11 +86,14 @@ def compile_config(
     guardrails_enabled: bool = True,
     environ: Mapping[str, str] | None = None,
     channel: Channel | None = None,
+    audio_format: AudioFormatType | None = None,
 ) -> dict[str, CompiledAgent]:
     """Compile every agent, in file order.
 
     `values` are the template variables (defaults are used when None); `modality`
-    overrides the configured output modality; `environ`, when given, expands `${NAME}`
+    overrides the configured output modality; `audio_format` overrides every agent's
+    input and output format (a phone bridge carries one format, so handoffs keep it);
+    `environ`, when given, expands `${NAME}`
     in MCP server URLs and headers (otherwise they are shown unexpanded, as in
     `runner compile`).  `channel="sip"` compiles for a phone call through the Realtime
     SIP endpoint (`sip_profile`).  Raises `CompileError` when variables or environment
@@ -101,7 +105,7 @@ def compile_config(
             raise CompileError(variable_errors)
     env_missing: set[str] = set()
     compiled = {
-        name: _compile_agent(config, agent, values, modality, guardrails_enabled, environ, env_missing)
+        name: _compile_agent(config, agent, values, modality, guardrails_enabled, environ, env_missing, audio_format)
         for name, agent in config.agents.items()
     }
     if env_missing:
@@ -144,8 +148,11 @@ def _compile_agent(
     guardrails_enabled: bool,
     environ: Mapping[str, str] | None,
     env_missing: set[str],
+    audio_format: AudioFormatType | None = None,
 ) -> CompiledAgent:
     settings = config.session_for(agent)
+    if audio_format is not None:
+        settings = dataclasses.replace(settings, input_format=audio_format, output_format=audio_format)
     policies = config.guardrails_for(agent) if guardrails_enabled else ()
     checks_user_input = any("user" in policy.checks for policy in policies)
     voice = config.voice_for(agent)

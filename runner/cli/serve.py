@@ -82,7 +82,10 @@ def _serve(file: str, config: Any, settings: Any, *, offline: bool, sim_rules: s
         fail(f"cannot listen on {address}:{port}: {os.strerror(error.errno) if error.errno else error}", EXIT_FAILED)
     bound = listener.getsockname()[1]
     options = ServeOptions.of(settings)
-    app = create_app(project, transport, session_dir=session_dir, max_calls=settings["max_concurrent_sessions"], options=options)
+    try:
+        app = create_app(project, transport, session_dir=session_dir, max_calls=settings["max_concurrent_sessions"], options=options)
+    except SetupError as error:  # a channel's settings (TWILIO_INPUT_FRAMES, ...) are wrong
+        fail(str(error), EXIT_USAGE)
     server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=WEBSOCKET_CLOSE_SECONDS), app.state.server, options.drain_timeout)
     upstream = "the offline simulator" if offline else "the OpenAI Realtime API"
     click.echo(f"runner: serving {file} on http://{address}:{bound}/ ({upstream}); open it in a browser, or POST an SDP offer to /calls", err=True)

@@ -120,6 +120,7 @@ class Host:
         start: str | None = None,
         call_id: str | None = None,
         channel: str | None = None,
+        audio_format: str | None = None,
         on_record: Callable[[Record, float], None] | None = None,
         on_event: Callable[[str, dict[str, Any], float], None] | None = None,
         stop_setup: Sequence[asyncio.Event] = (),
@@ -131,6 +132,8 @@ class Host:
         `<state_dir>/sessions`). `call_id`: join an existing SIP/WebRTC call instead of
         starting one. `channel` ("browser", "sip", "twilio", ...) tags it for the host's
         observers; `channel="sip"` also compiles the agents for a phone call (compile_config).
+        `audio_format` (`audio/pcmu`: a Twilio stream) replaces every agent's
+        input and output format, so audio goes in and out unconverted.
         `on_record(record, t)` / `on_event(direction, event, t)`: synchronous hooks on the
         event loop, for consumers that must see everything (keep them quick).
         """
@@ -147,6 +150,7 @@ class Host:
             start=start,
             call_id=call_id,
             channel=channel,
+            audio_format=audio_format,
             on_record=on_record,
             on_event=on_event,
             stop_setup=tuple(stop_setup),
