@@ -50,6 +50,7 @@ class Rule:
     say: str | None
     calls: tuple[ToolCall, ...]
     transfer: str | None
+    where: str = ""  # file:line, for explanations
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +236,7 @@ class _Checker:
                 calls = [c for i, n in enumerate(fields["calls"].value) if (c := self.call(n, f"{path}.calls[{i}]"))]
         if len(self.problems) > before:
             return None
-        return Rule(when, agent, after_tool, say, tuple(calls), transfer)
+        return Rule(when, agent, after_tool, say, tuple(calls), transfer, f"{self.source}:{node.start_mark.line + 1}")
 
     def names(self, node: yaml.Node, path: str) -> frozenset[str] | None:
         if isinstance(node, yaml.SequenceNode):
