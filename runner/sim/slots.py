@@ -20,6 +20,7 @@ FREE_TEXT = ("reason", "description", "query", "subject", "details", "notes", "n
              "summary", "problem", "issue", "request", "search", "keywords", "text", "instructions")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 NAME_INTRO = re.compile(r"\b(?:my name is|my name's|i am|i'm|this is|it's|name is)\s+([A-Z][a-z]+(?: [A-Z][a-z]+)?)")
+STREET = re.compile(r"\b\d+[a-z]?,? (?:[A-Z][a-z]+ )+(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Way|Drive|Dr|Close|Place|Court|Square|Boulevard|Terrace|Crescent)\b")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
 DATE_WORDS = re.compile(rf"\b(?:({'|'.join(MONTHS)})\s+(\d{{1,2}})(?:st|nd|rd|th)?|(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({'|'.join(MONTHS)}))(?:,?\s+(\d{{4}}))?", re.IGNORECASE)
 ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -138,6 +139,8 @@ def _candidates(name: str, schema: Mapping[str, Any], text: str) -> Iterator[tup
         yield from _numbers(name, schema, text)
     elif kind == "string" and "phone" in name.lower():
         yield from ((re.sub(r"\D", "", match[0]), match.span()) for match in re.finditer(r"\+?\d[\d ()-]{6,}\d", text))
+    elif kind == "string" and "address" in name.lower():
+        yield from ((match[0], match.span()) for match in STREET.finditer(text))
     elif kind == "string" and name.lower() in ("name", "full_name", "customer_name", "first_name", "caller_name"):
         yield from ((match[1], match.span(1)) for match in NAME_INTRO.finditer(text))
 
@@ -253,6 +256,9 @@ def _numbers(name: str, schema: Mapping[str, Any], text: str) -> Iterator[tuple[
         found.append((match.start(), int(number) if number.is_integer() else number, match.span()))
     found = [hit for hit in found if not CLOCK_AFTER.match(text, hit[2][1])]
     own = f"{name} {schema.get('description', '')}"
+    for match in re.finditer(r"\b(?:a|an)\b(?! couple| pair)", lowered):  # "a large pizza" is one pizza, when pizzas are what is counted
+        if overlap(text[match.end() : match.end() + 20], [own]):
+            found.append((match.start(), 1, match.span()))
     ranked = sorted(found, key=lambda hit: (-overlap(text[hit[2][1] : hit[2][1] + 20], [own]), hit[0]))
     for _, value, span in ranked:
         if schema.get("type") == "integer" and not float(value).is_integer():
