@@ -71,6 +71,9 @@ class RuleSet:
     agents: dict[str, AgentMarker]
     rules: tuple[Rule, ...]
     greeting: str = DEFAULT_GREETING  # an agent that speaks first with no rule for its opening turn
+    # `user_transcript` given: every unexpected user audio turn is heard as exactly that (a script);
+    # not given: the simulator transcribes the audio (runner/sim/hearing.py) and falls back to it
+    scripted_hearing: bool = False
 
 
 def resolve_rules_path(name_or_path: str | Path) -> Path:
@@ -191,7 +194,8 @@ class _Checker:
                 rule = self.rule(node, f"rules[{index}]", agents)
                 if rule is not None:
                     rules.append(rule)
-        return RuleSet(self.source, texts["default"], texts["user_transcript"], texts["filler"], texts["after_transfer"], agents, tuple(rules), texts["greeting"])
+        return RuleSet(self.source, texts["default"], texts["user_transcript"], texts["filler"], texts["after_transfer"], agents, tuple(rules), texts["greeting"],
+                       scripted_hearing="user_transcript" in entries)
 
     def agents(self, node: yaml.Node) -> dict[str, AgentMarker]:
         markers: dict[str, AgentMarker] = {}

@@ -64,15 +64,16 @@ def test_server_vad_turn_on_spoken_wav_commits_transcribes_and_answers(kit, spok
             await client.append(SILENCE_1S + spoken_pcm + SILENCE_1S)
             events = await client.until("response.done")
             kinds = [event["type"] for event in events]
-            assert kinds[:7] == [
+            assert kinds[:8] == [
                 "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped", "input_audio_buffer.committed",
-                "conversation.item.added", "conversation.item.done", "conversation.item.input_audio_transcription.completed", "response.created",
+                "conversation.item.added", "conversation.item.done", "conversation.item.input_audio_transcription.delta",
+                "conversation.item.input_audio_transcription.completed", "response.created",
             ]
             started, stopped = events[0], events[1]
             assert started["item_id"] == stopped["item_id"] == events[2]["item_id"]
             assert 700 <= started["audio_start_ms"] <= 1000  # onset minus the 300 ms prefix padding
             assert stopped["audio_end_ms"] > started["audio_start_ms"] + 2000
-            assert events[5]["transcript"] == "Hi, I am Alex and my wifi keeps disconnecting"
+            assert events[5]["delta"] == events[6]["transcript"] == "Hi, I am Alex and my wifi keeps disconnecting"
             assert events[4]["item"]["content"] == [{"type": "input_audio", "transcript": "Hi, I am Alex and my wifi keeps disconnecting"}]
             kit.assert_valid(sim.sent[0])
 
