@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-
-from runner.audio.resample import resample
+import soxr
 
 from .slots import normalise_numbers
 
@@ -83,7 +82,8 @@ def transcribe(pcm16: bytes, rate: int, context: str) -> str:
     """What was said in `pcm16` (mono, at `rate`), digits as digits; "" when nothing was recognised."""
     samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float64)
     pause = bytes(RATE // 2 * 2)  # half a second of silence either side: the decoder ends words better with room
-    audio = pause + np.clip(resample(samples, rate, RATE), -32768, 32767).astype("<i2").tobytes() + pause
+    resampled = soxr.resample(samples, rate, RATE, quality="HQ") if rate != RATE else samples
+    audio = pause + np.clip(resampled, -32768, 32767).astype("<i2").tobytes() + pause
     recogniser = _recogniser(hashlib.sha256(context.encode()).hexdigest(), context)
     with recogniser.lock:
         decoder = recogniser.decoder
