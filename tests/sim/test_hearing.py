@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,19 @@ def test_a_rule_files_own_user_transcript_is_a_script_that_wins_over_hearing(kit
             assert events[-1]["transcript"] == "Hello there."
 
     kit.run(scenario)
+
+
+def test_hearing_works_with_no_network_and_an_empty_home(tmp_path: Path) -> None:
+    """The model comes from the wheel: nothing is fetched, nothing is read from a user cache."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare for a network namespace with no interface up")
+    wav = tmp_path / "said.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us+f2", "-s", "140", "-w", str(wav), "I want a refund"], check=True)
+    script = ("from runner.audio.wav import load_pcm\nfrom runner.sim.hearing import transcribe\n"
+              f"print(transcribe(load_pcm({str(wav)!r}, 24000), 24000, 'refund'))\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    done = subprocess.run(["unshare", "-n", sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={"PATH": os.environ["PATH"], "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")})
+    assert done.returncode == 0 and done.stdout.startswith("I want") and done.stdout.endswith("refund.\n"), (done.stdout, done.stderr)
+    assert list(home.iterdir()) == []
