@@ -184,7 +184,15 @@ def _document(tool: Mapping[str, Any], instructions: str) -> str:
         return " ".join([target, str(tool.get("description") or ""), *lines])
     parameters = (tool.get("parameters") or {}).get("properties") or {}
     described = [f"{key.replace('_', ' ')} {value.get('description', '')}" for key, value in parameters.items() if isinstance(value, Mapping)]
-    return " ".join([name.replace("_", " "), str(tool.get("description") or ""), *described])
+    return " ".join([name.replace("_", " "), str(tool.get("description") or ""), *described, *_sentences_naming(name, instructions)])
+
+
+def _sentences_naming(name: str, instructions: str) -> list[str]:
+    """Instruction sentences that name a tool (`search_knowledge_base`, or "the knowledge base"): when to use it."""
+    words = name.lower().split("_")
+    phrases = [name.lower()] + [" ".join(words[index : index + 2]) for index in range(len(words) - 1)]
+    sentences = re.split(r"(?<=[.!?])\s+|\n", instructions)
+    return [sentence for sentence in sentences if any(re.search(rf"\b{re.escape(phrase)}\b", sentence, re.IGNORECASE) for phrase in phrases)]
 
 
 def describe_output(output: Any) -> str:

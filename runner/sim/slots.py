@@ -96,13 +96,14 @@ def _is_free_text(name: str, schema: Mapping[str, Any]) -> bool:
 
 
 def _acceptable(schema: Mapping[str, Any], value: Any) -> bool:
+    """Whether a value known from elsewhere fits this parameter (same name is not same meaning)."""
+    if "enum" in schema and value not in schema["enum"]:
+        return False
     expected = schema.get("type")
     if expected == "string":
         return isinstance(value, str) and (not schema.get("pattern") or re.search(schema["pattern"], value) is not None)
     if expected in ("integer", "number"):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if "enum" in schema:
-        return value in schema["enum"]
     return expected is None or isinstance(value, (str, int, float, bool))
 
 

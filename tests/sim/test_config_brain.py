@@ -98,3 +98,12 @@ def test_greetings_questions_and_outputs_in_plain_words() -> None:
     assert ask_for("customer_id", {"type": "string"}) == "Could you tell me your customer id?"
     assert describe_output({"blocked": True, "cards": [{"id": "C-1", "last": "4821"}]}) == "Here is what I found: blocked yes, 1 cards: C-1, 4821."
     assert describe_output({"error": "No such invoice."}) == "Sorry, that did not work: No such invoice."
+
+
+def test_instruction_sentences_naming_a_tool_say_when_to_use_it_and_known_values_must_fit_the_enum() -> None:
+    tools = (tool("search_knowledge_base", "Full-text search.", {"query": {"type": "string"}, "category": {"type": "string", "enum": ["hardware", "software"]}}, ["query"]),
+             tool("lookup_user_profile", "A customer's profile and products.", {"customer_id": {"type": "string"}}, ["customer_id"]))
+    instructions = "You are support. Search the knowledge base before answering a technical question."
+    turn = Turn("I have a technical question", instructions, frozenset(t["name"] for t in tools), tool_specs=tools,
+                facts={"customer_id": "CUST-1", "category": "laptops"})
+    assert decide_explained(NO_RULES, turn).outputs == (Call("search_knowledge_base", json.dumps({"query": "I have a technical question"})),)

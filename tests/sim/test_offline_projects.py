@@ -47,13 +47,13 @@ class Walk:
                 if event.get("type") == "response.done" and (event["response"].get("metadata") or {}).get("simulator_decision")]
 
 
-def walk(project: str, turns: list[str], tmp_path: Path) -> Walk:
-    """Open the project offline with no rule file, let the agent speak first, then say each turn."""
+def walk(project: str | Path, turns: list[str], tmp_path: Path, *, rules: str | None = None) -> Walk:
+    """Open the project offline (with no rule file by default), let the agent speak first, then say each turn."""
     result = Walk()
 
     async def conversation() -> None:
-        loaded = runner.load_project(PROJECTS / project / "agents.yaml")
-        async with runner.Host(loaded, transport=runner.SimulatorTransport(None), max_conversations=1) as host:
+        loaded = runner.load_project(project if isinstance(project, Path) else PROJECTS / project / "agents.yaml")
+        async with runner.Host(loaded, transport=runner.SimulatorTransport(rules), max_conversations=1) as host:
             async with host.open(text=True, state_dir=tmp_path / "state", session_dir=tmp_path / "sessions",
                                  on_record=lambda record, t: result.records.append(record),
                                  on_event=lambda direction, event, t: result.events.append(event) if direction == "in" else None) as conv:
@@ -121,3 +121,14 @@ def test_each_decision_is_explained_in_the_event_log(tmp_path: Path) -> None:
     events = [json.loads(line) for folder in (tmp_path / "sessions").iterdir() for line in (folder / "events.jsonl").read_text().splitlines()]
     logged = [event for event in events if "handed off to card_security" in json.dumps(event)]
     assert logged, "the explanation is in events.jsonl"
+
+
+def test_the_example_routes_what_a_new_user_says_to_the_right_team(tmp_path: Path) -> None:
+    """The phrasings that went to sales, or re-ran lookup_products, before the config brain (issue 17)."""
+    example = Path(__file__).resolve().parents[2] / "agents.yaml"
+    done = walk(example, ["my phone is (555) 123-4567", "my laptop won't turn on, I need technical support"], tmp_path / "a", rules="techcorp")
+    assert done.handoffs == [("router", "support")]
+    assert done.tools[0] == ("authenticate_user", {"phone": "(555) 123-4567"})
+    done = walk(example, ["I'd like to buy a laptop", "please transfer me to technical support"], tmp_path / "b", rules="techcorp")
+    assert done.handoffs == [("router", "sales"), ("sales", "support")]
+    assert [name for name, _ in done.tools] == ["lookup_products", "search_knowledge_base"]
