@@ -93,7 +93,6 @@ class _Scored:
     spec: Mapping[str, Any]
     total: float
     filled: Filled | None  # None for a handoff
-    pending: str | None = None  # the parameter the user is answering
 
 
 def _score(ranked: Ranked, spec: Mapping[str, Any], conversation: Conversation, latest: str, pending: tuple[str, str] | None) -> _Scored:
@@ -122,7 +121,7 @@ def _score(ranked: Ranked, spec: Mapping[str, Any], conversation: Conversation, 
         if answering in filled.missing:
             filled.missing.remove(answering)
     filled.args = {key: filled.args[key] for key in (parameters.get("properties") or {}) if key in filled.args}
-    return _Scored(ranked, spec, ranked.score + PENDING_BONUS + EVIDENCE_WEIGHT * answer.evidence, filled, answering)
+    return _Scored(ranked, spec, ranked.score + PENDING_BONUS + EVIDENCE_WEIGHT * answer.evidence, filled)
 
 
 def _act(scored: list[_Scored], conversation: Conversation, latest: str) -> Decision:
