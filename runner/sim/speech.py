@@ -47,15 +47,15 @@ def synthesize(text: str, rate: int = SAMPLE_RATE) -> bytes:
         return buzz(text, rate)
     samples, source_rate = spoken
     length_ms = max(MIN_MS, len(samples) * 1000 // source_rate)  # whole milliseconds, the same at every rate
-    resampled = soxr.resample(samples, source_rate, rate, quality="HQ") if rate != source_rate else samples
+    resampled = soxr.resample(samples.astype(np.float64), source_rate, rate, quality="HQ") if rate != source_rate else samples
     fitted = np.zeros(length_ms * rate // 1000)
     fitted[: min(len(fitted), len(resampled))] = resampled[: len(fitted)]
     return np.clip(np.round(fitted), -32768, 32767).astype("<i2").tobytes()
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)  # a few seconds of speech each: tens of megabytes at most
 def _espeak(text: str) -> tuple[np.ndarray, int] | None:
-    """espeak-ng's samples (float) and rate for `text`; None when espeak-ng is not installed."""
+    """espeak-ng's samples and rate for `text`; None when espeak-ng is not installed."""
     global _said_once
     program = shutil.which("espeak-ng")
     if program is None:
@@ -66,8 +66,7 @@ def _espeak(text: str) -> tuple[np.ndarray, int] | None:
     wav = subprocess.run([program, "--stdout", "-v", VOICE], input=text.encode("utf-8"), capture_output=True, check=True, timeout=30).stdout
     rate = int.from_bytes(wav[24:28], "little")
     data = wav.index(b"data") + 8  # espeak streams: its header's sizes are placeholders, the samples run to the end
-    samples = np.frombuffer(wav[data : data + (len(wav) - data) // 2 * 2], dtype="<i2").astype(np.float64)
-    return samples, rate
+    return np.frombuffer(wav[data : data + (len(wav) - data) // 2 * 2], dtype="<i2").copy(), rate  # int16: a quarter of float64's memory
 
 
 def buzz_ms(text: str) -> int:
