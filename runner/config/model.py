@@ -196,6 +196,21 @@ class Agent:
     instructions_span: Span | None = None  # where the template's first line starts
 
 
+Target = Literal["realtime", "live"]
+LIVE_MODEL_PREFIX = "gpt-live-"  # a model named so runs on GPT-Live (/v1/live/sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """What only GPT-Live has (`live:`): its voice model, and the backend Responses model it delegates to."""
+
+    model: str = "gpt-live-1"  # used when the top-level model is a Realtime one
+    backend_model: str = "gpt-5.4-mini"
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+    instructions: str | None = None  # the voice model's own prompt; None: the runner's default
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path  # absolute path of the agents file
@@ -212,11 +227,18 @@ class Config:
     guardrails: Mapping[str, Guardrail]
     state_dir: Path  # absolute; tools get it as ToolContext.state_dir
     setup: PythonBinding | None = None  # called once before a session starts
+    target: Target = "realtime"  # `target:`, or live when the model is a gpt-live-* model
+    live: LiveSettings = field(default_factory=LiveSettings)
 
     @property
     def base_dir(self) -> Path:
         """Folder that python bindings and relative paths resolve against."""
         return self.path.parent
+
+    @property
+    def live_model(self) -> str:
+        """The GPT-Live model: the top-level one when it is a Live model, else `live.model`."""
+        return self.model if self.model.startswith(LIVE_MODEL_PREFIX) else self.live.model
 
     def session_for(self, agent: Agent) -> SessionSettings:
         return agent.session or self.session
