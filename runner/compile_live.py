@@ -41,6 +41,10 @@ class LiveAgent:
     tool_names: frozenset[str]  # local function tools the backend may call for it
     guardrails: tuple[str, ...]  # policy names that apply to it (global first)
     greeting: str | None  # what the opening commentary append asks for; None: it waits for the caller
+    # `session` of a session.start with this agent in force: the first socket's for the start
+    # agent, a reconnect's (a new GPT-Live session) for whoever is active then.
+    start_session: dict[str, Any]
+    handoff: tuple[dict[str, Any], ...]  # the session.update and instructions append of a handoff to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,33 +74,43 @@ def compile_live(
     agents = {}
     for name, compiled in realtime.items():
         agent = config.agents[name]
-        greeting = (agent.greeting or GREETING_REQUEST) if agent.speaks_first else None
+        delegation = _delegation(config, compiled.session)
+        persona = persona_note(agent)
         agents[name] = LiveAgent(
             name=name,
-            delegation=_delegation(config, compiled.session),
-            persona=persona_note(agent),
+            delegation=delegation,
+            persona=persona,
             transfers=compiled.transfers,
             tool_names=compiled.tool_names,
             guardrails=compiled.guardrails,
-            greeting=greeting,
+            greeting=(agent.greeting or GREETING_REQUEST) if agent.speaks_first else None,
+            start_session=_start_session(config, delegation, transport),
+            handoff=(
+                {"type": "session.update", "session": {"delegation": {"type": "responses", "responses": delegation}}},
+                {"type": "session.instructions.append", "content": persona, "delegation_id": None},
+            ),
         )
-    start = agents[config.start]
+    return LiveProgram(start=config.start, session=agents[config.start].start_session, agents=agents)
+
+
+def _start_session(config: Config, delegation: Mapping[str, Any], transport: Transport) -> dict[str, Any]:
+    """Everything fixed at startup (model, frontend prompt, voice, format) and this delegation."""
+    start = config.agents[config.start]
     audio: dict[str, Any] = {}
     if transport == "websocket":
-        audio["format"] = _audio_format(config.session_for(config.agents[config.start]).output_format)
-    audio["output"] = {"voice": config.voice_for(config.agents[config.start])}
-    responses = {"model": config.live.backend_model, **start.delegation}
+        audio["format"] = _audio_format(config.session_for(start).output_format)
+    audio["output"] = {"voice": config.voice_for(start)}
+    responses = {"model": config.live.backend_model, **copy.deepcopy(dict(delegation))}
     if config.live.reasoning_effort is not None:
         responses["reasoning"] = {"effort": config.live.reasoning_effort}
     if config.live.verbosity is not None:
         responses["text"] = {"verbosity": config.live.verbosity}
-    session = {
+    return {
         "model": config.live_model,
         "instructions": _frontend(config),
         "audio": audio,
         "delegation": {"type": "responses", "responses": responses},
     }
-    return LiveProgram(start=config.start, session=session, agents=agents)
 
 
 def session_start_event(program: LiveProgram) -> dict[str, Any]:
@@ -106,12 +120,12 @@ def session_start_event(program: LiveProgram) -> dict[str, Any]:
 
 def delegation_update_event(agent: LiveAgent) -> dict[str, Any]:
     """The `session.update` that makes `agent`'s instructions and tools the backend's."""
-    return {"type": "session.update", "session": {"delegation": {"type": "responses", "responses": copy.deepcopy(agent.delegation)}}}
+    return copy.deepcopy(agent.handoff[0])
 
 
 def persona_append_event(agent: LiveAgent) -> dict[str, Any]:
     """The append that tells the voice model it now speaks as `agent` (session-wide: delegation_id null)."""
-    return {"type": "session.instructions.append", "content": agent.persona, "delegation_id": None}
+    return copy.deepcopy(agent.handoff[1])
 
 
 def greeting_event(agent: LiveAgent) -> dict[str, Any] | None:
