@@ -13,14 +13,16 @@ appends a correction), and a reconnect is a new GPT-Live session seeded with the
 from __future__ import annotations
 
 import base64
+import collections
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, Mapping
 
 from runner.config.model import Guardrail, Limits
 from runner.core.actions import Action, CheckGuardrail, EndSession, Play, Send, StopPlayback
 from runner.core.live_tools import Delegations, LiveAgentSpec
+from runner.core.live_usage import LiveUsage
 from runner.core.records import (
-    AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, GuardrailTripped, UsageUpdated, UserMessage,
+    AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, GuardrailTripped, UserMessage,
 )
 from runner.core.transcript import Breadcrumb, Message, TranscriptEntry
 
@@ -37,29 +39,6 @@ IGNORED_EVENTS = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True)
-class LiveUsageUpdated(UsageUpdated):
-    """Usage so far on GPT-Live: session `seconds` (what is billed) and the backend's tokens."""
-
-    kind: ClassVar[str] = "usage"
-    seconds: float = 0.0
-
-
-@dataclass(slots=True)
-class LiveUsage:
-    """Cumulative session seconds, replaced by each report, and backend tokens, summed per response."""
-
-    model: str
-    seconds: float = 0.0
-    responses: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-
-    def record(self) -> LiveUsageUpdated:
-        return LiveUsageUpdated(self.model, self.responses, self.input_tokens, self.output_tokens, self.total_tokens, None, self.seconds)
-
-
 @dataclass(slots=True)
 class _Segment:
     """One speaker's message being transcribed; closes on a change of speaker or a gap."""
@@ -69,7 +48,7 @@ class _Segment:
     checked: int = 0  # characters already sent to streaming guardrail checks
 
 
-class LiveSession:
+class GptLiveSession:
     """One conversation on GPT-Live; the same driver-facing surface as `Session` where GPT-Live has it."""
 
     def __init__(
@@ -121,6 +100,16 @@ class LiveSession:
     @property
     def handoffs(self) -> list[Any]:
         return self._delegations.handoffs
+
+    @property
+    def handoff_counts(self) -> dict[str, int]:
+        """Successful handoffs per edge, keyed "source->target"."""
+        return dict(collections.Counter(f"{r.source}->{r.target}" for r in self.handoffs if r.success))
+
+    @property
+    def latencies(self) -> list[Any]:
+        """No per-turn latencies yet: GPT-Live has no response boundaries to time them against."""
+        return []
 
     @property
     def ended(self) -> bool:
@@ -183,6 +172,13 @@ class LiveSession:
             return []
         return self._delegations.tool_done(call_id, output, error=error, duration=duration, now=now)
 
+    def playback_stopped(self, item_id: str | None, played_ms: int, now: float) -> list[Action]:
+        """Nothing to truncate: GPT-Live's history is append-only (the fixture already cut the model off)."""
+        return []
+
+    def playback_finished(self, item_id: str, now: float) -> list[Action]:
+        return []
+
     def guardrail_result(
         self, check_id: int, *, tripped: bool, category: str | None = None, rationale: str | None = None, error: str | None = None, now: float
     ) -> list[Action]:
@@ -226,6 +222,10 @@ class LiveSession:
             return actions + [EndSession(reason)]
         self._ending = (reason, now + CLOSE_TIMEOUT)
         return actions + [self.send({"type": "session.close"})]
+
+    def close_session(self, reason: str, now: float) -> list[Action]:
+        """The driver is closing: GPT-Live confirms the close (and the final usage) with session.closed."""
+        return self.end(reason, now)
 
     def next_deadline(self) -> float | None:
         due = [self._segment.last + SEGMENT_GAP] if self._segment else []

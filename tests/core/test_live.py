@@ -18,7 +18,8 @@ from runner.core import (
     AssistantDelta, AssistantMessage, CheckGuardrail, ConnectionLost, ConnectionRestored, EndSession, GuardrailTripped, Handoff,
     RunTool, Send, ToolFinished, ToolStarted, UserMessage,
 )
-from runner.core.live import FIXTURE_AUDIO, SEGMENT_GAP, LiveSession, LiveUsageUpdated
+from runner.core.live import FIXTURE_AUDIO, SEGMENT_GAP, GptLiveSession
+from runner.core.live_usage import LiveUsageUpdated
 
 PROJECT = """\
 version: 1
@@ -64,10 +65,10 @@ def program(tmp_path: Path):
 
 
 class Checked:
-    """A LiveSession whose every sent event must be one GPT-Live accepts."""
+    """A GptLiveSession whose every sent event must be one GPT-Live accepts."""
 
     def __init__(self, program, config) -> None:
-        self.core = LiveSession(program.agents, program.start, guardrails=config.guardrails, limits=config.limits, session_id="t1")
+        self.core = GptLiveSession(program.agents, program.start, guardrails=config.guardrails, limits=config.limits, session_id="t1")
         self.sent: list[dict[str, Any]] = []
 
     def __getattr__(self, name: str) -> Any:
