@@ -24,7 +24,7 @@ from runner.core.live_usage import LiveUsage
 from runner.core.records import (
     AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, GuardrailTripped, UserMessage,
 )
-from runner.core.transcript import Breadcrumb, Message, TranscriptEntry
+from runner.core.transcript import Breadcrumb, Message, TranscriptEntry, TurnLatency
 
 SEGMENT_GAP = 0.8  # seconds without a transcript delta that end a speaker's message
 CLOSE_TIMEOUT = 5.0  # seconds to wait for session.closed after session.close
@@ -81,6 +81,7 @@ class GptLiveSession:
         self.usage = LiveUsage(model=str(self._agent.start_session.get("model", "")))
         self.transcript: list[TranscriptEntry] = []
         self.agents_visited = [start]
+        self._latencies: list[TurnLatency] = []
         self.unknown_events: dict[str, int] = {}
 
     # ---- read-only state -------------------------------------------------------------
@@ -107,9 +108,9 @@ class GptLiveSession:
         return dict(collections.Counter(f"{r.source}->{r.target}" for r in self.handoffs if r.success))
 
     @property
-    def latencies(self) -> list[Any]:
-        """No per-turn latencies yet: GPT-Live has no response boundaries to time them against."""
-        return []
+    def latencies(self) -> list[TurnLatency]:
+        """Per user turn: its end, the first delegation after it, the first reply text after it."""
+        return self._latencies
 
     @property
     def ended(self) -> bool:
@@ -150,6 +151,7 @@ class GptLiveSession:
         """A typed turn goes to the backend as a user message, then one request for its answer."""
         actions = self._close_segment(now)
         self._users += 1
+        self._latencies.append(TurnLatency(self._users, now))
         message = Message("user", self._agent.name, text, "done", now, now)
         self.note(message)
         actions.append(UserMessage(text, None))
@@ -294,6 +296,8 @@ class GptLiveSession:
     def _on_session_delegation_created(self, event: dict[str, Any], now: float) -> list[Action]:
         delegation = event.get("delegation") or {}
         self._delegations.created(delegation.get("id"))
+        if self._latencies and self._latencies[-1].response_created is None:
+            self._latencies[-1].response_created = now
         return []
 
     def _on_response_event(self, event: dict[str, Any], now: float) -> list[Action]:
@@ -321,6 +325,8 @@ class GptLiveSession:
         segment.message.text += delta
         segment.last = now
         actions.append(AssistantDelta(segment.message.agent, str(segment.message.item_id), delta))
+        if self._latencies and self._latencies[-1].first_output is None:
+            self._latencies[-1].first_output = now
         every = min((policy.check_every_chars for policy in self._policies("assistant")), default=0)
         if every and len(segment.message.text) - segment.checked >= every:
             segment.checked = len(segment.message.text)
@@ -346,7 +352,10 @@ class GptLiveSession:
         if correction is None:
             return []
         self._reply = True
-        return [self.send({"type": "session.instructions.append", "content": correction, "delegation_id": None})]
+        actions = [self.send({"type": "session.instructions.append", "content": correction, "delegation_id": None})]
+        if self._delegations.busy:
+            return actions  # the open calls' own response.create brings the corrected reply
+        return actions + [self.send({"type": "response.create"})]  # the backend answers again, under the correction
 
     def _on_session_usage_updated(self, event: dict[str, Any], now: float) -> list[Action]:
         self.usage.seconds = float((event.get("usage") or {}).get("seconds") or 0.0)  # cumulative: replace
@@ -393,6 +402,7 @@ class GptLiveSession:
         message.status, message.ended = "done", now
         if message.role == "user":
             self._users += 1
+            self._latencies.append(TurnLatency(self._users, now))
             self._reply = True
             return [UserMessage(message.text, message.item_id), *self._checks_for("user", message, final=True)]
         self._reply = False

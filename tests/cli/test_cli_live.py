@@ -56,3 +56,12 @@ def test_the_files_own_target_is_used_and_explained_by_validate(runner, tmp_path
     assert json.loads(compiled.stdout.splitlines()[0])["type"] == "session.start"
     realtime = runner("validate", "agents.yaml", "--target", "realtime", cwd=tmp_path)
     assert "the Realtime API cannot change the voice after the first audio" in realtime.stdout
+
+
+def test_runner_test_target_live_runs_the_example_scenarios_on_gpt_live(runner):
+    repo = Path(__file__).resolve().parents[2]
+    done = runner("test", "scenarios/router.yaml", "scenarios/guardrails.yaml", "--target", "live", "-k", "blocked", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "2 passed, 0 failed"
+    done = runner("test", "scenarios/router.yaml", "--target", "live", "-k", "verifies a caller", cwd=repo)
+    assert (done.returncode, done.stdout.splitlines()[-1]) == (0, "1 passed, 0 failed")

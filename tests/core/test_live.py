@@ -241,7 +241,7 @@ def test_an_output_guardrail_trip_plays_a_fixture_then_appends_a_correction(live
         "type": "session.instructions.append",
         "content": "Your last reply was cut off: it broke the 'no_darn' policy. Do not repeat it. Keep it polite. Continue from there.",
         "delegation_id": None,
-    }]
+    }, {"type": "response.create"}]
 
 
 def test_a_reconnect_is_a_new_session_seeded_with_the_text_history(live, program):
@@ -283,3 +283,11 @@ def test_end_without_session_closed_ends_after_the_timeout(live):
 def test_a_fatal_error_ends_the_session(live):
     actions = live.receive({"type": "error", "event_id": "e", "error": {"type": "invalid_request_error", "code": "invalid_api_key", "message": "bad key"}}, 1.0)
     assert actions[-1] == EndSession("error: invalid_api_key")
+
+
+def test_latency_is_timed_from_the_users_turn_to_the_delegation_and_the_first_reply_text(live):
+    live.user_text("Order 42?", 1.0)
+    live.receive({"type": "session.delegation.created", "event_id": "e", "delegation": {"id": "del_1", "target": "responses", "type": "delegation"}, "offset_ms": 1}, 1.25)
+    live.receive({"type": "session.output_transcript.delta", "event_id": "e", "delta": "It shipped.", "start_ms": 0, "end_ms": 500}, 1.75)
+    (turn,) = live.core.latencies
+    assert (turn.turn, turn.response_delay, turn.first_output_delay) == (1, 0.25, 0.75)
