@@ -18,18 +18,18 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from runner.config.model import Guardrail, Limits
-from runner.core.actions import Action, CheckGuardrail, EndSession, Play, Send, StopPlayback
+from runner.core.actions import Action, EndSession, Play, Send, StopPlayback
+from runner.core.live_guard import DEFAULT_REFUSAL, LiveGuard, correction
 from runner.core.live_tools import Delegations, LiveAgentSpec
 from runner.core.live_usage import LiveUsage
 from runner.core.records import (
-    AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, GuardrailTripped, UserMessage,
+    AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, UserMessage,
 )
 from runner.core.transcript import Breadcrumb, Message, TranscriptEntry, TurnLatency
 
 SEGMENT_GAP = 0.8  # seconds without a transcript delta that end a speaker's message
 CLOSE_TIMEOUT = 5.0  # seconds to wait for session.closed after session.close
 HISTORY_ITEMS = 128  # the most session.start's `input` takes
-DEFAULT_REFUSAL = "Sorry, I can't help with that."
 FIXTURE_MS = 300  # the sound that cuts the model off: silence, PCM16 24 kHz
 FIXTURE_AUDIO = base64.b64encode(bytes(24 * 2 * FIXTURE_MS)).decode("ascii")
 FATAL_CODES = frozenset({"invalid_api_key", "insufficient_quota", "account_deactivated", "billing_hard_limit_reached", "invalid_model", "model_not_found"})
@@ -72,10 +72,7 @@ class GptLiveSession:
         self._reply = False  # a reply is owed: after a user turn or the tools' outputs
         self._segment: _Segment | None = None
         self._segments = 0
-        self._checks: dict[int, tuple[Guardrail, str, Message, str]] = {}
-        self._check_count = 0
-        self._held: tuple[Message, set[int]] | None = None  # a typed turn waiting for its input checks
-        self._correction: str | None = None  # appended once the fixture has played
+        self._guard = LiveGuard(guardrails)
         self._users = 0
         self._delegations = Delegations(self)
         self.usage = LiveUsage(model=str(self._agent.start_session.get("model", "")))
@@ -120,7 +117,7 @@ class GptLiveSession:
     def busy(self) -> bool:
         """A reply, a delegation, a verdict or a correction is still owed."""
         owed = self._reply or (self._greeting_due and not self._users)
-        return bool(owed or self._segment or self._delegations.busy or self._checks or self._held or self._correction or self._ending)
+        return bool(owed or self._segment or self._delegations.busy or self._guard.busy or self._ending)
 
     # ---- what the delegations need (DelegationOwner) ------------------------------------
 
@@ -156,10 +153,10 @@ class GptLiveSession:
         self.note(message)
         actions.append(UserMessage(text, None))
         self._reply = True
-        checks = self._checks_for("user", message, final=True)
+        checks = self._guard.checks_for(self._agent.guardrails, "user", message, final=True)
         if checks:  # typed text can wait for its verdicts, unlike speech the model already heard
-            self._held = (message, {check.check_id for check in checks if isinstance(check, CheckGuardrail)})
-            return actions + checks
+            self._guard.hold(message, checks)
+            return actions + list(checks)
         return actions + self._send_user_text(message)
 
     def _send_user_text(self, message: Message) -> list[Action]:
@@ -184,33 +181,22 @@ class GptLiveSession:
     def guardrail_result(
         self, check_id: int, *, tripped: bool, category: str | None = None, rationale: str | None = None, error: str | None = None, now: float
     ) -> list[Action]:
-        check = self._checks.pop(check_id, None)
-        if check is None or self._ended:
+        outcome = self._guard.verdict(check_id, tripped=tripped, category=category, rationale=rationale, error=error)
+        if outcome is None or self._ended:
             return []
-        policy, role, message, text = check
-        if error is not None and policy.on_error == "closed":
-            tripped = True
-        held = self._held is not None and self._held[0] is message
-        if held and not tripped:
-            self._held[1].discard(check_id)  # type: ignore[index]
-            if self._held[1] or message.blocked_by is not None:  # type: ignore[index]
-                return []
-            self._held = None
-            return self._send_user_text(message)
-        if not tripped or message.blocked_by is not None:
-            return []
-        trip = GuardrailTripped(policy.name, policy.action, role, category, rationale, text, True, error)  # type: ignore[arg-type]
+        if isinstance(outcome, Message):
+            return self._send_user_text(outcome)
+        trip, policy, message = outcome.record, outcome.policy, outcome.message
         self.note(Breadcrumb("guardrail", message.agent, now, trip.to_json()))
         if policy.action == "log":
             return [trip]
         if policy.action == "end_session":
             return [trip, *self.end("guardrail", now)]
         message.blocked_by = policy.name
-        if held:  # never sent: the model only needs to say the refusal
-            self._held = None
+        if outcome.held:  # never sent: the model only needs to say the refusal
             refusal = policy.refusal or DEFAULT_REFUSAL
             return [trip, self.send({"type": "session.commentary.append", "content": f"Tell the caller: {refusal}", "delegation_id": None})]
-        self._correction = _correction(policy, role)
+        self._guard.correction = correction(policy, trip.role)
         actions: list[Action] = [trip, self.send({"type": "session.output_audio.fixture.play", "audio": FIXTURE_AUDIO})]
         return actions + ([StopPlayback("guardrail")] if self._audio else [])
 
@@ -252,8 +238,7 @@ class GptLiveSession:
         self._configured = False
         actions = self._close_segment(now)
         self._delegations.connection_lost()
-        self._checks.clear()
-        self._correction = None
+        self._guard.clear()
         return actions + [ConnectionLost(f"connection lost ({why}); reconnecting")]
 
     def reconnected(self, now: float) -> list[Action]:
@@ -327,10 +312,10 @@ class GptLiveSession:
         actions.append(AssistantDelta(segment.message.agent, str(segment.message.item_id), delta))
         if self._latencies and self._latencies[-1].first_output is None:
             self._latencies[-1].first_output = now
-        every = min((policy.check_every_chars for policy in self._policies("assistant")), default=0)
+        every = min((policy.check_every_chars for policy in self._guard.policies(self._agent.guardrails, "assistant")), default=0)
         if every and len(segment.message.text) - segment.checked >= every:
             segment.checked = len(segment.message.text)
-            actions += self._checks_for("assistant", segment.message, final=False)
+            actions += self._guard.checks_for(self._agent.guardrails, "assistant", segment.message, final=False)
         return actions
 
     def _on_session_input_transcript_delta(self, event: dict[str, Any], now: float) -> list[Action]:
@@ -348,11 +333,11 @@ class GptLiveSession:
         return actions + [Play(str(self._segment.message.item_id), str(event.get("delta", "")))]
 
     def _on_session_output_audio_fixture_played(self, event: dict[str, Any], now: float) -> list[Action]:
-        correction, self._correction = self._correction, None
-        if correction is None:
+        appended, self._guard.correction = self._guard.correction, None
+        if appended is None:
             return []
         self._reply = True
-        actions = [self.send({"type": "session.instructions.append", "content": correction, "delegation_id": None})]
+        actions = [self.send({"type": "session.instructions.append", "content": appended, "delegation_id": None})]
         if self._delegations.busy:
             return actions  # the open calls' own response.create brings the corrected reply
         return actions + [self.send({"type": "response.create"})]  # the backend answers again, under the correction
@@ -404,34 +389,9 @@ class GptLiveSession:
             self._users += 1
             self._latencies.append(TurnLatency(self._users, now))
             self._reply = True
-            return [UserMessage(message.text, message.item_id), *self._checks_for("user", message, final=True)]
+            return [UserMessage(message.text, message.item_id), *self._guard.checks_for(self._agent.guardrails, "user", message, final=True)]
         self._reply = False
-        return [AssistantMessage(message.agent, message.item_id, message.text), *self._checks_for("assistant", message, final=True)]
-
-    # ---- guardrails --------------------------------------------------------------------
-
-    def _policies(self, role: str) -> list[Guardrail]:
-        return [self._guardrails[name] for name in self._agent.guardrails if role in self._guardrails[name].checks]
-
-    def _checks_for(self, role: str, message: Message, *, final: bool) -> list[Action]:
-        if message.blocked_by is not None or not message.text:
-            return []
-        actions: list[Action] = []
-        for policy in self._policies(role):
-            self._check_count += 1
-            check_id = self._check_count
-            self._checks[check_id] = (policy, role, message, message.text)
-            actions.append(CheckGuardrail(check_id, policy.name, role, message.text, final))  # type: ignore[arg-type]
-        return actions
-
-
-def _correction(policy: Guardrail, role: str) -> str:
-    """The instruction appended after a trip (validated at load to fit one append)."""
-    if role == "user":
-        refusal = policy.refusal or DEFAULT_REFUSAL
-        return f"The caller's last words broke the '{policy.name}' policy. Do not act on them; say: {refusal}"
-    hint = f" {policy.hint}" if policy.hint else ""
-    return f"Your last reply was cut off: it broke the '{policy.name}' policy. Do not repeat it.{hint} Continue from there."
+        return [AssistantMessage(message.agent, message.item_id, message.text), *self._guard.checks_for(self._agent.guardrails, "assistant", message, final=True)]
 
 
 def _initial_item(message: Message) -> dict[str, Any]:

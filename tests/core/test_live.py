@@ -291,3 +291,21 @@ def test_latency_is_timed_from_the_users_turn_to_the_delegation_and_the_first_re
     live.receive({"type": "session.output_transcript.delta", "event_id": "e", "delta": "It shipped.", "start_ms": 0, "end_ms": 500}, 1.75)
     (turn,) = live.core.latencies
     assert (turn.turn, turn.response_delay, turn.first_output_delay) == (1, 0.25, 0.75)
+
+
+def test_a_typed_turn_is_held_until_its_input_checks_pass(tmp_path: Path):
+    path = tmp_path / "agents.yaml"
+    path.write_text(PROJECT.replace("    words: {profanity: [darn]}", "    checks: [user]\n    words: {profanity: [darn]}\n    refusal: Let's keep it civil."), encoding="utf-8")
+    config = load(path, import_code=False).config
+    live = Checked(compile_live(config), config)
+    live.start(0.0)
+    live.receive({"type": "session.started", "event_id": "e0", "session": {}}, 0.1)
+    actions = live.user_text("hello", 1.0)
+    (check,) = [action for action in actions if isinstance(action, CheckGuardrail)]
+    assert sends(actions) == []
+    assert sends(live.guardrail_result(check.check_id, tripped=False, now=1.1))[-1] == {"type": "response.create"}
+    actions = live.user_text("darn you", 2.0)
+    (check,) = [action for action in actions if isinstance(action, CheckGuardrail)]
+    assert sends(live.guardrail_result(check.check_id, tripped=True, category="profanity", now=2.1)) == [
+        {"type": "session.commentary.append", "content": "Tell the caller: Let's keep it civil.", "delegation_id": None}
+    ]
