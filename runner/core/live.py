@@ -23,7 +23,7 @@ from runner.core.live_guard import DEFAULT_REFUSAL, LiveGuard, correction
 from runner.core.live_tools import Delegations, LiveAgentSpec
 from runner.core.live_usage import LiveUsage
 from runner.core.records import (
-    AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, UserMessage,
+    AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, LatencyMeasured, UserMessage,
 )
 from runner.core.transcript import Breadcrumb, Message, TranscriptEntry, TurnLatency
 
@@ -312,6 +312,7 @@ class GptLiveSession:
         actions.append(AssistantDelta(segment.message.agent, str(segment.message.item_id), delta))
         if self._latencies and self._latencies[-1].first_output is None:
             self._latencies[-1].first_output = now
+            actions.append(LatencyMeasured(**self._latencies[-1].as_dict()))
         every = min((policy.check_every_chars for policy in self._guard.policies(self._agent.guardrails, "assistant")), default=0)
         if every and len(segment.message.text) - segment.checked >= every:
             segment.checked = len(segment.message.text)

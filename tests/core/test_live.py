@@ -15,7 +15,7 @@ import pytest
 from runner.compile_live import compile_live, live_client_event_problems
 from runner.config import load
 from runner.core import (
-    AssistantDelta, AssistantMessage, CheckGuardrail, ConnectionLost, ConnectionRestored, EndSession, GuardrailTripped, Handoff,
+    AssistantDelta, AssistantMessage, CheckGuardrail, ConnectionLost, ConnectionRestored, EndSession, GuardrailTripped, Handoff, LatencyMeasured,
     RunTool, Send, ToolFinished, ToolStarted, UserMessage,
 )
 from runner.core.live import FIXTURE_AUDIO, SEGMENT_GAP, GptLiveSession
@@ -288,7 +288,8 @@ def test_a_fatal_error_ends_the_session(live):
 def test_latency_is_timed_from_the_users_turn_to_the_delegation_and_the_first_reply_text(live):
     live.user_text("Order 42?", 1.0)
     live.receive({"type": "session.delegation.created", "event_id": "e", "delegation": {"id": "del_1", "target": "responses", "type": "delegation"}, "offset_ms": 1}, 1.25)
-    live.receive({"type": "session.output_transcript.delta", "event_id": "e", "delta": "It shipped.", "start_ms": 0, "end_ms": 500}, 1.75)
+    actions = live.receive({"type": "session.output_transcript.delta", "event_id": "e", "delta": "It shipped.", "start_ms": 0, "end_ms": 500}, 1.75)
+    assert actions[-1] == LatencyMeasured(1, 0.25, 0.75, 0.0, False)
     (turn,) = live.core.latencies
     assert (turn.turn, turn.response_delay, turn.first_output_delay) == (1, 0.25, 0.75)
 
