@@ -25,7 +25,7 @@ from runner.core.live_usage import LiveUsage
 from runner.core.records import (
     AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, LatencyMeasured, UserMessage,
 )
-from runner.core.transcript import Breadcrumb, Message, TranscriptEntry, TurnLatency
+from runner.core.transcript import Breadcrumb, Message, ToolCall, TranscriptEntry, TurnLatency
 
 SEGMENT_GAP = 0.8  # seconds without a transcript delta that end a speaker's message
 CLOSE_TIMEOUT = 5.0  # seconds to wait for session.closed after session.close
@@ -245,7 +245,7 @@ class GptLiveSession:
         """A new socket is a new GPT-Live session: the active agent in force, the text history as `input`."""
         self._restoring = True
         session = {**self._agent.start_session}
-        history = [_initial_item(entry) for entry in self.transcript if isinstance(entry, Message) and entry.text and entry.blocked_by is None]
+        history = [item for entry in self.transcript if (item := _initial_item(entry)) is not None]
         if history:
             session["input"] = history[-HISTORY_ITEMS:]
         return [self.send({"type": "session.start", "session": session})]
@@ -269,6 +269,8 @@ class GptLiveSession:
             actions.append(ConnectionRestored("reconnected: a new GPT-Live session, seeded with the conversation so far"))
             if self._agent.name != self._start:
                 actions.append(self.send(dict(self._agent.handoff[1])))
+            if self._reply:  # the caller's turn went unanswered on the old session: ask the backend again
+                actions.append(self.send({"type": "response.create"}))
         elif self._greeting_due and not self._users and self._agent.greeting is not None:
             self._greeting_due = False
             self._reply = True
@@ -395,7 +397,14 @@ class GptLiveSession:
         return [AssistantMessage(message.agent, message.item_id, message.text), *self._guard.checks_for(self._agent.guardrails, "assistant", message, final=True)]
 
 
-def _initial_item(message: Message) -> dict[str, Any]:
-    part_type = "input_text" if message.role == "user" else "output_text"
-    return {"type": "message", "role": message.role, "content": [{"type": part_type, "text": message.text}]}
+def _initial_item(entry: TranscriptEntry) -> dict[str, Any] | None:
+    """A transcript entry as startup history: messages as they were, a tool's result as developer text."""
+    if isinstance(entry, Message) and entry.text and entry.blocked_by is None:
+        part_type = "input_text" if entry.role == "user" else "output_text"
+        return {"type": "message", "role": entry.role, "content": [{"type": part_type, "text": entry.text}]}
+    if isinstance(entry, ToolCall) and entry.status != "running":
+        result = entry.output if entry.error is None else f"error: {entry.error}"
+        text = f"The {entry.name} tool was called with {entry.arguments} and returned {result}"
+        return {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": text}]}
+    return None
 

@@ -310,3 +310,17 @@ def test_a_typed_turn_is_held_until_its_input_checks_pass(tmp_path: Path):
     assert sends(live.guardrail_result(check.check_id, tripped=True, category="profanity", now=2.1)) == [
         {"type": "session.commentary.append", "content": "Tell the caller: Let's keep it civil.", "delegation_id": None}
     ]
+
+
+def test_a_turn_unanswered_at_the_drop_is_asked_for_again_on_the_new_session(live):
+    live.user_text("Where is order 42?", 1.0)
+    live.receive(call("call_1", "lookup_order", {"order_id": "42"}), 1.1)
+    live.receive(completed(), 1.2)
+    live.tool_done("call_1", "shipped", error=None, duration=0.1, now=1.3)
+    live.connection_lost("code 1006", 1.4)
+    (start,) = sends(live.reconnected(2.0))
+    assert start["session"]["input"][-1] == {
+        "type": "message", "role": "developer",
+        "content": [{"type": "input_text", "text": 'The lookup_order tool was called with {"order_id": "42"} and returned shipped'}],
+    }
+    assert sends(live.receive({"type": "session.started", "event_id": "e", "session": {}}, 2.2)) == [{"type": "response.create"}]

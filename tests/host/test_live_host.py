@@ -75,3 +75,35 @@ def test_runner_run_target_live_without_text_says_what_is_missing(tmp_path: Path
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )
     assert (done.returncode, done.stderr.splitlines()[-1]) == (2, "runner: GPT-Live runs as text only so far (--text): its voice path is not built yet")
+
+
+def test_a_dropped_socket_becomes_a_new_live_session_seeded_with_the_text_history(tmp_path: Path) -> None:
+    project = runner.load_project(_example(tmp_path), environ={}, target="live")
+
+    async def main() -> tuple[runner.Conversation, list[runner.Record]]:
+        records: list[runner.Record] = []
+        # The greeting takes 9 server events; the 14th is inside the first delegation, after its call.
+        async with runner.Host(project, transport=runner.SimulatorTransport("techcorp", drop_after_events=14)) as host:
+            async with host.open(state_dir=tmp_path / "state", text=True) as conv:
+                assert await conv.wait_idle(WAIT)
+                await conv.send_text("My phone is (555) 123-4567")
+                assert await conv.wait_idle(WAIT)
+            async for record in conv.records():
+                records.append(record)
+        return conv, records
+
+    conv, records = asyncio.run(main())
+    assert conv.outcome is not None and conv.outcome.reconnects == 1
+    notices = [record.data["message"] for record in records if record.kind == "notice"]
+    assert notices[-2:] == [
+        "connection lost (the connection dropped without a close frame); reconnecting",
+        "reconnected: a new GPT-Live session, seeded with the conversation so far",
+    ]
+    assert [record.data["text"] for record in records if record.kind == "assistant"][-1] == "Thanks, Alex, you're verified. How can I help you today?"
+    starts = [line["event"] for line in read_jsonl(conv.folder / "events.jsonl") if line.get("dir") == "out" and line["event"]["type"] == "session.start"]
+    assert len(starts) == 2 and "input" not in starts[0]["session"]
+    assert [(item["role"], item["content"][0]["text"][:20]) for item in starts[1]["session"]["input"]] == [
+        ("assistant", "Thanks for calling T"), ("user", "My phone is (555) 12"), ("developer", "The authenticate_use"),
+    ]
+    for event in starts:
+        assert live_client_event_problems(event) == []
