@@ -6,7 +6,6 @@ unknown in it, and every client event it refuses is refused the way the service 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
