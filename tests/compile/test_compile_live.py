@@ -161,3 +161,17 @@ def test_render_errors_are_the_realtime_compilers(make_config):
 )
 def test_the_live_check_refuses_what_the_service_would(event, problems):
     assert live_client_event_problems(event) == problems
+
+
+def test_an_mcp_tool_carries_over_as_a_hosted_backend_tool(make_config, lookup):
+    from runner.config.model import McpBinding, Tool
+
+    docs = Tool(name="docs", description="Documentation search.", parameters={}, binding=McpBinding(server_url="https://example.com/mcp", allowed_tools=("search",)))
+    config = _live(make_config(tools={"lookup_order": lookup(), "docs": docs}, front_tools=("docs",)))
+    program = compile_live(config)
+    assert program.session["delegation"]["responses"]["tools"][0] == {
+        "type": "mcp", "server_label": "docs", "server_url": "https://example.com/mcp", "server_description": "Documentation search.",
+        "allowed_tools": ["search"], "require_approval": "never",
+    }
+    assert program.agents["front"].tool_names == frozenset()
+    assert live_client_event_problems(session_start_event(program)) == []
