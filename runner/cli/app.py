@@ -23,6 +23,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_FOR_END_REASON = {"interrupted": 130, "terminated": 143}  # 128 + SIGINT, 128 + SIGTERM
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+TARGET_OPTION = click.option("--target", type=click.Choice(["realtime", "live"]), help="The voice API to target (default: the file's target).")
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -92,8 +93,8 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def load_file(file: str, *, import_code: bool = True) -> LoadResult:
-    """Load FILE, turning a path that is not a readable file into a usage error."""
+def load_file(file: str, *, import_code: bool = True, target: str | None = None) -> LoadResult:
+    """Load FILE (for `target`, when given, over the file's own), turning a path that is not a readable file into a usage error."""
     path = Path(file)
     if not path.exists():
         fail(f"{file}: no such file", EXIT_USAGE)
@@ -101,7 +102,7 @@ def load_file(file: str, *, import_code: bool = True) -> LoadResult:
         fail(f"{file}: is a folder, expected an agents file", EXIT_USAGE)
     from runner.config import load
 
-    return load(file, import_code=import_code)
+    return load(file, import_code=import_code, target=target)
 
 
 def problem_summary(file: str, errors: int, warnings: int) -> str:
@@ -119,9 +120,9 @@ def valid_summary(file: str, config: Config, warnings: int) -> str:
     return f"{file}: valid ({counts}){tail}"
 
 
-def config_or_exit(file: str) -> Config:
+def config_or_exit(file: str, target: str | None = None) -> Config:
     """The config of a valid FILE; otherwise its problems on stderr and exit 1. Warnings go to stderr too."""
-    result = load_file(file)
+    result = load_file(file, target=target)
     for problem in result.problems:
         click.echo(problem.format(), err=True)
     if result.config is None or not result.ok():

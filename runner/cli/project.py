@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .app import EXIT_FAILED, EXIT_USAGE, check_agent_name, config_or_exit, fail, load_file, machine_output, main, parse_vars, problem_summary, valid_summary
+from .app import EXIT_FAILED, EXIT_USAGE, TARGET_OPTION, check_agent_name, config_or_exit, fail, load_file, machine_output, main, parse_vars, problem_summary, valid_summary
 
 if TYPE_CHECKING:
     from runner.config import Problem
@@ -20,10 +20,14 @@ if TYPE_CHECKING:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--no-import", is_flag=True, help="Do not import the tools' Python code.")
-def validate(file: str, as_json: bool, strict: bool, no_import: bool) -> None:
-    """Check FILE and print every problem, one per line: file:line:col: path: message."""
+@TARGET_OPTION
+def validate(file: str, as_json: bool, strict: bool, no_import: bool, target: str | None) -> None:
+    """Check FILE and print every problem, one per line: file:line:col: path: message.
+
+    With --target live, also what of it cannot carry over to GPT-Live.
+    """
     stdout = click.get_current_context().with_resource(machine_output(as_json))
-    result = load_file(file, import_code=not no_import)
+    result = load_file(file, import_code=not no_import, target=target)
     problems = result.problems
     if strict:
         problems = [dataclasses.replace(problem, severity="error") for problem in problems]
@@ -94,18 +98,25 @@ def _schema_destination(target: str) -> Path:
 @click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="Set a template variable (repeatable).")
 @click.option("--text", is_flag=True, help="Compile for text output (as `runner run --text`).")
 @click.option("--jsonl", is_flag=True, help="One compact event per line instead of one JSON object.")
-def compile_command(file: str, agent_name: str | None, pairs: tuple[str, ...], text: bool, jsonl: bool) -> None:
+@TARGET_OPTION
+def compile_command(file: str, agent_name: str | None, pairs: tuple[str, ...], text: bool, jsonl: bool, target: str | None) -> None:
     """Print the session.update event sent for each agent: one JSON object keyed by agent, in file order.
 
     The start agent's event is the session's first (it sets the voice); the others are
     the events sent on a handoff to them, which keep the session's voice. With --jsonl,
     each event is one line (in the same order), ready to send as it is.
+
+    On GPT-Live (--target live) each agent has a list of events: the start agent's
+    session.start (and, when it speaks first, the commentary append that opens the
+    call); for the others, the session.update and instructions append of a handoff.
     """
     from runner.compile import CompileError, compile_config, session_update_event
     from runner.config import resolve_variables
 
     overrides = parse_vars(pairs)
-    config = config_or_exit(file)
+    config = config_or_exit(file, target)
+    if text and config.target == "live":
+        fail("--text does not apply to GPT-Live: it always speaks (runner run --text shows its transcript)", EXIT_USAGE)
     if agent_name is not None:
         check_agent_name(file, config, agent_name)
     values, variable_errors = resolve_variables(config, overrides)
@@ -114,21 +125,38 @@ def compile_command(file: str, agent_name: str | None, pairs: tuple[str, ...], t
             click.echo(f"runner: {message}", err=True)
         raise click.exceptions.Exit(EXIT_USAGE)
     try:
-        compiled = compile_config(config, values=values, modality="text" if text else None)
+        if config.target == "live":
+            events = _live_events(config, values)
+        else:
+            compiled = compile_config(config, values=values, modality="text" if text else None)
+            events = {name: session_update_event(agent, handoff=name != config.start) for name, agent in compiled.items()}
     except CompileError as error:
         for message in error.messages:
             click.echo(f"runner: {file}: {message}", err=True)
         raise click.exceptions.Exit(EXIT_FAILED) from None
-    events = {
-        name: session_update_event(agent, handoff=name != config.start)
-        for name, agent in compiled.items()
-        if agent_name is None or name == agent_name
-    }
+    if agent_name is not None:
+        events = {agent_name: events[agent_name]}
     if jsonl:
-        for event in events.values():
-            click.echo(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+        for value in events.values():
+            for event in value if isinstance(value, list) else [value]:
+                click.echo(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
     else:
         click.echo(json.dumps(events, indent=2, ensure_ascii=False))
+
+
+def _live_events(config: Config, values: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each agent's GPT-Live events, in file order: the session's opening ones, or a handoff's."""
+    from runner.compile_live import compile_live, greeting_event, handoff_events, session_start_event
+
+    program = compile_live(config, values=values)
+    events = {}
+    for name, agent in program.agents.items():
+        if name == program.start:
+            greeting = greeting_event(agent)
+            events[name] = [session_start_event(program)] + ([greeting] if greeting else [])
+        else:
+            events[name] = handoff_events(program, name)
+    return events
 
 
 @main.command()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .app import EXIT_FAILED, EXIT_FOR_END_REASON, EXIT_USAGE, check_agent_name, colour_wanted, config_or_exit, fail, main, parse_vars
+from .app import EXIT_FAILED, EXIT_FOR_END_REASON, EXIT_USAGE, TARGET_OPTION, check_agent_name, colour_wanted, config_or_exit, fail, main, parse_vars
 
 if TYPE_CHECKING:
     from runner.config.model import Config
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 @click.option("--output-wav", type=click.Path(dir_okay=False, path_type=Path), help="Write the agent's audio, as heard, to this WAV instead of the speaker.")
 @click.option("--fast", is_flag=True, help="With WAV files: as fast as possible instead of real time.")
 @click.option("--record", is_flag=True, help="Write recording.wav (you left, the agent right) in the session folder.")
+@TARGET_OPTION
 @click.option("--cushion-ms", type=click.IntRange(0, 1000), default=60, show_default=True, help="Audio buffered before playback starts.")
 def run(
     file: str,
@@ -59,6 +60,7 @@ def run(
     output_wav: Path | None,
     fast: bool,
     record: bool,
+    target: str | None,
     cushion_ms: int,
 ) -> None:
     """Talk to the agents in FILE (text with --text; --offline needs no API key).
@@ -68,7 +70,9 @@ def run(
     """
     import asyncio
 
-    config = config_or_exit(file)
+    config = config_or_exit(file, target)
+    if config.target == "live" and not text:
+        fail("GPT-Live runs as text only so far (--text): its voice path is not built yet", EXIT_USAGE)
     if start is not None:
         check_agent_name(file, config, start)
     if text and (ptt or half_duplex or no_echo_gate or input_device or output_device or input_wav or output_wav or record):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
-from .app import EXIT_FAILED, EXIT_USAGE, fail, machine_output, main, plural
+from .app import EXIT_FAILED, EXIT_USAGE, TARGET_OPTION, fail, machine_output, main, plural
 
 @main.command(name="test")
 @click.argument("paths", nargs=-1, required=True, metavar="PATHS...")
@@ -21,7 +22,10 @@ from .app import EXIT_FAILED, EXIT_USAGE, fail, machine_output, main, plural
 )
 @click.option("--junit-xml", "junit_xml", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML results here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
-def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str | None, jobs: int, junit_xml: Path | None, as_json: bool) -> None:
+@TARGET_OPTION
+def test_command(
+    paths: tuple[str, ...], live: bool, repeat: int, pattern: str | None, jobs: int, junit_xml: Path | None, as_json: bool, target: str | None
+) -> None:
     """Run the scenarios in PATHS (files or folders), offline on the simulator unless --live."""
     from runner.scenarios import load_scenarios, pass_rates, result_lines, run_scenarios, select, summary_line, to_json, write_junit
 
@@ -38,6 +42,8 @@ def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str |
     if live and not api_key:
         fail("--live needs OPENAI_API_KEY set; without it, run offline (drop --live)", EXIT_USAGE)
     configs = {path: result.config for path, result in loaded.configs.items() if result.config is not None}
+    if target is not None:
+        configs = _retargeted(configs, target)
     show = (lambda result: None) if as_json else (lambda result: click.echo("\n".join(result_lines(result, repeat))))
     results = run_scenarios(chosen, configs, repeat=repeat, live=live, api_key=api_key, jobs=jobs, on_result=show)
     junit_problem = None
@@ -58,3 +64,18 @@ def test_command(paths: tuple[str, ...], live: bool, repeat: int, pattern: str |
     if junit_problem is not None:
         fail(junit_problem, EXIT_FAILED)
     raise click.exceptions.Exit(0 if all(result.passed for result in results) else EXIT_FAILED)
+
+
+def _retargeted(configs: dict[Path, Any], target: str) -> dict[Path, Any]:
+    """Each agents file loaded again for `target`, so its own checks for that target apply."""
+    from runner.config import load
+
+    retargeted = {}
+    for path in configs:
+        result = load(path, target=target)
+        if result.config is None:
+            for problem in result.errors:
+                click.echo(problem.format(), err=True)
+            fail(f"{path} cannot run on --target {target}; nothing was run", EXIT_FAILED)
+        retargeted[path] = result.config
+    return retargeted

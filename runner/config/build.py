@@ -18,8 +18,10 @@ from .model import (
     Config,
     Handoff,
     HttpBinding,
+    LIVE_MODEL_PREFIX,
     Limits,
     LocalMcpBinding,
+    LiveSettings,
     McpBinding,
     PythonBinding,
     SessionSettings,
@@ -51,8 +53,9 @@ _ANY_TURN_KEY = _TURN_KEYS["server_vad"] | _TURN_KEYS["semantic_vad"]
 class Builder:
     """Builds a Config from values that passed (or partly passed) the schema."""
 
-    def __init__(self, data: dict[str, Any], reporter: Reporter, config_path: Path, broken: set[PathKey]) -> None:
+    def __init__(self, data: dict[str, Any], reporter: Reporter, config_path: Path, broken: set[PathKey], target: str | None = None) -> None:
         self.data = data
+        self.target = target  # `--target` on the command line: over the file's own
         self.reporter = reporter
         self.config_path = config_path
         self.broken = broken  # every prefix of a path that has a schema error
@@ -72,11 +75,12 @@ class Builder:
         top_session = self._top_session()
         state_dir = Path(self.value(("state_dir",), ".runner")).expanduser()
         setup = self.value(("setup",), None)
+        model = self.value(("model",), DEFAULT_MODEL)
         return Config(
             path=self.config_path,
             version=1,
             name=self.value(("name",), self.config_path.stem),
-            model=self.value(("model",), DEFAULT_MODEL),
+            model=model,
             start=self.value(("start",), ""),
             voice=self.value(("voice",), DEFAULT_VOICE),
             variables=self._variables(),
@@ -90,6 +94,8 @@ class Builder:
             sip_numbers=dict((self.value(("sip",), None) or {}).get("numbers", {})),
             server=build_server(self.data, self.reporter, self.ok),
             analysis=build_analysis(self.data, self.reporter, self.ok),
+            target=self.target or self.value(("target",), None) or ("live" if model.startswith(LIVE_MODEL_PREFIX) else "realtime"),
+            live=LiveSettings(**_known(self.value(("live",), {}), LiveSettings)),
         )
 
     def _mapping(self, key: str) -> dict[str, Any]:

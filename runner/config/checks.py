@@ -56,10 +56,12 @@ def check_graph(config: Config, reporter: Reporter) -> None:
     start = config.agents.get(config.start)
     if start is None:
         return
-    reached = _reachable(config, start)
+    reached = reachable_agents(config, start)
     for agent in config.agents.values():
         if agent.name not in reached:
             reporter.warning(("agents", agent.name), f"agent '{agent.name}' cannot be reached from the start agent '{start.name}'", "add a handoff to it", key=True)
+    if config.target == "live":
+        return  # runner/config/live.py says what happens to voices there
     first_voice = config.voice_for(start)
     for agent in config.agents.values():
         voice = config.voice_for(agent)
@@ -73,7 +75,8 @@ def check_graph(config: Config, reporter: Reporter) -> None:
             )
 
 
-def _reachable(config: Config, start: Agent) -> set[str]:
+def reachable_agents(config: Config, start: Agent) -> set[str]:
+    """The agents a conversation that begins with `start` can hand off to, `start` included."""
     reached = {start.name}
     queue = deque([start])
     while queue:
@@ -93,10 +96,10 @@ def check_formats(config: Config, reporter: Reporter) -> None:
     agent's formats: after such a handoff the replies would be played in the wrong format.
     """
     start = config.agents.get(config.start)
-    if start is None:
-        return
+    if start is None or config.target == "live":
+        return  # on GPT-Live the format is fixed for the session: runner/config/live.py
     kept = config.session_for(start)
-    reached = _reachable(config, start)
+    reached = reachable_agents(config, start)
     for agent in config.agents.values():
         if agent.name not in reached:
             continue

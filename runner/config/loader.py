@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from .analysis import check_webhook
 from .binding_checks import PythonChecker, check_http, check_local_mcp, check_mcp
 from .build import Builder
 from .checks import Names, check_formats, check_graph, check_parameters, check_references, check_usage
+from .live import check_target
 from .model import Config, HttpBinding, LocalMcpBinding, McpBinding, PythonBinding
 from .problems import Problem
 from .report import Reporter
@@ -47,11 +48,14 @@ class LoadResult:
         return not (self.errors or strict and self.warnings)
 
 
-def load(path: str | os.PathLike[str], *, import_code: bool = True, environ: Mapping[str, str] | None = None) -> LoadResult:
+def load(
+    path: str | os.PathLike[str], *, import_code: bool = True, environ: Mapping[str, str] | None = None, target: str | None = None
+) -> LoadResult:
     """Read and check an agents file; never raises for bad input.
 
     `import_code=False` skips importing the python bindings' modules (`--no-import`).
     `environ` is where `${ENV}` references are looked up (default: os.environ).
+    `target` ("realtime" or "live", `--target`) overrides the file's own target.
     """
     shown = os.fspath(path)
     reporter = Reporter(shown)
@@ -78,21 +82,24 @@ def load(path: str | os.PathLike[str], *, import_code: bool = True, environ: Map
         reporter.at(line, col, (), "the top level must be a mapping with keys such as version, start and agents")
         return LoadResult(None, reporter.sorted())
     broken = check_document(data, reporter)
-    config = Builder(data, reporter, Path(shown).resolve(), broken).build()
+    config = Builder(data, reporter, Path(shown).resolve(), broken, target).build()
     names = Names(data)
     complete = not any(path[:1] in (("agents",), ("tools",), ("guardrails",)) for path in broken)
-    _check(config, names, reporter, complete, import_code, os.environ if environ is None else environ)
+    _check(config, names, reporter, complete, import_code, os.environ if environ is None else environ, data)
     problems = reporter.sorted()
     failed = any(problem.severity == "error" for problem in problems)
     return LoadResult(None if failed else config, problems)
 
 
-def _check(config: Config, names: Names, reporter: Reporter, complete: bool, import_code: bool, environ: Mapping[str, str]) -> None:
+def _check(
+    config: Config, names: Names, reporter: Reporter, complete: bool, import_code: bool, environ: Mapping[str, str], data: dict[str, Any]
+) -> None:
     check_references(config, names, reporter)
     if complete:
         check_graph(config, reporter)
         check_formats(config, reporter)
         check_usage(config, names, reporter)
+        check_target(config, data, reporter)
     for agent in config.agents.values():
         check_instructions(agent, config.variables, reporter)
     python = PythonChecker(config.base_dir, reporter)

@@ -234,6 +234,21 @@ class Agent:
     context: ContextPolicy = "keep"  # what it sees of the conversation when handed it (an edge's own wins)
 
 
+Target = Literal["realtime", "live"]
+LIVE_MODEL_PREFIX = "gpt-live-"  # a model named so runs on GPT-Live (/v1/live/sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """What only GPT-Live has (`live:`): its voice model, and the backend Responses model it delegates to."""
+
+    model: str = "gpt-live-1"  # used when the top-level model is a Realtime one
+    backend_model: str = "gpt-5.4-mini"
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+    instructions: str | None = None  # the voice model's own prompt; None: the runner's default
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path  # absolute path of the agents file
@@ -253,11 +268,18 @@ class Config:
     sip_numbers: Mapping[str, str] = field(default_factory=dict)  # called number -> the agent that answers it (`sip.numbers`)
     server: ServerSettings = field(default_factory=ServerSettings)
     analysis: Analysis | None = None  # post-call analysis (runner/analysis.py); None: none
+    target: Target = "realtime"  # `target:`, or live when the model is a gpt-live-* model
+    live: LiveSettings = field(default_factory=LiveSettings)
 
     @property
     def base_dir(self) -> Path:
         """Folder that python bindings and relative paths resolve against."""
         return self.path.parent
+
+    @property
+    def live_model(self) -> str:
+        """The GPT-Live model: the top-level one when it is a Live model, else `live.model`."""
+        return self.model if self.model.startswith(LIVE_MODEL_PREFIX) else self.live.model
 
     def session_for(self, agent: Agent) -> SessionSettings:
         return agent.session or self.session

@@ -279,8 +279,13 @@ class Conversation:
             checker = GuardrailChecker(project.policies, client_factory=host.transport.rest_client, shared_client=True)
             self._stack.push_async_callback(checker.aclose)
 
-        core = Session(compiled, start, guardrails=project.policies, limits=config.limits, output=self._output(), session_id=self.id)
-        connection = host.transport.connection(model=config.model, call_id=self._call_id)
+        if config.target == "live":
+            from .live import open_live
+
+            core, connection = open_live(project, host.transport, values=values, start=start, text=self.text, session_id=self.id)
+        else:
+            core = Session(compiled, start, guardrails=project.policies, limits=config.limits, output=self._output(), session_id=self.id)
+            connection = host.transport.connection(model=config.model, call_id=self._call_id)
         def report_of(outcome: Outcome | None) -> dict[str, Any]:
             return build_report(core, config=config, config_hash=config_hash, started=started, outcome=outcome, session_id=self.id)
 

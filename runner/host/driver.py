@@ -267,7 +267,7 @@ class Driver:
             self.hooks.on_frame("in", event, text, now)
             self.hooks.on_event("in", event, now)
             kind = event.get("type")
-            if kind == "session.updated":
+            if kind in ("session.updated", "session.started"):  # session.started: GPT-Live's first answer
                 self._configured.set()
                 self._unconfirmed_since = None
                 self._outage_attempts = 0  # this socket works: the outage is over
@@ -340,8 +340,11 @@ class Driver:
         self._outgoing.clear()
 
     async def _timer(self) -> None:
-        """Sleep until the core's next deadline (or the setup timeout), not on a polling tick."""
-        while True:
+        """Sleep until the core's next deadline (or the setup timeout), not on a polling tick.
+
+        Stops once the session ended: Python 3.11's wait_for can swallow the cancel that
+        `finish` sends when the rearm event fires at the same moment."""
+        while not self._ended.is_set():
             self._rearm.clear()
             self._armed = self.session.next_deadline()
             opened = self._unconfirmed_since
@@ -436,12 +439,24 @@ class Driver:
         """Close the session after the pending reply (bounded), sending what is queued first."""
         if not self._ended.is_set():
             await self.wait_idle(timeout=FINISH_TIMEOUT)
+            await self._close_session(reason)
         await self._drain_outgoing()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.connection.close()
         return Outcome(reason=self._end_reason or reason, reconnects=self.reconnects, fatal_error=self.fatal_error)
+
+    async def _close_session(self, reason: str) -> None:
+        """A core whose protocol confirms a close (GPT-Live: session.close, then session.closed
+        with the final usage) sends it, and the answer is awaited, bounded."""
+        close = getattr(self.session, "close_session", None)
+        if close is None or not self._connected.is_set():
+            return
+        self.apply(close(reason, self.now()))
+        await self.flush()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._ended.wait(), FINISH_TIMEOUT)
 
     async def _drain_outgoing(self) -> None:
         """Send what is still queued before closing (bounded; nothing if the socket is gone)."""

@@ -29,11 +29,13 @@ class ProjectError(SetupError):
         super().__init__("\n".join(problem.format() for problem in problems))
 
 
-def load_project(path: str | os.PathLike[str], *, guardrails: bool = True, environ: Mapping[str, str] | None = None) -> Project:
-    """Load and check `path` (raises `ProjectError`) and import its tool modules."""
+def load_project(
+    path: str | os.PathLike[str], *, guardrails: bool = True, environ: Mapping[str, str] | None = None, target: str | None = None
+) -> Project:
+    """Load and check `path` (raises `ProjectError`) and import its tool modules; `target` overrides the file's."""
     from ..config import load
 
-    result = load(path, environ=environ)
+    result = load(path, environ=environ, target=target)
     if not result.ok():
         raise ProjectError(result.errors)
     assert result.config is not None  # no errors: the config was built

@@ -87,7 +87,7 @@ def build_report(core: Any, *, config: Config, config_hash: str, started: dateti
     return {
         "session_id": session_id,
         "config": {"path": str(config.path), "sha256": config_hash, "name": config.name},
-        "model": config.model,
+        "model": config.live_model if config.target == "live" else config.model,
         "started": started.isoformat(timespec="seconds"),
         "ended": datetime.now(timezone.utc).isoformat(timespec="seconds") if outcome is not None else None,
         "end_reason": outcome.reason if outcome is not None else "in progress",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import jinja2
 
@@ -154,6 +154,29 @@ def _conversation(turn: Turn) -> config_brain.Conversation:
         context_texts=turn.context_texts, outputs=turn.outputs, facts=turn.facts, last_assistant=turn.last_assistant,
         calls_since_user=turn.calls_since_user,
     )
+
+
+def fill_history(turn: Turn, items: list[dict[str, Any]], user_text: Callable[[dict[str, Any]], str]) -> None:
+    """What the config brain reads of the conversation: the user's turns, the tools' outputs, the agent's last words."""
+    names = {item["call_id"]: item["name"] for item in items if item["type"] == "function_call"}
+    user_texts: list[str] = []
+    context: list[str] = []
+    outputs: list[Any] = []
+    calls: list[tuple[str, str]] = []
+    for item in items:
+        if item["type"] == "message" and item["role"] == "user":
+            text = user_text(item)
+            user_texts.append(text)
+            context.append(text)
+            calls = []
+        elif item["type"] == "message" and item["role"] == "assistant":
+            turn.last_assistant = " ".join(part.get("text") or part.get("transcript") or "" for part in item.get("content") or [])
+        elif item["type"] == "function_call":
+            calls.append((item["name"], item["arguments"]))
+        elif item["type"] == "function_call_output" and not names.get(item["call_id"], "").startswith(TRANSFER_PREFIX):
+            outputs.append(parse_output(item["output"]))
+            context = []
+    turn.user_texts, turn.context_texts, turn.outputs, turn.calls_since_user = tuple(user_texts), tuple(context), tuple(outputs), tuple(calls)
 
 
 def _is_successful_transfer(tool: str, output: Any) -> bool:

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from . import session_config
 from .client_events import refusal
-from .brain import TRANSFER_PREFIX, Call, Turn, decide_explained, parse_output, remember, tool_result_since_user
+from .brain import TRANSFER_PREFIX, Call, Turn, decide_explained, fill_history, parse_output, remember, tool_result_since_user
 from .responses import SimResponse
 from .input_audio import InputAudioMixin
 from .vad import EnergyVad
@@ -310,30 +310,8 @@ class SimConnection(InputAudioMixin):
         if users:
             turn.user_text = self._user_text(users[-1])
         turn.opening = not users and not any(item["type"] == "function_call_output" for item in self.items)
-        self._history(turn, latest)
+        fill_history(turn, latest, self._user_text)
         return turn
-
-    def _history(self, turn: Turn, items: list[dict[str, Any]]) -> None:
-        """What the config brain reads: the user's turns, the tools' outputs, the agent's last words."""
-        names = {item["call_id"]: item["name"] for item in items if item["type"] == "function_call"}
-        user_texts: list[str] = []
-        context: list[str] = []
-        outputs: list[Any] = []
-        calls: list[tuple[str, str]] = []
-        for item in items:
-            if item["type"] == "message" and item["role"] == "user":
-                text = self._user_text(item)
-                user_texts.append(text)
-                context.append(text)
-                calls = []
-            elif item["type"] == "message" and item["role"] == "assistant":
-                turn.last_assistant = " ".join(part.get("text") or part.get("transcript") or "" for part in item.get("content") or [])
-            elif item["type"] == "function_call":
-                calls.append((item["name"], item["arguments"]))
-            elif item["type"] == "function_call_output" and not names.get(item["call_id"], "").startswith(TRANSFER_PREFIX):
-                outputs.append(parse_output(item["output"]))
-                context = []
-        turn.user_texts, turn.context_texts, turn.outputs, turn.calls_since_user = tuple(user_texts), tuple(context), tuple(outputs), tuple(calls)
 
     def _user_text(self, item: dict[str, Any]) -> str:
         if item["id"] in self.heard:

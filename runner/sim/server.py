@@ -28,6 +28,7 @@ from .session_config import DEFAULT_MODEL
 
 BETA_MESSAGE = "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
 BETA_CLOSE_CODE = 4000
+LIVE_PATH = "/v1/live/sessions"  # GPT-Live: runner/sim/live.py
 
 
 class Simulator:
@@ -146,8 +147,11 @@ class Simulator:
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse what the service refuses before the upgrade: wrong path, no API key."""
-        if urlsplit(request.path).path.rstrip("/") != "/v1/realtime":
+        path = urlsplit(request.path).path.rstrip("/")
+        if path not in ("/v1/realtime", LIVE_PATH):
             return _http_error(http.HTTPStatus.NOT_FOUND, f"Invalid URL (GET {urlsplit(request.path).path})", "invalid_request_error")
+        if path == LIVE_PATH and urlsplit(request.path).query:
+            return _http_error(http.HTTPStatus.BAD_REQUEST, "GPT-Live takes no query parameters: the model goes in session.start.", "invalid_request_error")
         authorization = request.headers.get("Authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[7:].strip():
             return _http_error(http.HTTPStatus.UNAUTHORIZED, "You didn't provide an API key.", "invalid_request_error")
@@ -158,6 +162,13 @@ class Simulator:
 
     async def _handle(self, ws: ServerConnection) -> None:
         first = not self.connections
+        if urlsplit(ws.request.path).path.rstrip("/") == LIVE_PATH:
+            from .live import LiveSimConnection
+
+            live = LiveSimConnection(self, ws, drop_after_events=self.drop_after_events if first else None)
+            self.connections.append(live)  # type: ignore[arg-type]
+            await live.serve()
+            return
         query = parse_qs(urlsplit(ws.request.path).query)
         if "call_id" in query:  # a sideband socket: the call's own session, not a new one
             call = self.calls.get(query["call_id"][0])
