@@ -147,6 +147,11 @@ class ToolExecutor:
             error = f"unserialisable output: {exc}"
         return ToolResult(cap(output, self._limits.tool_output_max_chars), error, time.perf_counter() - started)
 
+    @property
+    def abandoned_calls(self) -> int:
+        """Sync calls that ran past their timeout and are still running on their threads."""
+        return self._threads.abandoned
+
     async def aclose(self) -> None:
         """Close the HTTP client and MCP servers; sync calls still running finish on their own daemon threads."""
         if self._http is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,6 +12,7 @@ import pytest
 from runner.bindings import BindingError, ToolContext, ToolExecutor, ToolResult
 from runner.bindings.loader import load_callable
 from runner.config.model import Config, Limits, McpBinding, PythonBinding, Tool
+from tests.waits import wait_until
 
 TWO_INTEGERS = {
     "type": "object",
@@ -230,10 +230,6 @@ def test_an_invalid_parameter_schema_stops_construction(project: Path, make_conf
     assert str(raised.value).startswith("tool 'add': parameters is not a valid JSON Schema: 'integr' is not valid under any of the given schemas")
 
 
-def _runner_tool_threads() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name.startswith("runner-tool")]
-
-
 def test_a_stuck_sync_call_does_not_take_a_worker_from_later_calls(
     project: Path, make_config: Callable[..., Config], python_tool: Callable[..., Tool], context: ToolContext
 ) -> None:
@@ -272,8 +268,7 @@ def test_past_the_bound_of_abandoned_calls_the_model_is_told_the_pool_is_exhaust
         "message": "add cannot start: 2 calls that ran past their timeout are still running; try again later",
     }
     assert results[2].error == "tool pool exhausted: 2 calls that ran past their timeout are still running"
-    for thread in _runner_tool_threads():
-        thread.join(10)
+    wait_until(lambda: executor.abandoned_calls == 0, 10, "the unstuck calls to finish")
     assert asyncio.run(calls("add"))[0].output == '{"sum": 3}'
 
 
