@@ -133,6 +133,9 @@ def decide_explained(rules: RuleSet, turn: Turn) -> Decision:
         if outputs:
             return Decision(outputs, f"rule at {rule.where} matched" if rule.where else "a rule matched")
     if turn.after_tool is None and turn.opening:
+        own = _scripted(rules, "greeting", agent, context)
+        if own is not None:
+            return Decision((Say(own),), "greeted with the rule file's greeting")
         if agent is None and turn.instructions.strip():
             return Decision((Say(config_brain.greeting(turn.instructions)),), "greeted with the instructions' first sentence")
         return Decision((Say(_render(rules.greeting, context) or rules.greeting),), "greeted with the rule file's greeting")
@@ -143,6 +146,9 @@ def decide_explained(rules: RuleSet, turn: Turn) -> Decision:
         return decision
     if turn.after_tool is None:
         return Decision((Say(_render(rules.default, context) or rules.default),), f"{decision.why}; said the default reply")
+    own = _scripted(rules, "after_transfer", agent, context)
+    if own is not None:
+        return Decision((Say(own),), f"handed over, {decision.why}; said the rule file's line for a new agent")
     if agent is None and turn.instructions.strip():
         return Decision((Say(config_brain.greeting(turn.instructions)),), f"handed over, {decision.why}; greeted as the new agent")
     return Decision((Say(_render(rules.after_transfer, context) or "How can I help?"),), f"handed over, {decision.why}; greeted as the new agent")
@@ -215,6 +221,15 @@ def _match_values(match: re.Match[str] | None) -> dict[Any, Any]:
     values: dict[Any, Any] = {index: group for index, group in enumerate([match.group(0), *match.groups()])}
     values.update(match.groupdict())
     return values
+
+
+def _scripted(rules: RuleSet, key: str, agent: str | None, context: dict[str, Any]) -> str | None:
+    """The rule file's own `greeting` / `after_transfer`, when it gives one that can be said here:
+    one naming `{{ agent }}` cannot be said for an agent the file does not know."""
+    if key not in rules.scripted_greetings:
+        return None
+    known = context if agent else {name: value for name, value in context.items() if name != "agent"}
+    return _render(getattr(rules, key), known)
 
 
 def _render(template: str, context: dict[str, Any]) -> str | None:

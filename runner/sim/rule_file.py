@@ -74,6 +74,9 @@ class RuleSet:
     # `user_transcript` given: every unexpected user audio turn is heard as exactly that (a script);
     # not given: the simulator transcribes the audio (runner/sim/hearing.py) and falls back to it
     scripted_hearing: bool = False
+    # the file's own `greeting` / `after_transfer`: said as written; not given: the config brain
+    # greets with the agent's instructions (runner/sim/config_brain.py)
+    scripted_greetings: frozenset[str] = frozenset()
 
 
 def resolve_rules_path(name_or_path: str | Path) -> Path:
@@ -195,7 +198,8 @@ class _Checker:
                 if rule is not None:
                     rules.append(rule)
         return RuleSet(self.source, texts["default"], texts["user_transcript"], texts["filler"], texts["after_transfer"], agents, tuple(rules), texts["greeting"],
-                       scripted_hearing="user_transcript" in entries)
+                       scripted_hearing="user_transcript" in entries,
+                       scripted_greetings=frozenset(key for key in ("greeting", "after_transfer") if key in entries))
 
     def agents(self, node: yaml.Node) -> dict[str, AgentMarker]:
         markers: dict[str, AgentMarker] = {}

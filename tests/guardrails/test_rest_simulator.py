@@ -97,7 +97,7 @@ def test_a_strict_schema_is_checked_like_the_api_does(schema_change, message):
 def test_a_response_request_needs_a_model_and_a_verdict_format():
     assert post("/responses", {"input": "hi"}).json()["error"]["message"] == "Missing required parameter: 'model'."
     assert post("/responses", {"model": "gpt-4.1-mini", "input": "hi"}).json()["error"]["message"] == (
-        "This simulator only answers classification requests: set text.format to a json_schema."
+        "This simulator only answers structured requests: set text.format to a json_schema."
     )
 
 
