@@ -49,7 +49,7 @@ class CompiledAgent:
     greeting: dict[str, Any] | None = None
     transfer_to: str | None = None  # a person's tel:/sip: URI this agent stands for on a phone call
     dtmf: Mapping[str, str] = dataclasses.field(default_factory=dict)  # keypad key -> handoff target
-    transfers_calls: bool = False  # compiled for a channel that can transfer the call (SIP): a handoff to transfer_to does
+    transfers_calls: bool = False  # compiled for a channel that can transfer the call (SIP, Twilio): a handoff to transfer_to does
     # transfer tool name -> what the target sees of the conversation (keep, reset, summary); absent: keep
     handoff_context: Mapping[str, str] = field(default_factory=dict)
     # hosted MCP server label -> how approval requests are answered: "always", "never" or the tools approved
@@ -87,6 +87,7 @@ def compile_config(
     environ: Mapping[str, str] | None = None,
     channel: Channel | None = None,
     audio_format: AudioFormatType | None = None,
+    transfers_calls: bool = False,
 ) -> dict[str, CompiledAgent]:
     """Compile every agent, in file order.
 
@@ -96,7 +97,9 @@ def compile_config(
     `environ`, when given, expands `${NAME}`
     in MCP server URLs and headers (otherwise they are shown unexpanded, as in
     `runner compile`).  `channel="sip"` compiles for a phone call through the Realtime
-    SIP endpoint (`sip_profile`).  Raises `CompileError` when variables or environment
+    SIP endpoint (`sip_profile`); `transfers_calls` marks the agents of any channel that
+    can transfer the call to a person (a Twilio stream) without changing their sessions
+    (SIP implies it).  Raises `CompileError` when variables or environment
     are missing or a template fails to render with these values.
     """
     if values is None:
@@ -112,6 +115,8 @@ def compile_config(
         raise CompileError([f"environment variable {name} is not set" for name in sorted(env_missing)])
     if channel == "sip":
         return {name: sip_profile(agent) for name, agent in compiled.items()}
+    if transfers_calls:
+        return {name: dataclasses.replace(agent, transfers_calls=True) for name, agent in compiled.items()}
     return compiled
 
 

@@ -305,8 +305,11 @@ class Session:
         return self.request_response("greeting", dict(self._greeting_request))
 
     def _on_key_pressed(self, event: dict[str, Any], now: float) -> list[Action]:
-        """A keypad press (SIP only): a mapped key hands off at once; any other reaches the model as text."""
-        key = event["event"]
+        """A keypad press the service detected (SIP)."""
+        return self.key_pressed(event["event"], now)
+
+    def key_pressed(self, key: str, now: float) -> list[Action]:
+        """A keypad press (SIP's event, or a Twilio stream's): a mapped key hands off at once; any other reaches the model as text."""
         target = self._agent.dtmf.get(key)
         pressed = KeyPressed(self._agent.name, key)
         if target is not None and target in self._agents and target != self._agent.name and self._ending is None:

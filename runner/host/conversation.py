@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["Conversation", "LiveSession", "RunOptions", "SetupError", "open_session"]
 
 logger = logging.getLogger(__name__)
+TRANSFERRING_CHANNELS = frozenset({"sip", "twilio"})  # channels that can put the caller through to a person (CallTransferRequested)
 
 
 class RecordQueue:
@@ -153,6 +154,14 @@ class Conversation:
         """User audio in, already in the session's input format (PCM16 24 kHz, or G.711 bytes), in order."""
         self.driver.apply(self.core.user_audio(pcm, self.driver.now()))
 
+    def press_key(self, key: str) -> None:
+        """A keypad press the channel detected itself (a Twilio stream's dtmf): see Session.key_pressed."""
+        press = getattr(self.core, "key_pressed", None)
+        if press is None:
+            logger.warning("session %s: key %s ignored: the %s target takes no key presses", self.id, key, self.config.target)
+            return
+        self.driver.apply(press(key, self.driver.now()))
+
     def _output(self) -> Output:
         """Text; or audio the service plays itself (the sideband of a SIP/WebRTC call); or audio we play."""
         if self.text:
@@ -258,7 +267,8 @@ class Conversation:
 
         host, project, config = self.host, self.host.project, self.config
         compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start,
-                                                 channel="sip" if self._channel == "sip" else None, audio_format=self._audio_format)
+                                                 channel="sip" if self._channel == "sip" else None, audio_format=self._audio_format,
+                                                 transfers_calls=self._channel in TRANSFERRING_CHANNELS)
         compiled = host.tools.offer_mcp_tools(compiled)
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)

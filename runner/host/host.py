@@ -131,7 +131,8 @@ class Host:
         config's). `session_dir`: the parent of its artifacts folder (default:
         `<state_dir>/sessions`). `call_id`: join an existing SIP/WebRTC call instead of
         starting one. `channel` ("browser", "sip", "twilio", ...) tags it for the host's
-        observers; `channel="sip"` also compiles the agents for a phone call (compile_config).
+        observers; `channel="sip"` also compiles the agents for a phone call (compile_config),
+        and on "sip" and "twilio" a handoff to an agent with `transfer_to` transfers the call.
         `audio_format` (`audio/pcmu`: a Twilio stream) replaces every agent's
         input and output format, so audio goes in and out unconverted.
         `on_record(record, t)` / `on_event(direction, event, t)`: synchronous hooks on the

@@ -66,12 +66,13 @@ class Project:
         return self.config.guardrails if self.guardrails_enabled else {}
 
     def agents(
-        self, *, text: bool, variables: Mapping[str, Any], start: str | None, channel: str | None = None, audio_format: str | None = None
+        self, *, text: bool, variables: Mapping[str, Any], start: str | None, channel: str | None = None, audio_format: str | None = None,
+        transfers_calls: bool = False,
     ) -> tuple[dict[str, Any], dict[str, Any], str]:
         """The compiled agents, resolved variables and start agent for one conversation (cached).
 
         `channel` and `audio_format` (`audio/pcmu` for Twilio: every agent's input and output
-        format): see compile_config.
+        format) and `transfers_calls` (the channel can put the caller through to a person): see compile_config.
         """
         from ..compile import CompileError, compile_config
         from ..config import resolve_variables
@@ -81,13 +82,13 @@ class Project:
         values, problems = resolve_variables(self.config, variables)
         if problems:
             raise SetupError("; ".join(problems))
-        key = json.dumps([text, channel, audio_format, values], sort_keys=True, default=str)
+        key = json.dumps([text, channel, audio_format, transfers_calls, values], sort_keys=True, default=str)
         cached = self._compiled.get(key)
         if cached is None:
             modality = "text" if text else None
             try:
                 compiled = compile_config(self.config, values=values, modality=modality, guardrails_enabled=self.guardrails_enabled, environ=self.environ,
-                                           channel=channel, audio_format=audio_format)
+                                           channel=channel, audio_format=audio_format, transfers_calls=transfers_calls)
             except CompileError as error:
                 raise SetupError("; ".join(error.messages)) from None
             cached = self._compiled[key] = (compiled, values)

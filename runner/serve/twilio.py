@@ -12,7 +12,10 @@
 
 Twilio's `stop` (or the socket closing) ends the conversation; a conversation that ends
 itself (goodbye, time limit) lets its last words play, then hangs up through Twilio's
-REST API, which is also how a call is transferred. Settings come from the project's
+REST API. A handoff to an agent with `transfer_to` lets its one line play the same way,
+then transfers the call through the REST API (new TwiML that dials the number or SIP
+URI), which ends the stream. A `dtmf` message is a key press (`Conversation.press_key`):
+a key the agent maps hands off, any other reaches the model as text. Settings come from the project's
 environment: `TWILIO_AUTH_TOKEN` (signatures and REST), `TWILIO_PUBLIC_URL` (the origin
 Twilio calls, when a proxy in front rewrites Host), `TWILIO_API_BASE_URL` (REST,
 for a local fake), `TWILIO_SKIP_SIGNATURE=1` to accept unsigned requests when testing
@@ -229,8 +232,10 @@ class TwilioStream:
         variables = {name: value for name, value in start.custom_parameters.items() if name in declared}
         host = self.server.running_host
         sink = self.sink = MarkedPlayback(start.stream_sid, self._outbox.put_nowait, self._item_played)
+        transfer: list[str] = []  # the person's URI, once the agent standing for them said its line
         try:
-            async with host.open(variables=variables, session_dir=self.server.session_dir, audio_format="audio/pcmu", channel="twilio") as conversation:
+            async with host.open(variables=variables, session_dir=self.server.session_dir, audio_format="audio/pcmu", channel="twilio",
+                                 on_record=lambda record, t: _note_transfer(record, transfer)) as conversation:
                 self.conversation = conversation
                 conversation.attach_audio(sink)
                 logger.info("call %s: conversation %s (artifacts in %s)", start.call_sid, conversation.id, conversation.folder)
@@ -245,9 +250,12 @@ class TwilioStream:
                         conversation.end_reason = reason
                         conversation.stop_now(reason)
                     ending.cancel()
-                else:  # the conversation ended itself: let its last words play, then hang up
+                else:  # the conversation ended itself: let its last words play, then transfer the call or hang up
                     await self._drain(reading)
-                    await self.rest.hangup(start.account_sid, start.call_sid)
+                    if transfer:
+                        await self.rest.transfer(start.account_sid, start.call_sid, transfer[-1])
+                    else:
+                        await self.rest.hangup(start.account_sid, start.call_sid)
                     reading.cancel()
                 await asyncio.gather(reading, ending, return_exceptions=True)
         except CapacityError as full:
@@ -279,6 +287,9 @@ class TwilioStream:
                 sink.acknowledge(message.name)
                 if sink.pending_marks == 0:
                     self._drained.set()
+            elif isinstance(message, twilio_media.Dtmf):
+                if not conversation.ended:
+                    conversation.press_key(message.digit)
             elif isinstance(message, twilio_media.Stop):
                 return "hung up by the caller"
             else:
@@ -307,6 +318,14 @@ class TwilioStream:
 
 
 _QUOTE = {'"': "&quot;"}
+
+
+def _note_transfer(record: Any, transfer: list[str]) -> None:
+    """Keep the URI of a CallTransferRequested: the call goes there once the line has played."""
+    from runner.core.records import CallTransferRequested
+
+    if isinstance(record, CallTransferRequested):
+        transfer.append(record.target_uri)
 
 
 def _frames_setting(text: str) -> int:

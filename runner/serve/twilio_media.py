@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 MULAW = "audio/x-mulaw"
 SAMPLE_RATE = 8000
+KEYPAD = frozenset("0123456789*#ABCD")
 
 
 class TwilioMessageError(ValueError):
@@ -64,7 +65,10 @@ class Mark:
 
 @dataclass(frozen=True, slots=True)
 class Dtmf:
-    digit: str
+    """A keypad press Twilio detected on the caller's audio."""
+
+    digit: str  # one of KEYPAD
+    track: str = "inbound_track"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +123,11 @@ def parse(text: str | bytes) -> Inbound:
     if event == "mark":
         return Mark(reader.text(reader.section("mark"), "name"))
     if event == "dtmf":
-        return Dtmf(reader.text(reader.section("dtmf"), "digit"))
+        dtmf = reader.section("dtmf")
+        digit = reader.text(dtmf, "digit")
+        if digit not in KEYPAD:
+            raise TwilioMessageError(f"dtmf.digit must be one keypad key (0-9, *, #, A-D), not {digit!r}")
+        return Dtmf(digit, str(dtmf.get("track", "inbound_track")))
     if event == "stop":
         stop = reader.section("stop")
         return Stop(str(stop.get("callSid", "")), str(stop.get("accountSid", "")))

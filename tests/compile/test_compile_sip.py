@@ -40,3 +40,14 @@ def test_on_sip_the_start_agent_answers_the_call_even_when_it_was_not_told_to_sp
     assert compile_config(config, channel="sip")["front"].greeting == {}
     greeter = replace(config, agents={**config.agents, "front": replace(config.agents["front"], speaks_first=True, greeting="Say hello.")})
     assert compile_config(greeter, channel="sip")["front"].greeting == compile_config(greeter)["front"].greeting
+
+
+def test_a_channel_that_transfers_calls_keeps_its_audio_format_and_only_sip_changes_the_profile(make_config):
+    config = _server_vad_config(make_config)
+    plain, phone = compile_config(config), compile_config(config, audio_format="audio/pcmu", transfers_calls=True)
+    assert [agent.transfers_calls for agent in plain.values()] == [False] * len(plain)
+    assert [agent.transfers_calls for agent in phone.values()] == [True] * len(phone)
+    assert [agent.transfers_calls for agent in compile_config(config, channel="sip").values()] == [True] * len(phone)
+    for name, agent in phone.items():
+        assert (agent.session, agent.handoff_session, agent.greeting) == (plain[name].session, plain[name].handoff_session, plain[name].greeting)
+    assert phone["front"].session["audio"]["output"]["format"] == {"type": "audio/pcmu"}

@@ -99,3 +99,15 @@ def test_off_the_phone_the_person_agent_answers_itself_with_a_note(make_session,
     assert "Introduce yourself as billing." in sent(actions)[-1]["response"]["instructions"]
     actions = session.feed(*server.spoken_reply("r3", "i3", "Billing here."))
     assert not any(isinstance(action, (CallTransferRequested, EndSession)) for action in actions) and not session.ended
+
+
+def test_a_local_key_press_is_the_same_input_as_the_sip_event(make_session, server):
+    """Twilio's stream reports presses itself: `key_pressed` is the one implementation both sources use."""
+    session = configured(make_session, server, phone_team(on_phone=True, dtmf_map={"0": "billing"}))
+    actions = session.key_pressed("5", session.now)
+    assert [record for record in actions if isinstance(record, KeyPressed)] == [KeyPressed("router", "5")]
+    assert [record.text for record in actions if isinstance(record, UserMessage)] == ["(The caller pressed 5 on the keypad.)"]
+    session.feed(*server.spoken_reply("r1", "i1", "You pressed five."))
+    actions = session.key_pressed("0", session.now)
+    assert [record for record in actions if isinstance(record, Handoff)] == [Handoff("router", "billing", "the caller pressed 0", True, None)]
+    assert sent(actions)[-1]["response"]["instructions"].endswith("In one short sentence, tell them you are connecting them now. Do not call tools.")

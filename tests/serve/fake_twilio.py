@@ -7,7 +7,8 @@ audio queued with `say`, silence otherwise, as a phone line does), and plays wha
 is sent on the same clock: a `mark` is echoed only once the audio before it has played,
 `clear` drops the queued audio and echoes the marks waiting behind it. It records what
 it heard (`heard`: frames with the time each finished), every clear (`clears`) and
-every echo (`echoes`). `speed` runs both clocks faster than real time.
+every echo (`echoes`). `speed` runs both clocks faster than real time; `press` sends a
+keypad press (`dtmf`).
 
 `FakeTwilioRest` answers `POST /2010-04-01/Accounts/<AC>/Calls/<CA>.json` as the REST
 API does; a `Status=completed` ends the stream of a call it knows (Twilio sends `stop`).
@@ -129,6 +130,11 @@ class FakeTwilioCall:
     def say(self, ulaw: bytes) -> None:
         """The caller says this next (μ-law 8 kHz)."""
         self._caller_audio += ulaw
+
+    async def press(self, digit: str) -> None:
+        """The caller presses a key: Twilio sends a `dtmf` message on the stream."""
+        await self._send({"event": "dtmf", "streamSid": self.stream_sid, "sequenceNumber": self._next(),
+                          "dtmf": {"track": "inbound_track", "digit": digit}})
 
     @property
     def saying(self) -> bool:

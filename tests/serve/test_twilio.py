@@ -45,10 +45,23 @@ rules:
 """
 
 
-def write_phone_project(folder: Path, *, max_session_minutes: float | None = None) -> Path:
-    """A phone desk that answers first and can hand over to billing; audio formats left at the config's PCM default."""
+PERSON_RULES = """
+filler: "Connecting you to a colleague now."
+"""
+PERSON_WHEN = """
+  - when: 'a person'
+    transfer: person
+  - when: 'pressed 5'
+    say: "You pressed five."
+"""
+
+
+def write_phone_project(folder: Path, *, max_session_minutes: float | None = None, person: str | None = None) -> Path:
+    """A phone desk that answers first and can hand over to billing; audio formats left at the config's PCM default.
+
+    `person`: a tel:/sip: URI the desk can put the caller through to (said, or key 0)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "rules.yaml").write_text(RULES)
+    (folder / "rules.yaml").write_text(RULES if person is None else PERSON_RULES + RULES + PERSON_WHEN)
     project: dict[str, Any] = {
         "version": 1,
         "name": "Phone desk",
@@ -61,6 +74,9 @@ def write_phone_project(folder: Path, *, max_session_minutes: float | None = Non
             "billing": {"description": "Handles bills.", "instructions": "You handle bills for {{ caller }}."},
         },
     }
+    if person is not None:
+        project["agents"]["desk"] |= {"handoffs": ["billing", "person"], "dtmf": {"0": "person"}}
+        project["agents"]["person"] = {"description": "A colleague.", "instructions": "You put callers through to a colleague.", "transfer_to": person}
     if max_session_minutes is not None:
         project["limits"] = {"max_session_minutes": max_session_minutes}
     path = folder / "agents.yaml"

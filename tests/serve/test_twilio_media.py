@@ -29,7 +29,8 @@ def test_inbound_messages_parse_into_typed_messages() -> None:
              "media": {"track": "inbound", "chunk": "1", "timestamp": "5", "payload": base64.b64encode(b"\x7f\xff").decode()}}
     assert parse(json.dumps(media)) == Media("inbound", 1, 5, b"\x7f\xff")
     assert parse(json.dumps({"event": "mark", "sequenceNumber": "4", "streamSid": SID, "mark": {"name": "g0-1"}})) == Mark("g0-1")
-    assert parse(json.dumps({"event": "dtmf", "streamSid": SID, "sequenceNumber": "5", "dtmf": {"track": "inbound_track", "digit": "1"}})) == Dtmf("1")
+    assert parse(json.dumps({"event": "dtmf", "streamSid": SID, "sequenceNumber": "5", "dtmf": {"track": "inbound_track", "digit": "1"}})) == Dtmf("1", "inbound_track")
+    assert parse(json.dumps({"event": "dtmf", "streamSid": SID, "sequenceNumber": "6", "dtmf": {"digit": "#"}})) == Dtmf("#", "inbound_track")
     assert parse(json.dumps({"event": "stop", "sequenceNumber": "6", "streamSid": SID, "stop": {"accountSid": "AC123", "callSid": "CA456"}})) == Stop("CA456", "AC123")
     assert parse('{"event": "transcription"}') == Unknown("transcription", {"event": "transcription"})
 
@@ -48,6 +49,8 @@ def test_a_start_in_another_format_says_what_the_bridge_takes() -> None:
     ('{"event": "media", "media": {"chunk": "1", "timestamp": "x", "payload": ""}}', "a 'media' message has no whole number 'timestamp' (got 'x')"),
     ('{"event": "media", "media": {"chunk": "1", "timestamp": "1", "payload": "***"}}', "media.payload is not base64"),
     ('{"event": "mark", "mark": {}}', "a 'mark' message has no 'name' string"),
+    ('{"event": "dtmf", "dtmf": {"track": "inbound_track"}}', "a 'dtmf' message has no 'digit' string"),
+    ('{"event": "dtmf", "dtmf": {"digit": "55"}}', "dtmf.digit must be one keypad key (0-9, *, #, A-D), not '55'"),
 ])
 def test_malformed_frames_name_the_field(frame: str, message: str) -> None:
     with pytest.raises(TwilioMessageError) as failure:
