@@ -89,9 +89,8 @@ class CallBoard:
     async def start(self) -> None:
         self.worker = worker_name()
         self._writes = asyncio.Queue()
-        store = self.store()
-        await _logged(store.worker_gone(self.worker), "forgetting a previous worker of this name")  # a pid reused after a crash
-        await _logged(store.beat(self.worker, os.getpid(), time.time()), "the first beat")
+        await _logged(lambda: self.store().worker_gone(self.worker), "forgetting a previous worker of this name")  # a pid reused after a crash
+        await _logged(lambda: self.store().beat(self.worker, os.getpid(), time.time()), "the first beat")
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._write(), name="call board writes"), loop.create_task(self._beat(), name="call board beat")]
 
@@ -103,7 +102,7 @@ class CallBoard:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await _logged(self.store().worker_gone(self.worker), "leaving the call list")
+        await _logged(lambda: self.store().worker_gone(self.worker), "leaving the call list")
 
     def _queue(self, write: Callable[[], Awaitable[None]]) -> None:
         if self._writes is not None:
@@ -114,20 +113,20 @@ class CallBoard:
         while True:
             write = await self._writes.get()
             try:
-                await _logged(write(), "updating the call list")
+                await _logged(write, "updating the call list")
             finally:
                 self._writes.task_done()
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(BEAT_SECONDS)
-            await _logged(self.store().beat(self.worker, os.getpid(), time.time()), "the beat")
+            await _logged(lambda: self.store().beat(self.worker, os.getpid(), time.time()), "the beat")
 
 
-async def _logged(write: Awaitable[None], what: str) -> None:
-    """The call list is for operators: a store that fails is logged, and the calls go on."""
+async def _logged(write: Callable[[], Awaitable[None]], what: str) -> None:
+    """The call list is for operators: a store that fails (to open, or to write) is logged, and the calls go on."""
     try:
-        await write
+        await write()
     except ClaimStoreError as failure:
         logger.warning("shared call list, %s: %s", what, failure)
 

@@ -204,7 +204,7 @@ class PostgresStore(Store):
                 except psycopg.OperationalError as failure:
                     await self._drop()
                     if attempt == 2:
-                        raise ClaimStoreError(f"the call claims database ({DATABASE_URL_VARIABLE}) cannot be reached: {failure}") from None
+                        raise ClaimStoreError(f"the shared database ({DATABASE_URL_VARIABLE}) cannot be reached: {failure}") from None
             raise AssertionError("unreachable")
 
     async def _connected(self) -> Any:
@@ -239,4 +239,4 @@ def open_claim_store(environ: Mapping[str, str], state_dir: Path) -> Store:
     try:
         return SqliteStore(state_dir / SQLITE_FILE)
     except (OSError, sqlite3.Error) as failure:
-        raise ClaimStoreError(f"cannot open the call claims in {state_dir / SQLITE_FILE}: {failure}") from None
+        raise ClaimStoreError(f"cannot open the shared store in {state_dir / SQLITE_FILE}: {failure}") from None

@@ -407,7 +407,7 @@ def test_without_its_claims_database_a_call_is_not_answered_and_the_webhook_says
                 call = await ring(sim, webhook, deliver=False)
                 answer = await webhook.send(incoming_call_event(call.id, call.sip_headers))
                 assert answer.status_code == 500, answer.text
-                assert answer.json()["error"].startswith("the call claims database (RUNNER_DATABASE_URL) cannot be reached: ")
+                assert answer.json()["error"].startswith("the shared database (RUNNER_DATABASE_URL) cannot be reached: ")
                 assert call.state == "ringing" and call.accepts == 0
 
     run(body)

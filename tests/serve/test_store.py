@@ -110,7 +110,7 @@ def test_an_unreachable_database_is_one_clear_error() -> None:
 
     async def body() -> None:
         store = PostgresStore(f"postgresql://runner@127.0.0.1:{port}/claims?connect_timeout=2")
-        with pytest.raises(ClaimStoreError, match=r"^the call claims database \(RUNNER_DATABASE_URL\) cannot be reached: "):
+        with pytest.raises(ClaimStoreError, match=r"^the shared database \(RUNNER_DATABASE_URL\) cannot be reached: "):
             await store.claim("rtc_1")
 
     asyncio.run(body())

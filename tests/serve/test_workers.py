@@ -96,3 +96,23 @@ def test_the_admin_view_on_any_worker_lists_every_workers_calls_and_names_the_on
             assert first_server is not second_server
 
     run(body)
+
+
+def test_without_its_database_a_worker_still_serves_refuses_new_calls_it_cannot_count_and_lists_its_own_calls(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the probe is closed
+    environ = {"RUNNER_DATABASE_URL": f"postgresql://runner@127.0.0.1:{port}/shared?connect_timeout=2"}
+
+    async def body() -> None:
+        async with worker(tmp_path, environ, rate_limit_rpm=5) as (http, server):
+            refused = await http.post("/calls", content=b"", headers=SDP)
+            assert (refused.status_code, refused.headers["retry-after"]) == (503, "5")
+            assert refused.json()["error"].startswith("new calls are refused: the rate limit cannot be counted: "
+                                                      "the shared database (RUNNER_DATABASE_URL) cannot be reached: ")
+            async with server.running_host.open(variables={"customer": "C-4"}, text=True, channel="browser") as conversation:
+                (listed,) = (await http.get("/admin/calls")).json()["calls"]
+                assert listed["session_id"] == conversation.id and listed["worker"] == shared_of(server).board.worker
+                conversation.stop_now("done")
+
+    run(body)
