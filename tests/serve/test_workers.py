@@ -61,6 +61,16 @@ async def worker(tmp_path: Path, environ: dict[str, str], **options: Any) -> Asy
         await task
 
 
+async def until_listed(http: httpx.AsyncClient, session_ids: list[str], what: str) -> list[dict[str, Any]]:
+    """/admin/calls once it lists exactly these sessions: another worker writes its list a moment after a call opens or closes."""
+    for _ in range(500):
+        calls = (await http.get("/admin/calls")).json()["calls"]
+        if [view["session_id"] for view in calls] == session_ids:
+            return calls
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}: {calls}")
+
+
 def test_a_clients_new_calls_are_counted_once_across_workers(tmp_path: Path, environ: dict[str, str]) -> None:
     async def body() -> None:
         async with worker(tmp_path, environ, rate_limit_rpm=3) as (first, _), worker(tmp_path, environ, rate_limit_rpm=3) as (second, _):
@@ -79,7 +89,7 @@ def test_the_admin_view_on_any_worker_lists_every_workers_calls_and_names_the_on
             async with second_server.running_host.open(variables={"customer": "C-4"}, text=True, channel="twilio") as conversation:
                 await conversation.send_text("who am i")
                 assert await conversation.wait_idle(WAIT)
-                (seen_here,) = (await first.get("/admin/calls")).json()["calls"]
+                (seen_here,) = await until_listed(first, [conversation.id], "the other worker's call")
                 assert {key: seen_here[key] for key in ("session_id", "call_id", "channel", "agent", "worker", "pid", "transcript")} == {
                     "session_id": conversation.id, "call_id": None, "channel": "twilio", "agent": "desk", "worker": there, "pid": os.getpid(),
                     "transcript": None}
@@ -92,7 +102,7 @@ def test_the_admin_view_on_any_worker_lists_every_workers_calls_and_names_the_on
                 hangup = asyncio.ensure_future(second.post(f"/admin/calls/{conversation.id}/hangup"))
                 await asyncio.wait_for(conversation.driver.wait_ended(), WAIT)
             assert (await hangup).json()["ended"] is True
-            assert (await first.get("/admin/calls")).json() == {"calls": []}, "a closed call leaves the shared list"
+            await until_listed(first, [], "the closed call to leave the shared list")
             assert first_server is not second_server
 
     run(body)
