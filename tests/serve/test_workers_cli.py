@@ -157,3 +157,35 @@ def test_two_workers_share_one_port_and_sigterm_drains_both_then_exits_0(tmp_pat
         assert [tool["name"] for tool in report["tool_calls"]] == ["whoami"] and report["end_reason"] == "call ended"
 
     run(body, timeout=120)
+
+
+def test_a_worker_that_dies_is_started_again_and_the_port_keeps_answering(tmp_path: Path) -> None:
+    agents = write_project(tmp_path / "project")
+
+    async def body() -> None:
+        async with Simulator(tmp_path / "project" / "rules.yaml") as sim:
+            async with runner_serve(agents, sim, "--workers", "2", "--port", "0", "--session-dir", str(tmp_path / "sessions")) as server:
+                first = await server.line(lambda line: line.startswith("runner: worker 1 started (pid "), "worker 1")
+                victim = int(first.rsplit(" ", 1)[1].rstrip(")"))
+                os.kill(victim, signal.SIGKILL)
+                again = await server.line(lambda line: line.startswith("runner: worker 1 started (pid ") and line != first, "worker 1 started again")
+                assert int(again.rsplit(" ", 1)[1].rstrip(")")) != victim
+                assert any(f"worker 1 (pid {victim}) exited with -9" in line for line in server.lines)
+                async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+                    for _ in range(4):  # each a new connection: the kernel may hand any of them to either worker
+                        async with httpx.AsyncClient(base_url=server.url, timeout=20) as fresh:
+                            assert (await fresh.get("/healthz")).status_code == 200
+                    assert (await http.get("/readyz")).status_code == 200
+                server.process.send_signal(signal.SIGTERM)
+                assert await server.exited() == 0
+
+    run(body, timeout=120)
+
+
+def test_the_simulator_urls_go_together_and_with_offline(tmp_path: Path) -> None:
+    agents = write_project(tmp_path / "project")
+    environ = {key: value for key, value in os.environ.items() if key not in HIDDEN}
+    for flags in (["--offline", "--simulator-url", "ws://127.0.0.1:1/v1"], ["--simulator-url", "ws://127.0.0.1:1/v1", "--simulator-rest-url", "http://127.0.0.1:2/v1"]):
+        result = subprocess.run([sys.executable, "-m", "runner", "serve", str(agents), *flags], capture_output=True, text=True, cwd=ROOT, env=environ, timeout=60)
+        assert (result.returncode, result.stderr) == (2, "runner: --simulator-url and --simulator-rest-url go together, with --offline "
+                                                         "(the two URLs python -m runner.sim prints)\n"), flags
