@@ -15,6 +15,8 @@ import pytest
 from runner.serve.store import STALE_SECONDS, CallEntry, PostgresStore, SqliteStore, Store, open_claim_store
 from tests.serve.postgres import postgres_url
 
+__all__ = ["postgres_url"]  # a fixture, used by name
+
 ROOT = Path(__file__).resolve().parents[2]
 RACER = """
 import asyncio, json, sys
