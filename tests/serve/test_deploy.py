@@ -89,7 +89,7 @@ async def server_states(stats: Path) -> dict[str, str]:
 
 async def until_states(stats: Path, wanted: dict[str, str], what: str) -> None:
     states: dict[str, str] = {}
-    for _ in range(600):  # polls 20 ms apart: HAProxy's checks emit no event we could wait on
+    for _ in range(1500):  # polls 20 ms apart: HAProxy's checks emit no event we could wait on
         with contextlib.suppress(OSError):
             states = await server_states(stats)
             if all(states.get(name, "").startswith(state) for name, state in wanted.items()):
@@ -183,8 +183,9 @@ async def idle_metrics(http: httpx.AsyncClient, url: str) -> dict[tuple[str, tup
     raise AssertionError(f"{url} still has sessions open")
 
 
-def sessions_total(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> int:
-    return int(sum(value for (name, _), value in metrics.items() if name == "runner_sessions_total"))
+def sessions_by_outcome(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> dict[tuple[str, str], int]:
+    """`runner_sessions_total` by (channel, outcome)."""
+    return {(dict(labels)["channel"], dict(labels)["outcome"]): int(value) for (name, labels), value in metrics.items() if name == "runner_sessions_total"}
 
 
 def test_two_workers_behind_haproxy_share_the_store_and_one_drains_without_losing_a_call(tmp_path: Path, postgres_url: str) -> None:
@@ -238,8 +239,10 @@ def test_two_workers_behind_haproxy_share_the_store_and_one_drains_without_losin
                 assert kinds[:2] == [("assistant", GREETING), ("user", "who am i")], kinds
                 assert ("tool_result", "whoami") in kinds and ("assistant", line.answer) in kinds, kinds
         stopped = {event["pid"]: event["sessions"] for worker in workers.values() for event in worker.events("server.stopped")}
-        assert sum(stopped[workers[drained].process.pid].values()) == len(folders_by_answer(tmp_path / drained))
-        assert sessions_total(live) == len(folders_by_answer(tmp_path / other))
-        assert sum(stopped[workers[other].process.pid].values()) == len(folders_by_answer(tmp_path / other))
+        held = {name: len(folders_by_answer(tmp_path / name)) for name in workers}
+        assert stopped[workers[drained].process.pid] == {"sip/completed": held[drained]}, "the drained worker's totals, logged as it exited"
+        assert sessions_by_outcome(live) == {("sip", "completed"): held[other]}, "the other worker's /metrics"
+        assert stopped[workers[other].process.pid] == {"sip/completed": held[other]}
+        assert held[drained] + held[other] == len(lines)
 
     run(body, timeout=150)
