@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
 from jinja2 import TemplateError
@@ -17,12 +17,14 @@ from runner.config import interpolate_env, render_instructions, resolve_variable
 from runner.config.model import (
     Agent,
     Config,
+    LocalMcpBinding,
     McpBinding,
     SessionSettings,
     Tool,
     TurnDetection,
 )
 
+AudioFormatType = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
 TRANSFER_PREFIX = "transfer_to_"
 TRANSFER_REASON_DESCRIPTION = "Why the caller is being transferred, in a few words."
 # Refused by the service on a SIP call (the carrier's line has its own levels and timing).
@@ -48,6 +50,10 @@ class CompiledAgent:
     transfer_to: str | None = None  # a person's tel:/sip: URI this agent stands for on a phone call
     dtmf: Mapping[str, str] = dataclasses.field(default_factory=dict)  # keypad key -> handoff target
     transfers_calls: bool = False  # compiled for a channel that can transfer the call (SIP): a handoff to transfer_to does
+    # transfer tool name -> what the target sees of the conversation (keep, reset, summary); absent: keep
+    handoff_context: Mapping[str, str] = field(default_factory=dict)
+    # hosted MCP server label -> how approval requests are answered: "always", "never" or the tools approved
+    mcp_approvals: Mapping[str, Any] = field(default_factory=dict)
 
 
 class CompileError(ValueError):
@@ -80,11 +86,14 @@ def compile_config(
     guardrails_enabled: bool = True,
     environ: Mapping[str, str] | None = None,
     channel: Channel | None = None,
+    audio_format: AudioFormatType | None = None,
 ) -> dict[str, CompiledAgent]:
     """Compile every agent, in file order.
 
     `values` are the template variables (defaults are used when None); `modality`
-    overrides the configured output modality; `environ`, when given, expands `${NAME}`
+    overrides the configured output modality; `audio_format` overrides every agent's
+    input and output format (a phone bridge carries one format, so handoffs keep it);
+    `environ`, when given, expands `${NAME}`
     in MCP server URLs and headers (otherwise they are shown unexpanded, as in
     `runner compile`).  `channel="sip"` compiles for a phone call through the Realtime
     SIP endpoint (`sip_profile`).  Raises `CompileError` when variables or environment
@@ -96,7 +105,7 @@ def compile_config(
             raise CompileError(variable_errors)
     env_missing: set[str] = set()
     compiled = {
-        name: _compile_agent(config, agent, values, modality, guardrails_enabled, environ, env_missing)
+        name: _compile_agent(config, agent, values, modality, guardrails_enabled, environ, env_missing, audio_format)
         for name, agent in config.agents.items()
     }
     if env_missing:
@@ -139,12 +148,16 @@ def _compile_agent(
     guardrails_enabled: bool,
     environ: Mapping[str, str] | None,
     env_missing: set[str],
+    audio_format: AudioFormatType | None = None,
 ) -> CompiledAgent:
     settings = config.session_for(agent)
+    if audio_format is not None:
+        settings = dataclasses.replace(settings, input_format=audio_format, output_format=audio_format)
     policies = config.guardrails_for(agent) if guardrails_enabled else ()
     checks_user_input = any("user" in policy.checks for policy in policies)
     voice = config.voice_for(agent)
-    tools = [_tool_payload(config.tools[name], environ, env_missing) for name in agent.tools]
+    # a local MCP server's tools are listed when the host starts, and added then (runner/bindings/mcp.py)
+    tools = [_tool_payload(config.tools[name], environ, env_missing) for name in agent.tools if not isinstance(config.tools[name].binding, LocalMcpBinding)]
     tools += [_transfer_tool(config, edge.target, edge.description) for edge in agent.handoffs]
     session = {
         "type": "realtime",
@@ -166,13 +179,23 @@ def _compile_agent(
         session=session,
         handoff_session=handoff_session,
         transfers={transfer_tool_name(edge.target): edge.target for edge in agent.handoffs},
-        tool_names=frozenset(name for name in agent.tools if not isinstance(config.tools[name].binding, McpBinding)),
+        tool_names=frozenset(name for name in agent.tools if not isinstance(config.tools[name].binding, (McpBinding, LocalMcpBinding))),
         on_enter=agent.on_enter,
         guardrails=tuple(policy.name for policy in policies),
         voice=voice,
         greeting=_greeting(agent, session["instructions"]),
         transfer_to=agent.transfer_to,
         dtmf=dict(agent.dtmf),
+        mcp_approvals={
+            name: config.tools[name].binding.approve  # type: ignore[union-attr]
+            for name in agent.tools
+            if isinstance(config.tools[name].binding, McpBinding)
+        },
+        handoff_context={
+            transfer_tool_name(edge.target): policy
+            for edge in agent.handoffs
+            if (policy := edge.context or config.agents[edge.target].context) != "keep"
+        },
     )
 
 

@@ -20,10 +20,11 @@ from runner.bindings.context import ToolContext
 from runner.bindings.loader import BindingError, load_callable
 from runner.bindings.output import ERROR_MESSAGE_MAX_CHARS, UnserialisableOutput, cap, error_output, safe_str, serialise
 from runner.bindings.threads import PoolExhausted, ToolThreads
-from runner.config.model import Config, HttpBinding, McpBinding, PythonBinding, Tool
+from runner.config.model import Config, HttpBinding, LocalMcpBinding, McpBinding, PythonBinding, Tool
 
 if TYPE_CHECKING:
     from runner.bindings.http import HttpCaller
+    from runner.bindings.mcp import McpServers
 
 DEFAULT_WORKERS = 8  # threads for sync tools; more concurrent calls wait their turn
 DEFAULT_MAX_ABANDONED = 32  # sync calls past their timeout that may still run before new ones are refused
@@ -64,7 +65,8 @@ class ToolExecutor:
 
     Construction loads every python binding and compiles every parameter schema, so a
     broken binding stops the session before it starts (`BindingError`) rather than
-    surfacing mid-conversation. MCP tools run on the Realtime service, not here.
+    surfacing mid-conversation. Hosted MCP tools (`server_url`) run on the Realtime service;
+    local MCP servers (`command`, `url`) are connected by `start` and called from here.
 
     Sync functions run on daemon threads, at most `max_workers` at once. A thread cannot
     be killed: when a sync tool times out the model gets a timeout result at once, the
@@ -92,7 +94,7 @@ class ToolExecutor:
         self._validators: dict[str, Validator] = {}
         self._functions: dict[str, _PythonFunction] = {}
         for name, tool in config.tools.items():
-            if isinstance(tool.binding, McpBinding):
+            if isinstance(tool.binding, (McpBinding, LocalMcpBinding)):
                 continue
             self._validators[name] = _compile_schema(name, tool.parameters)
             if isinstance(tool.binding, PythonBinding):
@@ -105,6 +107,30 @@ class ToolExecutor:
             max_response_bytes = max(RESPONSE_MAX_BYTES, 4 * config.limits.tool_output_max_chars)
             self._http = HttpCaller(environ=environ, max_response_bytes=max_response_bytes)
         self._threads = ToolThreads(max_workers, max_abandoned)
+        self._config = config
+        self._environ = environ
+        self.mcp: McpServers | None = None  # the local MCP servers, once `start` connected them
+
+    async def start(self, *, errlog: Any = None) -> None:
+        """Connect the config's local MCP servers and list their tools (BindingError when one cannot be used).
+
+        `errlog`: where stdio servers' stderr goes (default: this process's stderr).
+        """
+        if not any(isinstance(tool.binding, LocalMcpBinding) for tool in self._tools.values()):
+            return
+        import sys
+
+        from runner.bindings.mcp import McpServers
+
+        servers = McpServers(self._config, environ=self._environ, errlog=errlog or sys.stderr)
+        await servers.start()
+        self.mcp = servers
+        for name, tool in servers.tools.items():
+            self._validators[name] = _compile_schema(name, tool.parameters)
+
+    def offer_mcp_tools(self, compiled: Mapping[str, Any]) -> dict[str, Any]:
+        """The compiled agents with their MCP servers' tools added as function tools."""
+        return self.mcp.offer(compiled) if self.mcp is not None else dict(compiled)
 
     async def run(self, name: str, arguments: str, *, call_id: str, agent: str, context: ToolContext) -> ToolResult:
         """Run tool `name` with the model's raw JSON `arguments`; never raises for a failing tool."""
@@ -122,9 +148,12 @@ class ToolExecutor:
         return ToolResult(cap(output, self._limits.tool_output_max_chars), error, time.perf_counter() - started)
 
     async def aclose(self) -> None:
-        """Close the HTTP client; sync calls still running finish on their own daemon threads."""
+        """Close the HTTP client and MCP servers; sync calls still running finish on their own daemon threads."""
         if self._http is not None:
             await self._http.aclose()
+        if self.mcp is not None:
+            await self.mcp.aclose()
+            self.mcp = None
 
     async def __aenter__(self) -> ToolExecutor:
         return self
@@ -134,6 +163,10 @@ class ToolExecutor:
 
     def _local_tool(self, name: str) -> Tool:
         tool = self._tools.get(name)
+        if tool is not None and isinstance(tool.binding, LocalMcpBinding):
+            tool = None  # the server's binding, not one of its tools
+        if tool is None and self.mcp is not None:
+            tool = self.mcp.tools.get(name)
         if tool is None:
             known = ", ".join(n for n in self._validators) or "none"
             raise _CallFailed(error_output("unknown_tool", f"there is no tool named {name!r}; available: {known}"), f"unknown tool {name!r}")
@@ -172,17 +205,32 @@ class ToolExecutor:
                 if isinstance(tool.binding, HttpBinding):
                     assert self._http is not None  # created in __init__ whenever an http tool exists
                     return await self._http.call(tool.binding, arguments, tool.binding.timeout or timeout)
+                if isinstance(tool.binding, LocalMcpBinding):
+                    return await self._call_mcp(tool.name, arguments)
                 return await self._call_python(self._functions[tool.name], arguments, context)
         except TimeoutError as exc:
             if not deadline.expired():  # the tool's own TimeoutError, not our deadline
                 raise self._failure(exc, tool.name, call_id, agent) from None
             message = f"{tool.name} did not finish within {timeout:g} s"
             raise _CallFailed(error_output("timeout", message), f"timed out after {timeout:g} s") from None
+        except _CallFailed:
+            raise
         except PoolExhausted as exc:
             message = f"{tool.name} cannot start: {exc}; try again later"
             raise _CallFailed(error_output("tool_pool_exhausted", message), f"tool pool exhausted: {exc}") from None
         except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a tool's own failure, whatever it is, becomes its result
             raise self._failure(exc, tool.name, call_id, agent) from None
+
+    async def _call_mcp(self, name: str, arguments: dict[str, Any]) -> Any:
+        """The server's answer; a failure it reports is the tool's error result (no traceback: it ran elsewhere)."""
+        from runner.bindings.mcp import McpToolFailed
+
+        assert self.mcp is not None
+        try:
+            return await self.mcp.call(name, arguments)
+        except McpToolFailed as failed:
+            message = safe_str(failed)
+            raise _CallFailed(error_output("tool_failed", message[:ERROR_MESSAGE_MAX_CHARS]), _short(f"MCP tool error: {message}")) from None
 
     async def _call_python(self, target: _PythonFunction, arguments: dict[str, Any], context: ToolContext) -> Any:
         if target.context_parameter is not None:

@@ -4,7 +4,7 @@ Only click and the standard library are imported here at start-up: validate, com
 and graph have a 300 ms budget, so each command imports what it needs when it runs.
 """
 
-from . import project, serve, talk, testing  # noqa: F401  (each module adds its commands to the group)
+from . import analyze, project, serve, talk, testing  # noqa: F401  (each module adds its commands to the group)
 from .app import main
 
 __all__ = ["main"]

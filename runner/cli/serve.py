@@ -73,19 +73,20 @@ def _serve(file: str, config: Any, settings: Any, *, offline: bool, sim_rules: s
     from runner.host.errors import SetupError
     from runner.host.project import Project
     from runner.host.transports import OpenAITransport, SimulatorTransport
+    from runner.serve import create_app
+    from runner.serve.settings import ServeOptions
     from runner.serve.workers import RunningSimulator, cpu_count, supervise
 
     _configure_logs(settings["log_level"])
     project = Project(config, guardrails=settings["guardrails"], environ=os.environ)
 
-    def transport() -> Any:
-        if simulator is not None:
-            return RunningSimulator(*simulator)
-        return SimulatorTransport(sim_rules) if offline else OpenAITransport(environ=project.environ)
+    def make_app() -> Any:
+        transport = RunningSimulator(*simulator) if simulator is not None else SimulatorTransport(sim_rules) if offline else OpenAITransport(environ=project.environ)
+        return create_app(project, transport, session_dir=session_dir, max_calls=settings["max_concurrent_sessions"], options=ServeOptions.of(settings))
 
     try:
-        transport()  # made again in each worker; this one only checks the settings
-    except SetupError as error:
+        app = make_app()  # each forked worker makes its own: this one checks the settings, or is the only worker's
+    except SetupError as error:  # no API key; a channel's settings (TWILIO_INPUT_FRAMES, ...) are wrong
         fail(str(error), EXIT_USAGE)
     address, port = settings["host"], settings["port"]
     try:
@@ -97,33 +98,28 @@ def _serve(file: str, config: Any, settings: Any, *, offline: bool, sim_rules: s
     processes = f" with {count} workers" if count > 1 else ""
     click.echo(f"runner: serving {file} on http://{address}:{listener.getsockname()[1]}/ ({upstream}){processes}; "
                "open it in a browser, or POST an SDP offer to /calls", err=True)
-
-    def run_worker(index: int) -> int:
-        return _serve_on(listener, project, transport(), settings, session_dir)
-
     if count == 1:
-        code = run_worker(0)
+        code = _serve_on(listener, app)
         if code == 0:
             click.echo("runner: stopped; every call was ended and its session folder written", err=True)
         raise click.exceptions.Exit(code)
-    code = supervise(count, run_worker, on_start=lambda index, pid: click.echo(f"runner: worker {index + 1} started (pid {pid})", err=True))
+    del app
+    code = supervise(count, lambda index: _serve_on(listener, make_app()),
+                     on_start=lambda index, pid: click.echo(f"runner: worker {index + 1} started (pid {pid})", err=True))
     if code == 0:
         click.echo("runner: stopped; every worker ended its calls and wrote their session folders", err=True)
     raise click.exceptions.Exit(code)
 
 
-def _serve_on(listener: socket.socket, project: Any, transport: Any, settings: Any, session_dir: Path | None) -> int:
-    """One process serving on `listener` until a signal ends it; 0 when it stopped cleanly."""
+def _serve_on(listener: socket.socket, app: Any) -> int:
+    """One process serving `app` on `listener` until a signal ends it; 0 when it stopped cleanly."""
     import uvicorn
 
-    from runner.serve import create_app
     from runner.serve.observe import log_stopped
     from runner.serve.ops import operations_of
-    from runner.serve.settings import ServeOptions
 
-    options = ServeOptions.of(settings)
-    app = create_app(project, transport, session_dir=session_dir, max_calls=settings["max_concurrent_sessions"], options=options)
-    server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=WEBSOCKET_CLOSE_SECONDS), app.state.server, options.drain_timeout)
+    server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=WEBSOCKET_CLOSE_SECONDS),
+                                    app.state.server, app.state.server.options.drain_timeout)
     server.run(sockets=[listener])
     if not server.started:
         return EXIT_FAILED

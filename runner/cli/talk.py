@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 @click.option("--text", is_flag=True, help="Type instead of talking; replies stream as text.")
 @click.option("--offline", is_flag=True, help="Talk to the built-in simulator instead of the Realtime API.")
 @click.option("--rules", "sim_rules", default="techcorp", show_default=True, metavar="NAME|PATH", help="Simulator rule set (with --offline).")
+@click.option("--explain", is_flag=True, help="With --offline: show why the simulated model did each thing.")
 @click.option("--base-url", metavar="URL", help="API base URL (also OPENAI_BASE_URL), e.g. for Azure-style or compatible servers.")
 @click.option("--session-dir", type=click.Path(file_okay=False, path_type=Path), help="Parent folder of the session folders (default: <state_dir>/sessions).")
 @click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="Set a template variable (repeatable).")
@@ -41,6 +42,7 @@ def run(
     text: bool,
     offline: bool,
     sim_rules: str,
+    explain: bool,
     base_url: str | None,
     session_dir: Path | None,
     pairs: tuple[str, ...],
@@ -88,7 +90,7 @@ def run(
     except runner.SetupError as error:
         fail(str(error), EXIT_FAILED)
     colour = colour_wanted()
-    console = Console(list(config.agents), show_events=show_events, colour=colour)
+    console = Console(list(config.agents), show_events=show_events, explain=explain, colour=colour)
     summary: list[str] = []
     try:
         if text:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from .model import Config, HttpBinding, McpBinding, PythonBinding, Tool
+from .model import Config, HttpBinding, LocalMcpBinding, McpBinding, PythonBinding, Tool
 from .report import Reporter, did_you_mean
 from .source import PathKey
 from .templates import template_names
@@ -151,6 +151,21 @@ def check_mcp(tool: Tool, environ: Mapping[str, str], reporter: Reporter) -> Non
     _warn_missing(missing, path + ("server_url",), reporter)
     if not missing:
         _check_url(url, path + ("server_url",), reporter)
+    _check_headers(binding.headers, environ, path + ("headers",), reporter)
+
+
+def check_local_mcp(tool: Tool, environ: Mapping[str, str], reporter: Reporter) -> None:
+    """A streamable HTTP url must be http(s); `${ENV}` in the url and headers as for hosted servers."""
+    binding = tool.binding
+    assert isinstance(binding, LocalMcpBinding)
+    path: PathKey = ("tools", tool.name, "mcp")
+    if binding.url is not None:
+        url, missing = interpolate_env(binding.url, environ)
+        _warn_missing(missing, path + ("url",), reporter)
+        if not missing:
+            _check_url(url, path + ("url",), reporter)
+    elif binding.headers:
+        reporter.error(path + ("headers",), "headers apply to a url (streamable HTTP) server, not to a command", key=True)
     _check_headers(binding.headers, environ, path + ("headers",), reporter)
 
 

@@ -19,6 +19,7 @@ from .model import (
     Handoff,
     HttpBinding,
     Limits,
+    LocalMcpBinding,
     McpBinding,
     PythonBinding,
     SessionSettings,
@@ -28,6 +29,7 @@ from .model import (
     TurnDetection,
     Variable,
 )
+from .analysis import build_analysis
 from .policies import build_guardrails
 from .report import Reporter, describe
 from .server import build_server
@@ -87,6 +89,7 @@ class Builder:
             setup=python_binding(setup, self.reporter.span(("setup",))) if setup else None,
             sip_numbers=dict((self.value(("sip",), None) or {}).get("numbers", {})),
             server=build_server(self.data, self.reporter, self.ok),
+            analysis=build_analysis(self.data, self.reporter, self.ok),
         )
 
     def _mapping(self, key: str) -> dict[str, Any]:
@@ -171,13 +174,14 @@ class Builder:
                 dtmf=dict(raw.get("dtmf", {})) if self.ok(path + ("dtmf",)) else {},
                 span=self.reporter.span(path, key=True),
                 instructions_span=Span(self.reporter.file, *template_position(self.reporter, path + ("instructions",), raw["instructions"], 1)),
+                context=raw.get("context", "keep"),
             )
         return agents
 
     def _handoff(self, raw: str | dict[str, Any], path: PathKey) -> Handoff:
         if isinstance(raw, str):
             return Handoff(raw, None, self.reporter.span(path))
-        return Handoff(raw["agent"], raw.get("description"), self.reporter.span(path + ("agent",)))
+        return Handoff(raw["agent"], raw.get("description"), self.reporter.span(path + ("agent",)), raw.get("context"))
 
     def _tools(self) -> dict[str, Tool]:
         tools: dict[str, Tool] = {}
@@ -188,9 +192,10 @@ class Builder:
             binding = self._binding(raw, path)
             if binding is None:
                 continue
-            if not isinstance(binding, McpBinding) and "description" not in raw:
+            served = isinstance(binding, (McpBinding, LocalMcpBinding))
+            if not served and "description" not in raw:
                 self.reporter.error(path, "missing required key 'description'", "the model reads it to decide when to call the tool", key=True)
-            if isinstance(binding, McpBinding) and "parameters" in raw:
+            if served and "parameters" in raw:
                 self.reporter.error(path + ("parameters",), "'parameters' does not apply to an mcp tool: the server describes its own tools", key=True)
             tools[name] = Tool(
                 name=name,
@@ -225,6 +230,30 @@ class Builder:
                 allow_private=spec.get("allow_private", False),
                 span=span,
             )
+        return self._mcp_binding(spec, path + (kind,), span)
+
+    def _mcp_binding(self, spec: dict[str, Any], path: PathKey, span: Span | None) -> McpBinding | LocalMcpBinding | None:
+        """server_url: the Realtime service calls the server; command or url: the runner does."""
+        targets = [key for key in ("server_url", "command", "url") if key in spec]
+        if len(targets) != 1:
+            message = "an mcp binding needs server_url (the Realtime service calls it), or command or url (the runner calls it)"
+            if targets:
+                message = f"an mcp binding takes one of server_url, command and url, but this one has {' and '.join(targets)}"
+            self.reporter.error(path + ((targets[1],) if len(targets) > 1 else ()), message, key=len(targets) > 1)
+            return None
+        if targets[0] != "server_url":
+            hosted_only = [key for key in ("require_approval", "approve", "description") if key in spec]
+            for key in hosted_only:
+                self.reporter.error(path + (key,), f"'{key}' applies to a server_url binding only (the Realtime service's approval and listing)", key=True)
+            if hosted_only:
+                return None
+            return LocalMcpBinding(
+                command=tuple(spec.get("command", ())),
+                url=spec.get("url"),
+                allowed_tools=tuple(spec.get("allowed_tools", ())),
+                headers=dict(spec.get("headers", {})),
+                span=span,
+            )
         return McpBinding(
             server_url=spec["server_url"],
             allowed_tools=tuple(spec.get("allowed_tools", ())),
@@ -232,6 +261,7 @@ class Builder:
             headers=dict(spec.get("headers", {})),
             description=spec.get("description"),
             span=span,
+            approve=approve if isinstance(approve := spec.get("approve", "never"), str) else tuple(approve),
         )
 
 def python_binding(text: str, span: Any) -> PythonBinding:

@@ -6,7 +6,7 @@ import json
 from collections import deque
 from typing import Any
 
-from .model import Agent, Config, McpBinding, Tool
+from .model import Agent, Config, LocalMcpBinding, McpBinding, Tool
 from .report import Reporter, did_you_mean
 from .schema import meta_validator, report_error
 from .source import PathKey
@@ -134,7 +134,7 @@ def check_parameters(tool: Tool, reporter: Reporter, known_valid: set[str]) -> b
     `known_valid` holds the canonical JSON of schemas already found valid: tools often
     share a schema, and meta-validation is the slowest check there is.
     """
-    if isinstance(tool.binding, McpBinding):
+    if isinstance(tool.binding, (McpBinding, LocalMcpBinding)):  # the server describes its tools
         return True
     path: PathKey = ("tools", tool.name, "parameters")
     parameters = tool.parameters

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .binding_checks import PythonChecker, check_http, check_mcp
+from .analysis import check_webhook
+from .binding_checks import PythonChecker, check_http, check_local_mcp, check_mcp
 from .build import Builder
 from .checks import Names, check_formats, check_graph, check_parameters, check_references, check_usage
-from .model import Config, HttpBinding, McpBinding, PythonBinding
+from .model import Config, HttpBinding, LocalMcpBinding, McpBinding, PythonBinding
 from .problems import Problem
 from .report import Reporter
 from .schema import check_document
@@ -105,6 +106,10 @@ def _check(config: Config, names: Names, reporter: Reporter, complete: bool, imp
             check_http(tool, environ, reporter, compare_parameters=parameters_valid)
         elif isinstance(binding, McpBinding):
             check_mcp(tool, environ, reporter)
+        elif isinstance(binding, LocalMcpBinding):
+            check_local_mcp(tool, environ, reporter)
     if import_code:
         python.check_setup(config)
+    if config.analysis is not None:
+        check_webhook(config.analysis, environ, reporter)
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 Severity = Literal["error", "warning"]
+ContextPolicy = Literal["keep", "reset", "summary"]  # what an agent sees of the conversation when handed it
 
 # The moderation endpoint's category names (omni-moderation-latest): thresholds are keyed by these.
 MODERATION_CATEGORIES = (
@@ -120,6 +124,7 @@ class Handoff:
     target: str
     description: str | None = None  # per-edge override of the target's description
     span: Span | None = None
+    context: ContextPolicy | None = None  # None: the target agent's own policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +155,21 @@ class McpBinding:
     headers: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
     span: Span | None = None
+    approve: Literal["always", "never"] | tuple[str, ...] = "never"  # how the runner answers approval requests
 
 
-Binding = PythonBinding | HttpBinding | McpBinding
+@dataclass(frozen=True, slots=True)
+class LocalMcpBinding:
+    """An MCP server the runner connects to itself (stdio `command` or streamable HTTP `url`); its tools become function tools."""
+
+    command: tuple[str, ...] = ()  # stdio: argv, run in the config's folder
+    url: str | None = None  # streamable HTTP; may contain ${ENV}
+    allowed_tools: tuple[str, ...] = ()  # empty: all the server lists
+    headers: Mapping[str, str] = field(default_factory=dict)  # values may contain ${ENV}
+    span: Span | None = None
+
+
+Binding = PythonBinding | HttpBinding | McpBinding | LocalMcpBinding
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +231,7 @@ class Agent:
     dtmf: Mapping[str, str] = field(default_factory=dict)  # keypad key -> the agent a press hands the caller to
     span: Span | None = None
     instructions_span: Span | None = None  # where the template's first line starts
+    context: ContextPolicy = "keep"  # what it sees of the conversation when handed it (an edge's own wins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +252,7 @@ class Config:
     setup: PythonBinding | None = None  # called once before a session starts
     sip_numbers: Mapping[str, str] = field(default_factory=dict)  # called number -> the agent that answers it (`sip.numbers`)
     server: ServerSettings = field(default_factory=ServerSettings)
+    analysis: Analysis | None = None  # post-call analysis (runner/analysis.py); None: none
 
     @property
     def base_dir(self) -> Path:

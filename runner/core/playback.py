@@ -8,8 +8,10 @@ the transcript entries that waited for playback are written.
 With `Output.AUDIO_REMOTE` (the service plays it: WebRTC, SIP) the service truncates on
 barge-in itself and says so (`conversation.item.truncated`); the items whose audio it is
 playing are tracked only so that their transcript entries say what was heard: in full
-once its buffer `stopped`, up to `audio_end_ms` once truncated. A reply the service
-`cleared` without truncating had been heard to its end.
+once its buffer `stopped`, up to `audio_end_ms` once truncated (the text cut to match
+when the audio came as deltas; as media its length is unknown, so the text stays whole
+and the entry says how long it was heard). A reply the service `cleared` without
+truncating had been heard to its end.
 """
 
 from __future__ import annotations
@@ -89,6 +91,11 @@ class Playback:
         """Audio of `item` reached the service's playout buffer: its entry waits for the outcome."""
         self._audible[item.message.item_id or ""] = item
 
+    @property
+    def remote_playing(self) -> bool:
+        """The service is still playing audio of ours that it has not reported stopped or cleared."""
+        return not self.local and any(item.response is None or item.response.id not in self._cleared for item in self._audible.values())
+
     def remote_clear(self) -> list[Action]:
         """Cut what the service is playing (a guardrail trip): `output_audio_buffer.clear`, after the cancel."""
         if self.local or not self._audible:
@@ -96,13 +103,14 @@ class Playback:
         return [self._send({"type": "output_audio_buffer.clear"})]
 
     def remote_stopped(self, response_id: str | None) -> list[Action]:
-        """The service played `response_id` to its end: each item of it was heard in full."""
+        """The service played `response_id` to its end: it and every item queued before it were heard in full."""
+        items = list(self._audible.values())
+        last = max((index for index, item in enumerate(items) if item.response is not None and item.response.id == response_id), default=-1)
         actions: list[Action] = []
-        for item_id, item in list(self._audible.items()):
-            if item.response is not None and item.response.id == response_id:
-                del self._audible[item_id]
-                item.message.heard_ms = self.received_ms(item)
-                actions += self.heard_in_full(item)
+        for item in items[: last + 1]:
+            del self._audible[item.message.item_id or ""]
+            item.message.heard_ms = self.received_ms(item)
+            actions += self.heard_in_full(item)
         return actions
 
     def remote_cleared(self, response_id: str | None) -> None:
@@ -117,13 +125,15 @@ class Playback:
             return []
         message = item.message
         received = self.received_ms(item)
-        heard = max(0, min(audio_end_ms, received))
-        message.heard_ms = heard
-        if heard >= received:
-            return self.heard_in_full(item)
+        if received == 0:  # the audio came as media: how long it was is not known, so neither is which words were heard
+            message.heard_ms = max(0, audio_end_ms)
+        else:
+            message.heard_ms = max(0, min(audio_end_ms, received))
+            if message.heard_ms >= received:
+                return self.heard_in_full(item)
+            message.text = heard_text(message.text, message.heard_ms, received)
         item.muted = True
         message.status = "interrupted"
-        message.text = heard_text(message.text, heard, received)
         if message.blocked_by is None and item.turn is not None:
             item.turn.interrupted = True
         return self.interrupted_entry(item)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from runner.core.actions import Action, Play, Send
+from runner.core.context import SUMMARY_PURPOSE
 from runner.core.guarding import GuardrailGate
 from runner.core.playback import Playback, StopReason
 from runner.core.records import AssistantDelta, AssistantMessage, UsageUpdated
@@ -32,7 +33,7 @@ class ResponsesOwner(Protocol):
     def note(self, entry: TranscriptEntry) -> None: ...
     def send(self, event: dict[str, Any]) -> Send: ...
     def error(self, now: float, *, code: str, message: str) -> list[Action]: ...
-    def finished(self, request: ResponseRequest | None) -> list[Action]: ...
+    def finished(self, request: ResponseRequest | None, response: dict[str, Any], now: float) -> list[Action]: ...
 
 
 class Responses:
@@ -105,8 +106,15 @@ class Responses:
         self._turns.response_created(now)
         return self._playback.remote_settle(ended=False)  # a cut reply's truncations came before this
 
+    def _out_of_band(self, event: dict[str, Any]) -> bool:
+        """A handoff summary's event: its text is for the core, not the caller or the transcript."""
+        state = self._responses.get(event.get("response_id") or "")
+        return state is not None and state.request is not None and state.request.purpose == SUMMARY_PURPOSE
+
     def on_output_item_added(self, event: dict[str, Any], now: float) -> list[Action]:
         item = event["item"]
+        if self._out_of_band(event):
+            return []
         if item.get("type") == "message" and item["id"] not in self._items:
             self._new_item(item["id"], event.get("response_id"), now)
         return []
@@ -125,6 +133,8 @@ class Responses:
         return item
 
     def on_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
+        if self._out_of_band(event):
+            return []
         item_id = event["item_id"]
         item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
         delta = event["delta"]
@@ -166,10 +176,14 @@ class Responses:
         return self._playback.remote_truncated(event["item_id"], event["audio_end_ms"])
 
     def on_text_delta(self, event: dict[str, Any], now: float) -> list[Action]:
+        if self._out_of_band(event):
+            return []
         item_id = event["item_id"]
         item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
         if item.muted:
             return []
+        if not self._playback.local and event["type"] == "response.output_audio_transcript.delta":
+            self._playback.remote_audio(item)  # WebRTC and SIP carry the audio as media, not as deltas
         delta = event["delta"]
         message = item.message
         message.text += delta
@@ -181,6 +195,8 @@ class Responses:
         return actions
 
     def on_text_done(self, event: dict[str, Any], now: float) -> list[Action]:
+        if self._out_of_band(event):
+            return []
         item_id = event["item_id"]
         item = self._items.get(item_id) or self._new_item(item_id, event.get("response_id"), now)
         if item.muted:
@@ -227,7 +243,7 @@ class Responses:
                 if item.message.status == "in_progress":
                     item.message.status = "done" if status in ("completed", "incomplete") and not item.muted else "interrupted"
                     item.message.ended = now
-            ended = self._owner.finished(state.request)
+            ended = self._owner.finished(state.request, response, now)
             if ended:
                 return actions + ended
         actions += self._tools.response_done(response_id or "", now)

@@ -36,7 +36,7 @@ class ResponseRequest:
 class ResponseSequencer:
     """Tracks the active response and the one queued request."""
 
-    __slots__ = ("_next_event_id", "active", "in_flight", "pending", "last_sent")
+    __slots__ = ("_next_event_id", "active", "in_flight", "pending", "last_sent", "held")
 
     def __init__(self, next_event_id: Callable[[], str]) -> None:
         self._next_event_id = next_event_id
@@ -44,6 +44,7 @@ class ResponseSequencer:
         self.in_flight: ResponseRequest | None = None  # sent, no response.created yet
         self.pending: ResponseRequest | None = None  # waiting for the active one to finish
         self.last_sent: ResponseRequest | None = None
+        self.held = False  # requests queue but are not sent (until the hosted MCP servers have listed their tools)
 
     @property
     def busy(self) -> bool:
@@ -62,7 +63,7 @@ class ResponseSequencer:
 
     def flush(self) -> list[Send]:
         """Send the queued request if nothing is active or requested."""
-        if self.pending is None or self.busy:
+        if self.pending is None or self.busy or self.held:
             return []
         request, self.pending = self.pending, None
         request.event_id = self._next_event_id()

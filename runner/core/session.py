@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from runner.config.model import Guardrail, Limits
 from runner.core.actions import Action, EndSession, Send
+from runner.core.context import SUMMARY_PURPOSE, ConversationItems, HandoffContext
 from runner.core.events import MalformedEvent, check_shape
 from runner.core.guarding import GuardrailGate
 from runner.core.history import reseed_items
+from runner.core.listing import MCP_LIST_WAIT, McpListings
 from runner.core.playback import Playback
 from runner.core.records import CallTransferRequested, ErrorReported, KeyPressed, Notice
 from runner.core.responses import Responses
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from runner.compile import CompiledAgent
 
 RACE_CODE = "conversation_already_has_active_response"
+LAST_LINE_SECONDS = 15.0  # the longest the service may still be playing a goodbye or transfer line
 FATAL_CODES = frozenset({"beta_api_shape_disabled", "session_expired", "invalid_api_key", "insufficient_quota"})
 FATAL_TYPES = frozenset({"authentication_error"})
 GOODBYE_INSTRUCTIONS = "The conversation is ending now. Say one short, friendly goodbye sentence. Do not call tools."
@@ -68,6 +71,7 @@ class Session:
         self._voice = self._agent.voice
         self._started_at: float | None = None
         self._ending: str | None = None  # reason, once a goodbye is on its way
+        self._last_line: tuple[str, float] | None = None  # (reason, deadline): closing once the service has played the last line
         self._goodbye_instructions = GOODBYE_INSTRUCTIONS
         # The start agent opens the conversation: "due" until the session is configured,
         # "asked" once requested, "given" at its response.done; None when it waits for the caller.
@@ -90,6 +94,10 @@ class Session:
             self, output=output, sequencer=self._seq, states=self._states, playback=self._playback, gate=self._gate, tools=self._tools,
             turns=self._turns, usage=self.usage,
         )
+        self._listings = McpListings(self._agent)
+        self._seq.held = self._listings.holding  # the first response waits for the hosted MCP servers' tools
+        self._items = ConversationItems()
+        self._context = HandoffContext(self, self._items)
         self.transcript: list[TranscriptEntry] = []
         self.agents_visited: list[str] = [start]
         self.unknown_events: dict[str, int] = {}
@@ -101,7 +109,12 @@ class Session:
             "input_audio_buffer.dtmf_event_received": self._on_key_pressed,
             "error": self._on_error,
             **dict.fromkeys(IGNORED_EVENTS, ignore),
+            "conversation.item.deleted": self._items.on_deleted,
         }
+        for kind in ("conversation.item.added", "conversation.item.created"):  # the turns' and the context's both
+            self._handlers[kind] = _both(self._handlers[kind], self._context.on_added)
+        self._handlers["response.output_item.done"] = _both(self._handlers["response.output_item.done"], self._tools.on_item_done)
+        self._handlers["mcp_list_tools.completed"] = self._handlers["mcp_list_tools.failed"] = self._on_listed
 
     # ---- read-only state -------------------------------------------------------------
 
@@ -128,7 +141,7 @@ class Session:
         """
         return bool(
             self._greeting_owed or self._seq.busy or self._seq.pending is not None or self._tools.busy or self._gate.busy
-            or self._playback.pending is not None
+            or self._playback.pending is not None or self._context.busy
         )
 
     @property
@@ -192,7 +205,10 @@ class Session:
             check_shape(event)
         except MalformedEvent as problem:
             return self._error_record(now, code="malformed_event", message=f"malformed server event {kind!r}: {problem}; ignored")
-        return handler(event, now)  # an exception from here on is our bug, and is raised
+        actions = handler(event, now)  # an exception from here on is our bug, and is raised
+        if self._last_line is not None and not self._playback.remote_playing:
+            actions += self._close(self._last_line[0])
+        return actions
 
     def next_deadline(self) -> float | None:
         """When the core next needs `tick`: the session limit or a slow tool's filler; None: no timer.
@@ -201,7 +217,10 @@ class Session:
         """
         if self._ended:
             return None
-        due = [deadline for deadline in (self._limit_deadline(), self._filler_deadline()) if deadline is not None]
+        if self._last_line is not None:
+            return self._last_line[1]
+        listing = self._listings.deadline if self._listings.holding else None
+        due = [deadline for deadline in (self._limit_deadline(), self._filler_deadline(), listing) if deadline is not None]
         return min(due, default=None)
 
     def _filler_deadline(self) -> float | None:
@@ -219,6 +238,13 @@ class Session:
         """Timers that are due: the session limit and the slow-tool filler (see `next_deadline`)."""
         if self._ended:
             return []
+        if self._last_line is not None:
+            reason, deadline = self._last_line
+            return self._close(reason) if now >= deadline else []
+        if self._listings.due(now):
+            self._seq.held = False
+            notice = Notice(f"hosted MCP servers did not list their tools within {MCP_LIST_WAIT:g} s; going on without waiting")
+            return [notice, *self._seq.flush()]
         limit = self._limit_deadline()
         if limit is not None and now >= limit:
             notice = Notice(f"session limit of {self._limits.max_session_minutes:g} minutes reached")
@@ -252,6 +278,8 @@ class Session:
         items = reseed_items(self.transcript)
         actions += [self.send({"type": "conversation.item.create", "item": item}) for item in items]
         owed = self._seq.reset()
+        self._items.forget()
+        self._context.switch = None  # the new socket is re-seeded with the whole history: nothing left to reset
         if self._greeting == "asked" and not self._turns.number:
             self._greeting = "due"  # cut by the drop: asked again once the new socket is configured
             owed = False
@@ -270,6 +298,7 @@ class Session:
         who spoke before the session was configured gets a reply instead of a greeting.
         """
         self._states.configured()
+        self._listings.configured(now)
         if not self._greeting_owed or self._greeting_request is None:
             return []
         self._greeting = "asked"
@@ -283,6 +312,14 @@ class Session:
         if target is not None and target in self._agents and target != self._agent.name and self._ending is None:
             return [pressed, *self._tools.hand_off(target, f"the caller pressed {key}", now)]
         return [pressed, *self._turns.user_text(f"(The caller pressed {key} on the keypad.)", now)]
+
+    def _on_listed(self, event: dict[str, Any], now: float) -> list[Action]:
+        """A hosted MCP server's tools are listed (or failed to be): the held response may go once all are."""
+        done, notes = self._listings.listed(event)
+        if not done:
+            return notes
+        self._seq.held = False
+        return notes + self._seq.flush()
 
     # ---- errors ----------------------------------------------------------------------
 
@@ -343,6 +380,9 @@ class Session:
     def response_in_progress(self, response_id: str) -> bool:
         return self._responses.in_progress(response_id)
 
+    def switch_context(self, policy: str, source: str, target: str, reason: str | None, answered: list[str], response: dict[str, Any] | None) -> list[Action]:
+        return self._context.begin(policy, source, target, reason, answered, response)
+
     def tool_time(self, seconds: float) -> None:
         self._turns.tool_time(seconds)
 
@@ -395,15 +435,30 @@ class Session:
     def cut(self, response: ResponseState) -> list[Action]:
         return self._responses.cut(response)
 
-    def finished(self, request: ResponseRequest | None) -> list[Action]:
-        """A response of ours is done: the greeting is given, or the goodbye said (EndSession)."""
+    def finished(self, request: ResponseRequest | None, response: dict[str, Any], now: float) -> list[Action]:
+        """A response of ours is done: the greeting is given, the goodbye said (EndSession), a handoff summarised."""
+        if request is not None and request.purpose == SUMMARY_PURPOSE:
+            return self._context.summarised(response)
         if request is not None and request.purpose == "greeting":
             self._greeting = "given"
         if request is not None and request.purpose == "goodbye":
-            return self._close(self._ending or "ended")
+            return self._close_once_heard(self._ending or "ended", now)
         if request is not None and request.purpose == "transfer" and self._agent.transfer_to is not None:
             target = self._agent.transfer_to
-            return [Notice(f"transferring the call to {target}"), CallTransferRequested(self._agent.name, target), *self._close(f"transferred to {target}")]
+            return [Notice(f"transferring the call to {target}"), CallTransferRequested(self._agent.name, target),
+                    *self._close_once_heard(f"transferred to {target}", now)]
+        return []
+
+    def _close_once_heard(self, reason: str, now: float) -> list[Action]:
+        """Close now, or, while the service still plays the last line (WebRTC, SIP), once it is heard.
+
+        The line's response is done long before its audio has played; hanging up (or
+        transferring) then would cut it off. The service says when it stopped playing;
+        LAST_LINE_SECONDS bounds the wait if it never does.
+        """
+        if not self._playback.remote_playing:
+            return self._close(reason)
+        self._last_line = (reason, now + LAST_LINE_SECONDS)
         return []
 
     # ---- asking for responses ----------------------------------------------------------
@@ -438,3 +493,8 @@ class Session:
         if audio and "output" in audio:
             session["audio"] = {**audio, "output": {**audio["output"], "voice": self._voice}}
         return session
+
+
+def _both(first: Handler, second: Handler) -> Handler:
+    """One server event for two components, in order."""
+    return lambda event, now: first(event, now) + second(event, now)

@@ -62,6 +62,7 @@ class ToolBatch:
     filler_sent: bool = False
     calls_gone: bool = False  # after a reconnect the call items are gone: create them with the outputs
     finished: bool = False
+    answered: list[str] = field(default_factory=list)  # call ids whose outputs were sent
 
 
 @dataclass(slots=True)

@@ -42,6 +42,7 @@ class ToolsOwner(Protocol):
     def note(self, entry: TranscriptEntry) -> None: ...
     def send(self, event: dict[str, Any]) -> Send: ...
     def request_response(self, purpose: str, response: dict[str, Any] | None = None) -> list[Action]: ...
+    def switch_context(self, policy: str, source: str, target: str, reason: str | None, answered: list[str], response: dict[str, Any] | None) -> list[Action]: ...
 
 
 class ToolBatches:
@@ -95,6 +96,25 @@ class ToolBatches:
         self.tool_calls.append(call)
         self._owner.note(call)
         return [_call_record(call), _result_record(call), *self._call_output(batch, call_id, name, arguments, _error_output(call.error))]
+
+    def on_item_done(self, event: dict[str, Any], now: float) -> list[Action]:
+        """A hosted MCP server's call waits for approval: answer it by the agent's policy; the response follows its response.done."""
+        item = event["item"]
+        if item.get("type") != "mcp_approval_request":
+            return []
+        response_id = event.get("response_id") or ""
+        label, name = item.get("server_label"), item.get("name")
+        if not self._owner.response_in_progress(response_id) or not isinstance(item.get("id"), str):
+            return [Notice(f"MCP approval request for {label}.{name} outside a response in progress, ignored")]
+        if response_id not in self._batches:
+            self._batches[response_id] = ToolBatch(response_id)
+        policy = self._owner.agent.mcp_approvals.get(label, "never")
+        approve = policy == "always" or (not isinstance(policy, str) and name in policy)
+        answer: dict[str, Any] = {"type": "mcp_approval_response", "id": "mcpa_" + item["id"][-27:], "approval_request_id": item["id"], "approve": approve}
+        if not approve:
+            answer["reason"] = f"{name} is not among the tools this project approves on {label}"
+        verdict = "approved" if approve else "denied"
+        return [Notice(f"MCP call {label}.{name} {verdict} by policy"), self._owner.send({"type": "conversation.item.create", "item": answer})]
 
     def _on_transfer_call(self, call_id: str, name: str, arguments: str, batch: ToolBatch, now: float) -> list[Action]:
         agent = self._owner.agent
@@ -159,9 +179,26 @@ class ToolBatches:
             return []
         batch.finished = True
         del self._batches[batch.response_id]
-        if batch.transfer is None:
+        transfer = batch.transfer
+        if transfer is None:
             return self._owner.request_response("tool_results")
-        return self._apply_transfer(batch, now) + self.entered()
+        source = self._owner.agent.name
+        policy = self._owner.agent.handoff_context.get(f"{TRANSFER_PREFIX}{transfer.target}", "keep")
+        actions = self._apply_transfer(batch, now, answer=policy != "reset")  # reset deletes the call: it needs no answer
+        if policy == "keep":
+            return actions + self.entered()
+        return actions + self._owner.switch_context(policy, source, transfer.target, transfer.reason, batch.answered, self._first_response())
+
+    def _first_response(self) -> dict[str, Any] | None:
+        """The handed-to agent's first reply: its on_enter after its own instructions, if it has one.
+
+        Response-level instructions replace the session's for that response, so the
+        agent's own instructions go first and on_enter is added to them.
+        """
+        agent = self._owner.agent
+        if not agent.on_enter:
+            return None
+        return {"instructions": f"{agent.session.get('instructions', '')}\n\n{agent.on_enter}".strip()}
 
     def entered(self) -> list[Action]:
         """The first response of the agent just handed to: its on_enter, or, when it stands for a
@@ -173,12 +210,7 @@ class ToolBatches:
             return self._owner.request_response("transfer", {"instructions": instructions, "tool_choice": "none"})
         if agent.transfer_to is not None:
             notes.append(Notice(f"'{agent.name}' stands for {agent.transfer_to}: a phone call would be transferred there; here '{agent.name}' answers"))
-        if not agent.on_enter:
-            return notes + self._owner.request_response("handoff", None)
-        # Response-level instructions replace the session's for that response, so the
-        # agent's own instructions go first and on_enter is added to them.
-        instructions = f"{agent.session.get('instructions', '')}\n\n{agent.on_enter}".strip()
-        return notes + self._owner.request_response("handoff", {"instructions": instructions})
+        return notes + self._owner.request_response("handoff", self._first_response())
 
     def hand_off(self, target: str, reason: str, now: float) -> list[Action]:
         """A handoff no function call asked for (a keypad press): the target's session, then its first response."""
@@ -190,7 +222,7 @@ class ToolBatches:
         update = self._owner.send({"type": "session.update", "session": self._owner.agent.handoff_session})
         return [update, _handoff_record(record), *self.entered()]
 
-    def _apply_transfer(self, batch: ToolBatch, now: float) -> list[Action]:
+    def _apply_transfer(self, batch: ToolBatch, now: float, *, answer: bool) -> list[Action]:
         transfer = batch.transfer
         assert transfer is not None
         source = self._owner.agent.name
@@ -199,15 +231,15 @@ class ToolBatches:
         self.handoffs.append(record)
         self._owner.note(record)
         output = json.dumps({"transferred_to": transfer.target})
-        return [
-            self._owner.send({"type": "session.update", "session": self._owner.agent.handoff_session}),
-            _handoff_record(record),
-            *self._call_output(batch, transfer.call_id, f"{TRANSFER_PREFIX}{transfer.target}", "", output),
-        ]
+        actions: list[Action] = [self._owner.send({"type": "session.update", "session": self._owner.agent.handoff_session}), _handoff_record(record)]
+        if answer:
+            actions += self._call_output(batch, transfer.call_id, f"{TRANSFER_PREFIX}{transfer.target}", "", output)
+        return actions
 
     def _call_output(self, batch: ToolBatch, call_id: str, name: str, arguments: str, output: str) -> list[Send]:
         """The answer to one function call; after a reconnect the call item is gone, so it is created again first."""
         self._answered.add(call_id)
+        batch.answered.append(call_id)
         items = tool_call_items(call_id, name, arguments, output)
         return [self._owner.send({"type": "conversation.item.create", "item": item}) for item in (items if batch.calls_gone else items[1:])]
 

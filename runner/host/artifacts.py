@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
 from ..config import interpolate_env
-from ..config.model import Config, HttpBinding, McpBinding
+from ..config.model import Config, HttpBinding, LocalMcpBinding, McpBinding
 from .writer import WRITER, Writer
 
 _AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta"}
@@ -65,6 +65,10 @@ class Redactor:
                 texts += [binding.url, *binding.headers.values()]
             elif isinstance(binding, McpBinding):
                 texts += [binding.server_url, *binding.headers.values()]
+            elif isinstance(binding, LocalMcpBinding):
+                texts += [binding.url or "", *binding.headers.values()]
+        if config.analysis is not None and config.analysis.webhook is not None:
+            texts.append(config.analysis.webhook.url)
         names = {name for text in texts for name in interpolate_env(text, {})[1]}
         return cls({name: environ[name] for name in sorted(names) if environ.get(name)})
 

@@ -122,7 +122,7 @@ class Conversation:
     def __init__(self, host: Host, *, variables: dict[str, Any], state_dir: Path | None, session_dir: Path | None, text: bool,
                  start: str | None, call_id: str | None, on_record: Callable[[Record, float], None] | None,
                  on_event: Callable[[str, dict[str, Any], float], None] | None, stop_setup: tuple[asyncio.Event, ...],
-                 channel: str | None = None) -> None:
+                 channel: str | None = None, audio_format: str | None = None) -> None:
         self.host = host
         self.config: Config = host.project.config
         self.id = secrets.token_hex(4)
@@ -132,10 +132,11 @@ class Conversation:
         self.channel = channel or "other"  # for the host's observers
         self.call_id = call_id
         self.outcome: Outcome | None = None  # once closed
+        self.analysis: asyncio.Task[Any] | None = None  # the post-call analysis, once closed (runner/analysis.py)
         self.end_reason = "session closed"  # the report's end_reason when the conversation did not end itself
         self.folder: Path = Path()
         self._session_dir = session_dir if session_dir is not None else self.state_dir / "sessions"
-        self._start, self._call_id, self._stop_setup, self._channel = start, call_id, stop_setup, channel
+        self._start, self._call_id, self._stop_setup, self._channel, self._audio_format = start, call_id, stop_setup, channel, audio_format
         self._on_record = on_record or (lambda record, t: None)
         self._on_event = on_event or (lambda direction, event, t: None)
         self._records = RecordQueue(host.record_queue)
@@ -172,8 +173,12 @@ class Conversation:
         self.driver.attach_audio(sink)
 
     def audio_played(self, item_id: str) -> None:
-        """The sink has played all of `item_id`'s audio: the reply counts as heard in full."""
-        if not self.driver.ended:
+        """The sink has played all of `item_id`'s audio: the reply counts as heard in full.
+
+        Still counted after the session ended and before it is closed: a goodbye plays out
+        after the end, and its transcript entry waits for this.
+        """
+        if self.outcome is None:
             self.driver.apply(self.core.playback_finished(item_id, self.driver.now()))
 
     def records(self) -> AsyncIterator[Record]:
@@ -230,6 +235,14 @@ class Conversation:
             self._records.close()
             self.host._release()
             self._notify("closed")
+            self._analyse_after()
+
+    def _analyse_after(self) -> None:
+        """Post-call analysis, when configured, over the artifacts just closed; the call does not wait for it."""
+        if self.config.analysis is not None:
+            from ..analysis import after_call
+
+            self.analysis = self.host.run_after_call(after_call(self))
 
     def _notify(self, event: str, *details: Any) -> None:
         for observer in self.host.observers:
@@ -244,7 +257,9 @@ class Conversation:
         from .errors import CALL_ENDED, CallGone, ConnectFailed
 
         host, project, config = self.host, self.host.project, self.config
-        compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start, channel="sip" if self._channel == "sip" else None)
+        compiled, values, start = project.agents(text=self.text, variables=self.variables, start=self._start,
+                                                 channel="sip" if self._channel == "sip" else None, audio_format=self._audio_format)
+        compiled = host.tools.offer_mcp_tools(compiled)
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Protocol, Sequence
 
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT
 from .errors import CapacityError, SetupError
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 MAX_CONVERSATIONS = 100
 MAX_TOOL_CALLS = 8  # per conversation, running at once; as many more may wait
 RECORD_QUEUE = 1000  # records a conversation holds for a `records()` consumer that falls behind
+AFTER_CALL_GRACE = 120.0  # seconds a closing host waits for post-call work (analysis, webhooks) still running
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ class Host:
         self.open_count = 0
         self.observers: list[Observer] = list(observers)
         self.tools: Any = None  # runner.bindings.ToolExecutor while the host is open
+        self.after_calls: set[asyncio.Task[Any]] = set()  # post-call work of closed conversations, still running
+        self.after_call_grace = AFTER_CALL_GRACE
 
     async def __aenter__(self) -> Host:
         from ..bindings import BindingError, ToolExecutor
@@ -89,7 +92,11 @@ class Host:
         except BindingError as error:
             raise SetupError(str(error)) from None
         try:
+            await self.tools.start()
             await self.transport.start()
+        except BindingError as error:
+            await self.tools.aclose()
+            raise SetupError(str(error)) from None
         except BaseException:
             await self.tools.aclose()
             raise
@@ -97,6 +104,7 @@ class Host:
 
     async def __aexit__(self, *exc_info: object) -> None:
         try:
+            await self._finish_after_calls()
             await self.transport.aclose()
         finally:
             await self.tools.aclose()
@@ -112,6 +120,7 @@ class Host:
         start: str | None = None,
         call_id: str | None = None,
         channel: str | None = None,
+        audio_format: str | None = None,
         on_record: Callable[[Record, float], None] | None = None,
         on_event: Callable[[str, dict[str, Any], float], None] | None = None,
         stop_setup: Sequence[asyncio.Event] = (),
@@ -123,6 +132,8 @@ class Host:
         `<state_dir>/sessions`). `call_id`: join an existing SIP/WebRTC call instead of
         starting one. `channel` ("browser", "sip", "twilio", ...) tags it for the host's
         observers; `channel="sip"` also compiles the agents for a phone call (compile_config).
+        `audio_format` (`audio/pcmu`: a Twilio stream) replaces every agent's
+        input and output format, so audio goes in and out unconverted.
         `on_record(record, t)` / `on_event(direction, event, t)`: synchronous hooks on the
         event loop, for consumers that must see everything (keep them quick).
         """
@@ -139,6 +150,7 @@ class Host:
             start=start,
             call_id=call_id,
             channel=channel,
+            audio_format=audio_format,
             on_record=on_record,
             on_event=on_event,
             stop_setup=tuple(stop_setup),
@@ -147,6 +159,26 @@ class Host:
     def observe(self, observer: Observer) -> None:
         """Add an observer for the conversations opened from now on."""
         self.observers.append(observer)
+
+    def run_after_call(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run post-call work on its own task: the call has ended, the host waits for it when closing."""
+        import asyncio
+
+        task = asyncio.get_running_loop().create_task(work)
+        self.after_calls.add(task)
+        task.add_done_callback(self.after_calls.discard)
+        return task
+
+    async def _finish_after_calls(self) -> None:
+        """Give running post-call work `after_call_grace` seconds, then cancel it (it records that)."""
+        import asyncio
+
+        if not self.after_calls:
+            return
+        _, late = await asyncio.wait(set(self.after_calls), timeout=self.after_call_grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     def _claim(self) -> None:
         """Take a conversation slot, or refuse at once."""

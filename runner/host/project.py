@@ -63,20 +63,29 @@ class Project:
         """The guardrail policies conversations apply (none when guardrails are off)."""
         return self.config.guardrails if self.guardrails_enabled else {}
 
-    def agents(self, *, text: bool, variables: Mapping[str, Any], start: str | None, channel: str | None = None) -> tuple[dict[str, Any], dict[str, Any], str]:
-        """The compiled agents, resolved variables and start agent for one conversation (cached); `channel`: see compile_config."""
+    def agents(
+        self, *, text: bool, variables: Mapping[str, Any], start: str | None, channel: str | None = None, audio_format: str | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """The compiled agents, resolved variables and start agent for one conversation (cached).
+
+        `channel` and `audio_format` (`audio/pcmu` for Twilio: every agent's input and output
+        format): see compile_config.
+        """
         from ..compile import CompileError, compile_config
         from ..config import resolve_variables
 
+        if audio_format not in (None, "audio/pcm", "audio/pcmu", "audio/pcma"):
+            raise SetupError(f"unknown audio format {audio_format!r}; expected audio/pcm, audio/pcmu or audio/pcma")
         values, problems = resolve_variables(self.config, variables)
         if problems:
             raise SetupError("; ".join(problems))
-        key = json.dumps([text, channel, values], sort_keys=True, default=str)
+        key = json.dumps([text, channel, audio_format, values], sort_keys=True, default=str)
         cached = self._compiled.get(key)
         if cached is None:
             modality = "text" if text else None
             try:
-                compiled = compile_config(self.config, values=values, modality=modality, guardrails_enabled=self.guardrails_enabled, environ=self.environ, channel=channel)
+                compiled = compile_config(self.config, values=values, modality=modality, guardrails_enabled=self.guardrails_enabled, environ=self.environ,
+                                           channel=channel, audio_format=audio_format)
             except CompileError as error:
                 raise SetupError("; ".join(error.messages)) from None
             cached = self._compiled[key] = (compiled, values)

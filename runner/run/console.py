@@ -34,13 +34,17 @@ class Prompt(Protocol):
     def show(self) -> None: ...
 
 
+SIMULATOR_DECISION = "simulator_decision"  # runner/sim/responses.py's metadata key
+
+
 class Console:
     """Writes a readable conversation to a stream, matching on each record's type."""
 
-    def __init__(self, agents: list[str], *, stream: TextIO | None = None, show_events: bool = False, colour: bool | None = None) -> None:
+    def __init__(self, agents: list[str], *, stream: TextIO | None = None, show_events: bool = False, explain: bool = False, colour: bool | None = None) -> None:
         self._colours = {name: _AGENT_COLOURS[index % len(_AGENT_COLOURS)] for index, name in enumerate(agents)}
         self._stream = stream
         self._show_events = show_events
+        self._explain = explain  # the simulator's reason for each response (its metadata), shown under it
         self._colour = colour
         self._open_item: str | None = None  # an assistant reply being streamed on the current line
         self._status_shown = False  # the live status line occupies the current line
@@ -122,7 +126,10 @@ class Console:
                 self._echo(f"  · {message}", fg="yellow")
 
     def event(self, direction: str, event: dict[str, Any], t: float) -> None:
-        """With --events: one dim line per event name (audio appends left out: too many)."""
+        """With --events: one dim line per event name (audio appends left out: too many); with --explain, the simulator's reasons."""
+        if self._explain and event.get("type") == "response.done" and (why := (event["response"].get("metadata") or {}).get(SIMULATOR_DECISION)):
+            self._end_open_line()
+            self._echo(f"  ? why: {why}", dim=True)
         if not self._show_events or event.get("type") == "input_audio_buffer.append":
             return
         self._end_open_line()

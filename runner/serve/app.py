@@ -1,6 +1,7 @@
 """The ASGI app: each channel's routes over one `Server` (a `Host` and its `CallService`).
 
 - the browser (`browser.py`, `page.py`): the page at `/`, `POST /calls`, `POST /calls/<id>/hangup`, `GET /calls/<id>/events`, `POST /token`;
+- Twilio Media Streams (`twilio.py`): `POST /twilio/voice`, `WS /twilio/media`;
 - phone calls over SIP (`sip.py`): `POST /openai/webhook`;
 - operations (`ops.py`, `admin.py`): `/healthz`, `/readyz`, `/metrics`, `/admin/calls`;
 - protection (`protect.py`): body cap, CORS allow-list, bearer token, rate limit on new calls.
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
 
-from . import admin, browser, ops, page, protect, sip
+from . import admin, browser, ops, page, protect, sip, twilio
 from .calls import CallService
 from .server import Server
 from .settings import ServeOptions
@@ -37,7 +38,7 @@ def create_app(
 ) -> Starlette:
     """The app; the host (and with it the transport, a simulator say) lives as long as the app runs."""
     server = Server(project, transport, session_dir=session_dir, max_calls=max_calls, reconnect_delays=reconnect_delays, options=options or ServeOptions())
-    routes = [*browser.routes(server), *page.routes(server), *sip.routes(server), *ops.routes(server), *admin.routes(server)]
+    routes = [*browser.routes(server), *page.routes(server), *sip.routes(server), *twilio.routes(server), *ops.routes(server), *admin.routes(server)]
     app = Starlette(routes=routes, middleware=protect.middleware(server), lifespan=_lifespan(server))
     app.state.server = server
     return app

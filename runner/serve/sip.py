@@ -41,7 +41,6 @@ MAX_WEBHOOK_BYTES = 256 * 1024  # a call's webhook is a few SIP headers
 BUSY_HERE = 486
 SERVER_ERROR = 500
 SERVICE_UNAVAILABLE = 503  # draining: this worker takes no new calls
-LAST_LINE_SECONDS = 15.0  # how long the carrier may still be playing the goodbye (or the transfer line)
 _SIP_USER = re.compile(r"<?(?:sips?|tel):([^@;>]+)")
 
 
@@ -174,7 +173,6 @@ class SipCalls:
         from runner.core.records import CallTransferRequested
 
         service = self.server.running_calls
-        line = LastLine()
         transfer: list[str] = []
         settled = False  # referred or hung up already
 
@@ -183,21 +181,15 @@ class SipCalls:
             if isinstance(record, CallTransferRequested):
                 transfer.append(record.target_uri)
 
-        def on_event(direction: str, event: dict[str, Any], t: float) -> None:
-            call.feed.event(direction, event, t)
-            line.watch(direction, event, t)
-
         try:
             async with service.host.open(call_id=call.call_id, variables=variables, start=start, channel="sip",
-                                         session_dir=service.session_dir, on_record=on_record, on_event=on_event) as conversation:
+                                         session_dir=service.session_dir, on_record=on_record, on_event=call.feed.event) as conversation:
                 call.conversation = conversation
                 call.ready.set_result(None)
                 await conversation.driver.wait_ended()
-                if conversation.core.ended:  # the session ended itself (not the caller, not a hangup of ours): let the line be heard
-                    await line.heard(LAST_LINE_SECONDS)
-                    settled = await self._settle(call.call_id, transfer)  # while the sideband still holds the call
-                elif conversation.end_reason == "session closed":  # not a hangup of ours either: the sideband closed
-                    logger.info("call %s: the caller hung up", call.call_id)
+                # The core ends a session that ends itself once its last line was heard (the
+                # service reports the playing); transfer or hang up while the sideband holds the call.
+                settled = await self._settle(call.call_id, transfer)
         except Exception as failure:
             if not call.ready.done():
                 call.ready.set_exception(failure)
@@ -240,43 +232,6 @@ class SipCalls:
         if self._store is not None:
             await self._store.aclose()
             self._store = None
-
-
-class LastLine:
-    """Whether the carrier is still playing the agent's audio, from the sideband's events.
-
-    A reply's transcript streams before its audio has played; the service reports the
-    playing with `output_audio_buffer.started` / `.stopped` (`.cleared` on a cut).
-    """
-
-    def __init__(self) -> None:
-        self._playing: set[str] = set()
-        self._quiet = asyncio.Event()
-        self._quiet.set()
-
-    def watch(self, direction: str, event: dict[str, Any], t: float) -> None:
-        if direction != "in":
-            return
-        kind, response_id = event.get("type"), event.get("response_id")
-        if kind in ("response.output_audio_transcript.delta", "output_audio_buffer.started") and isinstance(response_id, str):
-            self._playing.add(response_id)
-        elif kind == "output_audio_buffer.stopped":
-            self._playing.discard(response_id)  # type: ignore[arg-type]
-        elif kind == "output_audio_buffer.cleared":
-            self._playing.clear()
-        elif kind == "response.done" and (event.get("response") or {}).get("status") != "completed":
-            self._playing.discard((event.get("response") or {}).get("id"))  # a cancelled reply stops playing with it
-        if self._playing:
-            self._quiet.clear()
-        else:
-            self._quiet.set()
-
-    async def heard(self, timeout: float) -> None:
-        """Return once nothing is playing (or after `timeout` seconds)."""
-        try:
-            await asyncio.wait_for(self._quiet.wait(), timeout)
-        except asyncio.TimeoutError:
-            logger.info("the last line was still playing after %g s", timeout)
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -1,8 +1,10 @@
-"""The simulated model's decisions: scripted actions first, then the rule file.
+"""The simulated model's decisions: scripted actions first, then the rule file, then the config.
 
 Given what the conversation looks like when a response is requested (the latest
 user text, the active agent, the tools on offer, the tool output just received),
-decide what the response holds: something to say, or tool calls.
+decide what the response holds: something to say, or tool calls. A rule file's
+rules are exact scripts; when none applies, `config_brain` decides from the tools'
+descriptions and schemas as a model would. Each decision comes with its reason.
 """
 
 from __future__ import annotations
@@ -14,24 +16,15 @@ from typing import Any, Mapping
 
 import jinja2
 
+from . import config_brain
+from .config_brain import Decision
+from .outputs import Call, Output, Say
 from .rule_file import TEMPLATES, AgentMarker, Rule, RuleSet, ToolCall
 
 TRANSFER_PREFIX = "transfer_to_"
 MAX_MODEL_TURNS = 8  # consecutive tool-driven turns before the model gives up and talks
 
 
-@dataclass(frozen=True, slots=True)
-class Say:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    name: str
-    arguments: str  # JSON text, as the model sends it
-
-
-Output = Say | Call
 
 
 @dataclass(slots=True)
@@ -48,6 +41,13 @@ class Turn:
     model_turns: int = 0  # responses since the last user turn
     response_instructions: str = ""  # `response.create`'s own instructions, when it has some
     opening: bool = False  # nobody has said anything yet: the agent speaks first
+    # what the config brain reads beneath the rules (runner/sim/config_brain.py)
+    tool_specs: tuple[Mapping[str, Any], ...] = ()  # the session's tools, whole
+    user_texts: tuple[str, ...] = ()  # every user turn, oldest first
+    context_texts: tuple[str, ...] = ()  # user turns since the last local tool's output
+    outputs: tuple[Any, ...] = ()  # local tool outputs, oldest first
+    last_assistant: str = ""
+    calls_since_user: tuple[tuple[str, str], ...] = ()
 
 
 def parse_script_action(action: Mapping[str, Any]) -> tuple[Output, ...]:
@@ -111,26 +111,49 @@ def _obeyed(instructions: str) -> str | None:
 
 
 def decide(rules: RuleSet, turn: Turn) -> tuple[Output, ...]:
-    """What the rules make the model do on this turn."""
+    """What the model does on this turn."""
+    return decide_explained(rules, turn).outputs
+
+
+def decide_explained(rules: RuleSet, turn: Turn) -> Decision:
+    """What the model does on this turn, and why: the rules first, then the config brain beneath them."""
     agent = active_agent(rules, turn.instructions, turn.tools)
     context = {"user": turn.user_text, "agent": agent or "", "output": turn.output, "facts": turn.facts}
     if turn.tool_choice == "none":
-        return (Say(_obeyed(turn.response_instructions) or _render(rules.filler, context) or rules.filler),)
+        obeyed = _obeyed(turn.response_instructions)
+        text = obeyed or _render(rules.filler, context) or rules.filler
+        return Decision((Say(text),), "tools are off for this response: " + ("did what its instructions ask" if obeyed else "said the filler"))
     if turn.opening and (exact := _EXACT_SENTENCE.search(turn.response_instructions)):
-        return (Say(exact[1]),)
+        return Decision((Say(exact[1]),), "said the exact sentence the response's instructions give")
     if turn.model_turns >= MAX_MODEL_TURNS:
-        return (Say(_render(rules.default, context) or rules.default),)
+        return Decision((Say(_render(rules.default, context) or rules.default),), f"{MAX_MODEL_TURNS} responses in a row without the user: stopped")
     user_turn = turn.after_tool is None or _is_successful_transfer(turn.after_tool, turn.output)
     for rule in rules.rules:
         outputs = _apply(rule, turn, agent, user_turn, context)
         if outputs:
-            return outputs
+            return Decision(outputs, f"rule at {rule.where} matched" if rule.where else "a rule matched")
+    if turn.after_tool is None and turn.opening:
+        if agent is None and turn.instructions.strip():
+            return Decision((Say(config_brain.greeting(turn.instructions)),), "greeted with the instructions' first sentence")
+        return Decision((Say(_render(rules.greeting, context) or rules.greeting),), "greeted with the rule file's greeting")
+    if not user_turn:
+        return config_brain.after_tool(turn.after_tool or "the tool", turn.output)
+    decision = config_brain.respond(_conversation(turn), handoffs_allowed=turn.after_tool is None)
+    if decision.outputs:
+        return decision
     if turn.after_tool is None:
-        fallback = rules.greeting if turn.opening else rules.default
-        return (Say(_render(fallback, context) or fallback),)
-    if user_turn:
-        return (Say(_render(rules.after_transfer, context) or "How can I help?"),)
-    return (Say(summarise_output(turn.output)),)
+        return Decision((Say(_render(rules.default, context) or rules.default),), f"{decision.why}; said the default reply")
+    if agent is None and turn.instructions.strip():
+        return Decision((Say(config_brain.greeting(turn.instructions)),), f"handed over, {decision.why}; greeted as the new agent")
+    return Decision((Say(_render(rules.after_transfer, context) or "How can I help?"),), f"handed over, {decision.why}; greeted as the new agent")
+
+
+def _conversation(turn: Turn) -> config_brain.Conversation:
+    return config_brain.Conversation(
+        instructions=turn.instructions, tools=turn.tool_specs, user_texts=turn.user_texts or (turn.user_text,),
+        context_texts=turn.context_texts, outputs=turn.outputs, facts=turn.facts, last_assistant=turn.last_assistant,
+        calls_since_user=turn.calls_since_user,
+    )
 
 
 def _is_successful_transfer(tool: str, output: Any) -> bool:
@@ -204,23 +227,6 @@ def _native(text: str) -> Any:
     except ValueError:
         return text
     return value if isinstance(value, (int, float, bool)) else text
-
-
-def summarise_output(output: Any) -> str:
-    """A short spoken sentence built from a tool output the rules do not cover."""
-    if isinstance(output, dict):
-        if "error" in output:
-            return f"Sorry, that did not work: {_plain(output['error'])}."
-        facts = [f"{key.replace('_', ' ')} {_plain(value)}" for key, value in output.items() if isinstance(value, (str, int, float, bool))][:3]
-        return f"Here is what I found: {', '.join(facts)}." if facts else "Done."
-    if isinstance(output, list):
-        return f"I found {len(output)} result{'s' if len(output) != 1 else ''}."
-    text = str(output).strip()
-    return f"Done: {text[:80]}." if text else "Done."
-
-
-def _plain(value: Any) -> str:
-    return str(value).rstrip(".")
 
 
 def parse_output(text: str) -> Any:

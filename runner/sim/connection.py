@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from . import session_config
 from .client_events import refusal
-from .brain import Call, Turn, decide, parse_output, remember, tool_result_since_user
+from .brain import TRANSFER_PREFIX, Call, Turn, decide_explained, parse_output, remember, tool_result_since_user
 from .responses import SimResponse
 from .input_audio import InputAudioMixin
 from .vad import EnergyVad
@@ -269,10 +269,12 @@ class SimConnection(InputAudioMixin):
 
     async def start_response(self, params: dict[str, Any]) -> None:
         outputs = self.sim.next_scripted_response() if params.get("tool_choice", self.session["tool_choice"]) != "none" else None
+        why = "scripted"
         if outputs is None:
-            outputs = decide(self.sim.rules, self._turn(params))
+            decision = decide_explained(self.sim.rules, self._turn(params))
+            outputs, why = decision.outputs, decision.why
         self.model_turns += 1
-        response = SimResponse(self, self.new_id("resp"), outputs, params)
+        response = SimResponse(self, self.new_id("resp"), outputs, params, why=why)
         self.response = response
         self._response_task = asyncio.create_task(self._run_response(response))
         await asyncio.sleep(0)
@@ -299,7 +301,8 @@ class SimConnection(InputAudioMixin):
         names = frozenset(tool.get("name") for tool in tools if tool.get("type", "function") == "function")
         turn = Turn(user_text="", instructions=self.session["instructions"], tools=names,
                     tool_choice=params.get("tool_choice", self.session["tool_choice"]), facts=dict(self.facts),
-                    model_turns=self.model_turns, response_instructions=params.get("instructions") or "")
+                    model_turns=self.model_turns, response_instructions=params.get("instructions") or "",
+                    tool_specs=tuple(tool for tool in tools if tool.get("type", "function") == "function"))
         latest = [item for item in self.items if not (item["type"] == "message" and item["role"] == "system")]
         if (result := tool_result_since_user(self.items)) is not None:
             turn.after_tool, turn.output = result
@@ -307,7 +310,30 @@ class SimConnection(InputAudioMixin):
         if users:
             turn.user_text = self._user_text(users[-1])
         turn.opening = not users and not any(item["type"] == "function_call_output" for item in self.items)
+        self._history(turn, latest)
         return turn
+
+    def _history(self, turn: Turn, items: list[dict[str, Any]]) -> None:
+        """What the config brain reads: the user's turns, the tools' outputs, the agent's last words."""
+        names = {item["call_id"]: item["name"] for item in items if item["type"] == "function_call"}
+        user_texts: list[str] = []
+        context: list[str] = []
+        outputs: list[Any] = []
+        calls: list[tuple[str, str]] = []
+        for item in items:
+            if item["type"] == "message" and item["role"] == "user":
+                text = self._user_text(item)
+                user_texts.append(text)
+                context.append(text)
+                calls = []
+            elif item["type"] == "message" and item["role"] == "assistant":
+                turn.last_assistant = " ".join(part.get("text") or part.get("transcript") or "" for part in item.get("content") or [])
+            elif item["type"] == "function_call":
+                calls.append((item["name"], item["arguments"]))
+            elif item["type"] == "function_call_output" and not names.get(item["call_id"], "").startswith(TRANSFER_PREFIX):
+                outputs.append(parse_output(item["output"]))
+                context = []
+        turn.user_texts, turn.context_texts, turn.outputs, turn.calls_since_user = tuple(user_texts), tuple(context), tuple(outputs), tuple(calls)
 
     def _user_text(self, item: dict[str, Any]) -> str:
         if item["id"] in self.heard:

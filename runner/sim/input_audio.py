@@ -1,11 +1,13 @@
 """Input audio for a simulated session: appends, commits, and server VAD on the energy.
 
-The simulator cannot recognise speech: what a committed user turn "said" comes from
-`Simulator.expect_user_audio` or the rules' default transcript.
+What a committed user turn said comes from `Simulator.expect_user_audio`, else from the
+rule file's `user_transcript` when it gives one, else from recognising the audio
+(`hearing.py`, pocketsphinx), and the rule file's default transcript when nothing was heard.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,7 @@ import numpy as np
 
 from runner.audio.formats import PCM, audio_format
 
-from . import session_config
+from . import hearing, session_config
 from .speech import BYTES_PER_MS
 from .vad import SpeechStarted
 
@@ -88,9 +90,13 @@ class InputAudioMixin:
         await self._commit(item_id)
 
     async def _commit(self: SimConnection, item_id: str) -> None:
-        """The buffer becomes a user audio item; what it "said" comes from the expectations."""
+        """The buffer becomes a user audio item; what it said comes from the expectations, else from hearing it."""
+        audio = bytes(self.buffer)
         self.buffer.clear()
-        heard = self.sim.next_user_transcript()
+        heard = self.sim.expected_user_transcript()
+        if heard is None:
+            wire = audio_format(self.session["audio"]["input"]["format"])
+            heard = await asyncio.to_thread(hearing.transcribe, wire.decode(audio), wire.rate, hearing.context_of(self.session)) or self.sim.rules.user_transcript
         self.heard[item_id] = heard
         self.model_turns = 0
         previous = self.items[-1]["id"] if self.items else None
@@ -104,6 +110,7 @@ class InputAudioMixin:
         self.replace_item(done)
         await self.send({"type": "conversation.item.done", "previous_item_id": previous, "item": done})
         if transcription:
+            await self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item_id, "content_index": 0, "delta": heard})
             await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id, "content_index": 0,
                              "transcript": heard, "usage": {"type": "duration", "seconds": max(1, len(heard.split())) * 0.4}})
 

@@ -13,22 +13,25 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from . import speech
-from .brain import Call, Output, Say
+from .outputs import Call, Output, Say
 
 if TYPE_CHECKING:
     from .connection import SimConnection
+
+EXPLANATION_KEY = "simulator_decision"
 
 
 class SimResponse:
     """A response in progress on one connection; `run()` streams it to the end."""
 
-    def __init__(self, conn: SimConnection, response_id: str, outputs: tuple[Output, ...], params: dict[str, Any]) -> None:
+    def __init__(self, conn: SimConnection, response_id: str, outputs: tuple[Output, ...], params: dict[str, Any], *, why: str = "") -> None:
         self.conn = conn
         self.id = response_id
         self.outputs = outputs
         self.modalities: list[str] = params.get("output_modalities") or conn.session["output_modalities"]
         self.in_conversation = params.get("conversation", "auto") != "none"
-        self.metadata = params.get("metadata")
+        # why the simulated model did this, where the event log keeps it (a service's metadata holds strings of up to 512 characters)
+        self.metadata = {**(params.get("metadata") or {}), EXPLANATION_KEY: why[:512]} if why else params.get("metadata")
         self.max_output_tokens = params.get("max_output_tokens", conn.session["max_output_tokens"])
         output_audio = params.get("audio", {}).get("output", {})
         self.voice = output_audio.get("voice", conn.session["audio"]["output"]["voice"])

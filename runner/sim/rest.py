@@ -1,8 +1,9 @@
-"""A fake OpenAI REST server for the guardrail endpoints, on 127.0.0.1.
+"""A fake OpenAI REST server for the guardrail and post-call analysis endpoints, on 127.0.0.1.
 
 It answers `POST /v1/moderations` and `POST /v1/responses` in the exact JSON
 shapes of the OpenAI API, so the real `openai` client parses them, and decides
-deterministically from keywords so tests can say what must trip.  Faults (a
+deterministically from keywords so tests can say what must trip; a json_schema
+without a `category` is filled from the input (`extraction.py`).  Faults (a
 delay, an HTTP error, a malformed body) can be set per endpoint.
 """
 
@@ -17,6 +18,7 @@ from http import HTTPStatus
 from typing import Any, Iterable, Literal
 
 from . import call_rest
+from .extraction import filled
 
 from runner.config.model import MODERATION_CATEGORIES  # the API's category names, one list for all
 
@@ -214,10 +216,14 @@ class RestSimulator:
         if not isinstance(model, str) or not model:
             raise _BadRequest("Missing required parameter: 'model'.")
         text_format = (body.get("text") or {}).get("format")
-        categories = _verdict_categories(text_format)
-        if output_text is None:
-            category, rationale = self._classify(_input_text(body.get("input")), categories)
-            output_text = json.dumps({"category": category, "rationale": rationale})
+        schema = _json_schema(text_format)
+        if "category" in schema["properties"]:  # a guardrail classifier
+            categories = _verdict_categories(text_format["name"], schema)
+            if output_text is None:
+                category, rationale = self._classify(_input_text(body.get("input")), categories)
+                output_text = json.dumps({"category": category, "rationale": rationale})
+        elif output_text is None:  # a post-call analysis, or any other extraction
+            output_text = json.dumps(filled(schema, _input_text(body.get("input"))))
         input_tokens = len(str(body.get("instructions", "")).split()) + len(_input_text(body.get("input")).split())
         output_tokens = len(output_text.split())
         return {
@@ -326,10 +332,10 @@ def _input_text(value: Any) -> str:
     return "\n".join(texts)
 
 
-def _verdict_categories(text_format: Any) -> list[str]:
-    """The category enum of a strict json_schema format, checked the way the API checks strict schemas."""
+def _json_schema(text_format: Any) -> dict[str, Any]:
+    """The schema of a json_schema format, checked the way the API checks strict schemas."""
     if not isinstance(text_format, dict) or text_format.get("type") != "json_schema":
-        raise _BadRequest("This simulator only answers classification requests: set text.format to a json_schema.")
+        raise _BadRequest("This simulator only answers structured requests: set text.format to a json_schema.")
     name, schema = text_format.get("name"), text_format.get("schema")
     if not isinstance(name, str) or not isinstance(schema, dict):
         raise _BadRequest("Missing required parameter: 'text.format.name' or 'text.format.schema'.")
@@ -346,6 +352,12 @@ def _verdict_categories(text_format: Any) -> list[str]:
                 f"Invalid schema for response_format '{name}': In context=(), 'required' is required to be supplied "
                 "and to be an array including every key in properties."
             )
+    return schema
+
+
+def _verdict_categories(name: str, schema: dict[str, Any]) -> list[str]:
+    """The category enum of a classification schema."""
+    properties = schema["properties"]
     enum = (properties.get("category") or {}).get("enum")
     if not isinstance(enum, list) or not enum or not all(isinstance(item, str) for item in enum):
         raise _BadRequest(f"Invalid schema for response_format '{name}': 'category' needs an enum of strings.")

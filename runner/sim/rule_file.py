@@ -50,6 +50,7 @@ class Rule:
     say: str | None
     calls: tuple[ToolCall, ...]
     transfer: str | None
+    where: str = ""  # file:line, for explanations
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,9 @@ class RuleSet:
     agents: dict[str, AgentMarker]
     rules: tuple[Rule, ...]
     greeting: str = DEFAULT_GREETING  # an agent that speaks first with no rule for its opening turn
+    # `user_transcript` given: every unexpected user audio turn is heard as exactly that (a script);
+    # not given: the simulator transcribes the audio (runner/sim/hearing.py) and falls back to it
+    scripted_hearing: bool = False
 
 
 def resolve_rules_path(name_or_path: str | Path) -> Path:
@@ -190,7 +194,8 @@ class _Checker:
                 rule = self.rule(node, f"rules[{index}]", agents)
                 if rule is not None:
                     rules.append(rule)
-        return RuleSet(self.source, texts["default"], texts["user_transcript"], texts["filler"], texts["after_transfer"], agents, tuple(rules), texts["greeting"])
+        return RuleSet(self.source, texts["default"], texts["user_transcript"], texts["filler"], texts["after_transfer"], agents, tuple(rules), texts["greeting"],
+                       scripted_hearing="user_transcript" in entries)
 
     def agents(self, node: yaml.Node) -> dict[str, AgentMarker]:
         markers: dict[str, AgentMarker] = {}
@@ -235,7 +240,7 @@ class _Checker:
                 calls = [c for i, n in enumerate(fields["calls"].value) if (c := self.call(n, f"{path}.calls[{i}]"))]
         if len(self.problems) > before:
             return None
-        return Rule(when, agent, after_tool, say, tuple(calls), transfer)
+        return Rule(when, agent, after_tool, say, tuple(calls), transfer, f"{self.source}:{node.start_mark.line + 1}")
 
     def names(self, node: yaml.Node, path: str) -> frozenset[str] | None:
         if isinstance(node, yaml.SequenceNode):

@@ -18,6 +18,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from . import hearing
 from .brain import Output, parse_script_action
 from .calls import MEDIA_TIMEOUT, CallRegistry
 from .connection import SimConnection
@@ -114,6 +115,12 @@ class Simulator:
 
     def next_user_transcript(self) -> str:
         return self._user_transcripts.popleft() if self._user_transcripts else self.rules.user_transcript
+
+    def expected_user_transcript(self) -> str | None:
+        """The next `expect_user_audio` text, or the rule file's fixed one; None: listen to the audio."""
+        if self._user_transcripts:
+            return self._user_transcripts.popleft()
+        return self.rules.user_transcript if self.rules.scripted_hearing or not hearing.available() else None
 
     async def start(self) -> None:
         await self.rest.start()

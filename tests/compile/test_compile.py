@@ -342,3 +342,12 @@ def test_speaks_first_text_is_added_to_the_instructions_of_the_opening_response(
     front = compile_config(_speaking_first(make_config(), "front", "Greet the caller by the company's name."))["front"]
     assert front.greeting == {"instructions": "You work for Acme.\n\nGreet the caller by the company's name."}
     assert client_event_problems({"type": "response.create", "response": front.greeting}) == []
+
+
+def test_an_audio_format_override_sets_both_formats_of_every_agent_and_of_its_handoff_session(make_config):
+    """A phone bridge (Twilio: μ-law both ways) asks for its format whatever the config says; handoffs keep it."""
+    compiled = compile_config(make_config(session=SessionSettings(input_format="audio/pcm", output_format="audio/pcma")), audio_format="audio/pcmu")
+    for agent in compiled.values():
+        for session in (agent.session, agent.handoff_session):
+            assert session["audio"]["input"]["format"] == session["audio"]["output"]["format"] == {"type": "audio/pcmu"}
+    assert session_update_event(compiled["front"], handoff=True)["session"]["audio"]["output"] == {"format": {"type": "audio/pcmu"}, "speed": 1.0}

@@ -7,6 +7,7 @@ import json
 
 from runner.core import EndSession, Handoff, Notice, Output, UserMessage
 from runner.core.records import CallTransferRequested, KeyPressed
+from runner.core.session import LAST_LINE_SECONDS
 from tests.core.conftest import sent, sent_types, team
 
 PERSON = "tel:+15551234567"
@@ -72,12 +73,23 @@ def test_on_a_phone_call_a_handoff_to_a_person_says_one_line_then_transfers_the_
     assert sent_types(actions) == ["session.update", "conversation.item.create", "response.create"]
     line = sent(actions)[-1]["response"]
     assert line["tool_choice"] == "none" and line["instructions"].endswith("In one short sentence, tell them you are connecting them now. Do not call tools.")
-    actions = session.feed(*server.spoken_reply("r3", "i3", "Connecting you now."))
-    assert [action for action in actions if isinstance(action, (CallTransferRequested, EndSession))] == [
-        CallTransferRequested("billing", PERSON), EndSession(f"transferred to {PERSON}")
-    ]
+    actions = session.feed({"type": "output_audio_buffer.started", "event_id": "e_play", "response_id": "r3"},
+                           *server.spoken_reply("r3", "i3", "Connecting you now."))
+    assert [action for action in actions if isinstance(action, (CallTransferRequested, EndSession))] == [CallTransferRequested("billing", PERSON)]
     assert Notice(f"transferring the call to {PERSON}") in actions
+    assert not session.ended, "the service is still playing the line: the call is transferred once it is heard"
+    played = session.feed({"type": "output_audio_buffer.stopped", "event_id": "e_stop", "response_id": "r3"})
+    assert [action for action in played if isinstance(action, EndSession)] == [EndSession(f"transferred to {PERSON}")]
     assert session.ended
+
+
+def test_a_last_line_the_service_never_reports_played_closes_at_its_deadline(make_session, server):
+    session = configured(make_session, server, phone_team(on_phone=True))
+    _hand_to_billing(session, server)
+    session.feed(*server.spoken_reply("r3", "i3", "Connecting you now."), now=5.0)
+    assert not session.ended and session.next_deadline() == 5.0 + LAST_LINE_SECONDS
+    assert session.tick(5.0 + LAST_LINE_SECONDS - 0.1) == []
+    assert [action for action in session.tick(5.0 + LAST_LINE_SECONDS) if isinstance(action, EndSession)] == [EndSession(f"transferred to {PERSON}")]
 
 
 def test_off_the_phone_the_person_agent_answers_itself_with_a_note(make_session, server):

@@ -83,3 +83,26 @@ def test_a_guardrail_trip_mid_reply_cancels_before_it_clears(make_session, serve
                      server.transcript_delta("r1", "a1", "We guarantee it. " * 4), now=1.1)
     tripped = s.guardrail_result(h.checks(actions)[0].check_id, tripped=True, now=1.2)
     assert h.steps(tripped)[:2] == ["response.cancel", "output_audio_buffer.clear"]
+
+
+def test_over_webrtc_the_audio_is_media_so_a_cut_reply_keeps_its_text_and_says_how_long_it_was_heard(make_session, server, h):
+    s = _remote(make_session, h)
+    s.feed(server.session_updated(), _event("output_audio_buffer.started", response_id="r1"), now=1.0)
+    s.feed(server.response_created("r1"), server.message_added("r1", "a1"), server.transcript_delta("r1", "a1", REPLY),
+           server.transcript_done("r1", "a1", REPLY), server.response_done("r1"), now=1.1)
+    s.feed(server.speech_started("user_2"), now=2.0)
+    truncated = s.feed(_event("conversation.item.truncated", item_id="a1", content_index=0, audio_end_ms=900), now=2.01)
+    assert _entries(truncated) == [Interrupted("router", "a1", REPLY, 900)]
+
+
+def test_a_goodbye_the_service_is_still_playing_ends_the_session_once_it_stopped(make_session, server, h):
+    s = _remote(make_session, h)
+    s.feed(server.session_updated(), now=0.5)
+    goodbye = h.sent(s.end("the caller said goodbye", 1.0))[-1]
+    assert goodbye["type"] == "response.create"
+    s.feed(server.response_created("r9"), _event("output_audio_buffer.started", response_id="r9"), server.message_added("r9", "a9"),
+           server.transcript_delta("r9", "a9", "Goodbye!"), server.transcript_done("r9", "a9", "Goodbye!"), now=1.2)
+    done = s.feed(server.response_done("r9"), now=1.3)
+    assert "EndSession" not in h.steps(done) and not s.ended
+    stopped = s.feed(_event("output_audio_buffer.stopped", response_id="r9"), now=2.4)
+    assert h.steps(stopped) == ["EndSession"] and s.ended

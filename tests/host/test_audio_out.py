@@ -75,3 +75,22 @@ def test_the_agents_audio_goes_to_the_attached_sink_in_order_and_a_barge_in_trun
     sink, truncates = asyncio.run(asyncio.wait_for(main(), WAIT))
     assert sink.chunks == [("item_1", chunk) for chunk in CHUNKS] and sink.ended == ["item_1"]
     assert [(event["item_id"], event["audio_end_ms"]) for event in truncates] == [("item_1", 40)]
+
+
+def test_a_conversation_opened_in_pcmu_sends_pcmu_both_ways_and_an_unknown_format_is_refused(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+
+    async def main() -> list[dict[str, Any]]:
+        transport = runner.MemoryTransport(speaking_model)
+        async with runner.Host(project, transport=transport) as host:
+            async with host.open(variables={"customer": "ada"}, audio_format="audio/pcmu"):
+                pass
+            try:
+                async with host.open(variables={"customer": "ada"}, audio_format="audio/mp3"):
+                    raise AssertionError("opened")
+            except runner.SetupError as refused:
+                assert str(refused) == "unknown audio format 'audio/mp3'; expected audio/pcm, audio/pcmu or audio/pcma"
+        return [event for event in transport.connections[0].sent if event["type"] == "session.update"]
+
+    [update] = asyncio.run(asyncio.wait_for(main(), WAIT))
+    assert update["session"]["audio"]["input"]["format"] == update["session"]["audio"]["output"]["format"] == {"type": "audio/pcmu"}

@@ -20,7 +20,7 @@ from typing import Any, AsyncIterator
 import httpx
 
 from runner.sim import Simulator
-from runner.sim.sip_calls import SimSipCall, ring
+from runner.sim.sip_calls import ring
 from runner.sim.webhooks import WebhookSender, new_secret
 from tests.serve.test_sip import eventually, run, said, speak, write_project
 
@@ -108,17 +108,6 @@ def beating_pids(state_dir: Path) -> set[int]:
         with contextlib.suppress(sqlite3.OperationalError):  # the tables are made as the first worker starts
             return {pid for (pid,) in db.execute("SELECT pid FROM workers")}
     return set()
-
-
-async def whole_call(sim: Simulator, webhook: WebhookSender, folder: Path) -> SimSipCall:
-    """A SIP call: greeted, asks who it is, hears the tool's answer, hangs up."""
-    call = await ring(sim, webhook, caller="+15550199", pace=20)
-    assert webhook.deliveries[-1][2] == 200, webhook.deliveries[-1]
-    await eventually(lambda: said(call), "the greeting", timeout=30)
-    await speak(sim, call, folder, "who am i")
-    await eventually(lambda: "You are calling from +15550199." in said(call), "the tool's answer", timeout=30)
-    await call.caller_leaves()
-    return call
 
 
 def test_two_workers_share_one_port_and_sigterm_drains_both_then_exits_0(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from runner.audio.formats import PCMU
 from runner.audio.resample import resample
 from runner.sim import Simulator
+from runner.sim.hearing import transcribe
 from runner.sim.speech import BYTES_PER_MS, speech_ms, synthesize
 from runner.sim.vad import EnergyVad, SpeechStarted, SpeechStopped
 
@@ -49,9 +51,24 @@ def test_energy_vad_stays_quiet_on_silence_and_low_noise() -> None:
 
 def test_simulated_speech_runs_at_conversational_pace() -> None:
     sentence = "I have opened ticket TCK-1 with high priority for you today"
-    assert speech_ms(sentence) == 11 * 400
+    assert 2500 < speech_ms(sentence) < 5500  # espeak-ng at about 175 words a minute
     assert len(synthesize(sentence)) == speech_ms(sentence) * BYTES_PER_MS
     assert synthesize(sentence) == synthesize(sentence)
+    assert len(synthesize(sentence, 8000)) == speech_ms(sentence) * 16
+
+
+def test_the_simulated_voice_says_the_words() -> None:
+    said = "My wifi keeps disconnecting"
+    assert transcribe(synthesize(said), 24_000, "wifi internet password problems") == "My wifi keeps disconnecting."
+
+
+def test_without_espeak_the_voice_is_the_buzz_and_one_warning_says_so() -> None:
+    script = ("import logging; logging.basicConfig(format='%(message)s')\n"
+              "from runner.sim.speech import synthesize, buzz\n"
+              "assert synthesize('Hello there.') == buzz('Hello there.') and synthesize('Bye.') == buzz('Bye.')\n")
+    done = subprocess.run([sys.executable, "-c", script], env={"PATH": "/nonexistent"}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "runner.sim: espeak-ng is not installed, so the simulated voice is a buzz, not words (apt install espeak-ng)\n"
 
 
 def test_server_vad_turn_on_spoken_wav_commits_transcribes_and_answers(kit, spoken_pcm: bytes) -> None:
@@ -64,15 +81,16 @@ def test_server_vad_turn_on_spoken_wav_commits_transcribes_and_answers(kit, spok
             await client.append(SILENCE_1S + spoken_pcm + SILENCE_1S)
             events = await client.until("response.done")
             kinds = [event["type"] for event in events]
-            assert kinds[:7] == [
+            assert kinds[:8] == [
                 "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped", "input_audio_buffer.committed",
-                "conversation.item.added", "conversation.item.done", "conversation.item.input_audio_transcription.completed", "response.created",
+                "conversation.item.added", "conversation.item.done", "conversation.item.input_audio_transcription.delta",
+                "conversation.item.input_audio_transcription.completed", "response.created",
             ]
             started, stopped = events[0], events[1]
             assert started["item_id"] == stopped["item_id"] == events[2]["item_id"]
             assert 700 <= started["audio_start_ms"] <= 1000  # onset minus the 300 ms prefix padding
             assert stopped["audio_end_ms"] > started["audio_start_ms"] + 2000
-            assert events[5]["transcript"] == "Hi, I am Alex and my wifi keeps disconnecting"
+            assert events[5]["delta"] == events[6]["transcript"] == "Hi, I am Alex and my wifi keeps disconnecting"
             assert events[4]["item"]["content"] == [{"type": "input_audio", "transcript": "Hi, I am Alex and my wifi keeps disconnecting"}]
             kit.assert_valid(sim.sent[0])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 
 import pytest
 import websockets
@@ -11,6 +12,7 @@ from openai import AsyncOpenAI
 
 from runner.sim import Simulator
 from runner.sim.server import BETA_MESSAGE
+from runner.sim.speech import speech_ms
 
 TOOLS = [{"type": "function", "name": "lookup", "description": "Look up.", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}]
 
@@ -119,10 +121,10 @@ def test_audio_reply_interleaves_transcript_and_pcm_chunks(kit) -> None:
             audio = [base64.b64decode(e["delta"]) for e in kit.of_type(events, "response.output_audio.delta")]
             assert {len(chunk) for chunk in audio[:-1]} == {50 * 48}
             item_id = events[-1]["response"]["output"][0]["id"]
-            assert sum(len(chunk) for chunk in audio) // 48 == sim.connections[0].audio_sent_ms[item_id] == 8 * 400 + 2 * 150
+            assert sum(len(chunk) for chunk in audio) // 48 == sim.connections[0].audio_sent_ms[item_id] == speech_ms("Hello there, how can I help you today?")
             transcript = "".join(e["delta"] for e in kit.of_type(events, "response.output_audio_transcript.delta"))
             assert transcript == "Hello there, how can I help you today?"
-            assert events[-1]["response"]["usage"]["output_token_details"]["audio_tokens"] == 3500 // 50
+            assert events[-1]["response"]["usage"]["output_token_details"]["audio_tokens"] == math.ceil(speech_ms("Hello there, how can I help you today?") / 50)
             kit.assert_valid(sim.sent[0])
 
     kit.run(scenario)

@@ -29,7 +29,8 @@ def techcorp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         tools = [{"type": "function", "name": tool, "description": config["tools"][tool]["description"], "parameters": config["tools"][tool]["parameters"]} for tool in agent["tools"]]
         for edge in agent["handoffs"]:
             target = edge if isinstance(edge, str) else edge["agent"]
-            tools.append({"type": "function", "name": f"transfer_to_{target}", "description": "Transfer.", "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}}})
+            description = (edge.get("description") if isinstance(edge, dict) else None) or config["agents"][target]["description"]  # as runner/compile.py does
+            tools.append({"type": "function", "name": f"transfer_to_{target}", "description": description, "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}}})
         sessions[name] = {"type": "realtime", "instructions": agent["instructions"], "tools": tools, "output_modalities": ["text"], "audio": {"input": {"turn_detection": None}}}
     functions = {}
     for name, tool in config["tools"].items():

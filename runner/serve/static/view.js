@@ -89,7 +89,8 @@ function cutShort(itemId, heardMs, heardText) {
   if (!item) return;
   item.classList.add("interrupted");
   const seconds = heardMs == null ? "" : `heard ${(heardMs / 1000).toFixed(1)} s`;
-  item.querySelector(".meta").textContent = heardText ? `${seconds}: “${heardText}”` : seconds;
+  const said = item.querySelector(".text").textContent;
+  item.querySelector(".meta").textContent = heardText && heardText !== said ? `${seconds}: “${heardText}”` : seconds;
 }
 
 function toolCall(data) {
