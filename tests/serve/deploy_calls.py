@@ -45,7 +45,7 @@ def write_deploy_project(folder: Path) -> Path:
     """The SIP test's phone desk, speaking first on any line, its instructions naming the caller (so a simulator session names it too)."""
     path = write_project(folder)
     project = yaml.safe_load(path.read_text())
-    project["agents"]["desk"].update(speaks_first=True, instructions="You answer the desk line for {{ caller_number }}.")
+    project["agents"]["desk"].update(speaks_first=True, instructions="Desk. You answer it for {{ caller_number }}.")
     project["session"] = {"turn_detection": {"type": "server_vad", "silence_duration_ms": 300}}
     path.write_text(yaml.safe_dump(project, sort_keys=False))
     return path
