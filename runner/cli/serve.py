@@ -34,12 +34,19 @@ from .app import EXIT_FAILED, EXIT_USAGE, config_or_exit, fail, main
 @click.option("--no-guardrails", is_flag=True, default=None, help="Turn guardrail policies off (also ENABLE_GUARDRAILS=false).")
 @click.option("--rate-limit", type=click.IntRange(min=0), metavar="RPM", help="New calls a minute per client address, 0 for no limit (default 60; RATE_LIMIT_RPM).")
 @click.option("--drain-timeout", type=click.FloatRange(min=0), metavar="SECONDS", help="On SIGTERM, how long the calls in flight may go on (default 120).")
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Worker processes on the one listening socket, 0 for one per CPU core; they share state through the store (RUNNER_DATABASE_URL or a SQLite file).")
+@click.option("--simulator-url", metavar="URL", help="With --offline: the realtime URL of a simulator already running (python -m runner.sim), shared by every worker.")
+@click.option("--simulator-rest-url", metavar="URL", help="With --simulator-url: that simulator's REST URL.")
 @click.option("--print-config", is_flag=True, help="Print the effective settings and where each came from (secrets masked), then exit.")
 @click.pass_context
 def serve(ctx: click.Context, file: str, address: str | None, port: int | None, offline: bool, sim_rules: str, session_dir: Path | None,
-          max_calls: int | None, no_guardrails: bool | None, rate_limit: int | None, drain_timeout: float | None, print_config: bool) -> None:
+          max_calls: int | None, no_guardrails: bool | None, rate_limit: int | None, drain_timeout: float | None, workers: int,
+          simulator_url: str | None, simulator_rest_url: str | None, print_config: bool) -> None:
     """Serve FILE's agents to browsers: POST an SDP offer to /calls, get the answer back."""
     _require_serve_extra(offline)
+    if (simulator_url is None) != (simulator_rest_url is None) or (simulator_url is not None and not offline):
+        fail("--simulator-url and --simulator-rest-url go together, with --offline (the two URLs python -m runner.sim prints)", EXIT_USAGE)
     from runner.serve.settings import SettingsError, resolve
 
     config = config_or_exit(file)
@@ -57,42 +64,67 @@ def serve(ctx: click.Context, file: str, address: str | None, port: int | None, 
         for line in settings.lines():
             click.echo(line)
         return
-    _serve(file, settings.applied(config), settings, offline=offline, sim_rules=sim_rules, session_dir=session_dir)
+    simulator = (simulator_url, simulator_rest_url) if simulator_url and simulator_rest_url else None
+    _serve(file, settings.applied(config), settings, offline=offline, sim_rules=sim_rules, session_dir=session_dir, workers=workers, simulator=simulator)
 
 
-def _serve(file: str, config: Any, settings: Any, *, offline: bool, sim_rules: str, session_dir: Path | None) -> None:
-    import uvicorn
-
+def _serve(file: str, config: Any, settings: Any, *, offline: bool, sim_rules: str, session_dir: Path | None, workers: int,
+           simulator: tuple[str, str] | None) -> None:
     from runner.host.errors import SetupError
     from runner.host.project import Project
     from runner.host.transports import OpenAITransport, SimulatorTransport
     from runner.serve import create_app
     from runner.serve.settings import ServeOptions
+    from runner.serve.workers import RunningSimulator, cpu_count, supervise
 
     _configure_logs(settings["log_level"])
     project = Project(config, guardrails=settings["guardrails"], environ=os.environ)
+
+    def make_app() -> Any:
+        transport = RunningSimulator(*simulator) if simulator is not None else SimulatorTransport(sim_rules) if offline else OpenAITransport(environ=project.environ)
+        return create_app(project, transport, session_dir=session_dir, max_calls=settings["max_concurrent_sessions"], options=ServeOptions.of(settings))
+
     try:
-        transport = SimulatorTransport(sim_rules) if offline else OpenAITransport(environ=project.environ)
-    except SetupError as error:
+        app = make_app()  # each forked worker makes its own: this one checks the settings, or is the only worker's
+    except SetupError as error:  # no API key; a channel's settings (TWILIO_INPUT_FRAMES, ...) are wrong
         fail(str(error), EXIT_USAGE)
     address, port = settings["host"], settings["port"]
     try:
         listener = socket.create_server((address, port))
     except OSError as error:
         fail(f"cannot listen on {address}:{port}: {os.strerror(error.errno) if error.errno else error}", EXIT_FAILED)
-    bound = listener.getsockname()[1]
-    options = ServeOptions.of(settings)
-    try:
-        app = create_app(project, transport, session_dir=session_dir, max_calls=settings["max_concurrent_sessions"], options=options)
-    except SetupError as error:  # a channel's settings (TWILIO_INPUT_FRAMES, ...) are wrong
-        fail(str(error), EXIT_USAGE)
-    server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=WEBSOCKET_CLOSE_SECONDS), app.state.server, options.drain_timeout)
+    count = workers or cpu_count()
     upstream = "the offline simulator" if offline else "the OpenAI Realtime API"
-    click.echo(f"runner: serving {file} on http://{address}:{bound}/ ({upstream}); open it in a browser, or POST an SDP offer to /calls", err=True)
+    processes = f" with {count} workers" if count > 1 else ""
+    click.echo(f"runner: serving {file} on http://{address}:{listener.getsockname()[1]}/ ({upstream}){processes}; "
+               "open it in a browser, or POST an SDP offer to /calls", err=True)
+    if count == 1:
+        code = _serve_on(listener, app)
+        if code == 0:
+            click.echo("runner: stopped; every call was ended and its session folder written", err=True)
+        raise click.exceptions.Exit(code)
+    del app
+    code = supervise(count, lambda index: _serve_on(listener, make_app()),
+                     on_start=lambda index, pid: click.echo(f"runner: worker {index + 1} started (pid {pid})", err=True))
+    if code == 0:
+        click.echo("runner: stopped; every worker ended its calls and wrote their session folders", err=True)
+    raise click.exceptions.Exit(code)
+
+
+def _serve_on(listener: socket.socket, app: Any) -> int:
+    """One process serving `app` on `listener` until a signal ends it; 0 when it stopped cleanly."""
+    import uvicorn
+
+    from runner.serve.observe import log_stopped
+    from runner.serve.ops import operations_of
+
+    server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=WEBSOCKET_CLOSE_SECONDS),
+                                    app.state.server, app.state.server.options.drain_timeout)
     server.run(sockets=[listener])
     if not server.started:
-        raise click.exceptions.Exit(EXIT_FAILED)
-    click.echo("runner: stopped; every call was ended and its session folder written", err=True)
+        return EXIT_FAILED
+    log_stopped(operations_of(app.state.server).metrics)
+    return 0
 
 
 def _configure_logs(level: str | None) -> None:

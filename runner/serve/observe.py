@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -219,3 +220,10 @@ class JsonFormatter(logging.Formatter):
 
 
 JsonFormatter.converter = time.gmtime
+
+
+def log_stopped(metrics: Metrics) -> None:
+    """One `server.stopped` line with this process's sessions by channel and outcome: its /metrics totals, once /metrics is gone."""
+    totals = {f"{sample.labels['channel']}/{sample.labels['outcome']}": int(sample.value)
+              for family in metrics.sessions.collect() for sample in family.samples if sample.name.endswith("_total")}
+    events.info("server stopped after %d sessions", sum(totals.values()), extra={"fields": {"event": "server.stopped", "pid": os.getpid(), "sessions": totals}})

@@ -9,13 +9,12 @@
 - New calls (`POST /calls`, `POST /token`) are limited per client address to
   `rate_limit_rpm` a minute (429 with Retry-After), and refused with 503 while draining.
 
-The rate limiter is an interface (`RateLimiter.allow`) so a store shared by several
-workers can replace the in-process one.
+The rate limiter is an interface (`RateLimiter.allow`); the default counts in the store
+every worker shares (runner/serve/shared.py), fixed one-minute windows per address.
 """
 
 from __future__ import annotations
 
-import collections
 import hmac
 import json
 import math
@@ -27,6 +26,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 
 from .server import Server
+from .shared import shared_of
+from .store import ClaimStoreError
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -34,35 +35,14 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CALL_CREATION = {("POST", "/calls"), ("POST", "/token")}
-WINDOW_SECONDS = 60.0
 DRAINING_MESSAGE = "the server is shutting down and takes no new calls; try again (another instance will answer)"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 class RateLimiter(Protocol):
-    def allow(self, key: str, now: float) -> float | None:
-        """None when `key` may go ahead (and counts it), else the seconds until it may."""
+    async def allow(self, key: str, now: float) -> float | None:
+        """None when `key` may go ahead (and counts it), else the seconds until it may; `now` is Unix time."""
         ...
-
-
-class SlidingWindowLimiter:
-    """At most `per_minute` events per key in any 60 s window, in this process."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._seen: dict[str, collections.deque[float]] = {}
-
-    def allow(self, key: str, now: float) -> float | None:
-        seen = self._seen.setdefault(key, collections.deque())
-        while seen and seen[0] <= now - WINDOW_SECONDS:
-            seen.popleft()
-        if len(seen) >= self.per_minute:
-            return seen[0] + WINDOW_SECONDS - now
-        seen.append(now)
-        if len(self._seen) > 10_000:  # forget idle addresses so the table cannot grow without bound
-            for idle in [name for name, times in self._seen.items() if not times or times[-1] <= now - WINDOW_SECONDS]:
-                del self._seen[idle]
-        return None
 
 
 def middleware(server: Server, limiter: RateLimiter | None = None) -> list[Middleware]:
@@ -72,8 +52,8 @@ def middleware(server: Server, limiter: RateLimiter | None = None) -> list[Middl
     if options.cors_origins:
         stack.append(Middleware(CORSMiddleware, allow_origins=list(options.cors_origins), allow_methods=["GET", "POST"],
                                 allow_headers=["Authorization", "Content-Type"], expose_headers=["Location"], max_age=600))
-    if limiter is None and options.rate_limit_rpm > 0:
-        limiter = SlidingWindowLimiter(options.rate_limit_rpm)
+    if limiter is None:
+        limiter = shared_of(server).limiter
     stack.append(Middleware(Protection, server=server, limiter=limiter))
     return stack
 
@@ -90,13 +70,13 @@ class Protection:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self.refusal(scope)
+        refusal = await self.refusal(scope)
         if refusal is not None:
             await _respond(send, *refusal)
             return
         await self._capped(scope, receive, send)
 
-    def refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
+    async def refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
         """(status, message, headers) when the request must not reach the app."""
         options = self.server.options
         path, method = scope["path"], scope["method"]
@@ -117,7 +97,10 @@ class Protection:
             if self.server.draining:
                 return 503, DRAINING_MESSAGE, {"Retry-After": "5", "Connection": "close"}
             if self.limiter is not None:
-                wait = self.limiter.allow(client, time.monotonic())
+                try:
+                    wait = await self.limiter.allow(client, time.time())
+                except ClaimStoreError as failure:
+                    return 503, f"new calls are refused: the rate limit cannot be counted: {failure}", {"Retry-After": "5"}
                 if wait is not None:
                     retry = max(1, math.ceil(wait))
                     return 429, f"too many new calls from {client}: at most {options.rate_limit_rpm} a minute; retry in {retry} s", {"Retry-After": str(retry)}

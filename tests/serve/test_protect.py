@@ -12,7 +12,7 @@ import httpx
 from runner.host.project import load_project
 from runner.host.transports import SimulatorTransport
 from runner.serve import create_app
-from runner.serve.protect import DRAINING_MESSAGE, SlidingWindowLimiter
+from runner.serve.protect import DRAINING_MESSAGE
 from runner.serve.settings import ServeOptions
 from tests.host.embedding import write_project
 from tests.serve.test_ops import WAIT, run, serving
@@ -115,15 +115,6 @@ def test_new_calls_are_limited_per_client_address(tmp_path: Path) -> None:
             assert (await http.get("/admin/calls")).status_code == 200  # only new calls count
 
     run(body)
-
-
-def test_the_sliding_window_lets_one_more_through_as_each_old_call_ages_out() -> None:
-    limiter = SlidingWindowLimiter(2)
-    assert limiter.allow("a", 0.0) is None and limiter.allow("a", 10.0) is None
-    assert limiter.allow("a", 30.0) == 30.0
-    assert limiter.allow("b", 30.0) is None
-    assert limiter.allow("a", 60.0) is None
-    assert limiter.allow("a", 61.0) == 9.0
 
 
 def test_while_draining_new_browser_calls_are_refused_with_503(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import sqlite3
 import textwrap
 import time
 import wave
@@ -161,6 +162,12 @@ def report_of(tmp_path: Path, name: str = "app") -> dict[str, Any] | None:
     return report if report is not None and report.get("ended") else None
 
 
+def claims_in(path: Path) -> list[str]:
+    """The call ids claimed in a SQLite store (every worker's app opens it as it starts)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return [key for (key,) in db.execute("SELECT key FROM call_claims")]
+
+
 def formats_in(session: dict[str, Any]) -> list[str]:
     audio = session.get("audio") or {}
     return [direction for direction in ("input", "output") if "format" in (audio.get(direction) or {})]
@@ -215,7 +222,7 @@ def test_a_bad_or_stale_signature_is_400_and_nothing_happens(tmp_path: Path) -> 
             unsigned = await http.post("/openai/webhook", json=event)
             assert (unsigned.status_code, unsigned.json()) == (400, {"error": "invalid webhook: Could not find webhook-signature header"})
             assert call.state == "ringing" and call.accepts == 0 and not (tmp_path / "app").exists()
-            assert not (tmp_path / "project" / "state" / "call-claims.sqlite3").exists(), "a refused webhook claims nothing"
+            assert claims_in(tmp_path / "project" / "state" / "call-claims.sqlite3") == [], "a refused webhook claims nothing"
             signed = await webhook.send(event)
             assert signed.status_code == 200 and signed.json() == {"call_id": call.id, "accepted": True, "agent": "desk"}
 
@@ -400,7 +407,7 @@ def test_without_its_claims_database_a_call_is_not_answered_and_the_webhook_says
                 call = await ring(sim, webhook, deliver=False)
                 answer = await webhook.send(incoming_call_event(call.id, call.sip_headers))
                 assert answer.status_code == 500, answer.text
-                assert answer.json()["error"].startswith("the call claims database (RUNNER_DATABASE_URL) cannot be reached: ")
+                assert answer.json()["error"].startswith("the shared database (RUNNER_DATABASE_URL) cannot be reached: ")
                 assert call.state == "ringing" and call.accepts == 0
 
     run(body)
