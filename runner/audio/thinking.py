@@ -78,14 +78,16 @@ class ThinkingSounds:
 
 
 class ClipLoop:
-    """The clip played round and round from its start: `take(frames)` gives the next frames."""
+    """The clip played round and round from its start: `take(frames)` gives the next frames
+    (`sample_bytes` each: 2 for PCM16, 1 for G.711)."""
 
-    def __init__(self, clip: bytes) -> None:
+    def __init__(self, clip: bytes, sample_bytes: int = 2) -> None:
         self._clip = clip
+        self._sample_bytes = sample_bytes
         self._offset = 0
 
     def take(self, frames: int) -> bytes:
-        wanted = frames * 2
+        wanted = frames * self._sample_bytes
         parts: list[bytes] = []
         while wanted > 0:
             part = self._clip[self._offset : self._offset + wanted]
