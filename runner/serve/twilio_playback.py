@@ -166,7 +166,7 @@ class MarkedPlayback:
         if self._items:  # the agent's audio is queued or playing: it alone is heard; the clip resumes after it
             self._thinking_origin, self._thinking_sent = now, 0
         else:
-            due = int((now - self._thinking_origin) * 1000 // FRAME_MS) + THINKING_LEAD_FRAMES
+            due = round((now - self._thinking_origin) * 1000, 3) // FRAME_MS + THINKING_LEAD_FRAMES
             while self._thinking_sent < due:
                 self._send(twilio_media.media(self.stream_sid, self._thinking.take(FRAME_BYTES)))
                 self._thinking_sent += 1

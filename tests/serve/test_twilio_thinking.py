@@ -111,3 +111,58 @@ def test_thinking_sound_off_sends_nothing_between_the_greeting_and_the_reply(tmp
         assert tonal_runs(heard) == []
 
     run(body)
+
+
+class Timers:
+    """`call_later` by hand: the test fires the pacing timer when it moves the clock."""
+
+    def __init__(self) -> None:
+        self.now = 10.0
+        self.due: list[tuple[float, Any]] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def call_later(self, delay: float, callback: Any) -> Any:
+        entry = (self.now + delay, callback)
+        self.due.append(entry)
+        timers = self
+
+        class Handle:
+            def cancel(self) -> None:
+                if entry in timers.due:
+                    timers.due.remove(entry)
+
+        return Handle()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        while ready := [entry for entry in self.due if entry[0] <= self.now + 1e-9]:
+            self.due.remove(ready[0])
+            ready[0][1]()
+
+
+def test_the_sink_paces_the_clip_lets_the_agent_through_and_a_barge_in_truncates_at_the_agents_marks_only() -> None:
+    import json
+
+    from runner.audio.thinking import ThinkingSounds, builtin_clip
+    from runner.core.records import ThinkingStarted, ThinkingStopped
+    from runner.serve.twilio_playback import MarkedPlayback
+
+    timers, sent, played = Timers(), [], []
+    sink = MarkedPlayback("MZ1", sent.append, played.append, sounds=ThinkingSounds({"desk": builtin_clip(8000)}),
+                          call_later=timers.call_later, clock=timers.clock)
+    sink.on_record(ThinkingStarted("desk"), 0.0)
+    assert len(sent) == 2  # two frames ahead of the clock, no marks
+    timers.advance(0.2)
+    assert sink.thinking_frames == 12 and all(json.loads(text)["event"] == "media" for text in sent)
+    sink.on_record(ThinkingStopped(), 0.0)
+    sink.play("item_1", b"\x01" * 160 * 10)
+    timers.advance(0.2)
+    assert sink.thinking_frames == 12, "the clip stopped with the agent's audio"
+    agent_marks = [json.loads(text)["mark"]["name"] for text in sent if json.loads(text)["event"] == "mark"]
+    assert len(agent_marks) == 10 and sink.pending_marks == 10
+    for name in agent_marks[:4]:
+        sink.acknowledge(name)
+    assert sink.stop() == ("item_1", 80)  # four 20 ms frames heard: the clip before them is not counted
+    assert played == []
