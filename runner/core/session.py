@@ -23,7 +23,7 @@ from runner.core.guarding import GuardrailGate
 from runner.core.history import reseed_items
 from runner.core.listing import MCP_LIST_WAIT, McpListings
 from runner.core.playback import Playback
-from runner.core.records import CallTransferRequested, ErrorReported, KeyPressed, Notice
+from runner.core.records import CallTransferRequested, ErrorReported, Handoff, KeyPressed, Notice
 from runner.core.responses import Responses
 from runner.core.sequencer import ResponseRequest, ResponseSequencer
 from runner.core.state import ResponseState
@@ -216,6 +216,8 @@ class Session:
         """The thinking sound's records among `actions` (runner/core/thinking.py); local audio only."""
         if not self._cues_thinking:
             return actions
+        if not self._states.thinking and not self._tools.running and not any(type(action) is Handoff for action in actions):
+            return actions  # the common case (every audio delta): nothing starts or stops
         return thinking_cue(actions, self._states, agent=self._agent.name, tools_running=self._tools.running,
                             responding=self._seq.phase is not ResponsePhase.IDLE, owed=self.busy and not self._ended)
 
