@@ -88,3 +88,21 @@ def test_a_file_written_as_fast_as_it_can_gets_the_clip_in_real_time():
     assert player.wait_ready(0.0) == 12000
     player.pull(12000)
     assert player.wait_ready(0.0) == 0
+
+
+def test_each_agent_gets_its_own_clip_decoded_once_at_the_sinks_rate(tmp_path):
+    from runner.audio.thinking import ThinkingSounds
+    from runner.config import load
+
+    writer = WavWriter(tmp_path / "keys.wav", rate=16000)
+    writer.write((np.arange(1600) % 200).astype("<i2").tobytes())
+    writer.close()
+    (tmp_path / "agents.yaml").write_text(
+        "version: 1\nstart: a\nagents:\n"
+        "  a: {description: A., instructions: Hi., handoffs: [b, c]}\n"
+        "  b: {description: B., instructions: Hi., thinking_sound: off}\n"
+        "  c: {description: C., instructions: Hi., thinking_sound: keys.wav}\n"
+    )
+    sounds = ThinkingSounds.for_config(load(tmp_path / "agents.yaml").config, 8000)
+    assert sounds.clip("a") == builtin_clip(8000) and sounds.clip("b") is None
+    assert sounds.clip("c") == wav_clip(str(tmp_path / "keys.wav"), 8000) and len(sounds.clip("c")) == 800 * 2
