@@ -6,6 +6,10 @@ hands to the device passes through `pull`: it counts frames per item, starts a n
 utterance only after a small cushion so network jitter does not cause crackles, and on
 `stop` fades out, drops what is queued and returns `(item_id, played_ms)`.
 
+While the core cues the thinking sound (`think(clip)` ... `stop_thinking()`), `pull` loops
+that clip in the frames no assistant audio fills, and only while none is queued; it never
+touches the accounting, so truncation and `played_ms` stay exactly the agent's.
+
 `pull` is called by whatever drives the clock (a sounddevice callback, a WAV-writing
 thread); the Player itself has no threads and no device, so it can be tested directly.
 """
@@ -21,6 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from runner.audio.pcm import SAMPLE_BYTES, SAMPLE_RATE, frames_for_ms, ms_for_frames
+from runner.audio.thinking import ClipLoop
 
 
 @dataclass(slots=True)
@@ -79,6 +84,10 @@ class Player:
         self._current: str | None = None  # the item whose frames were handed out last
         self._fade_tail = b""  # the faded frames stop() prepared for the next pull
         self.underrun_frames = 0  # silence handed out while an utterance was starved
+        self._thinking: ClipLoop | None = None  # the thinking sound, while the core cues it
+        self._thinking_since = 0.0
+        self._thinking_frames = 0  # clip frames handed out since it started
+        self.thinking_frames = 0  # clip frames handed out in all (never counted as any item's)
 
     # -- driver side -------------------------------------------------------------
 
@@ -136,6 +145,18 @@ class Player:
             self._unfinished.pop(audible, None)
             return audible, item.played_ms
 
+    def think(self, clip: bytes | None) -> None:
+        """Loop `clip` (PCM16 at this rate) in the silence until `stop_thinking`; None: stay silent."""
+        with self._lock:
+            if clip and self._thinking is None:
+                self._thinking = ClipLoop(clip)
+                self._thinking_since, self._thinking_frames = self._clock(), 0
+            self._ready.notify_all()
+
+    def stop_thinking(self) -> None:
+        with self._lock:
+            self._thinking = None
+
     def take_fade(self) -> bytes:
         """The fade `stop()` counted as heard that no `pull` has handed out yet.
 
@@ -186,6 +207,11 @@ class Player:
                 audible = audible or self._current is not None
                 if filled < frames and self._playing:
                     self.underrun_frames += frames - filled
+            if self._thinking is not None and not self._queue and not self._fade_tail and filled < frames:
+                out[filled * SAMPLE_BYTES :] = self._thinking.take(frames - filled)
+                self._thinking_frames += frames - filled
+                self.thinking_frames += frames - filled
+                audible = True
             finished = self._collect_finished(now)
         block = bytes(out)
         if audible and self._on_played is not None:
@@ -224,6 +250,8 @@ class Player:
         tail = len(self._fade_tail) // SAMPLE_BYTES
         if self._playing or self._can_start():
             return tail + self._queued_frames
+        if self._thinking is not None and not self._queue:  # a file written as fast as it can: the clip in real time
+            return tail + max(0, round((self._clock() - self._thinking_since) * self.rate) - self._thinking_frames)
         return tail
 
     def _can_start(self) -> bool:

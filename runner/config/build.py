@@ -96,7 +96,26 @@ class Builder:
             analysis=build_analysis(self.data, self.reporter, self.ok),
             target=self.target or self.value(("target",), None) or ("live" if model.startswith(LIVE_MODEL_PREFIX) else "realtime"),
             live=LiveSettings(**_known(self.value(("live",), {}), LiveSettings)),
+            thinking_sound=self._thinking_sound(("thinking_sound",), self.value(("thinking_sound",), None)) or "builtin",
         )
+
+    def _thinking_sound(self, path: PathKey, raw: Any) -> str | None:
+        """builtin, off, or a WAV file (relative to this file's folder) that exists and reads as RIFF/WAVE."""
+        if isinstance(raw, bool):  # YAML reads an unquoted off as false
+            raw = "builtin" if raw else "off"
+        if not isinstance(raw, str) or raw in ("builtin", "off") or not self.ok(path):
+            return raw if isinstance(raw, str) and self.ok(path) else None
+        wav = Path(os.path.normpath(self.config_path.parent / Path(raw).expanduser()))
+        try:
+            with open(wav, "rb") as file:
+                header = file.read(12)
+        except OSError as problem:
+            self.reporter.error(path, f"cannot read the thinking sound {raw!r}: {problem.strerror}")
+            return None
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            self.reporter.error(path, f"the thinking sound {raw!r} is not a WAV file (no RIFF/WAVE header)", "use builtin, off, or a .wav file")
+            return None
+        return str(wav)
 
     def _mapping(self, key: str) -> dict[str, Any]:
         found = self.data.get(key)
@@ -181,6 +200,7 @@ class Builder:
                 span=self.reporter.span(path, key=True),
                 instructions_span=Span(self.reporter.file, *template_position(self.reporter, path + ("instructions",), raw["instructions"], 1)),
                 context=raw.get("context", "keep"),
+                thinking_sound=self._thinking_sound(path + ("thinking_sound",), raw.get("thinking_sound")),
             )
         return agents
 

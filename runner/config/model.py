@@ -232,6 +232,7 @@ class Agent:
     span: Span | None = None
     instructions_span: Span | None = None  # where the template's first line starts
     context: ContextPolicy = "keep"  # what it sees of the conversation when handed it (an edge's own wins)
+    thinking_sound: str | None = None  # None: the project's `thinking_sound`
 
 
 Target = Literal["realtime", "live"]
@@ -270,6 +271,7 @@ class Config:
     analysis: Analysis | None = None  # post-call analysis (runner/analysis.py); None: none
     target: Target = "realtime"  # `target:`, or live when the model is a gpt-live-* model
     live: LiveSettings = field(default_factory=LiveSettings)
+    thinking_sound: str = "builtin"  # while a tool runs or a handoff is under way: builtin, off, or an absolute WAV path
 
     @property
     def base_dir(self) -> Path:
@@ -283,6 +285,10 @@ class Config:
 
     def session_for(self, agent: Agent) -> SessionSettings:
         return agent.session or self.session
+
+    def thinking_sound_for(self, agent: Agent) -> str:
+        """builtin, off, or the absolute path of a WAV: the agent's own, else the project's."""
+        return agent.thinking_sound or self.thinking_sound
 
     def voice_for(self, agent: Agent) -> str:
         return agent.voice or self.voice

@@ -263,11 +263,27 @@ class AgentStoppedSpeaking(Record):
     kind: ClassVar[str] = "agent_stopped_speaking"
 
 
+@dataclass(frozen=True, slots=True)
+class ThinkingStarted(Record):
+    """A tool batch or a handoff is under way and nothing is being said: an audio sink we play
+    may fill the wait with the thinking sound of `agent` (no transcript entry, never heard audio)."""
+
+    kind: ClassVar[str] = "thinking_started"
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingStopped(Record):
+    """The agent's audio arrived (or nothing is owed any more): the thinking sound stops now."""
+
+    kind: ClassVar[str] = "thinking_stopped"
+
+
 _BY_KIND: dict[str, type[Record]] = {
     record_class.kind: record_class
     for record_class in (
         UserMessage, AssistantDelta, Heard, Interrupted, ToolStarted, ToolFinished, GuardrailTripped, ErrorReported, Notice,
         UsageUpdated, LatencyMeasured, UserStartedSpeaking, UserStoppedSpeaking, AgentStartedSpeaking, AgentStoppedSpeaking,
-        KeyPressed, CallTransferRequested,
+        KeyPressed, CallTransferRequested, ThinkingStarted, ThinkingStopped,
     )
 }

@@ -23,11 +23,12 @@ from runner.core.guarding import GuardrailGate
 from runner.core.history import reseed_items
 from runner.core.listing import MCP_LIST_WAIT, McpListings
 from runner.core.playback import Playback
-from runner.core.records import CallTransferRequested, ErrorReported, KeyPressed, Notice
+from runner.core.records import CallTransferRequested, ErrorReported, Handoff, KeyPressed, Notice
 from runner.core.responses import Responses
 from runner.core.sequencer import ResponseRequest, ResponseSequencer
 from runner.core.state import ResponseState
-from runner.core.states import Output, StateMachine, States
+from runner.core.states import Output, ResponsePhase, StateMachine, States
+from runner.core.thinking import thinking_cue
 from runner.core.tooling import ToolBatches
 from runner.core.transcript import Breadcrumb, HandoffRecord, ToolCall, TranscriptEntry, TurnLatency, Usage
 from runner.core.turns import UserTurns
@@ -78,6 +79,7 @@ class Session:
         self._greeting_request = self._agent.greeting
         self._greeting: str | None = "due" if self._greeting_request is not None else None
         self._ended = False
+        self._cues_thinking = output is Output.AUDIO_LOCAL  # the service plays remote audio: nothing to fill
         # Owned components: each keeps its own state and reaches the rest through this session.
         self._playback = Playback(
             local=output is Output.AUDIO_LOCAL, states=self._states, bytes_per_second={n: bytes_per_second(a) for n, a in agents.items()}, send=self.send
@@ -208,7 +210,16 @@ class Session:
         actions = handler(event, now)  # an exception from here on is our bug, and is raised
         if self._last_line is not None and not self._playback.remote_playing:
             actions += self._close(self._last_line[0])
-        return actions
+        return self._cue(actions)
+
+    def _cue(self, actions: list[Action]) -> list[Action]:
+        """The thinking sound's records among `actions` (runner/core/thinking.py); local audio only."""
+        if not self._cues_thinking:
+            return actions
+        if not self._states.thinking and not self._tools.running and not any(type(action) is Handoff for action in actions):
+            return actions  # the common case (every audio delta): nothing starts or stops
+        return thinking_cue(actions, self._states, agent=self._agent.name, tools_running=self._tools.running,
+                            responding=self._seq.phase is not ResponsePhase.IDLE, owed=self.busy and not self._ended)
 
     def next_deadline(self) -> float | None:
         """When the core next needs `tick`: the session limit or a slow tool's filler; None: no timer.
@@ -248,7 +259,7 @@ class Session:
         limit = self._limit_deadline()
         if limit is not None and now >= limit:
             notice = Notice(f"session limit of {self._limits.max_session_minutes:g} minutes reached")
-            return [notice, *self.say_goodbye("session_limit", LIMIT_GOODBYE_INSTRUCTIONS)]
+            return self._cue([notice, *self.say_goodbye("session_limit", LIMIT_GOODBYE_INSTRUCTIONS)])
         filler = self._filler_deadline()
         return self._tools.filler(now) if filler is not None and now >= filler else []
 
@@ -257,12 +268,12 @@ class Session:
         if self._ended:
             return []
         if self._ending is not None:
-            return self._close(self._ending)
-        return self.say_goodbye(reason, GOODBYE_INSTRUCTIONS)
+            return self._cue(self._close(self._ending))
+        return self._cue(self.say_goodbye(reason, GOODBYE_INSTRUCTIONS))
 
     def hang_up(self, reason: str, now: float) -> list[Action]:
         """End at once, with no goodbye: the caller hung up, or the host stops the conversation."""
-        return [] if self._ended else self._close(reason)
+        return [] if self._ended else self._cue(self._close(reason))
 
     def connection_lost(self, why: str, now: float) -> list[Action]:
         """The socket dropped; the driver dials again and calls `reconnected` once it has a new one."""
@@ -393,7 +404,7 @@ class Session:
         """A tool finished. `output` is what the model sees; `error`, when set, says why it failed
         (a timeout, an exception, invalid arguments) for the transcript and report; an empty
         `output` with an error set is sent as `{"error": error}`."""
-        return self._tools.tool_done(call_id, output, error=error, duration=duration, now=now)
+        return self._cue(self._tools.tool_done(call_id, output, error=error, duration=duration, now=now))
 
     @property
     def user_turn(self) -> int:

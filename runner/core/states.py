@@ -11,7 +11,8 @@ import enum
 from dataclasses import dataclass
 
 from runner.core.records import (
-    AgentStartedSpeaking, AgentStoppedSpeaking, ConnectionLost, ConnectionRestored, Record, UserStartedSpeaking, UserStoppedSpeaking,
+    AgentStartedSpeaking, AgentStoppedSpeaking, ConnectionLost, ConnectionRestored, Record, ThinkingStarted, ThinkingStopped,
+    UserStartedSpeaking, UserStoppedSpeaking,
 )
 
 
@@ -61,12 +62,13 @@ class States:
 class StateMachine:
     """Connection, user turn and playback, changed only through these transitions."""
 
-    __slots__ = ("connection", "user", "playback")
+    __slots__ = ("connection", "user", "playback", "thinking")
 
     def __init__(self) -> None:
         self.connection = Connection.CONNECTING
         self.user = UserTurn.IDLE
         self.playback = Playback.SILENT
+        self.thinking = False  # the thinking sound's cue is on (local audio only)
 
     # -- connection ----------------------------------------------------------
     def configured(self) -> None:
@@ -124,3 +126,16 @@ class StateMachine:
             return []
         self.playback = Playback.SILENT
         return [AgentStoppedSpeaking()]
+
+    # -- the thinking sound ------------------------------------------------------
+    def think(self, agent: str) -> list[Record]:
+        if self.thinking:
+            return []
+        self.thinking = True
+        return [ThinkingStarted(agent)]
+
+    def stop_thinking(self) -> list[Record]:
+        if not self.thinking:
+            return []
+        self.thinking = False
+        return [ThinkingStopped()]

@@ -62,6 +62,11 @@ class ToolBatches:
         """A batch is not finished: a call is unanswered, or its response is not done."""
         return bool(self._batches)
 
+    @property
+    def running(self) -> bool:
+        """A local tool call has not answered yet."""
+        return bool(self._calls)
+
     def has_batch(self, response_id: str) -> bool:
         return response_id in self._batches
 

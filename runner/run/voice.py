@@ -25,9 +25,11 @@ from ..audio.output import AudioOutput
 from ..audio.pcm import SAMPLE_BYTES
 from ..audio.playback import Player
 from ..audio.recorder import Recorder
+from ..audio.thinking import ThinkingSounds
+from ..audio.wav import WavError
 import runner
 
-from ..core.records import Notice, Record
+from ..core.records import Notice, Record, ThinkingStarted, ThinkingStopped
 from ..core.states import Connection, Playback, UserTurn
 from .chat import Opening
 from .console import Console
@@ -43,8 +45,9 @@ TRAILING_SILENCE_MS = 1500  # after the input file: lets the server's VAD end th
 class VoiceLoop:
     """One voice conversation's audio side, attached to a live session once it is configured."""
 
-    def __init__(self, voice: VoiceOptions, ends: AudioEnds, console: Console) -> None:
+    def __init__(self, voice: VoiceOptions, ends: AudioEnds, console: Console, sounds: ThinkingSounds | None = None) -> None:
         self.voice = voice
+        self.sounds = sounds if sounds is not None else ThinkingSounds({})
         self.ends = ends
         self.console = console
         self.formats = ends.formats
@@ -62,6 +65,11 @@ class VoiceLoop:
 
     # -- hooks from the driver (event loop thread) --------------------------------
     def record(self, record: Record, t: float) -> None:
+        """Records go to the console; the thinking sound's cue goes to the player (it mixes the clip)."""
+        if isinstance(record, ThinkingStarted):
+            self.player.think(self.sounds.clip(record.agent))
+        elif isinstance(record, ThinkingStopped):
+            self.player.stop_thinking()
         self.console.record(record, t)
 
     def event(self, direction: str, event: dict[str, Any], t: float) -> None:
@@ -288,7 +296,11 @@ async def run_voice(
     ends = choose_audio(voice, WireFormats.of(project.config))
     if voice.ptt:
         project = runner.Project(without_turn_detection(project.config), guardrails=project.guardrails_enabled, environ=project.environ)
-    loop = VoiceLoop(voice, ends, console)
+    try:
+        sounds = ThinkingSounds.for_config(project.config, ends.formats.output.rate)
+    except WavError as problem:
+        raise runner.SetupError(f"thinking_sound: {problem}") from None
+    loop = VoiceLoop(voice, ends, console, sounds)
     try:
         with ctrl_c_ends_cleanly() as interrupts, cbreak_terminal(sys.stdin.fileno()) if voice.ptt else contextlib.nullcontext():
             async with runner.Host(project, transport=transport, max_conversations=1) as host, host.open(

@@ -43,7 +43,7 @@ from . import twilio_media
 from runner.host.errors import CapacityError, SetupError
 
 from .server import Server, error
-from .twilio_playback import MarkedPlayback
+from .twilio_playback import MarkedPlayback, thinking_sounds
 
 if TYPE_CHECKING:
     from runner.host.conversation import Conversation
@@ -231,11 +231,17 @@ class TwilioStream:
         declared = self.server.project.config.variables
         variables = {name: value for name, value in start.custom_parameters.items() if name in declared}
         host = self.server.running_host
-        sink = self.sink = MarkedPlayback(start.stream_sid, self._outbox.put_nowait, self._item_played)
+        sink = self.sink = MarkedPlayback(start.stream_sid, self._outbox.put_nowait, self._item_played,
+                                          sounds=thinking_sounds(self.server.project.config))
         transfer: list[str] = []  # the person's URI, once the agent standing for them said its line
+
+        def on_record(record: Any, t: float) -> None:
+            sink.on_record(record, t)
+            _note_transfer(record, transfer)
+
         try:
             async with host.open(variables=variables, session_dir=self.server.session_dir, audio_format="audio/pcmu", channel="twilio",
-                                 on_record=lambda record, t: _note_transfer(record, transfer)) as conversation:
+                                 on_record=on_record) as conversation:
                 self.conversation = conversation
                 conversation.attach_audio(sink)
                 logger.info("call %s: conversation %s (artifacts in %s)", start.call_sid, conversation.id, conversation.folder)

@@ -74,7 +74,8 @@ def write_phone_project(folder: Path, *, max_session_minutes: float | None = Non
             "billing": {"description": "Handles bills.", "instructions": "You handle bills for {{ caller }}."},
         },
     }
-    if person is not None:
+    if person is not None:  # no thinking sound while the handoff settles: what the caller hears is the agents' audio alone
+        project["thinking_sound"] = "off"
         project["agents"]["desk"] |= {"handoffs": ["billing", "person"], "dtmf": {"0": "person"}}
         project["agents"]["person"] = {"description": "A colleague.", "instructions": "You put callers through to a colleague.", "transfer_to": person}
     if max_session_minutes is not None:
