@@ -4,7 +4,8 @@ For each N and each peer, a fresh simulator (bench/sim_process.py) runs in its o
 and one client process runs N conversations of the triage ⇄ billing demo at one user turn
 per second (each turn a no-op tool call; every odd turn also a handoff), their starts
 spread over the first second.  The client process first runs one short warm-up
-conversation, so imports and first-use caches are paid before the baseline is taken.
+conversation, so imports and first-use caches are paid before the baseline is taken
+(runner's host, like a server's, stays open from the warm-up to the end).
 
 - tool dispatch / handoff p50 and p99: server-side, as in bench_session.py.
 - event-loop lag p99: a task that sleeps 10 ms at a time, measuring how late it wakes.
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from peers import PEERS
+from peers import PEERS, close_peer
 from sim_process import SimulatorProcess, percentile, user_text
 
 LAG_TICK = 0.010
@@ -100,6 +101,7 @@ async def run_clients(peer_name: str, ws_url: str, count: int, turns: int, pace:
         with Monitor() as monitor:
             outcomes = await asyncio.gather(*(conversation(index) for index in range(count)), return_exceptions=True)
         cpu = cpu_seconds() - base_cpu
+        await close_peer(peer)
     failures = [f"{type(outcome).__name__}: {outcome}" for outcome in outcomes if isinstance(outcome, BaseException)]
     all_open = max(opened, default=float("inf"))
     return {
