@@ -5,7 +5,10 @@ and one client process runs N conversations of the triage ⇄ billing demo at on
 per second (each turn a no-op tool call; every odd turn also a handoff), their starts
 spread over the first second.  The client process first runs one short warm-up
 conversation, so imports and first-use caches are paid before the baseline is taken
-(runner's host, like a server's, stays open from the warm-up to the end).
+(runner's host, like a server's, stays open from the warm-up to the end).  Then, for every
+peer alike, `gc.freeze()`, as a server does once it has loaded: the hundreds of thousands of
+objects the imports made (openai's types alone) leave the collector's full passes, which
+otherwise stop the loop for 50-170 ms a few times a run at N = 200.
 
 - tool dispatch / handoff p50 and p99: server-side, as in bench_session.py.
 - event-loop lag p99: a task that sleeps 10 ms at a time, measuring how late it wakes.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import subprocess
 import sys
@@ -84,6 +88,8 @@ async def run_clients(peer_name: str, ws_url: str, count: int, turns: int, pace:
         async with peer(ws_url) as talk:
             for turn in range(WARM_UP_TURNS):
                 await talk(user_text(turn))
+        gc.collect()
+        gc.freeze()  # what a server does once loaded: the modules' objects leave the collector's full passes
         base_rss, base_cpu = rss_kb(), cpu_seconds()
         loop = asyncio.get_running_loop()
         begin = loop.time() + 0.1
