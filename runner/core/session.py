@@ -201,8 +201,10 @@ class Session:
         """
         if self._ended:
             return None
-        due = [deadline for deadline in (self._limit_deadline(), self._filler_deadline()) if deadline is not None]
-        return min(due, default=None)
+        limit, filler = self._limit_deadline(), self._filler_deadline()  # asked after every input: no list built
+        if limit is None or filler is None:
+            return filler if limit is None else limit
+        return min(limit, filler)
 
     def _filler_deadline(self) -> float | None:
         """A slow tool's filler is due only while no response is active, owed or ending the call."""
