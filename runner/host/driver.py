@@ -26,7 +26,6 @@ from .errors import CALL_ENDED, BadFrame, CallGone, ConnectionLost
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # one outage's budget: reset once a socket is configured
 SETUP_TIMEOUT = 10.0  # seconds a new socket has to confirm the session (like the handshake's own timeout)
 FINISH_TIMEOUT = 30.0  # seconds a closing session waits for the pending reply
-IDLE_RECHECK_SECONDS = 0.25  # wait_idle wakes on progress; this only bounds a wake-up nothing signalled
 EARLY_AUDIO_MAX_BYTES = 48_000 * 60  # a minute of 24 kHz PCM16 kept for an audio output not attached yet
 MAX_OUTGOING = 500  # client events queued for the socket before microphone audio is dropped (see `_queue`)
 AUDIO_APPEND = "input_audio_buffer.append"
@@ -443,20 +442,22 @@ class Driver:
         return self._ended.is_set()
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until no response, tool or check is pending (or the session ended)."""
-        deadline = None if timeout is None else self.clock() + timeout
+        """Wait until no response, tool or check is pending (or the session ended).
+
+        Woken by `_signal_if_idle` only when that holds (every change to what it looks at
+        goes through `_apply` or `flush`), with one timer for the whole wait: hundreds of
+        waiting conversations add no timer churn per event.
+        """
         self._idle_waiters += 1
         try:
-            while not self._ended.is_set():
-                self._progress.clear()
-                if not self.session.busy and not self._outgoing and not self._flushing:
-                    return True
-                remaining = IDLE_RECHECK_SECONDS if deadline is None else min(IDLE_RECHECK_SECONDS, deadline - self.clock())
-                if remaining <= 0:
-                    return False
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(remaining):
-                        await self._progress.wait()
+            async with asyncio.timeout(timeout):
+                while not self._ended.is_set():
+                    self._progress.clear()
+                    if not self.session.busy and not self._outgoing and not self._flushing:
+                        return True
+                    await self._progress.wait()
+        except TimeoutError:
+            return False
         finally:
             self._idle_waiters -= 1
         return False
