@@ -4,7 +4,11 @@ For each N and each peer, a fresh simulator (bench/sim_process.py) runs in its o
 and one client process runs N conversations of the triage ⇄ billing demo at one user turn
 per second (each turn a no-op tool call; every odd turn also a handoff), their starts
 spread over the first second.  The client process first runs one short warm-up
-conversation, so imports and first-use caches are paid before the baseline is taken.
+conversation, so imports and first-use caches are paid before the baseline is taken
+(runner's host, like a server's, stays open from the warm-up to the end).  Then, for every
+peer alike, `gc.freeze()`, as a server does once it has loaded: the hundreds of thousands of
+objects the imports made (openai's types alone) leave the collector's full passes, which
+otherwise stop the loop for 50-170 ms a few times a run at N = 200.
 
 - tool dispatch / handoff p50 and p99: server-side, as in bench_session.py.
 - event-loop lag p99: a task that sleeps 10 ms at a time, measuring how late it wakes.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import subprocess
 import sys
@@ -28,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from peers import PEERS
+from peers import PEERS, close_peer
 from sim_process import SimulatorProcess, percentile, user_text
 
 LAG_TICK = 0.010
@@ -83,6 +88,8 @@ async def run_clients(peer_name: str, ws_url: str, count: int, turns: int, pace:
         async with peer(ws_url) as talk:
             for turn in range(WARM_UP_TURNS):
                 await talk(user_text(turn))
+        gc.collect()
+        gc.freeze()  # what a server does once loaded: the modules' objects leave the collector's full passes
         base_rss, base_cpu = rss_kb(), cpu_seconds()
         loop = asyncio.get_running_loop()
         begin = loop.time() + 0.1
@@ -100,6 +107,7 @@ async def run_clients(peer_name: str, ws_url: str, count: int, turns: int, pace:
         with Monitor() as monitor:
             outcomes = await asyncio.gather(*(conversation(index) for index in range(count)), return_exceptions=True)
         cpu = cpu_seconds() - base_cpu
+        await close_peer(peer)
     failures = [f"{type(outcome).__name__}: {outcome}" for outcome in outcomes if isinstance(outcome, BaseException)]
     all_open = max(opened, default=float("inf"))
     return {

@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from peers import PEERS, Peer
+from peers import PEERS, Peer, close_peer
 from sim_process import KINDS, SimulatorProcess, Spans, percentile, user_text
 
 SESSIONS = 16  # per client; the first one is a warm-up and not counted
@@ -45,6 +45,7 @@ async def measured(peer: Peer) -> Spans:
             async with peer(server.ws_url) as talk:
                 for turn in range(TURNS):
                     await talk(user_text(turn))
+        await close_peer(peer)
         return server.result()
     finally:
         server.kill()

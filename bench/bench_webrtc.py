@@ -1,7 +1,6 @@
-"""Concurrent WebRTC calls through one `runner serve --offline`, and the web client's page load to "connected".
+"""Concurrent WebRTC calls through one `runner serve` process, and the web client's page load to "connected".
 
-One `runner serve --offline` process; N aiortc callers (tests/webrtc_peer.py) dial it at
-once, each speaking T turns ("who am i": the rules call the `whoami` tool and say who
+One server process; N aiortc callers (tests/webrtc_peer.py) dial it at once, each speaking T turns ("who am i": the rules call the `whoami` tool and say who
 the caller is), then hang up. Everything runs in a network namespace with loopback only
 (the script re-executes itself under `unshare -n`; root needed), as the tests do.
 
@@ -11,20 +10,24 @@ the caller is), then hang up. Everything runs in a network namespace with loopba
   service's `response.function_call_arguments.done` to it sending that call's
   `function_call_output` (the `t` stamps of each call's events.jsonl); and as the caller
   sees it, to the `conversation.item.added` of the output on its data channel (two
-  loopback SCTP hops and the simulator's fan-out included). With --offline the simulated
-  service runs in the server's process: its two Opus streams per call (aiortc's RTP and
-  SCTP are pure Python) share the event loop with the sideband, and dominate it at 20 calls.
+  loopback SCTP hops and the simulator's fan-out included).
+- upstream: `process` (the default) runs the simulator in a process of its own
+  (`python -m runner.sim`) and the server's app on it (bench/serve_upstream.py), so the
+  server-side figure is the server's own work; `offline` is `runner serve --offline`, where
+  the simulated service's two Opus streams per call (aiortc's RTP and SCTP are pure
+  Python) share the server's event loop with the sidebands and dominate it at 20 calls.
 - page load to "connected": headless Chromium (/usr/bin/chromium) opens `/`, clicks
   Connect, and the page reports when its peer connection is connected; the page's own
   JavaScript size is printed beside it.
 
-    .venv/bin/python bench/bench_webrtc.py [--calls 20] [--turns 3] [--pages 5]
+    .venv/bin/python bench/bench_webrtc.py [--calls 20] [--turns 3] [--pages 5] [--upstream process,offline]
 
-On this 2-core machine, shared with other work (load average ~7, 2026-12-01): 20 calls
-at once, 3 spoken turns each: 20 complete in 35 s; tool dispatch on the server p50 84 ms,
-p99 394 ms (the 10 ms target is not met with the simulator's media in-process; one call
-alone: p50 5.5 ms, p99 7.1 ms); page load to connected median 472 ms, worst 1052 ms (the
-first, cold); the page's own JS 20 kB.
+On this 2-core machine, shared with other work (load average ~2.8, 2026-12-02), 20 calls at
+once, 3 spoken turns each, all 20 complete: sideband tool dispatch on the server, simulator
+in its own process, p50 2.0-2.4 ms, p99 17-41 ms (n=60, so p99 is the worst call or two);
+with `--offline` (its media in the server's loop) p50 69 ms, p99 216 ms (394 ms in an
+earlier run at load ~7). The page-load part (2026-12-01, load ~7): median 472 ms, worst
+1052 ms (the first, cold); the page's own JS 20 kB.
 """
 
 from __future__ import annotations
@@ -63,15 +66,23 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))] if ordered else float("nan")
 
 
-async def start_server(agents: Path, rules: Path, sessions: Path) -> tuple[asyncio.subprocess.Process, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runner", "serve", str(agents), "--offline", "--rules", str(rules), "--port", "0",
-        "--session-dir", str(sessions), stderr=subprocess.PIPE, cwd=ROOT,
-    )
+async def start_server(agents: Path, rules: Path, sessions: Path, upstream: str) -> tuple[list[asyncio.subprocess.Process], str]:
+    """The server (and, upstream `process`, the simulator before it); their processes and the server's URL."""
+    started: list[asyncio.subprocess.Process] = []
+    if upstream == "offline":
+        command = [sys.executable, "-m", "runner", "serve", str(agents), "--offline", "--rules", str(rules), "--port", "0", "--session-dir", str(sessions)]
+    else:
+        simulator = await asyncio.create_subprocess_exec(sys.executable, "-m", "runner.sim", "--rules", str(rules), stdout=subprocess.PIPE, cwd=ROOT)
+        started.append(simulator)
+        ws_base = (await simulator.stdout.readline()).decode().split()[1]  # "realtime: ws://127.0.0.1:P/v1  (...)"
+        rest_base = (await simulator.stdout.readline()).decode().split()[1]  # "rest:     http://127.0.0.1:Q/v1"
+        command = [sys.executable, str(Path(__file__).with_name("serve_upstream.py")), str(agents), str(sessions), ws_base, rest_base]
+    process = await asyncio.create_subprocess_exec(*command, stderr=subprocess.PIPE, cwd=ROOT)
+    started.append(process)
     line = (await process.stderr.readline()).decode()
     if " on " not in line:
-        raise SystemExit(f"runner serve did not start: {line}")
-    return process, line.split(" on ", 1)[1].split(" ", 1)[0]
+        raise SystemExit(f"the server did not start: {line}")
+    return started, line.split(" on ", 1)[1].split(" ", 1)[0]
 
 
 async def one_call(http: Any, customer: str, turns: int, dispatch_ms: list[float]) -> bool:
@@ -101,7 +112,7 @@ async def one_call(http: Any, customer: str, turns: int, dispatch_ms: list[float
         await peer.close()
 
 
-async def calls(url: str, sessions: Path, count: int, turns: int) -> None:
+async def calls(url: str, sessions: Path, count: int, turns: int, upstream: str) -> None:
     import httpx
 
     dispatch_ms: list[float] = []
@@ -111,9 +122,9 @@ async def calls(url: str, sessions: Path, count: int, turns: int) -> None:
         seconds = time.perf_counter() - started
     reports = [json.loads((folder / "report.json").read_text()) for folder in sessions.iterdir() if (folder / "report.json").exists()]
     complete = sum(1 for report in reports if report["end_reason"] == "hung up by the caller" and len(report["tool_calls"]) == turns)
-    print(f"calls: {count} at once, {turns} spoken turns each: {sum(answered)} answered, {complete} complete with their reports, in {seconds:.1f} s")
+    print(f"upstream {upstream}: {count} calls at once, {turns} spoken turns each: {sum(answered)} answered, {complete} complete with their reports, in {seconds:.1f} s")
     server_ms = [span for folder in sessions.iterdir() for span in server_dispatch_ms(folder / "events.jsonl")]
-    print(f"sideband tool dispatch on the server: n={len(server_ms)} p50 {percentile(server_ms, 0.5):.2f} ms, p99 {percentile(server_ms, 0.99):.2f} ms (target: p99 < 10 ms)")
+    print(f"  sideband tool dispatch on the server: n={len(server_ms)} p50 {percentile(server_ms, 0.5):.2f} ms, p99 {percentile(server_ms, 0.99):.2f} ms (target: p99 < 10 ms)")
     print(f"  as the caller sees it (data channel both ways): p50 {percentile(dispatch_ms, 0.5):.1f} ms, p99 {percentile(dispatch_ms, 0.99):.1f} ms")
 
 
@@ -160,29 +171,34 @@ async def page_loads(url: str, folder: Path, count: int) -> None:
 
 
 async def main(arguments: argparse.Namespace) -> None:
+    upstreams = [part.strip() for part in arguments.upstream.split(",")]
+    if unknown := [part for part in upstreams if part not in ("process", "offline")]:
+        raise SystemExit(f"--upstream: process or offline, not {', '.join(unknown)}")
     with tempfile.TemporaryDirectory(prefix="bench-webrtc-") as temporary:
         folder = Path(temporary)
         agents = write_project(folder / "project")
         (folder / "project" / "rules.yaml").write_text(RULES)
-        sessions = folder / "sessions"
-        process, url = await start_server(agents, folder / "project" / "rules.yaml", sessions)
-        try:
-            import httpx
+        for upstream in upstreams:
+            sessions = folder / f"sessions-{upstream}"
+            processes, url = await start_server(agents, folder / "project" / "rules.yaml", sessions, upstream)
+            try:
+                import httpx
 
-            async with httpx.AsyncClient(base_url=url) as http:
-                for _ in range(200):
-                    try:
-                        await http.get("/healthz")
-                        break
-                    except httpx.ConnectError:
-                        await asyncio.sleep(0.05)
-            await calls(url, sessions, arguments.calls, arguments.turns)
-            if arguments.pages:
-                shutil.rmtree(sessions, ignore_errors=True)
-                await page_loads(url, folder, arguments.pages)
-        finally:
-            process.terminate()
-            await process.wait()
+                async with httpx.AsyncClient(base_url=url) as http:
+                    for _ in range(200):
+                        try:
+                            await http.get("/healthz")
+                            break
+                        except httpx.ConnectError:
+                            await asyncio.sleep(0.05)
+                await calls(url, sessions, arguments.calls, arguments.turns, upstream)
+                if arguments.pages and upstream == "offline":  # the page load as `runner serve --offline` serves it
+                    shutil.rmtree(sessions, ignore_errors=True)
+                    await page_loads(url, folder, arguments.pages)
+            finally:
+                for process in reversed(processes):
+                    process.terminate()
+                    await process.wait()
 
 
 def in_loopback_namespace() -> bool:
@@ -194,6 +210,7 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--pages", type=int, default=5, help="page loads to time (0: none)")
+    parser.add_argument("--upstream", default="process,offline", help="where the simulated service runs: process (its own), offline (in the server's)")
     options = parser.parse_args()
     if not in_loopback_namespace():
         if os.geteuid() != 0:

@@ -5,7 +5,8 @@ Each peer is `async with peer(ws_url) as talk:` one text conversation over the s
 once the agent's final spoken reply of that turn is done.  All of them run the same
 two-agent project: triage and billing, each with the no-op tool `noop` and a handoff to
 the other.  A peer is built once per process (config loaded, agents defined) and opens
-as many conversations as asked.
+as many conversations as asked; `await close_peer(peer)` releases what it keeps between
+them (runner's host).
 """
 
 from __future__ import annotations
@@ -75,15 +76,15 @@ def load_runner_project(config_path: Path) -> Any:
 
 
 class RunnerPeer:
-    """Runner conversations through the public embedding API: one Host for all the
-    conversations a client process holds at once (opened with the first, closed with the
-    last), as a server embedding runner would run them."""
+    """Runner conversations through the public embedding API: one Host for every conversation
+    the client process holds, opened with the first and kept until `aclose`, as a server
+    embedding runner keeps its host (its transport's `AsyncOpenAI` is built once, not once
+    per burst of conversations)."""
 
     def __init__(self, project: Any, session_dir: Path) -> None:
         self.project = project
         self.session_dir = session_dir
         self._host: Any = None
-        self._open = 0
         self._lock = asyncio.Lock()
 
     async def _acquire(self, base_url: str) -> Any:
@@ -94,30 +95,25 @@ class RunnerPeer:
                 host = runner.Host(self.project, transport=runner.OpenAITransport(api_key=API_KEY, base_url=base_url), max_conversations=100_000)
                 await host.__aenter__()
                 self._host = host
-            self._open += 1
             return self._host
 
-    async def _release(self) -> None:
-        async with self._lock:
-            self._open -= 1
-            if self._open == 0:
-                host, self._host = self._host, None
-                await host.__aexit__(None, None, None)
+    async def aclose(self) -> None:
+        """Close the host (once every conversation is over)."""
+        if self._host is not None:
+            host, self._host = self._host, None
+            await host.__aexit__(None, None, None)
 
     @asynccontextmanager
     async def __call__(self, ws_url: str) -> AsyncIterator[Talk]:
         host = await self._acquire(ws_url.replace("ws://", "http://").removesuffix("/realtime"))
-        try:
-            async with host.open(session_dir=self.session_dir, text=True) as conversation:
+        async with host.open(session_dir=self.session_dir, text=True) as conversation:
 
-                async def talk(text: str) -> None:
-                    await conversation.send_text(text)
-                    if not await conversation.wait_idle(timeout=REPLY_TIMEOUT):
-                        raise TimeoutError(f"runner: no reply to {text!r} within {REPLY_TIMEOUT} s")
+            async def talk(text: str) -> None:
+                await conversation.send_text(text)
+                if not await conversation.wait_idle(timeout=REPLY_TIMEOUT):
+                    raise TimeoutError(f"runner: no reply to {text!r} within {REPLY_TIMEOUT} s")
 
-                yield talk
-        finally:
-            await self._release()
+            yield talk
 
 
 def runner_peer(folder: Path) -> Peer:
@@ -213,6 +209,13 @@ def pipecat_peer(folder: Path) -> Peer:
     from pipecat_peer import pipecat_peer as build  # its own module: it is the longest, and needs the pipecat extra
 
     return build(folder)
+
+
+async def close_peer(peer: Peer) -> None:
+    """Release what a peer keeps between its conversations (only runner keeps something: its host)."""
+    closing = getattr(peer, "aclose", None)
+    if closing is not None:
+        await closing()
 
 
 PEERS: dict[str, Callable[[Path], Peer]] = {"bare": bare_peer, "runner": runner_peer, "openai-agents": openai_agents_peer, "pipecat": pipecat_peer}

@@ -230,9 +230,11 @@ class Session:
             return None
         if self._last_line is not None:
             return self._last_line[1]
-        listing = self._listings.deadline if self._listings.holding else None
-        due = [deadline for deadline in (self._limit_deadline(), self._filler_deadline(), listing) if deadline is not None]
-        return min(due, default=None)
+        earliest: float | None = None  # asked after every input: no list built
+        for deadline in (self._limit_deadline(), self._filler_deadline(), self._listings.deadline if self._listings.holding else None):
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
 
     def _filler_deadline(self) -> float | None:
         """A slow tool's filler is due only while no response is active, owed or ending the call."""

@@ -250,6 +250,8 @@ class ToolBatches:
 
     def filler_deadline(self) -> float | None:
         """When the first tool still running without a filler deserves one (None: none does)."""
+        if not self._calls:
+            return None
         due = [call.started + self._filler_after for call, batch in self._calls.values() if batch.response_done and not batch.filler_sent]
         return min(due, default=None)
 

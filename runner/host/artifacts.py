@@ -1,7 +1,10 @@
 """The session folder: events.jsonl, transcript.md/.jsonl and report.json.
 
 Nothing is written on the event loop: the methods queue, and the process's writer
-thread (`writer.py`) appends and flushes every ~100 ms, so Ctrl-C or SIGTERM (which
+thread (`writer.py`) appends and flushes every ~100 ms; opening (`open_artifacts`: the
+folder and its three files) and closing (`aclose`: the last lines and report.json) run on
+a worker thread, since a few hundred conversations opening or ending in the same second
+would otherwise hold the loop for a file-system call each, so Ctrl-C or SIGTERM (which
 close the session) lose nothing and a SIGKILL at most the last ~100 ms.  report.json is
 rebuilt at most every `REPORT_EVERY` seconds and at the end, and replaced atomically.
 Audio payloads are replaced by their byte length: the log is for reading,
@@ -102,6 +105,11 @@ def new_session_folder(parent: Path, now: datetime | None = None) -> Path:
     return folder
 
 
+async def open_artifacts(parent: Path, redactor: Redactor | None = None) -> SessionArtifacts:
+    """A new session folder under `parent` and its artifacts, made on a worker thread (errors are raised here)."""
+    return await asyncio.to_thread(lambda: SessionArtifacts(new_session_folder(parent), redactor))
+
+
 def _without_audio(event: dict[str, Any]) -> dict[str, Any]:
     field = _AUDIO_FIELDS.get(event.get("type", ""))
     if field is None or not isinstance(event.get(field), str):
@@ -191,13 +199,26 @@ class SessionArtifacts:
         """Write everything still queued and close the files (Ctrl-C and SIGTERM end here)."""
         if self._closed:
             return
+        self._stop_queueing()
+        self._write_and_close()
+
+    async def aclose(self) -> None:
+        """`close`, with the writing on a worker thread; nothing can be queued once it has begun."""
+        if self._closed:
+            return
+        self._stop_queueing()
+        await asyncio.to_thread(self._write_and_close)
+
+    def _stop_queueing(self) -> None:
         self._cancel_report_timer()
         if self._dropped:
             self._pending.append(_dropped_note(self._dropped, None))
             self._dropped = 0
         self._writer.remove(self)
+        self._closed = True  # from here `_put` refuses, and the writer thread's `drain` leaves the queue to us
+
+    def _write_and_close(self) -> None:
         with self._lock:
-            self._closed = True
             try:
                 self._write(self._take_pending())
             finally:

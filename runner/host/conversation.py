@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping, Sequenc
 from ..core.records import Notice, Record, UsageUpdated
 from ..core.states import Output
 from ..core.pricing import unpriced_warning
-from .artifacts import Redactor, SessionArtifacts, new_session_folder
+from .artifacts import Redactor, SessionArtifacts, open_artifacts
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, AudioOut, Driver, Hooks, Outcome
 from .errors import SetupError
 from .report import build_report, transcript_entry
@@ -274,10 +274,10 @@ class Conversation:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise SetupError(f"cannot create the state folder {self.state_dir}: {error.strerror}") from None
-        self.folder = new_session_folder(self._session_dir)
         self._redactor = redactor = Redactor.for_config(config, project.environ)
-        self.artifacts = artifacts = SessionArtifacts(self.folder, redactor)
-        self._stack.callback(artifacts.close)
+        self.artifacts = artifacts = await open_artifacts(self._session_dir, redactor)
+        self.folder = artifacts.folder
+        self._stack.push_async_callback(artifacts.aclose)
         started = datetime.now(timezone.utc)
         config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest()
         artifacts.transcript_header(config.name, started)

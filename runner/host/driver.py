@@ -26,8 +26,9 @@ from .errors import CALL_ENDED, BadFrame, CallGone, ConnectionLost
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # one outage's budget: reset once a socket is configured
 SETUP_TIMEOUT = 10.0  # seconds a new socket has to confirm the session (like the handshake's own timeout)
 FINISH_TIMEOUT = 30.0  # seconds a closing session waits for the pending reply
-IDLE_RECHECK_SECONDS = 0.25  # wait_idle wakes on progress; this only bounds a wake-up nothing signalled
 EARLY_AUDIO_MAX_BYTES = 48_000 * 60  # a minute of 24 kHz PCM16 kept for an audio output not attached yet
+MAX_OUTGOING = 500  # client events queued for the socket before microphone audio is dropped (see `_queue`)
+AUDIO_APPEND = "input_audio_buffer.append"
 
 
 class Connection(Protocol):
@@ -84,6 +85,7 @@ class Driver:
     clock: Callable[[], float] = time.monotonic
     setup_timeout: float = SETUP_TIMEOUT
     reconnect_delays: Sequence[float] = RECONNECT_DELAYS
+    max_outgoing: int = MAX_OUTGOING
 
     def __post_init__(self) -> None:
         self._outgoing: collections.deque[dict[str, Any]] = collections.deque()
@@ -93,7 +95,9 @@ class Driver:
         self._running_tools = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ended = asyncio.Event()
-        self._progress = asyncio.Event()  # set whenever what `wait_idle` looks at may have changed
+        self._progress = asyncio.Event()  # set when a `wait_idle` waiter may have something to see
+        self._idle_waiters = 0
+        self._audio_dropped = 0  # microphone chunks dropped in the current backlog (see `_queue`)
         self._end_reason = ""
         self._configured = asyncio.Event()
         self._early_audio: list[tuple[str, bytes | None]] = []  # played (None: ended) once an audio output is attached
@@ -114,18 +118,27 @@ class Driver:
 
     # -- applying actions ---------------------------------------------------
     def apply(self, actions: list[Any]) -> None:
-        """Carry out the core's actions in order; never awaits.
+        """Carry out the core's actions in order; never awaits (the writer task sends what they queue).
 
         Playback stops at once, but the core hears how much was played only after the
         rest of the batch: a `response.cancel` that follows StopPlayback must reach the
         wire before the truncate and correction that the answer produces.
         """
+        self._apply(actions)
+        if self._outgoing:
+            self._outgoing_ready.set()
+
+    async def _apply_and_flush(self, actions: list[Any]) -> None:
+        """`apply`, then send from this task: the driver's own loops answer without waking the writer task."""
+        self._apply(actions)
+        await self.flush()
+
+    def _apply(self, actions: list[Any]) -> None:
         stopped: list[tuple[str | None, int]] = []
         for action in actions:
             kind = type(action)
             if kind is Send:
-                self._outgoing.append(action.event)
-                self._outgoing_ready.set()
+                self._queue(action.event)
             elif kind is Play:
                 pcm = base64.b64decode(action.audio_b64)
                 if self.audio_out is not None:
@@ -151,10 +164,39 @@ class Driver:
                 self._ended.set()
                 self._progress.set()
         for item_id, played_ms in stopped:
-            self.apply(self.session.playback_stopped(item_id, played_ms, self.now()))
+            self._apply(self.session.playback_stopped(item_id, played_ms, self.now()))
         if self.session.next_deadline() != self._armed:
             self._rearm.set()
-        self._progress.set()
+        self._signal_if_idle()
+
+    def _queue(self, event: dict[str, Any]) -> None:
+        """Queue a client event for the socket, within `max_outgoing`.
+
+        The queue is our backlog towards the service: it grows only while the socket does
+        not take frames as fast as we make them (a slow or stalled link). Past
+        `max_outgoing`, microphone audio is dropped (it is worthless seconds late, and the
+        core keeps no account of it) with a notice when dropping starts and one with the
+        count when the backlog has cleared. Everything else is still queued, since the
+        protocol depends on it, up to twice the bound; past that the link is not moving and
+        the session ends ("connection backlogged") rather than hold more.
+        """
+        backlog = len(self._outgoing)
+        if backlog >= self.max_outgoing:
+            if event.get("type") == AUDIO_APPEND:
+                if not self._audio_dropped:
+                    self.hooks.on_record(Notice(f"the connection to the service is behind ({backlog} client events waiting): microphone audio is dropped until it catches up"), self.now())
+                self._audio_dropped += 1
+                return
+            if backlog >= 2 * self.max_outgoing:
+                if not self._ended.is_set():
+                    self._fail("connection backlogged", f"the service is not taking client events: {backlog} are waiting to be sent")
+                return
+        self._outgoing.append(event)
+
+    def _signal_if_idle(self) -> None:
+        """Wake `wait_idle` only when what it waits for holds, not on every event."""
+        if self._idle_waiters and not self._outgoing and not self._flushing and not self.session.busy:
+            self._progress.set()
 
     def attach_audio(self, audio_out: AudioOut) -> None:
         """Voice streams start once the session is configured; a greeting may already be arriving."""
@@ -197,13 +239,12 @@ class Driver:
             )
         finally:
             self._running_tools -= 1
-        self.apply(self.session.tool_done(action.call_id, result.output, error=result.error, duration=result.duration, now=self.now()))
-        await self.flush()
+        await self._apply_and_flush(self.session.tool_done(action.call_id, result.output, error=result.error, duration=result.duration, now=self.now()))
 
     async def _check_guardrail(self, action: CheckGuardrail) -> None:
         assert self.guardrails is not None, "the core asked for a guardrail check with no checker configured"
         verdict = await self.guardrails.check(action.policy, action.text, role=action.role, final=action.final)
-        self.apply(
+        await self._apply_and_flush(
             self.session.guardrail_result(
                 action.check_id,
                 tripped=verdict.tripped,
@@ -213,7 +254,6 @@ class Driver:
                 now=self.now(),
             )
         )
-        await self.flush()
 
     # -- the loops ----------------------------------------------------------
     async def flush(self) -> None:
@@ -246,7 +286,10 @@ class Driver:
                     continue
         finally:
             self._flushing = False
-            self._progress.set()
+            if self._audio_dropped and not self._outgoing:
+                dropped, self._audio_dropped = self._audio_dropped, 0
+                self.hooks.on_record(Notice(f"the connection caught up; {dropped} microphone audio chunks were dropped meanwhile"), self.now())
+            self._signal_if_idle()
 
     async def _writer(self) -> None:
         """The backstop sender for events applied by code that does not flush itself."""
@@ -273,8 +316,7 @@ class Driver:
                 self._outage_attempts = 0  # this socket works: the outage is over
             elif kind == "session.created":
                 self._created_on_socket = True
-            self.apply(self.session.receive(event, self.now()))
-            await self.flush()
+            await self._apply_and_flush(self.session.receive(event, self.now()))
             if self._spawned or self._running_tools:
                 # With a burst of events already buffered, `recv` does not yield until the
                 # burst is read: yield now so a tool just started can begin, and one that
@@ -359,8 +401,7 @@ class Driver:
             if opened is not None and self.now() - opened >= self.setup_timeout:
                 self._fail("setup timed out", f"the server did not confirm the session within {self.setup_timeout:g} s (no session.updated)")
                 return
-            self.apply(self.session.tick(self.now()))
-            await self.flush()
+            await self._apply_and_flush(self.session.tick(self.now()))
 
     # -- public -------------------------------------------------------------
     async def start(self, stop: Sequence[asyncio.Event] = ()) -> None:
@@ -404,17 +445,24 @@ class Driver:
         return self._ended.is_set()
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until no response, tool or check is pending (or the session ended)."""
-        deadline = None if timeout is None else self.clock() + timeout
-        while not self._ended.is_set():
-            self._progress.clear()
-            if not self.session.busy and not self._outgoing and not self._flushing:
-                return True
-            remaining = IDLE_RECHECK_SECONDS if deadline is None else min(IDLE_RECHECK_SECONDS, deadline - self.clock())
-            if remaining <= 0:
-                return False
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), remaining)
+        """Wait until no response, tool or check is pending (or the session ended).
+
+        Woken by `_signal_if_idle` only when that holds (every change to what it looks at
+        goes through `_apply` or `flush`), with one timer for the whole wait: hundreds of
+        waiting conversations add no timer churn per event.
+        """
+        self._idle_waiters += 1
+        try:
+            async with asyncio.timeout(timeout):
+                while not self._ended.is_set():
+                    self._progress.clear()
+                    if not self.session.busy and not self._outgoing and not self._flushing:
+                        return True
+                    await self._progress.wait()
+        except TimeoutError:
+            return False
+        finally:
+            self._idle_waiters -= 1
         return False
 
     async def say(self, text: str) -> None:

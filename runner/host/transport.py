@@ -1,9 +1,17 @@
 """One Realtime WebSocket connection through the `openai` SDK, raw JSON in and out.
 
-We send pre-validated dicts with `send_raw` and parse frames with `json.loads`
+We send pre-validated dicts as JSON text and parse frames with `json.loads`
 ourselves: the SDK's `send` re-transforms every event through its TypedDicts and
 its `recv` builds pydantic objects without validating them, both pure overhead
 on the hot path (audio deltas arrive dozens of times a second).
+
+The SDK dials (URL, auth headers, GA endpoint); frames then go straight to and from
+its `websockets` connection when the SDK exposes one: `send_raw` adds an anyio task
+lookup and a send-queue check per frame for the SDK's own reconnect, which we never
+enable (no `on_reconnecting`), so the queue is always empty and the frame reaches the
+same `websockets` `send` either way.  The SDK's connection object keeps it as
+`_connection` (openai 3.54-3.57, pinned in requirements.lock); if a release stores
+anything else there, every frame goes through `send_raw`/`recv_bytes` as before.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ class Transport:
         self._call_id = call_id
         self._websocket_base_url = client.websocket_base_url
         self._connection: Any = None
+        self._socket: Any = None  # the SDK's websockets connection, when it exposes one
 
     @property
     def url(self) -> str:
@@ -42,6 +51,7 @@ class Transport:
             else:
                 manager = self._client.realtime.connect(model=self._model)
             self._connection = await manager.enter()
+            self._socket = _websocket_of(self._connection)
         except Exception as failure:  # refused, unresolvable, handshake rejected or timed out
             if self._call_id is not None and _handshake_status(failure) == 404:
                 raise CallGone(f"the call {self._call_id} is over (its sideband was refused with 404)") from None
@@ -49,24 +59,23 @@ class Transport:
 
     async def send_text(self, text: str) -> None:
         """Send one client event already serialised as JSON."""
-        from websockets.exceptions import ConnectionClosed
-
         try:
-            await self._connection.send_raw(text)
-        except ConnectionClosed as closed:
+            if self._socket is not None:
+                await self._socket.send(text)
+            else:
+                await self._connection.send_raw(text)
+        except _closed_error() as closed:
             raise ConnectionLost(_describe(closed)) from None
 
     async def recv(self) -> tuple[dict[str, Any], str]:
         """The next server event and its JSON text (kept so the event log need not re-encode it)."""
-        from websockets.exceptions import ConnectionClosed
-
         try:
-            frame = await self._connection.recv_bytes()
-        except ConnectionClosed as closed:
+            frame = await (self._socket.recv(decode=False) if self._socket is not None else self._connection.recv_bytes())
+        except _closed_error() as closed:
             raise ConnectionLost(_describe(closed)) from None
         try:
             text = frame.decode("utf-8") if isinstance(frame, bytes) else frame
-            event = json.loads(text)
+            event = parse_frame(text, frame if isinstance(frame, bytes) else None)
         except ValueError:
             event = None
         if not isinstance(event, dict):
@@ -80,9 +89,56 @@ class Transport:
             except Exception:  # already gone: closing is best effort
                 pass
             self._connection = None
+            self._socket = None
 
 
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
+
+
+def _json_parser() -> Any:
+    """jiter's parser (the `openai` SDK's own dependency, 3-4x json.loads on these small objects) when importable."""
+    try:
+        from jiter import from_json
+    except ImportError:
+        return json.loads
+    return lambda data: from_json(data, cache_mode="keys")
+
+
+_parse_fast = _json_parser()
+
+
+def parse_frame(text: str, data: bytes | None = None) -> Any:
+    """A frame's JSON value (`data`: the same text as UTF-8, when the socket gave bytes), exactly as `json.loads(text)` reads it.
+
+    jiter reads what json.loads reads, the same way, except that it refuses a lone
+    surrogate escape ("\\ud83d" alone: an emoji's half, as a delta cut mid-character may
+    carry); whatever it refuses goes to json.loads, which decides.
+    """
+    try:
+        return _parse_fast(data if data is not None else text.encode("utf-8"))
+    except ValueError:
+        return json.loads(text)
+
+
+def _websocket_of(connection: Any) -> Any:
+    """The `websockets` client connection under the SDK's, or None (then the SDK's own methods are used)."""
+    from websockets.asyncio.client import ClientConnection
+
+    socket = getattr(connection, "_connection", None)
+    return socket if isinstance(socket, ClientConnection) else None
+
+
+_CLOSED: type[Exception] | None = None
+
+
+def _closed_error() -> type[Exception]:
+    """websockets' ConnectionClosed, imported on first use (an import statement per frame costs more than the frame)."""
+    global _CLOSED
+    if _CLOSED is None:
+        from websockets.exceptions import ConnectionClosed
+
+        _CLOSED = ConnectionClosed
+    return _CLOSED
 
 
 def _failure_text(failure: Exception) -> str:

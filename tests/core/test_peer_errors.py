@@ -37,3 +37,12 @@ def test_a_malformed_event_changes_nothing_and_the_session_goes_on(make_session,
     assert s.busy  # r1 is still in progress
     s.feed(server.response_done("r1"))
     assert not s.busy
+
+
+def test_a_truncated_event_whose_audio_end_is_not_an_integer_is_a_malformed_event(make_session, h):
+    s = make_session()
+    s.start(0.0)
+    actions = s.feed({"type": "conversation.item.truncated", "event_id": "e1", "item_id": "i1", "content_index": 0, "audio_end_ms": "500"})
+    assert h.records(actions, "error") == [
+        {"code": "malformed_event", "message": "malformed server event 'conversation.item.truncated': 'audio_end_ms' is str, not an integer; ignored", "fatal": False}
+    ]

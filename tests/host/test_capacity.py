@@ -12,6 +12,7 @@ import pytest
 
 import runner
 from runner.bindings.loader import project_package
+from runner.host.transports import MEMORY_QUEUE_EVENTS
 from tests.host.embedding import FakeModel, read_jsonl, write_project
 
 WAIT = 30.0
@@ -89,3 +90,70 @@ def test_a_consumer_that_falls_behind_loses_the_oldest_records_and_is_told_how_m
     transcript = [(entry["kind"], entry["text"]) for entry in read_jsonl(conv.folder / "transcript.jsonl")]
     reply = "one two three four five six seven eight"
     assert transcript == [("user", "first"), ("assistant", reply), ("user", "second"), ("assistant", reply)]
+
+
+class StalledLink:
+    """The fake model, except that the service stops taking audio until `release` is set."""
+
+    def __init__(self) -> None:
+        self.model = FakeModel()
+        self.release = asyncio.Event()
+
+    async def __call__(self, event: dict, connection: object) -> list:
+        if event["type"] == "input_audio_buffer.append":
+            await self.release.wait()
+            return []
+        answer = self.model(event, connection)
+        return answer if isinstance(answer, list) else [item async for item in answer]
+
+
+IN_FLIGHT = MEMORY_QUEUE_EVENTS + 2  # taken off our queue by a stalled memory link: its queue, the one being answered, the one waiting to enter
+
+
+def test_microphone_audio_past_the_outgoing_bound_is_dropped_and_counted_until_the_link_catches_up(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    link = StalledLink()
+    chunks, bound = IN_FLIGHT + 20 + 30, 20
+    notices: list[str] = []
+
+    async def main() -> list[dict]:
+        transport = runner.MemoryTransport(link)
+        async with runner.Host(project, transport=transport) as host:
+            async with host.open(variables={"customer": "ada"}, on_record=lambda r, t: notices.append(r.data["message"]) if r.kind == "notice" else None) as conv:
+                conv.driver.max_outgoing = bound
+                for _ in range(chunks):
+                    await conv.send_audio(b"\0" * 4800)
+                    await asyncio.sleep(0)
+                assert notices == [f"the connection to the service is behind ({bound} client events waiting): microphone audio is dropped until it catches up"]
+                link.release.set()
+                assert await conv.wait_idle(WAIT)
+            return transport.connections[0].sent
+
+    sent = asyncio.run(main())
+    assert notices[1:] == [f"the connection caught up; {chunks - IN_FLIGHT - bound} microphone audio chunks were dropped meanwhile"]
+    assert sum(1 for event in sent if event["type"] == "input_audio_buffer.append") == IN_FLIGHT + bound
+
+
+def test_a_link_that_takes_nothing_ends_the_conversation_once_twice_the_bound_is_waiting(tmp_path: Path) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    link = StalledLink()
+
+    async def main() -> runner.Conversation:
+        async with runner.Host(project, transport=runner.MemoryTransport(link)) as host:
+            async with host.open(variables={"customer": "ada"}) as conv:
+                conv.driver.max_outgoing = 5
+                for _ in range(IN_FLIGHT):
+                    await conv.send_audio(b"\0" * 4800)
+                    await asyncio.sleep(0)
+                for turn in range(20):
+                    await conv.send_text(f"turn {turn}")
+                    await asyncio.sleep(0)
+                assert conv.ended
+                link.release.set()
+        return conv
+
+    conv = asyncio.run(main())
+    assert conv.outcome is not None
+    assert (conv.outcome.reason, conv.outcome.fatal_error) == ("connection backlogged", "the service is not taking client events: 10 are waiting to be sent")
+    report = json.loads((conv.folder / "report.json").read_text())
+    assert report["end_reason"] == "connection backlogged"

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -94,3 +95,47 @@ def test_no_file_write_flush_or_report_dump_between_a_tool_call_and_its_output(d
     assert sorted(entry["event"]["item"]["call_id"] for entry in outputs) == sorted(probe.windows)
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     assert [call["name"] for call in report["tool_calls"]] == ["noop"] * TURNS
+
+
+class LoopFileCalls:
+    """Audit events (open, mkdir, rename/replace) for paths under `folder` made on the event-loop thread while armed."""
+
+    FILE_EVENTS = {"open", "os.mkdir", "os.rename", "os.replace"}
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder)
+        self.armed = False
+        self.seen: list[str] = []
+        sys.addaudithook(self._hook)  # cannot be removed: it does nothing once disarmed
+
+    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
+        if self.armed and event in self.FILE_EVENTS and threading.current_thread() is threading.main_thread():
+            path = str(args[0]) if args else ""
+            if path.startswith(self.folder):
+                self.seen.append(f"{event} {Path(path).relative_to(self.folder)}")
+
+
+def test_opening_and_closing_a_conversation_make_no_session_file_call_on_the_event_loop(tmp_path: Path) -> None:
+    import runner
+    from tests.host.embedding import FakeModel, write_project
+
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    sessions = tmp_path / "sessions"
+    calls = LoopFileCalls(sessions)
+
+    async def main() -> Path:
+        async with runner.Host(project, transport=runner.MemoryTransport(FakeModel())) as host:
+            calls.armed = True
+            try:
+                async with host.open(variables={"customer": "ada"}, session_dir=sessions, text=True) as conv:
+                    await conv.send_text("hello")
+                    assert await conv.wait_idle(30)
+            finally:
+                calls.armed = False
+        return conv.folder
+
+    folder = asyncio.run(main())
+    assert calls.seen == []
+    assert sorted(path.name for path in folder.iterdir()) == ["events.jsonl", "report.json", "transcript.jsonl", "transcript.md"]
+    assert json.loads((folder / "report.json").read_text())["end_reason"] == "session closed"
+    assert "hello" in (folder / "transcript.md").read_text()

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import websockets
 
 import runner
@@ -156,3 +157,25 @@ def test_a_transport_builds_one_client_for_all_its_connections_and_a_conversatio
         assert shared.is_closed()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": "response.output_text.delta", "delta": "\\ud83d", "item_id": "i1"}',  # half an emoji: json.loads reads it
+        '{"type": "x", "n": 123456789012345678901234567890, "f": -0.0, "big": 1e400, "t": "é ü \\n", "k": 1, "k": 2}',
+        '{"type": "x", "v": NaN}',
+    ],
+)
+def test_a_frame_reads_as_json_loads_reads_it(text: str) -> None:
+    from runner.host.transport import parse_frame
+
+    assert repr(parse_frame(text, text.encode("utf-8"))) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", ['{"type": "x"} trailing', "\ufeff{}", "{'single': 1}", ""])
+def test_a_frame_json_loads_refuses_is_refused(text: str) -> None:
+    from runner.host.transport import parse_frame
+
+    with pytest.raises(ValueError):
+        parse_frame(text, text.encode("utf-8"))
