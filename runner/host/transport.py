@@ -92,6 +92,26 @@ class Transport:
             self._socket = None
 
 
+
+class LiveConnection(Transport):
+    """One GPT-Live WebSocket: the same frames as a Realtime one, dialled at `/v1/live/sessions`."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client, model="")
+
+    @property
+    def url(self) -> str:
+        base = str(self._websocket_base_url or self._client.base_url).rstrip("/")
+        scheme, _, rest = base.partition("://")
+        return f"{_WEBSOCKET_SCHEMES.get(scheme, scheme)}://{rest}/live/sessions"
+
+    async def connect(self) -> None:
+        try:
+            self._connection = await self._client.live.connect().enter()
+            self._socket = _websocket_of(self._connection)
+        except Exception as failure:  # refused, unresolvable, handshake rejected or timed out
+            raise ConnectFailed(f"cannot connect to {self.url}: {_failure_text(failure)}") from None
+
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
 
 
