@@ -72,6 +72,8 @@ class Protection:
             return
         refusal = await self.refusal(scope)
         if refusal is not None:
+            if refusal[0] != 413:  # read what the client is still sending, so the refusal is not cut off by a reset
+                await _discard_body(receive, self.server.options.max_body_bytes)
             await _respond(send, *refusal)
             return
         await self._capped(scope, receive, send)
@@ -137,6 +139,18 @@ class Protection:
         except ClientDisconnect:
             if not refused:
                 raise  # a client that really left
+
+
+async def _discard_body(receive: Receive, limit: int) -> None:
+    """Read a refused request's body (at most `limit` bytes) and drop it."""
+    received = 0
+    while received <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 async def _respond(send: Send, status: int, message: str, headers: dict[str, str]) -> None:
