@@ -18,6 +18,7 @@ project exists, so a fork copies nothing live), and then only waits:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -93,10 +94,9 @@ def supervise(count: int, run_worker: Callable[[int], int], *, on_start: Callabl
 
 
 def _kill(pid: int, number: int) -> None:
-    try:
+    """Signal a worker; one that has just exited is left to the wait that reaps it."""
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, number)
-    except ProcessLookupError:
-        pass  # it has just exited: the wait will see it
 
 
 class RunningSimulator(BaseTransport):
