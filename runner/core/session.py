@@ -215,9 +215,11 @@ class Session:
 
     def tick(self, now: float) -> list[Action]:
         """The timers that are due, in order (each asked after the ones before it acted; see `next_deadline`)."""
+        if self._end.ended:
+            return []
         actions: list[Action] = []
         for timer in self._timers:
-            if self._end.ended:
+            if self._end.ended:  # the last line's bound closed the session
                 break
             deadline = timer.next_deadline()
             if deadline is not None and now >= deadline:
