@@ -102,12 +102,14 @@ class Ending:
         """A goodbye or a phone transfer's line is done: close once it is heard (empty: not ours to end)."""
         if purpose == "goodbye":
             return self._close_once_heard(self.reason or "ended", now)
+        if purpose != "transfer":
+            return []
         agent = self._owner.agent
-        if purpose == "transfer" and agent.transfer_to is not None:
-            target = agent.transfer_to
-            return [Notice(f"transferring the call to {target}"), CallTransferRequested(agent.name, target),
-                    *self._close_once_heard(f"transferred to {target}", now)]
-        return []
+        if agent.transfer_to is None:
+            return []
+        target = agent.transfer_to
+        return [Notice(f"transferring the call to {target}"), CallTransferRequested(agent.name, target),
+                *self._close_once_heard(f"transferred to {target}", now)]
 
     def heard(self) -> list[Action]:
         """After each server event while the last line plays: close once the service stopped playing it."""
