@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from runner.core.actions import Action
 from runner.core.records import Notice
+from runner.core.sequencer import ResponseSequencer
+from runner.core.wiring import Handler
 
 if TYPE_CHECKING:
     from runner.compile import CompiledAgent
@@ -21,34 +23,43 @@ MCP_LIST_WAIT = 10.0  # seconds after session.updated
 
 
 class McpListings:
-    """How many hosted servers have yet to list their tools, and until when to wait for them."""
+    """How many hosted servers have yet to list their tools, and until when the sequencer is held for them."""
 
-    def __init__(self, agent: CompiledAgent) -> None:
+    def __init__(self, agent: CompiledAgent, sequencer: ResponseSequencer) -> None:
+        self._seq = sequencer
         self.owed = sum(1 for tool in agent.session.get("tools", ()) if tool.get("type") == "mcp")
         self.deadline: float | None = None
+        sequencer.held = self.owed > 0  # the first response waits for the hosted servers' tools
 
-    @property
-    def holding(self) -> bool:
-        """Responses wait: a listing is still owed."""
-        return self.owed > 0
+    def handlers(self) -> dict[str, Handler]:
+        return {"session.updated": self.on_configured, "mcp_list_tools.completed": self.on_listed, "mcp_list_tools.failed": self.on_listed}
 
-    def configured(self, now: float) -> None:
+    def on_configured(self, event: dict[str, Any], now: float) -> list[Action]:
         if self.owed and self.deadline is None:
             self.deadline = now + MCP_LIST_WAIT
+        return []
 
-    def listed(self, event: dict[str, Any]) -> tuple[bool, list[Action]]:
-        """One listing finished; True once none is owed any more."""
+    def on_listed(self, event: dict[str, Any], now: float) -> list[Action]:
+        """One listing finished: the held response may go once none is owed any more."""
         if not self.owed:
-            return False, []
+            return []
         self.owed -= 1
         notes: list[Action] = []
         if event.get("type") == "mcp_list_tools.failed":
             notes.append(Notice(f"a hosted MCP server could not list its tools (item {event.get('item_id')}); the model cannot call them"))
-        return not self.owed, notes
+        if self.owed:
+            return notes
+        self._seq.held = False
+        return notes + self._seq.flush()
 
-    def due(self, now: float) -> bool:
-        """The wait is over without every listing: stop holding (True once)."""
-        if not self.owed or self.deadline is None or now < self.deadline:
-            return False
+    # ---- the Timer interface ------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        return self.deadline if self.owed else None
+
+    def tick(self, now: float) -> list[Action]:
+        """The wait is over without every listing: stop holding, and let the held response go."""
         self.owed = 0
-        return True
+        self._seq.held = False
+        notice = Notice(f"hosted MCP servers did not list their tools within {MCP_LIST_WAIT:g} s; going on without waiting")
+        return [notice, *self._seq.flush()]

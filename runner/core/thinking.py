@@ -14,9 +14,41 @@ The rules, applied to the actions of every input:
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from runner.core.actions import Action, EndSession, Play, RunTool
 from runner.core.records import Handoff
-from runner.core.states import StateMachine
+from runner.core.sequencer import ResponseSequencer
+from runner.core.states import ResponsePhase, StateMachine
+from runner.core.tooling import ToolBatches
+
+
+class CueOwner(Protocol):
+    """What the cue needs of the session."""
+
+    @property
+    def agent_name(self) -> str: ...
+    @property
+    def busy(self) -> bool: ...
+    @property
+    def ended(self) -> bool: ...
+
+
+class ThinkingCue:
+    """Puts the cue's records among the actions of every input (local audio only)."""
+
+    def __init__(self, owner: CueOwner, *, states: StateMachine, tools: ToolBatches, sequencer: ResponseSequencer) -> None:
+        self._owner = owner
+        self._states = states
+        self._tools = tools
+        self._seq = sequencer
+
+    def apply(self, actions: list[Action]) -> list[Action]:
+        if not self._states.thinking and not self._tools.running and not any(type(action) is Handoff for action in actions):
+            return actions  # the common case (every audio delta): nothing starts or stops
+        owner = self._owner
+        return thinking_cue(actions, self._states, agent=owner.agent_name, tools_running=self._tools.running,
+                            responding=self._seq.phase is not ResponsePhase.IDLE, owed=owner.busy and not owner.ended)
 
 
 def thinking_cue(actions: list[Action], states: StateMachine, *, agent: str, tools_running: bool, responding: bool, owed: bool) -> list[Action]:

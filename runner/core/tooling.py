@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runner.core.actions import Action, RunTool, Send
 from runner.core.records import ErrorReported, Handoff, Notice, ToolFinished, ToolStarted
 from runner.core.history import tool_call_items
+from runner.core.sequencer import ResponseSequencer
 from runner.core.transcript import HandoffRecord, ToolCall, TranscriptEntry
 from runner.core.state import ToolBatch, Transfer
+from runner.core.wiring import Handler
 
 if TYPE_CHECKING:
     from runner.compile import CompiledAgent
@@ -36,6 +38,8 @@ class ToolsOwner(Protocol):
     def agent(self) -> CompiledAgent: ...
     @property
     def ended(self) -> bool: ...
+    @property
+    def closing(self) -> bool: ...
     def response_in_progress(self, response_id: str) -> bool: ...
     def transfer_to(self, target: str) -> None: ...
     def tool_time(self, seconds: float) -> None: ...
@@ -48,8 +52,9 @@ class ToolsOwner(Protocol):
 class ToolBatches:
     """Function-call dispatch, tool results, handoffs and the slow-tool filler."""
 
-    def __init__(self, owner: ToolsOwner, *, filler_after: float) -> None:
+    def __init__(self, owner: ToolsOwner, sequencer: ResponseSequencer, *, filler_after: float) -> None:
         self._owner = owner
+        self._seq = sequencer
         self._filler_after = filler_after
         self._batches: dict[str, ToolBatch] = {}
         self._calls: dict[str, tuple[ToolCall, ToolBatch]] = {}
@@ -69,6 +74,9 @@ class ToolBatches:
 
     def has_batch(self, response_id: str) -> bool:
         return response_id in self._batches
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"response.function_call_arguments.done": self.on_call, "response.output_item.done": self.on_item_done}
 
     def on_call(self, event: dict[str, Any], now: float) -> list[Action]:
         call_id = event["call_id"]
@@ -248,14 +256,17 @@ class ToolBatches:
         items = tool_call_items(call_id, name, arguments, output)
         return [self._owner.send({"type": "conversation.item.create", "item": item}) for item in (items if batch.calls_gone else items[1:])]
 
-    def filler_deadline(self) -> float | None:
-        """When the first tool still running without a filler deserves one (None: none does)."""
-        if not self._calls:
+    # ---- the Timer interface: the slow-tool filler ----------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When the first tool still running without a filler deserves one; only while no response is
+        active or owed and the session is not closing (None: none does)."""
+        if not self._calls or self._seq.busy or self._seq.pending is not None or self._owner.closing:
             return None
         due = [call.started + self._filler_after for call, batch in self._calls.values() if batch.response_done and not batch.filler_sent]
         return min(due, default=None)
 
-    def filler(self, now: float) -> list[Action]:
+    def tick(self, now: float) -> list[Action]:
         """One 'working on it' response per batch whose tool runs past `filler_after`."""
         for call, batch in self._calls.values():
             if batch.response_done and not batch.filler_sent and call.started + self._filler_after <= now:

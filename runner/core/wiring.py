@@ -3,7 +3,7 @@ driver wired it correctly (programming errors, raised loudly)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from runner.config.model import Guardrail
 from runner.core.actions import Action
@@ -23,7 +23,37 @@ IGNORED_EVENTS = frozenset({
     "response.mcp_call.in_progress", "response.mcp_call.completed", "response.mcp_call.failed",
 })
 Handler = Callable[[dict[str, Any], float], list[Action]]  # one server event type's handler
+
+
+class Timer(Protocol):
+    """A component that needs waking at a time of its own (the session asks each, in order)."""
+
+    def next_deadline(self) -> float | None:
+        """When `tick` is next due; None: no timer now. Any input may move it."""
+        ...
+
+    def tick(self, now: float) -> list[Action]:
+        """The deadline has passed: what it causes."""
+        ...
+
+
 BYTES_PER_SECOND = {"audio/pcm": 48_000, "audio/pcmu": 8_000, "audio/pcma": 8_000}
+
+
+def handler_table(*tables: Mapping[str, Handler]) -> dict[str, Handler]:
+    """The components' handlers as one table: an event two components handle reaches both, in the order given;
+    an ignored event no component handles is dropped without a notice."""
+    table: dict[str, Handler] = {}
+    for handlers in tables:
+        for kind, handler in handlers.items():
+            table[kind] = _both(table[kind], handler) if kind in table else handler
+    for kind in IGNORED_EVENTS:
+        table.setdefault(kind, ignore)
+    return table
+
+
+def _both(first: Handler, second: Handler) -> Handler:
+    return lambda event, now: first(event, now) + second(event, now)
 
 
 def ignore(event: dict[str, Any], now: float) -> list[Action]:

@@ -13,7 +13,6 @@ and a conversation for one config, all through the same API.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -29,6 +28,7 @@ from ..core.records import Notice, Record, UsageUpdated
 from ..core.states import Output
 from ..core.pricing import unpriced_warning
 from .artifacts import Redactor, SessionArtifacts, open_artifacts
+from .bounds import ConversationTools, RecordQueue
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, AudioOut, Driver, Hooks, Outcome
 from .errors import SetupError
 from .report import build_report, transcript_entry
@@ -41,80 +41,6 @@ __all__ = ["Conversation", "LiveSession", "RunOptions", "SetupError", "open_sess
 
 logger = logging.getLogger(__name__)
 TRANSFERRING_CHANNELS = frozenset({"sip", "twilio"})  # channels that can put the caller through to a person (CallTransferRequested)
-
-
-class RecordQueue:
-    """Records waiting for `Conversation.records()`: bounded, and never a brake on the conversation.
-
-    When full, the oldest record is dropped; the consumer's next record is then a
-    `notice` saying how many it missed. The artifacts (transcript, events, report) are
-    written from the hooks, so they stay complete whatever the consumer does.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._records: collections.deque[Record] = collections.deque()
-        self._size = size
-        self._ready = asyncio.Event()
-        self._closed = False
-        self.dropped = 0
-
-    def put(self, record: Record) -> None:
-        if len(self._records) >= self._size:
-            self._records.popleft()
-            self.dropped += 1
-        self._records.append(record)
-        self._ready.set()
-
-    def close(self) -> None:
-        self._closed = True
-        self._ready.set()
-
-    async def __aiter__(self) -> AsyncIterator[Record]:
-        while True:
-            if self.dropped:
-                missed, self.dropped = self.dropped, 0
-                yield Notice(f"{missed} records dropped: the records() consumer fell behind (it holds at most {self._size})")
-            elif self._records:
-                yield self._records.popleft()
-            elif self._closed:
-                return
-            else:
-                self._ready.clear()
-                await self._ready.wait()
-
-
-class ConversationTools:
-    """The host's shared executor, seen by one conversation: a cap on its concurrent calls.
-
-    At most `limit` calls run at once and as many wait; a call past that gets an error
-    output at once, so a flood of calls cannot pile up without bound.
-    """
-
-    def __init__(self, executor: Any, limit: int, log: Callable[[str], None]) -> None:
-        self._executor = executor
-        self._limit = limit
-        self._slots = asyncio.Semaphore(limit)
-        self._pending = 0
-        self._log = log
-
-    async def run(self, name: str, arguments: str, *, call_id: str, agent: str, context: Any) -> Any:
-        from ..bindings import ToolResult
-        from ..bindings.output import error_output
-        from .host import tool_log
-
-        if self._pending >= 2 * self._limit:
-            message = f"{name} cannot start: {self._pending} tool calls are already running or waiting in this conversation; try again later"
-            return ToolResult(error_output("too_many_tool_calls", message), "too many tool calls at once", 0.0)
-        self._pending += 1
-        try:
-            async with self._slots:
-                token = tool_log.set(self._log)
-                try:
-                    return await self._executor.run(name, arguments, call_id=call_id, agent=agent, context=context)
-                finally:
-                    tool_log.reset(token)
-        finally:
-            self._pending -= 1
 
 
 class Conversation:

@@ -1,58 +1,35 @@
 """The asyncio driver: carries out the session core's actions against the world.
 
 The core decides; this module only moves bytes.  All actions of one core call are
-applied synchronously, in order, and client events go through one writer task, so
-the order the core chose is the order on the wire even while tools, guardrail
-checks and the socket reader run concurrently.
+applied synchronously, in order, and client events go through one bounded queue with
+one sender at a time (`outgoing.py`), so the order the core chose is the order on the
+wire even while tools, guardrail checks and the socket reader run concurrently.  A lost
+socket is dialled again by `reconnect.py`, and the core re-seeds the new one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import collections
 import contextlib
 import json
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 from ..core import Session
 from ..core.actions import AudioComplete, CheckGuardrail, EndSession, Play, RunTool, Send, StopPlayback
 from ..core.records import Notice, Record
-from .errors import CALL_ENDED, BadFrame, CallGone, ConnectionLost
+from .errors import CALL_ENDED, BadFrame, ConnectionLost
+from .outgoing import MAX_OUTGOING, Outgoing
+from .reconnect import RECONNECT_DELAYS, SETUP_TIMEOUT, Reconnects
+from .seams import AudioOut, Connection, GuardrailRunner, ToolRunner
 
-RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # one outage's budget: reset once a socket is configured
-SETUP_TIMEOUT = 10.0  # seconds a new socket has to confirm the session (like the handshake's own timeout)
+__all__ = ["RECONNECT_DELAYS", "SETUP_TIMEOUT", "AudioOut", "Connection", "Driver", "GuardrailRunner", "Hooks", "Outcome", "ToolRunner"]
+
 FINISH_TIMEOUT = 30.0  # seconds a closing session waits for the pending reply
 EARLY_AUDIO_MAX_BYTES = 48_000 * 60  # a minute of 24 kHz PCM16 kept for an audio output not attached yet
-MAX_OUTGOING = 500  # client events queued for the socket before microphone audio is dropped (see `_queue`)
-AUDIO_APPEND = "input_audio_buffer.append"
-
-
-class Connection(Protocol):
-    async def connect(self) -> None: ...
-    async def send_text(self, text: str) -> None: ...
-    async def recv(self) -> tuple[dict[str, Any], str]: ...
-    async def close(self) -> None: ...
-
-
-class ToolRunner(Protocol):
-    async def run(self, name: str, arguments: str, *, call_id: str, agent: str, context: Any) -> Any: ...
-
-
-class GuardrailRunner(Protocol):
-    async def check(self, policy_name: str, text: str, *, role: str, final: bool) -> Any: ...
-
-
-class AudioOut(Protocol):
-    """Where the agent's audio goes: `play` each chunk, `end_item` when an item's audio is
-    complete; `stop` (barge-in) returns the item playing and the milliseconds heard."""
-
-    def play(self, item_id: str, pcm: bytes) -> None: ...
-    def end_item(self, item_id: str) -> None: ...
-    def stop(self) -> tuple[str | None, int]: ...
 
 
 @dataclass
@@ -88,33 +65,33 @@ class Driver:
     max_outgoing: int = MAX_OUTGOING
 
     def __post_init__(self) -> None:
-        self._outgoing: collections.deque[dict[str, Any]] = collections.deque()
-        self._outgoing_ready = asyncio.Event()
-        self._flushing = False
+        self._connected = asyncio.Event()
+        self._ended = asyncio.Event()
+        self.outgoing = Outgoing(self.connection, connected=self._connected, hooks=self.hooks, now=self.now, backlogged=self._backlogged,
+                                 after_flush=self._signal_if_idle, bound=self.max_outgoing)
+        self._socket = Reconnects(self.connection, delays=self.reconnect_delays, setup_timeout=self.setup_timeout, now=self.now,
+                                  ended=self._ended, notice=lambda message: self.hooks.on_record(Notice(message), self.now()))
         self._spawned = False  # a tool or check was started since the reader last yielded
         self._running_tools = 0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._ended = asyncio.Event()
         self._progress = asyncio.Event()  # set when a `wait_idle` waiter may have something to see
         self._idle_waiters = 0
-        self._audio_dropped = 0  # microphone chunks dropped in the current backlog (see `_queue`)
         self._end_reason = ""
         self._configured = asyncio.Event()
         self._early_audio: list[tuple[str, bytes | None]] = []  # played (None: ended) once an audio output is attached
         self._early_audio_bytes = 0
-        self._connected = asyncio.Event()
         self._rearm = asyncio.Event()  # the core's next deadline moved: the timer sleeps again
         self._armed: float | None = None
         self._started_at = self.clock()
-        self._unconfirmed_since: float | None = None  # when the current socket opened, until session.updated
-        self._created_on_socket = False  # the current socket sent session.created
-        self._outage_attempts = 0  # reconnect attempts since a socket was last configured
-        self.reconnects = 0
         self.fatal_error: str | None = None
 
     # -- time -------------------------------------------------------------
     def now(self) -> float:
         return self.clock() - self._started_at
+
+    @property
+    def reconnects(self) -> int:
+        return self._socket.count
 
     # -- applying actions ---------------------------------------------------
     def apply(self, actions: list[Any]) -> None:
@@ -125,20 +102,19 @@ class Driver:
         wire before the truncate and correction that the answer produces.
         """
         self._apply(actions)
-        if self._outgoing:
-            self._outgoing_ready.set()
+        self.outgoing.wake_writer()
 
     async def _apply_and_flush(self, actions: list[Any]) -> None:
         """`apply`, then send from this task: the driver's own loops answer without waking the writer task."""
         self._apply(actions)
-        await self.flush()
+        await self.outgoing.flush()
 
     def _apply(self, actions: list[Any]) -> None:
         stopped: list[tuple[str | None, int]] = []
         for action in actions:
             kind = type(action)
             if kind is Send:
-                self._queue(action.event)
+                self.outgoing.put(action.event)
             elif kind is Play:
                 pcm = base64.b64decode(action.audio_b64)
                 if self.audio_out is not None:
@@ -160,42 +136,20 @@ class Driver:
             elif isinstance(action, Record):
                 self.hooks.on_record(action, self.now())
             elif kind is EndSession:
-                self._end_reason = action.reason
-                self._ended.set()
-                self._progress.set()
+                self._stop(action.reason)
         for item_id, played_ms in stopped:
             self._apply(self.session.playback_stopped(item_id, played_ms, self.now()))
         if self.session.next_deadline() != self._armed:
             self._rearm.set()
         self._signal_if_idle()
 
-    def _queue(self, event: dict[str, Any]) -> None:
-        """Queue a client event for the socket, within `max_outgoing`.
-
-        The queue is our backlog towards the service: it grows only while the socket does
-        not take frames as fast as we make them (a slow or stalled link). Past
-        `max_outgoing`, microphone audio is dropped (it is worthless seconds late, and the
-        core keeps no account of it) with a notice when dropping starts and one with the
-        count when the backlog has cleared. Everything else is still queued, since the
-        protocol depends on it, up to twice the bound; past that the link is not moving and
-        the session ends ("connection backlogged") rather than hold more.
-        """
-        backlog = len(self._outgoing)
-        if backlog >= self.max_outgoing:
-            if event.get("type") == AUDIO_APPEND:
-                if not self._audio_dropped:
-                    self.hooks.on_record(Notice(f"the connection to the service is behind ({backlog} client events waiting): microphone audio is dropped until it catches up"), self.now())
-                self._audio_dropped += 1
-                return
-            if backlog >= 2 * self.max_outgoing:
-                if not self._ended.is_set():
-                    self._fail("connection backlogged", f"the service is not taking client events: {backlog} are waiting to be sent")
-                return
-        self._outgoing.append(event)
+    def _backlogged(self, message: str) -> None:
+        if not self._ended.is_set():
+            self._fail("connection backlogged", message)
 
     def _signal_if_idle(self) -> None:
         """Wake `wait_idle` only when what it waits for holds, not on every event."""
-        if self._idle_waiters and not self._outgoing and not self._flushing and not self.session.busy:
+        if self._idle_waiters and self.outgoing.idle and not self.session.busy:
             self._progress.set()
 
     def attach_audio(self, audio_out: AudioOut) -> None:
@@ -227,9 +181,7 @@ class Driver:
             self.fatal_error = f"the session stopped: {failure}"
         else:
             self.fatal_error = f"the session stopped on an internal error: {type(failure).__name__}: {failure}"
-        self._end_reason = "failed"
-        self._ended.set()
-        self._progress.set()
+        self._stop("failed")
 
     async def _run_tool(self, action: RunTool) -> None:
         self._running_tools += 1
@@ -256,48 +208,6 @@ class Driver:
         )
 
     # -- the loops ----------------------------------------------------------
-    async def flush(self) -> None:
-        """Send the queued client events, in order, from whichever task gets here first.
-
-        Only one task sends at a time; the others return at once and their events go out
-        with the active sender's, in queue order.  Flushing from the task that produced
-        the events saves a hop through the writer task on the hot path (tool outputs).
-        """
-        if self._flushing:
-            return
-        self._flushing = True
-        try:
-            while self._outgoing:
-                event = self._outgoing.popleft()
-                if not self._connected.is_set():
-                    # Meant for a socket that is gone (a tool or tick answered during the
-                    # outage): the new socket knows nothing of it, and the core re-sends
-                    # what still matters when it hears `reconnected`.
-                    continue
-                text = json.dumps(event)
-                now = self.now()
-                self.hooks.on_frame("out", event, text, now)
-                self.hooks.on_event("out", event, now)
-                try:
-                    await self.connection.send_text(text)
-                except ConnectionLost:
-                    # The reader notices the same loss and reconnects; the core re-sends
-                    # what matters from its own state, so this event is not retried.
-                    continue
-        finally:
-            self._flushing = False
-            if self._audio_dropped and not self._outgoing:
-                dropped, self._audio_dropped = self._audio_dropped, 0
-                self.hooks.on_record(Notice(f"the connection caught up; {dropped} microphone audio chunks were dropped meanwhile"), self.now())
-            self._signal_if_idle()
-
-    async def _writer(self) -> None:
-        """The backstop sender for events applied by code that does not flush itself."""
-        while True:
-            await self._outgoing_ready.wait()
-            self._outgoing_ready.clear()
-            await self.flush()
-
     async def _reader(self) -> None:
         while True:
             try:
@@ -312,10 +222,9 @@ class Driver:
             kind = event.get("type")
             if kind in ("session.updated", "session.started"):  # session.started: GPT-Live's first answer
                 self._configured.set()
-                self._unconfirmed_since = None
-                self._outage_attempts = 0  # this socket works: the outage is over
+                self._socket.confirmed()
             elif kind == "session.created":
-                self._created_on_socket = True
+                self._socket.created()
             await self._apply_and_flush(self.session.receive(event, self.now()))
             if self._spawned or self._running_tools:
                 # With a burst of events already buffered, `recv` does not yield until the
@@ -325,61 +234,33 @@ class Driver:
                 await asyncio.sleep(0)
 
     async def _reconnect(self, why: str) -> bool:
-        """Dial again within the outage's budget; a socket that closes before it is configured
-        does not end the outage, so a server that keeps closing cannot make this loop forever."""
+        """Dial again (`Reconnects`); on a new socket the core re-sends its session and history."""
         self._connected.clear()
-        closed_unconfigured = self._unconfirmed_since is not None
-        after = "session.created" if self._created_on_socket else "the handshake"
-        self._unconfirmed_since = None
+        self._socket.lost()
         self.apply(self.session.connection_lost(why, self.now()))
-        while self._outage_attempts < len(self.reconnect_delays):
-            delay = self.reconnect_delays[self._outage_attempts]
-            self._outage_attempts += 1
-            if await self._ends_within(delay):
-                return False
-            try:
-                await self.connection.close()
-                await self.connection.connect()
-            except CallGone as gone:  # the service ended the call (SIP/WebRTC sideband): over, not an outage
-                self.hooks.on_record(Notice(str(gone)), self.now())
-                self._end_reason = CALL_ENDED
-                self._ended.set()
-                self._progress.set()
-                return False
-            except Exception as failure:  # any other failure to dial is retried
-                self.hooks.on_record(Notice(f"reconnect failed: {failure}"), self.now())
-                closed_unconfigured = False
-                continue
-            self.reconnects += 1
-            self._discard_outgoing()
+        redialled = await self._socket.redial(why)
+        if redialled.connected:
+            self.outgoing.discard()  # queued for the lost socket; no await before `reconnected`
             self._connected.set()
-            self._unconfirmed_since, self._created_on_socket = self.now(), False
             self._rearm.set()  # the new socket's setup deadline
             self.apply(self.session.reconnected(self.now()))  # session.update first, then the history
             return True
-        if closed_unconfigured:
-            self._fail("connection lost", f"the server keeps closing the connection right after {after} ({why})")
-        else:
-            self._fail("connection lost", f"could not reconnect after {len(self.reconnect_delays)} attempts ({why})")
+        if redialled.call_ended is not None:
+            self.hooks.on_record(Notice(redialled.call_ended), self.now())
+            self._stop(CALL_ENDED)
+        elif redialled.failure is not None:
+            self._fail("connection lost", redialled.failure)
         return False
-
-    async def _ends_within(self, seconds: float) -> bool:
-        """Sleep, but wake up (True) if the session ends meanwhile."""
-        try:
-            await asyncio.wait_for(self._ended.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
 
     def _fail(self, reason: str, message: str) -> None:
         self.fatal_error = message
+        self._stop(reason)
+
+    def _stop(self, reason: str) -> None:
+        """The conversation is over (`reason` is its outcome's): every waiter wakes."""
         self._end_reason = reason
         self._ended.set()
         self._progress.set()
-
-    def _discard_outgoing(self) -> None:
-        """Drop events queued for the lost socket; runs with no await before `reconnected`."""
-        self._outgoing.clear()
 
     async def _timer(self) -> None:
         """Sleep until the core's next deadline (or the setup timeout), not on a polling tick.
@@ -389,16 +270,14 @@ class Driver:
         while not self._ended.is_set():
             self._rearm.clear()
             self._armed = self.session.next_deadline()
-            opened = self._unconfirmed_since
-            setup_deadline = None if opened is None else opened + self.setup_timeout
+            setup_deadline = self._socket.setup_deadline
             wake = min((d for d in (self._armed, setup_deadline) if d is not None), default=None)
             # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel that
             # lands as the event fires, which would leave this loop waiting forever.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(None if wake is None else max(0.0, wake - self.now())):
                     await self._rearm.wait()
-            opened = self._unconfirmed_since
-            if opened is not None and self.now() - opened >= self.setup_timeout:
+            if self._socket.setup_overdue():
                 self._fail("setup timed out", f"the server did not confirm the session within {self.setup_timeout:g} s (no session.updated)")
                 return
             await self._apply_and_flush(self.session.tick(self.now()))
@@ -414,8 +293,8 @@ class Driver:
         if not await self._unless_stopped(self.connection.connect(), stop):
             return
         self._connected.set()
-        self._unconfirmed_since = self.now()
-        for loop_body in (self._writer(), self._reader(), self._timer()):
+        self._socket.opened()
+        for loop_body in (self.outgoing.writer(), self._reader(), self._timer()):
             self._spawn(loop_body)
         self.apply(self.session.start(self.now()))
         await self._unless_stopped(self._configured.wait(), stop)
@@ -435,9 +314,7 @@ class Driver:
             work.result()
             return True
         if not self._ended.is_set():
-            self._end_reason = "stopped during setup"
-            self._ended.set()
-            self._progress.set()
+            self._stop("stopped during setup")
         return False
 
     @property
@@ -456,7 +333,7 @@ class Driver:
             async with asyncio.timeout(timeout):
                 while not self._ended.is_set():
                     self._progress.clear()
-                    if not self.session.busy and not self._outgoing and not self._flushing:
+                    if not self.session.busy and self.outgoing.idle:
                         return True
                     await self._progress.wait()
         except TimeoutError:
@@ -488,7 +365,7 @@ class Driver:
         if not self._ended.is_set():
             await self.wait_idle(timeout=FINISH_TIMEOUT)
             await self._close_session(reason)
-        await self._drain_outgoing()
+        await self.outgoing.drain()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -502,15 +379,6 @@ class Driver:
         if close is None or not self._connected.is_set():
             return
         self.apply(close(reason, self.now()))
-        await self.flush()
+        await self.outgoing.flush()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._ended.wait(), FINISH_TIMEOUT)
-
-    async def _drain_outgoing(self) -> None:
-        """Send what is still queued before closing (bounded; nothing if the socket is gone)."""
-        for _ in range(200):
-            if not self._connected.is_set() or not (self._outgoing or self._flushing):
-                return
-            await self.flush()
-            await asyncio.sleep(0.005)
-

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config.model import Config
 from ..core.records import (
-    AssistantMessage, ErrorReported, GuardrailTripped, Handoff, Heard, Interrupted, Notice, Record, ToolFinished, UserMessage,
+    AssistantMessage, ErrorReported, GuardrailTripped, Handoff, Heard, Interrupted, KeyPressed, Notice, Record, ToolFinished, UserMessage,
 )
 
 
@@ -48,6 +48,8 @@ def transcript_line(record: Record) -> str | None:
             return f"> error {code}: {message}" if code else f"> error: {message}"
         case Notice(message=message):
             return f"> {message}"
+        case KeyPressed(key=key):
+            return f"> the caller pressed {key} on the keypad"
     return None
 
 

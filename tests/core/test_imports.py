@@ -39,3 +39,9 @@ def test_the_core_imports_nothing_of_the_host_the_terminal_or_the_simulator() ->
 
 def test_the_circle_finder_finds_a_circle() -> None:
     assert circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) in (["a", "b", "c", "a"], ["b", "c", "a", "b"], ["c", "a", "b", "c"])
+
+
+def test_the_session_stays_a_coordinator_under_400_lines() -> None:
+    """Features live in components (their handlers and timers joined by the session), not in session.py."""
+    lines = (CORE / "session.py").read_text(encoding="utf-8").count("\n")
+    assert lines < 400, f"runner/core/session.py has {lines} lines"

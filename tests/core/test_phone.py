@@ -7,7 +7,7 @@ import json
 
 from runner.core import EndSession, Handoff, Notice, Output, UserMessage
 from runner.core.records import CallTransferRequested, KeyPressed
-from runner.core.session import LAST_LINE_SECONDS
+from runner.core.ending import LAST_LINE_SECONDS
 from tests.core.conftest import sent, sent_types, team
 
 PERSON = "tel:+15551234567"

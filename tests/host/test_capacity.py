@@ -120,7 +120,7 @@ def test_microphone_audio_past_the_outgoing_bound_is_dropped_and_counted_until_t
         transport = runner.MemoryTransport(link)
         async with runner.Host(project, transport=transport) as host:
             async with host.open(variables={"customer": "ada"}, on_record=lambda r, t: notices.append(r.data["message"]) if r.kind == "notice" else None) as conv:
-                conv.driver.max_outgoing = bound
+                conv.driver.outgoing.bound = bound
                 for _ in range(chunks):
                     await conv.send_audio(b"\0" * 4800)
                     await asyncio.sleep(0)
@@ -141,7 +141,7 @@ def test_a_link_that_takes_nothing_ends_the_conversation_once_twice_the_bound_is
     async def main() -> runner.Conversation:
         async with runner.Host(project, transport=runner.MemoryTransport(link)) as host:
             async with host.open(variables={"customer": "ada"}) as conv:
-                conv.driver.max_outgoing = 5
+                conv.driver.outgoing.bound = 5
                 for _ in range(IN_FLIGHT):
                     await conv.send_audio(b"\0" * 4800)
                     await asyncio.sleep(0)
