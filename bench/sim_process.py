@@ -1,5 +1,8 @@
 """The simulator in its own process, and the spans it times server-side, for the session benchmarks.
 
+It runs with Python's garbage collector off (see `serve`), and a run is short enough that
+what it keeps fits in memory.
+
 The simulated model follows rules rather than a queued script, so any number of
 conversations, sequential or concurrent, each get the same turns: every user turn the
 model calls the no-op tool; when the user text asks for a transfer it then hands off to
@@ -21,6 +24,7 @@ dispatch, the no-op tool, serialising and writing.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import subprocess
 import sys
@@ -99,6 +103,11 @@ async def serve(skip: int) -> None:
     """Serve clients until stdin closes, then print the spans of all connections but the first `skip` as JSON."""
     async with Simulator(parse_rules(RULES, "<bench rules>")) as sim:
         print(sim.ws_base_url, flush=True)
+        # The simulator stands in for the service, which does not stop for Python's collector:
+        # it keeps every frame of every connection for the spans, and with the collector on,
+        # its full passes (300 ms at N = 200) landed in the clients' spans.
+        gc.freeze()
+        gc.disable()
         await asyncio.to_thread(sys.stdin.read)
         await asyncio.wait_for(asyncio.gather(*(connection.ws.wait_closed() for connection in sim.connections)), CLOSE_TIMEOUT)
         counted: Spans = {kind: [] for kind in KINDS}

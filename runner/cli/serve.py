@@ -10,6 +10,7 @@ exit code is 0.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -120,6 +121,8 @@ def _serve_on(listener: socket.socket, app: Any) -> int:
 
     server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=WEBSOCKET_CLOSE_SECONDS),
                                     app.state.server, app.state.server.options.drain_timeout)
+    gc.collect()
+    gc.freeze()  # the loaded modules' objects (openai's types alone: a few hundred thousand) leave the full collections that pause every call
     server.run(sockets=[listener])
     if not server.started:
         return EXIT_FAILED

@@ -238,7 +238,7 @@ class SessionArtifacts:
             pending.append(_dropped_note(self._dropped, item[3] if item[0] in ("frame", "event") else None))
             self._dropped = 0
         pending.append(item)
-        if len(pending) == self._max_pending // 2:
+        if self._writer.asleep or len(pending) == self._max_pending // 2:
             self._writer.wake()
 
     def _report_due(self) -> None:
@@ -253,11 +253,17 @@ class SessionArtifacts:
             self._report_timer = None
 
     # -- writing (the writer thread's side) -----------------------------------
-    def drain(self) -> None:
-        """Write and flush everything pending; from the writer thread, or a caller held back."""
+    def drain(self) -> bool:
+        """Write and flush everything pending, from the writer thread or a caller held back; whether there was anything."""
         with self._lock:
-            if not self._closed:
-                self._write(self._take_pending())
+            if self._closed:
+                return False
+            items = self._take_pending()
+            self._write(items)
+            return bool(items)
+
+    def has_pending(self) -> bool:
+        return bool(self._pending)
 
     def _take_pending(self) -> list[tuple[Any, ...]]:
         taken = []

@@ -3,7 +3,10 @@
 The event loop only appends to a session's pending queue; this thread wakes every
 `FLUSH_EVERY` seconds (or sooner, when a queue fills up), writes what each session has
 pending and flushes it to the operating system.  A SIGKILL therefore loses at most the
-last `FLUSH_EVERY` seconds plus one write; a clean close drains everything.
+last `FLUSH_EVERY` seconds plus one write; a clean close drains everything.  Once a pass
+finds nothing to write the thread sleeps until a session queues something (`asleep`):
+on this kind of virtual machine every timed wake-up costs a third of a millisecond of
+CPU, so ticking through a call's silences was a tenth of a quiet conversation's cost.
 
 One thread for all sessions, not one per session: hundreds of conversations in one
 process then cost one wake-up per interval and no thread each, and the loop never waits
@@ -25,8 +28,11 @@ logger = logging.getLogger(__name__)
 
 
 class Drainable(Protocol):
-    def drain(self) -> None:
-        """Write and flush whatever is pending; called from the writer thread (or at close)."""
+    def drain(self) -> bool:
+        """Write and flush whatever is pending; whether there was anything. Called from the writer thread (or at close)."""
+
+    def has_pending(self) -> bool:
+        """Whether anything is queued; cheap, and safe from any thread."""
 
 
 class Writer:
@@ -38,6 +44,7 @@ class Writer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.asleep = False  # set by the thread before it waits untimed: a session's first queued line must `wake` it
 
     def add(self, sink: Drainable) -> None:
         with self._lock:
@@ -52,18 +59,22 @@ class Writer:
             self._sinks.pop(id(sink), None)
 
     def wake(self) -> None:
-        """Write now rather than at the next interval (a queue is filling up)."""
+        """Write now rather than at the next interval (a queue is filling up, or the thread is asleep)."""
         self._wake.set()
 
-    def drain_all(self) -> None:
-        """Write every session's pending lines; at interpreter exit for sessions never closed."""
-        with self._lock:
-            sinks = list(self._sinks.values())
-        for sink in sinks:
+    def drain_all(self) -> bool:
+        """Write every session's pending lines (also at interpreter exit, for sessions never closed); whether there were any."""
+        wrote = False
+        for sink in self._sinks_now():
             try:
-                sink.drain()
+                wrote = sink.drain() or wrote
             except Exception:  # one session's broken disk must not keep the others' lines unwritten
                 logger.exception("cannot write a session's artifacts")
+        return wrote
+
+    def _sinks_now(self) -> list[Drainable]:
+        with self._lock:
+            return list(self._sinks.values())
 
     def forget_after_fork(self) -> None:
         """A forked child has no writer thread and none of its parent's sessions."""
@@ -71,14 +82,21 @@ class Writer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread = None
+        self.asleep = False
 
     def _run(self) -> None:
+        wrote = False
         while True:
-            with self._lock:
-                idle = not self._sinks
-            self._wake.wait(None if idle else self.every)
+            if wrote:
+                self._wake.wait(self.every)
+            else:
+                # `asleep` before the last look: a line queued after that look sees it and wakes us
+                self.asleep = True
+                if not any(sink.has_pending() for sink in self._sinks_now()):
+                    self._wake.wait()
+                self.asleep = False
             self._wake.clear()
-            self.drain_all()
+            wrote = self.drain_all()
 
 
 WRITER = Writer()

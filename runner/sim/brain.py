@@ -9,6 +9,7 @@ descriptions and schemas as a model would. Each decision comes with its reason.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -235,9 +236,15 @@ def _scripted(rules: RuleSet, key: str, agent: str | None, context: dict[str, An
 def _render(template: str, context: dict[str, Any]) -> str | None:
     """The rendered text, or None when it names something this turn does not have."""
     try:
-        return TEMPLATES.from_string(template).render(context)
+        return _compiled(template).render(context)
     except (jinja2.UndefinedError, jinja2.TemplateError, TypeError, LookupError):
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(template: str) -> jinja2.Template:
+    """A rule's template compiled once: compiling is most of rendering, and the same few rules answer every turn."""
+    return TEMPLATES.from_string(template)
 
 
 def _render_call(call: ToolCall, context: dict[str, Any]) -> Call | None:

@@ -59,16 +59,22 @@ def test_report_later_builds_at_most_once_per_interval_and_close_writes_the_fina
     assert not (tmp_path / "report.json.tmp").exists()
 
 
+def test_a_writer_with_nothing_to_write_sleeps_until_a_line_is_queued(tmp_path: Path) -> None:
+    writer = Writer(every=0.05)
+    artifacts = SessionArtifacts(tmp_path, writer=writer)
+    wait_until(lambda: writer.asleep, 10, "the writer asleep with nothing pending")  # no timed wake-ups while idle
+    _frame(artifacts, "said while it slept", 0.1)
+    wait_until(lambda: (tmp_path / "events.jsonl").read_text(encoding="utf-8"), 10, "the line written after waking")
+    wait_until(lambda: writer.asleep, 10, "asleep again once the queue is empty")
+    artifacts.close()
+    assert [entry["event"] for entry in _logged(tmp_path)] == [{"type": "conversation.item.done", "item": {"id": "said while it slept"}}]
+
+
 def test_a_full_queue_drops_audio_frames_with_a_note_and_writes_everything_else(tmp_path: Path) -> None:
-    writer = Writer(every=3600)  # a writer that has fallen behind: it writes only when woken
+    writer = Writer(every=3600)  # a writer that has fallen behind: after a write it waits an hour
     artifacts = SessionArtifacts(tmp_path, max_pending=1, writer=writer)
-    _frame(artifacts, "first", 0.1)
-
-    def woken_and_written() -> str:
-        writer.wake()  # the first write shows the writer thread is up and now idle
-        return (tmp_path / "events.jsonl").read_text(encoding="utf-8")
-
-    wait_until(woken_and_written, 10, "the writer thread's first write to events.jsonl")
+    _frame(artifacts, "first", 0.1)  # wakes the sleeping writer, which writes it and then waits
+    wait_until(lambda: (tmp_path / "events.jsonl").read_text(encoding="utf-8"), 10, "the writer thread's first write to events.jsonl")
     _frame(artifacts, "queued", 0.2)  # the queue is full
     for t in (0.3, 0.4, 0.5):
         artifacts.frame("in", AUDIO, json.dumps(AUDIO), t)
