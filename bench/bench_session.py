@@ -57,7 +57,7 @@ def summary(values: list[float]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--peers", default="runner,openai-agents,pipecat", help="comma-separated, of: runner, openai-agents, pipecat")
+    parser.add_argument("--peers", default="runner,runner-async,openai-agents,pipecat", help="comma-separated, of: runner, runner-async, openai-agents, pipecat")
     names = ["bare", *(name.strip() for name in parser.parse_args().peers.split(","))]
     unknown = [name for name in names if name not in PEERS]
     if unknown or "runner" not in names:
@@ -73,7 +73,8 @@ def main() -> None:
     if "bare" not in results or "runner" not in results:
         raise SystemExit(f"could not measure the floor or runner: {failures}")
     floor, ours = results["bare"], results["runner"]
-    peers = [name for name in names if name in results and name not in ("bare", "runner")]
+    mine_rows = [name for name in ("runner", "runner-async") if name in results]
+    peers = [name for name in names if name in results and name not in ("bare", *mine_rows)]
 
     print(f"session overhead, timed by the simulator (own process, 127.0.0.1): {SESSIONS - 1} sessions x {TURNS} turns per client after one warm-up session")
     print(f"  {'median / p90 in ms':28}" + "".join(f" {name:>15}" for name in results))
@@ -85,15 +86,18 @@ def main() -> None:
     print("  client's share (median minus the bare client's median), and each peer's share over runner's:")
     for kind in KINDS:
         floor_median = summary(floor[kind])[0]
-        mine = summary(ours[kind])[0] - floor_median
-        line = f"  {kind:28} runner {mine:6.3f} ms"
-        for peer in peers:
-            other = summary(results[peer][kind])[0] - floor_median
-            line += f"   {peer} {other:6.3f} ms" + (f" {other / mine:5.1f}x" if mine > 0 else "")
-            if kind in TIMED and peer in TARGET_SHARE_RATIO:
-                met = mine > 0 and other / mine >= TARGET_SHARE_RATIO[peer]
-                line += f" (target >= {TARGET_SHARE_RATIO[peer]:g}x: {'met' if met else 'missed'})"
-        print(line)
+        for row in mine_rows:
+            mine = summary(results[row][kind])[0] - floor_median
+            line = f"  {kind:28} {row:12} {mine:6.3f} ms"
+            for peer in peers:
+                other = summary(results[peer][kind])[0] - floor_median
+                line += f"   {peer} {other:6.3f} ms" + (f" {other / mine:5.1f}x" if mine > 0 else "")
+                if kind in TIMED and peer in TARGET_SHARE_RATIO:
+                    met = mine > 0 and other / mine >= TARGET_SHARE_RATIO[peer]
+                    line += f" (target >= {TARGET_SHARE_RATIO[peer]:g}x: {'met' if met else 'missed'})"
+            print(line)
+    print("  runner: a plain `def` tool, run on a worker thread (a blocking tool cannot stall other conversations);")
+    print("  runner-async: an `async def` tool, run on the loop, as openai-agents runs a sync tool and pipecat its handlers.")
     for name, failure in failures.items():
         print(f"  {name} could not be measured: {failure}")
     print("  bare client: the simulator's and the socket's own share of each span.")

@@ -55,10 +55,17 @@ def noop() -> str:
     return "ok"
 
 
-def write_project(folder: Path) -> Path:
-    """The runner project on disk: agents.yaml and its tool module."""
+def write_project(folder: Path, *, async_tool: bool = False) -> Path:
+    """The runner project on disk: agents.yaml and its tool module.
+
+    runner runs a plain `def` tool on a worker thread, so that a tool that blocks (a
+    database, a `requests` call) cannot stop every other conversation in the process; an
+    `async def` tool runs on the event loop.  openai-agents calls a sync tool inline on the
+    loop and pipecat's handlers are coroutines, so `runner-async` is the like-for-like row
+    and `runner` shows what the thread hop costs."""
     (folder / "agents.yaml").write_text(CONFIG, encoding="utf-8")
-    (folder / "bench_tools.py").write_text('def noop() -> str:\n    return "ok"\n', encoding="utf-8")
+    keyword = "async def" if async_tool else "def"
+    (folder / "bench_tools.py").write_text(f'{keyword} noop() -> str:\n    return "ok"\n', encoding="utf-8")
     return folder / "agents.yaml"
 
 
@@ -118,6 +125,10 @@ class RunnerPeer:
 
 def runner_peer(folder: Path) -> Peer:
     return RunnerPeer(load_runner_project(write_project(folder)), folder / "sessions")
+
+
+def runner_async_peer(folder: Path) -> Peer:
+    return RunnerPeer(load_runner_project(write_project(folder, async_tool=True)), folder / "sessions")
 
 
 # --- the floor ---------------------------------------------------------------------------
@@ -218,4 +229,4 @@ async def close_peer(peer: Peer) -> None:
         await closing()
 
 
-PEERS: dict[str, Callable[[Path], Peer]] = {"bare": bare_peer, "runner": runner_peer, "openai-agents": openai_agents_peer, "pipecat": pipecat_peer}
+PEERS: dict[str, Callable[[Path], Peer]] = {"bare": bare_peer, "runner": runner_peer, "runner-async": runner_async_peer, "openai-agents": openai_agents_peer, "pipecat": pipecat_peer}

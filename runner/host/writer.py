@@ -60,6 +60,7 @@ class Writer:
 
     def wake(self) -> None:
         """Write now rather than at the next interval (a queue is filling up, or the thread is asleep)."""
+        self.asleep = False  # the rest of a burst of lines need not wake it again
         self._wake.set()
 
     def drain_all(self) -> bool:
