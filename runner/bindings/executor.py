@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from runner.bindings.http import HttpCaller
     from runner.bindings.mcp import McpServers
 
-DEFAULT_WORKERS = 8  # threads for sync tools; more concurrent calls wait their turn
+DEFAULT_WORKERS = 32  # threads for sync tools, shared by every conversation of a host; more concurrent calls wait their turn
 DEFAULT_MAX_ABANDONED = 32  # sync calls past their timeout that may still run before new ones are refused
 ERROR_LINE_MAX_CHARS = 200  # ToolResult.error is one short line for breadcrumbs and reports
 

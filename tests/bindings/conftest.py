@@ -75,6 +75,14 @@ def meet() -> str:
     return "met"
 
 
+CROWD = threading.Barrier(20, timeout=5)
+
+
+def crowd() -> str:
+    CROWD.wait()
+    return "all there"
+
+
 async def async_sleep() -> str:
     await asyncio.sleep(30)
     return "woke"

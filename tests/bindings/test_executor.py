@@ -230,6 +230,19 @@ def test_an_invalid_parameter_schema_stops_construction(project: Path, make_conf
     assert str(raised.value).startswith("tool 'add': parameters is not a valid JSON Schema: 'integr' is not valid under any of the given schemas")
 
 
+def test_twenty_sync_calls_from_a_hosts_conversations_run_at_once_by_default(
+    project: Path, make_config: Callable[..., Config], python_tool: Callable[..., Tool], context: ToolContext
+) -> None:
+    """The pool is one per host: eight threads made the 9th conversation's tool wait for someone else's."""
+    executor = ToolExecutor(make_config(project, {"crowd": python_tool("crowd", "crowd", timeout=10)}))
+
+    async def twenty_at_once() -> list[ToolResult]:
+        async with executor:
+            return await asyncio.gather(*(executor.run("crowd", "{}", call_id=f"call_{n}", agent="a", context=context) for n in range(20)))
+
+    assert [result.output for result in asyncio.run(twenty_at_once())] == ["all there"] * 20
+
+
 def test_a_stuck_sync_call_does_not_take_a_worker_from_later_calls(
     project: Path, make_config: Callable[..., Config], python_tool: Callable[..., Tool], context: ToolContext
 ) -> None:
