@@ -226,7 +226,7 @@ app = server.streamable_http_app()
 def test_a_streamable_http_server_is_reached_by_url_with_its_headers(tmp_path: Path) -> None:
     import importlib.util
 
-    import uvicorn
+    from tests.served import on_uvicorn
 
     folder = tmp_path / "project"
     folder.mkdir()
@@ -247,22 +247,13 @@ def test_a_streamable_http_server_is_reached_by_url_with_its_headers(tmp_path: P
     async def main() -> Any:
         from runner.bindings import ToolContext
 
-        server = uvicorn.Server(uvicorn.Config(recording, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        (folder / "agents.yaml").write_text(agents, encoding="utf-8")
-        (folder / "desk_tools.py").write_text("def greet() -> str:\n    return 'hello'\n", encoding="utf-8")
-        environ = {"ORDERS_URL": f"http://127.0.0.1:{port}", "ORDERS_TOKEN": "t0ken-42"}
-        project = runner.load_project(folder / "agents.yaml", environ=environ)
-        try:
+        async with on_uvicorn(recording) as url:
+            (folder / "agents.yaml").write_text(agents, encoding="utf-8")
+            (folder / "desk_tools.py").write_text("def greet() -> str:\n    return 'hello'\n", encoding="utf-8")
+            project = runner.load_project(folder / "agents.yaml", environ={"ORDERS_URL": url, "ORDERS_TOKEN": "t0ken-42"})
             async with runner.Host(project, transport=runner.MemoryTransport(lambda event, connection: [])) as host:
                 context = ToolContext(session_id="s", agent="orders", variables={}, transcript=(), state_dir=tmp_path)
                 return await host.tools.run("lookup_order", '{"order_id": "A-7"}', call_id="c1", agent="orders", context=context)
-        finally:
-            server.should_exit = True
-            await serving
 
     result = asyncio.run(main())
     assert (json.loads(result.output), result.error) == ({"order_id": "A-7", "status": "in transit"}, None)

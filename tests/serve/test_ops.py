@@ -10,12 +10,10 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import httpx
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from runner.core.records import ErrorReported, GuardrailTripped, Handoff, ToolFinished, UsageUpdated
@@ -26,6 +24,7 @@ from runner.serve.observe import JsonFormatter, Metrics
 from runner.serve.server import Server
 from runner.serve.settings import ServeOptions
 from tests.host.embedding import write_project
+from tests.served import on_uvicorn
 
 WAIT = 20
 
@@ -40,17 +39,8 @@ async def serving(tmp_path: Path, name: str = "app", **options: Any) -> AsyncIte
     agents = write_project(tmp_path / name)
     transport = SimulatorTransport(tmp_path / name / "rules.yaml")
     app = create_app(load_project(agents, environ={}), transport, session_dir=tmp_path / name / "sessions", **options)
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=20) as http:
-            yield http, app.state.server
-    finally:
-        server.should_exit = True
-        await task
+    async with on_uvicorn(app) as url, httpx.AsyncClient(base_url=url, timeout=20) as http:
+        yield http, app.state.server
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -16,7 +16,6 @@ from typing import Any, AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
 from runner.host.project import load_project
 from runner.host.transports import SimulatorTransport
@@ -27,6 +26,7 @@ from runner.serve.shared import shared_of
 from tests.host.embedding import write_project
 from tests.serve.postgres import postgres_url
 from tests.serve.test_ops import WAIT, run
+from tests.served import on_uvicorn
 
 SDP = {"Content-Type": "application/sdp"}
 __all__ = ["postgres_url"]
@@ -48,17 +48,8 @@ async def worker(tmp_path: Path, environ: dict[str, str], **options: Any) -> Asy
         write_project(tmp_path / "project")
     transport = SimulatorTransport(tmp_path / "project" / "rules.yaml")
     app = create_app(load_project(agents, environ=environ), transport, session_dir=tmp_path / "sessions", options=ServeOptions(**options))
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=20) as http:
-            yield http, app.state.server
-    finally:
-        server.should_exit = True
-        await task
+    async with on_uvicorn(app) as url, httpx.AsyncClient(base_url=url, timeout=20) as http:
+        yield http, app.state.server
 
 
 async def until_listed(http: httpx.AsyncClient, session_ids: list[str], what: str) -> list[dict[str, Any]]:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 
 import openai
-import uvicorn
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from runner.sim import Simulator
 from runner.sim.sip_calls import ring
 from runner.sim.webhooks import WebhookSender, incoming_call_event, new_secret, signed_headers
+from tests.served import on_uvicorn
 
 
 def test_the_sdk_verifies_what_the_simulator_signs() -> None:
@@ -78,16 +77,9 @@ def test_ring_delivers_a_signed_webhook_to_the_url() -> None:
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
 
-        listener = socket.create_server(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        task = asyncio.get_running_loop().create_task(server.serve(sockets=[listener]))
-        while not server.started:
-            await asyncio.sleep(0.02)
         secret = new_secret()
-        async with Simulator() as sim:
-            call = await ring(sim, WebhookSender(f"http://127.0.0.1:{listener.getsockname()[1]}/openai/webhook", secret), to="+15550100", caller="+15550199")
-        server.should_exit = True
-        await task
+        async with on_uvicorn(app, lifespan="off") as url, Simulator() as sim:
+            call = await ring(sim, WebhookSender(f"{url}/openai/webhook", secret), to="+15550100", caller="+15550199")
         headers, payload = received[0]
         event = OpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1").webhooks.unwrap(payload, headers, secret=secret)
         assert event.data.call_id == call.id
