@@ -113,7 +113,8 @@ class RunnerPeer:
     @asynccontextmanager
     async def __call__(self, ws_url: str) -> AsyncIterator[Talk]:
         host = await self._acquire(ws_url.replace("ws://", "http://").removesuffix("/realtime"))
-        async with host.open(session_dir=self.session_dir, text=True) as conversation:
+        # records=False: this client waits with wait_idle and never reads records(), as a server would not
+        async with host.open(session_dir=self.session_dir, text=True, records=False) as conversation:
 
             async def talk(text: str) -> None:
                 await conversation.send_text(text)

@@ -19,7 +19,8 @@ class RecordQueue:
 
     When full, the oldest record is dropped; the consumer's next record is then a
     `notice` saying how many it missed. The artifacts (transcript, events, report) are
-    written from the hooks, so they stay complete whatever the consumer does.
+    written from the hooks, so they stay complete whatever the consumer does. A size of 0
+    keeps nothing: the conversation was opened with `records=False`.
     """
 
     def __init__(self, size: int) -> None:
@@ -30,6 +31,8 @@ class RecordQueue:
         self.dropped = 0
 
     def put(self, record: Record) -> None:
+        if not self._size:
+            return
         if len(self._records) >= self._size:
             self._records.popleft()
             self.dropped += 1
@@ -41,6 +44,8 @@ class RecordQueue:
         self._ready.set()
 
     async def __aiter__(self) -> AsyncIterator[Record]:
+        if not self._size:
+            raise RuntimeError("this conversation was opened with records=False: follow it with on_record or an observer")
         while True:
             if self.dropped:
                 missed, self.dropped = self.dropped, 0

@@ -49,7 +49,7 @@ class Conversation:
     def __init__(self, host: Host, *, variables: dict[str, Any], state_dir: Path | None, session_dir: Path | None, text: bool,
                  start: str | None, call_id: str | None, on_record: Callable[[Record, float], None] | None,
                  on_event: Callable[[str, dict[str, Any], float], None] | None, stop_setup: tuple[asyncio.Event, ...],
-                 channel: str | None = None, audio_format: str | None = None) -> None:
+                 channel: str | None = None, audio_format: str | None = None, records: bool = True) -> None:
         self.host = host
         self.config: Config = host.project.config
         self.id = secrets.token_hex(4)
@@ -66,7 +66,7 @@ class Conversation:
         self._start, self._call_id, self._stop_setup, self._channel, self._audio_format = start, call_id, stop_setup, channel, audio_format
         self._on_record = on_record or (lambda record, t: None)
         self._on_event = on_event or (lambda direction, event, t: None)
-        self._records = RecordQueue(host.record_queue)
+        self._records = RecordQueue(host.record_queue if records else 0)
         self._stack = contextlib.AsyncExitStack()
         self.driver: Driver
         self.artifacts: SessionArtifacts

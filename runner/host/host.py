@@ -124,6 +124,7 @@ class Host:
         on_record: Callable[[Record, float], None] | None = None,
         on_event: Callable[[str, dict[str, Any], float], None] | None = None,
         stop_setup: Sequence[asyncio.Event] = (),
+        records: bool = True,
     ) -> Conversation:
         """A new conversation, started by `async with` (which raises `CapacityError` when full).
 
@@ -137,6 +138,9 @@ class Host:
         input and output format, so audio goes in and out unconverted.
         `on_record(record, t)` / `on_event(direction, event, t)`: synchronous hooks on the
         event loop, for consumers that must see everything (keep them quick).
+        `records=False`: no queue for `records()`, for a caller that follows the conversation
+        through those hooks or observers; otherwise up to `record_queue` records wait there
+        for a `records()` that may never come.
         """
         from .conversation import Conversation
 
@@ -155,6 +159,7 @@ class Host:
             on_record=on_record,
             on_event=on_event,
             stop_setup=tuple(stop_setup),
+            records=records,
         )
 
     def observe(self, observer: Observer) -> None:

@@ -92,6 +92,24 @@ def test_a_consumer_that_falls_behind_loses_the_oldest_records_and_is_told_how_m
     assert transcript == [("user", "first"), ("assistant", reply), ("user", "second"), ("assistant", reply)]
 
 
+def test_a_conversation_opened_without_records_keeps_none_and_says_so_to_a_late_consumer(tmp_path: Path) -> None:
+    """A server follows its calls through on_record: no queue should hold a thousand records per call for nobody."""
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    seen: list[runner.Record] = []
+
+    async def main() -> str:
+        async with runner.Host(project, transport=runner.MemoryTransport(FakeModel()), record_queue=5) as host:
+            async with host.open(variables={"customer": "ada"}, text=True, records=False, on_record=lambda record, t: seen.append(record)) as conv:
+                await conv.send_text("first")
+                assert await conv.wait_idle(WAIT)
+            with pytest.raises(RuntimeError) as refused:
+                [record async for record in conv.records()]
+            return str(refused.value)
+
+    assert asyncio.run(main()) == "this conversation was opened with records=False: follow it with on_record or an observer"
+    assert [record.data["text"] for record in seen if record.kind == "assistant"] == ["Hello there."]
+
+
 class StalledLink:
     """The fake model, except that the service stops taking audio until `release` is set."""
 
