@@ -20,8 +20,10 @@ from typing import Any, Mapping
 from runner.config.model import Guardrail, Limits
 from runner.core.actions import Action, EndSession, Play, Send, StopPlayback
 from runner.core.live_guard import DEFAULT_REFUSAL, LiveGuard, correction
+from runner.core.live_playback import LivePlayback
 from runner.core.live_tools import Delegations, LiveAgentSpec
 from runner.core.live_usage import LiveUsage
+from runner.core.states import Connection, Playback, ResponsePhase, States, UserTurn
 from runner.core.records import (
     AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, LatencyMeasured, UserMessage,
 )
@@ -30,6 +32,7 @@ from runner.core.transcript import Breadcrumb, Message, ToolCall, TranscriptEntr
 SEGMENT_GAP = 0.8  # seconds without a transcript delta that end a speaker's message
 CLOSE_TIMEOUT = 5.0  # seconds to wait for session.closed after session.close
 HISTORY_ITEMS = 128  # the most session.start's `input` takes
+INPUT_SETTLE_SECONDS = 2.5  # after the caller's audio ends: nothing owed this long means no reply is coming
 FIXTURE_MS = 300  # the sound that cuts the model off: silence, PCM16 24 kHz
 FIXTURE_AUDIO = base64.b64encode(bytes(24 * 2 * FIXTURE_MS)).decode("ascii")
 FATAL_CODES = frozenset({"invalid_api_key", "insufficient_quota", "account_deactivated", "billing_hard_limit_reached", "invalid_model", "model_not_found"})
@@ -46,10 +49,16 @@ class _Segment:
     message: Message
     last: float
     checked: int = 0  # characters already sent to streaming guardrail checks
+    end_ms: int | None = None  # where its last transcript delta ends on the session timeline
 
 
 class GptLiveSession:
     """One conversation on GPT-Live; the same driver-facing surface as `Session` where GPT-Live has it."""
+
+    # GPT-Live says nothing while it listens (no speech-started, no commit), so an edge that
+    # has sent its last audio cannot see that a reply is coming: it waits until the session
+    # has owed nothing for this long (runner/run/voice.py). Realtime's `Session` has none.
+    input_settle_seconds = INPUT_SETTLE_SECONDS
 
     def __init__(
         self, agents: Mapping[str, LiveAgentSpec], start: str, *, guardrails: Mapping[str, Guardrail], limits: Limits, session_id: str,
@@ -66,6 +75,7 @@ class GptLiveSession:
         self._started_at: float | None = None
         self._configured = False
         self._restoring = False
+        self._reconnecting = False
         self._ended = False
         self._ending: tuple[str, float] | None = None  # reason, deadline for session.closed
         self._greeting_due = self._agent.greeting is not None
@@ -75,6 +85,7 @@ class GptLiveSession:
         self._guard = LiveGuard(guardrails)
         self._users = 0
         self._delegations = Delegations(self)
+        self._playback = LivePlayback()
         self.usage = LiveUsage(model=str(self._agent.start_session.get("model", "")))
         self.transcript: list[TranscriptEntry] = []
         self.agents_visited = [start]
@@ -112,6 +123,20 @@ class GptLiveSession:
     @property
     def ended(self) -> bool:
         return self._ended
+
+    @property
+    def state(self) -> States:
+        """The named states an edge reads (the voice loop's status line and its wait for the reply)."""
+        if self._ended:
+            connection = Connection.CLOSED
+        elif self._configured:
+            connection = Connection.LIVE
+        else:
+            connection = Connection.RECONNECTING if self._reconnecting else Connection.CONNECTING
+        speaking = self._segment is not None and self._segment.message.role
+        user = UserTurn.SPEAKING if speaking == "user" else UserTurn.AWAITING_REPLY if self._reply and speaking != "assistant" else UserTurn.IDLE
+        response = ResponsePhase.ACTIVE if self._delegations.busy or speaking == "assistant" else ResponsePhase.IDLE
+        return States(connection, response, user, Playback.PLAYING if self._playback.playing else Playback.SILENT)
 
     @property
     def busy(self) -> bool:
@@ -173,10 +198,26 @@ class GptLiveSession:
 
     def playback_stopped(self, item_id: str | None, played_ms: int, now: float) -> list[Action]:
         """Nothing to truncate: GPT-Live's history is append-only (the fixture already cut the model off)."""
+        self._playback.stopped()
         return []
 
     def playback_finished(self, item_id: str, now: float) -> list[Action]:
+        self._playback.heard(item_id)
         return []
+
+    def interrupt(self, now: float) -> list[Action]:
+        """The caller cut the agent off locally (Ctrl-C): GPT-Live has nothing to cancel or truncate."""
+        return []
+
+    def hang_up(self, reason: str, now: float) -> list[Action]:
+        """End at once, with no goodbye: the close is sent, its confirmation not awaited."""
+        if self._ended:
+            return []
+        actions = self._close_segment(now)
+        if self._configured and not self._ending:
+            actions.append(self.send({"type": "session.close"}))
+        self._ended, self._ending = True, None
+        return actions + [EndSession(reason)]
 
     def guardrail_result(
         self, check_id: int, *, tripped: bool, category: str | None = None, rationale: str | None = None, error: str | None = None, now: float
@@ -235,7 +276,7 @@ class GptLiveSession:
         return actions
 
     def connection_lost(self, why: str, now: float) -> list[Action]:
-        self._configured = False
+        self._configured, self._reconnecting = False, True
         actions = self._close_segment(now)
         self._delegations.connection_lost()
         self._guard.clear()
@@ -262,7 +303,7 @@ class GptLiveSession:
         return []
 
     def _on_session_started(self, event: dict[str, Any], now: float) -> list[Action]:
-        self._configured = True
+        self._configured, self._reconnecting = True, False
         actions: list[Action] = []
         if self._restoring:
             self._restoring = False
@@ -278,14 +319,17 @@ class GptLiveSession:
         return actions
 
     def _on_session_updated(self, event: dict[str, Any], now: float) -> list[Action]:
-        return self._delegations.session_updated(now)
+        """A handoff's update: what the source agent was saying ends here; the target speaks next."""
+        actions = self._close_segment(now) if self._delegations.handing_off else []
+        return actions + self._delegations.session_updated(now)
 
     def _on_session_delegation_created(self, event: dict[str, Any], now: float) -> list[Action]:
         delegation = event.get("delegation") or {}
         self._delegations.created(delegation.get("id"))
+        actions = self._close_segment(now) if self._segment is not None and self._segment.message.role == "user" else []  # the model took the turn
         if self._latencies and self._latencies[-1].response_created is None:
             self._latencies[-1].response_created = now
-        return []
+        return actions
 
     def _on_response_event(self, event: dict[str, Any], now: float) -> list[Action]:
         inner = event.get("event") or {}
@@ -305,7 +349,7 @@ class GptLiveSession:
         return []
 
     def _on_session_output_transcript_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        actions = self._speaker("assistant", now)
+        actions = self._speaker("assistant", now, event)
         segment = self._segment
         assert segment is not None
         delta = str(event.get("delta", ""))
@@ -322,7 +366,7 @@ class GptLiveSession:
         return actions
 
     def _on_session_input_transcript_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        actions = self._speaker("user", now)
+        actions = self._speaker("user", now, event)
         assert self._segment is not None
         self._segment.message.text += str(event.get("delta", ""))
         self._segment.last = now
@@ -333,7 +377,9 @@ class GptLiveSession:
             return []
         actions = self._speaker("assistant", now)
         assert self._segment is not None
-        return actions + [Play(str(self._segment.message.item_id), str(event.get("delta", "")))]
+        item_id = str(self._segment.message.item_id)
+        self._playback.queued(item_id)
+        return actions + [Play(item_id, str(event.get("delta", "")))]
 
     def _on_session_output_audio_fixture_played(self, event: dict[str, Any], now: float) -> list[Action]:
         appended, self._guard.correction = self._guard.correction, None
@@ -369,10 +415,13 @@ class GptLiveSession:
 
     # ---- transcripts -------------------------------------------------------------------
 
-    def _speaker(self, role: str, now: float) -> list[Action]:
-        """The open segment of this speaker; a change of speaker closes the other's first."""
+    def _speaker(self, role: str, now: float, delta: Mapping[str, Any] | None = None) -> list[Action]:
+        """The open segment of this speaker; a change of speaker, or a gap on the session timeline
+        before this transcript `delta` (however fast the deltas came), closes the open one first."""
         actions: list[Action] = []
-        if self._segment is not None and self._segment.message.role != role:
+        segment = self._segment
+        start_ms, end_ms = (delta.get("start_ms"), delta.get("end_ms")) if delta is not None else (None, None)
+        if segment is not None and (segment.message.role != role or _timeline_gap(segment.end_ms, start_ms)):
             actions += self._close_segment(now)
         if self._segment is None:
             self._segments += 1
@@ -380,6 +429,8 @@ class GptLiveSession:
             message = Message(role, agent, "", "in_progress", now, item_id=f"live_{self.session_id}_{self._segments}")  # type: ignore[arg-type]
             self._segment = _Segment(message, now)
             self.note(message)
+        if isinstance(end_ms, int):
+            self._segment.end_ms = end_ms
         return actions
 
     def _close_segment(self, now: float) -> list[Action]:
@@ -393,8 +444,20 @@ class GptLiveSession:
             self._latencies.append(TurnLatency(self._users, now))
             self._reply = True
             return [UserMessage(message.text, message.item_id), *self._guard.checks_for(self._agent.guardrails, "user", message, final=True)]
+        heard = self._playback.complete(str(message.item_id))
+        if not message.text:  # audio without words: played, but no message of the transcript
+            self.transcript.remove(message)
+            return heard
         self._reply = False
-        return [AssistantMessage(message.agent, message.item_id, message.text), *self._guard.checks_for(self._agent.guardrails, "assistant", message, final=True)]
+        return [*heard, AssistantMessage(message.agent, message.item_id, message.text),
+                *self._guard.checks_for(self._agent.guardrails, "assistant", message, final=True)]
+
+
+def _timeline_gap(last_end_ms: int | None, start_ms: Any) -> bool:
+    """A silence of SEGMENT_GAP or more on the session timeline, or the timeline starting over (a new session)."""
+    if last_end_ms is None or not isinstance(start_ms, int):
+        return False
+    return start_ms - last_end_ms >= SEGMENT_GAP * 1000 or start_ms < last_end_ms - SEGMENT_GAP * 1000
 
 
 def _initial_item(entry: TranscriptEntry) -> dict[str, Any] | None:

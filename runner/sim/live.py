@@ -234,9 +234,9 @@ class LiveSimConnection(LiveAudioMixin):
         await self._backend(delegation_id, {"type": "response.completed", "response": {"id": response_id, "status": "completed", "usage": usage}})
         for text in said:
             await self._speak(text)
-        if self.turn_waiting and not self.open_calls:  # the caller spoke while the calls were open: answer that now
-            self.turn_waiting = False
-            await self._delegate()
+        if self.turns_waiting and not self.open_calls:  # the caller spoke while the calls were open: answer that now
+            await self.answer(" ".join(self.turns_waiting))
+            self.turns_waiting.clear()
 
     async def _backend(self, delegation_id: str, event: dict[str, Any]) -> None:
         await self.send({"type": "response.event", "delegation_id": delegation_id, "event": event})

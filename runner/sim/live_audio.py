@@ -5,9 +5,9 @@ GPT-Live has one audio format for both directions (`session.audio.format`: PCM16
 The simulator does that with the Realtime simulator's ears: the energy VAD (`vad.py`) finds
 where the caller stops, and what was said comes from `Simulator.expect_user_audio`, else
 the rule file's fixed transcript, else pocketsphinx (`hearing.py`). Each utterance becomes
-one `session.input_transcript.delta` and a user message of the backend's conversation, and
-the model delegates its answer (after the open calls of a delegation in progress are
-answered). Replies are espeak-ng's voice (`speech.py`) as `session.output_audio.delta`
+one `session.input_transcript.delta` at once and a user message of the backend's
+conversation, and the model delegates its answer (what is said while a delegation's calls
+are open joins the conversation once they are answered and the answer is spoken). Replies are espeak-ng's voice (`speech.py`) as `session.output_audio.delta`
 chunks without timestamps, with the transcript deltas on the session timeline beside them.
 Speech is sent in one go (or paced by `Simulator.audio_pace`) and is not cut off by the
 caller's barge-in: the simulated model always finishes its sentence.
@@ -22,9 +22,9 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import soxr
 
-from runner.audio import g711
-from runner.audio.resample import resample
+from runner.audio.formats import audio_format
 
 from . import hearing, speech
 from .vad import EnergyVad, SpeechStarted
@@ -40,17 +40,10 @@ class LiveWire:
     """One Live audio format: raw bytes on the wire <-> PCM16 at the format's rate."""
 
     def __init__(self, format_object: dict[str, Any]) -> None:
-        self.type = format_object["type"]
-        self.rate = int(format_object.get("rate") or speech.SAMPLE_RATE) if self.type == "audio/pcm" else 8000
-        self.bytes_per_ms = self.rate * (2 if self.type == "audio/pcm" else 1) // 1000
-        self._decode = {"audio/pcm": bytes, "audio/pcmu": g711.pcm16_from_ulaw, "audio/pcma": g711.pcm16_from_alaw}[self.type]
-        self._encode = {"audio/pcm": bytes, "audio/pcmu": g711.ulaw_from_pcm16, "audio/pcma": g711.alaw_from_pcm16}[self.type]
-
-    def decode(self, wire: bytes) -> bytes:
-        return self._decode(wire)
-
-    def encode(self, pcm16: bytes) -> bytes:
-        return self._encode(pcm16)
+        codec = audio_format(format_object)  # the codec; PCM's rate is the session's own (16 or 24 kHz)
+        self.type, self.decode, self.encode = codec.type, codec.decode, codec.encode
+        self.rate = int(format_object.get("rate") or codec.rate) if codec.type == "audio/pcm" else codec.rate
+        self.bytes_per_ms = self.rate * codec.wire_bytes // 1000
 
 
 def pcm_at_24k(pcm16: bytes, rate: int) -> bytes:
@@ -58,7 +51,7 @@ def pcm_at_24k(pcm16: bytes, rate: int) -> bytes:
     if rate == speech.SAMPLE_RATE:
         return pcm16
     samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float64)
-    return np.clip(np.round(resample(samples, rate, speech.SAMPLE_RATE)), -32768, 32767).astype("<i2").tobytes()
+    return np.clip(np.round(soxr.resample(samples, rate, speech.SAMPLE_RATE, quality="HQ")), -32768, 32767).astype("<i2").tobytes()
 
 
 class LiveAudioMixin:
@@ -71,7 +64,7 @@ class LiveAudioMixin:
         self._input = bytearray()  # PCM16 at the wire rate: the utterance so far, with its padding
         self._input_start_ms = 0  # where `_input` starts, in ms of input audio
         self._onset_ms: int | None = None
-        self.turn_waiting = False  # the caller spoke while a delegation's calls were open
+        self.turns_waiting: list[str] = []  # what the caller said while a delegation's calls were open
 
     @property
     def wire(self: LiveSimConnection) -> LiveWire:
@@ -119,15 +112,18 @@ class LiveAudioMixin:
             heard = await asyncio.to_thread(hearing.transcribe, audio, rate, hearing.context_of(self._hearing_context())) or self.sim.rules.user_transcript
         await self.send({"type": "session.input_transcript.delta", "delta": heard, "start_ms": start_ms, "end_ms": end_ms})
         self.timeline_ms = max(self.timeline_ms, end_ms)
+        if self.open_calls:  # heard now, answered once the open calls are
+            self.turns_waiting.append(heard)
+            return
+        await self.answer(heard)
+
+    async def answer(self: LiveSimConnection, heard: str) -> None:
+        """The caller's words join the backend's conversation, and the model delegates its answer."""
         self.items.append({"type": "message", "role": "user", "content": [{"type": "input_text", "text": heard}]})
         self.model_turns = 0
         assert self.session is not None
-        if self.session["delegation"]["type"] != "responses":
-            return
-        if self.open_calls:
-            self.turn_waiting = True
-            return
-        await self._delegate()
+        if self.session["delegation"]["type"] == "responses":
+            await self._delegate()
 
     def _hearing_context(self: LiveSimConnection) -> dict[str, Any]:
         """The words the caller is likely to use: both prompts and the backend's tools."""
