@@ -62,14 +62,15 @@ class GptLiveSession:
 
     def __init__(
         self, agents: Mapping[str, LiveAgentSpec], start: str, *, guardrails: Mapping[str, Guardrail], limits: Limits, session_id: str,
-        audio: bool = False,
+        audio: bool = False, attached: bool = False,
     ) -> None:
         self._agents = agents
         self._start = start
         self._agent = agents[start]
         self._guardrails = guardrails
         self._limits = limits
-        self._audio = audio  # play the model's audio (Play actions); False: a text conversation
+        self._audio = audio  # play the model's audio (Play actions); False: a text conversation, or the service plays it
+        self._attached = attached  # a sideband of a session its call started: never session.start
         self.session_id = session_id
         self._events = 0
         self._started_at: float | None = None
@@ -167,6 +168,8 @@ class GptLiveSession:
 
     def start(self, now: float) -> list[Action]:
         self._started_at = now
+        if self._attached:  # the call's creation started the session; the attach's replay says session.started
+            return []
         return [self.send({"type": "session.start", "session": self._agent.start_session})]
 
     def user_text(self, text: str, now: float) -> list[Action]:
@@ -283,7 +286,10 @@ class GptLiveSession:
         return actions + [ConnectionLost(f"connection lost ({why}); reconnecting")]
 
     def reconnected(self, now: float) -> list[Action]:
-        """A new socket is a new GPT-Live session: the active agent in force, the text history as `input`."""
+        """A new socket is a new GPT-Live session: the active agent in force, the text history as `input`.
+        A sideband attaches again to the session its call still holds, which keeps everything."""
+        if self._attached:
+            return []
         self._restoring = True
         session = {**self._agent.start_session}
         history = [item for entry in self.transcript if (item := _initial_item(entry)) is not None]
@@ -398,6 +404,8 @@ class GptLiveSession:
     def _on_session_closed(self, event: dict[str, Any], now: float) -> list[Action]:
         self.usage.seconds = float((event.get("usage") or {}).get("seconds") or self.usage.seconds)
         actions = [*self._close_segment(now), self.usage.record()]
+        if self._ended:  # hung up already: only the final usage is news
+            return actions
         reason = self._ending[0] if self._ending else str(event.get("reason", "closed"))
         self._ending, self._ended, self._configured = None, True, False
         return actions + [EndSession(reason)]

@@ -146,18 +146,18 @@ class LiveAudioMixin:
         audio = wire.encode(speech.synthesize(text, wire.rate))
         pieces = speech.chunks(audio, self.sim.chunk_ms, wire.bytes_per_ms)
         words = text.split(" ")
-        words_sent, start = 0, self.timeline_ms
+        start, total_ms = self.timeline_ms, len(audio) // wire.bytes_per_ms
+        words_sent = 0
         for number, piece in enumerate(pieces, start=1):
-            piece_ms = len(piece) // wire.bytes_per_ms
             due = math.ceil(len(words) * number / len(pieces))
-            if due > words_sent:
+            if due > words_sent:  # the words' share of the whole sentence's time: deltas meet end to end
                 chunk = " ".join(words[words_sent:due]) + (" " if due < len(words) else "")
-                await self.send({"type": "session.output_transcript.delta", "delta": chunk, "start_ms": self.timeline_ms, "end_ms": self.timeline_ms + piece_ms})
+                span = (start + total_ms * words_sent // len(words), start + total_ms * due // len(words))
+                await self.send({"type": "session.output_transcript.delta", "delta": chunk, "start_ms": span[0], "end_ms": span[1]})
                 words_sent = due
             await self.send({"type": "session.output_audio.delta", "delta": base64.b64encode(piece).decode("ascii")})
-            self.timeline_ms += piece_ms
             if self.sim.audio_pace:
-                await asyncio.sleep(piece_ms / 1000 / self.sim.audio_pace)
-        self.timeline_ms = max(self.timeline_ms, start + len(audio) // wire.bytes_per_ms)
+                await asyncio.sleep(len(piece) / wire.bytes_per_ms / 1000 / self.sim.audio_pace)
+        self.timeline_ms = start + total_ms
         await self.send({"type": "session.usage.updated", "usage": {"seconds": self.timeline_ms / 1000}})
 

@@ -397,3 +397,10 @@ def test_hang_up_closes_at_once_without_waiting_for_session_closed(spoken):
     assert actions[-1] == EndSession("caller hung up")
     assert spoken.core.ended and spoken.core.state.connection is Connection.CLOSED
     assert spoken.hang_up("again", 2.1) == []
+
+
+def test_the_session_closed_after_a_hang_up_brings_the_final_usage_and_keeps_the_reason(spoken):
+    spoken.hang_up("hung up by the caller", 2.0)
+    actions = spoken.receive({"type": "session.closed", "event_id": "e", "reason": "close_requested", "session": {}, "usage": {"seconds": 4.5}}, 2.1)
+    assert not [action for action in actions if isinstance(action, EndSession)]
+    assert spoken.core.usage.seconds == 4.5

@@ -304,3 +304,23 @@ def test_audio_with_a_wav_header_is_refused_and_muted_audio_is_not_heard(program
     assert (refused["error"]["code"], refused["error"]["param"]) == ("invalid_value", "audio")
     assert refused["error"]["message"] == "Invalid 'audio'. Expected raw audio in the session's format, without a header."
     assert "session.input_transcript.delta" not in kinds
+
+
+def test_a_long_words_transcript_deltas_meet_end_to_end_on_the_timeline(program):
+    """However many audio chunks a word takes, its delta spans them: no gap a client would read as a pause."""
+    long = "You are C-7; your files are in /tmp/pytest-of-root/pytest-1025/test_a_live_call/project/state."
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with Simulator() as sim:
+            sim.script([{"say": long}])
+            client = await LiveClient.connect(sim)
+            await client.send(session_start_event(program))
+            await client.until("session.started")
+            await client.send({"type": "response.create"})
+            await client.until("session.usage.updated")
+            await client.close()
+            return [event for event in client.events if event["type"] == "session.output_transcript.delta"]
+
+    deltas = run(scenario)
+    assert [(a["end_ms"], b["start_ms"]) for a, b in zip(deltas, deltas[1:]) if a["end_ms"] != b["start_ms"]] == []
+    assert deltas[-1]["end_ms"] - deltas[0]["start_ms"] == speech_ms(long)
