@@ -4,8 +4,7 @@ Sans-I/O like `Session`: server events and local inputs in, actions out, time as
 What differs is the protocol (docs: ../shared/live-protocol.md): the session is opened
 with `session.start`, the model decides turns itself and speaks while the backend
 Responses model runs tools (`live_tools.py`), transcripts come as timestamped deltas
-with no turn ids (grouped here into messages that close on a change of speaker or a
-gap), usage is cumulative session seconds (replaced, never added), nothing can be
+with no turn ids (grouped into messages in `live_transcript.py`), usage is cumulative session seconds (replaced, never added), nothing can be
 cancelled (a guardrail trip plays a short fixture, which cuts the model off, then
 appends a correction), and a reconnect is a new GPT-Live session seeded with the text history.
 """
@@ -14,22 +13,19 @@ from __future__ import annotations
 
 import base64
 import collections
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from runner.config.model import Guardrail, Limits
-from runner.core.actions import Action, EndSession, Play, Send, StopPlayback
+from runner.core.actions import Action, EndSession, Send, StopPlayback
 from runner.core.live_guard import DEFAULT_REFUSAL, LiveGuard, correction
 from runner.core.live_playback import LivePlayback
 from runner.core.live_tools import Delegations, LiveAgentSpec
+from runner.core.live_transcript import SEGMENT_GAP, LiveTranscripts, Segment, initial_item
 from runner.core.live_usage import LiveUsage
 from runner.core.states import Connection, Playback, ResponsePhase, States, UserTurn
-from runner.core.records import (
-    AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, LatencyMeasured, UserMessage,
-)
-from runner.core.transcript import Breadcrumb, Message, ToolCall, TranscriptEntry, TurnLatency
+from runner.core.records import ConnectionLost, ConnectionRestored, ErrorReported, UserMessage
+from runner.core.transcript import Breadcrumb, Message, TranscriptEntry, TurnLatency
 
-SEGMENT_GAP = 0.8  # seconds without a transcript delta that end a speaker's message
 CLOSE_TIMEOUT = 5.0  # seconds to wait for session.closed after session.close
 HISTORY_ITEMS = 128  # the most session.start's `input` takes
 INPUT_SETTLE_SECONDS = 2.5  # after the caller's audio ends: nothing owed this long means no reply is coming
@@ -42,17 +38,7 @@ IGNORED_EVENTS = frozenset({
 })
 
 
-@dataclass(slots=True)
-class _Segment:
-    """One speaker's message being transcribed; closes on a change of speaker or a gap."""
-
-    message: Message
-    last: float
-    checked: int = 0  # characters already sent to streaming guardrail checks
-    end_ms: int | None = None  # where its last transcript delta ends on the session timeline
-
-
-class GptLiveSession:
+class GptLiveSession(LiveTranscripts):
     """One conversation on GPT-Live; the same driver-facing surface as `Session` where GPT-Live has it."""
 
     # GPT-Live says nothing while it listens (no speech-started, no commit), so an edge that
@@ -81,7 +67,7 @@ class GptLiveSession:
         self._ending: tuple[str, float] | None = None  # reason, deadline for session.closed
         self._greeting_due = self._agent.greeting is not None
         self._reply = False  # a reply is owed: after a user turn or the tools' outputs
-        self._segment: _Segment | None = None
+        self._segment: Segment | None = None
         self._segments = 0
         self._guard = LiveGuard(guardrails)
         self._users = 0
@@ -292,7 +278,7 @@ class GptLiveSession:
             return []
         self._restoring = True
         session = {**self._agent.start_session}
-        history = [item for entry in self.transcript if (item := _initial_item(entry)) is not None]
+        history = [item for entry in self.transcript if (item := initial_item(entry)) is not None]
         if history:
             session["input"] = history[-HISTORY_ITEMS:]
         return [self.send({"type": "session.start", "session": session})]
@@ -354,39 +340,6 @@ class GptLiveSession:
             return self._delegations.failed(delegation_id)
         return []
 
-    def _on_session_output_transcript_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        actions = self._speaker("assistant", now, event)
-        segment = self._segment
-        assert segment is not None
-        delta = str(event.get("delta", ""))
-        segment.message.text += delta
-        segment.last = now
-        actions.append(AssistantDelta(segment.message.agent, str(segment.message.item_id), delta))
-        if self._latencies and self._latencies[-1].first_output is None:
-            self._latencies[-1].first_output = now
-            actions.append(LatencyMeasured(**self._latencies[-1].as_dict()))
-        every = min((policy.check_every_chars for policy in self._guard.policies(self._agent.guardrails, "assistant")), default=0)
-        if every and len(segment.message.text) - segment.checked >= every:
-            segment.checked = len(segment.message.text)
-            actions += self._guard.checks_for(self._agent.guardrails, "assistant", segment.message, final=False)
-        return actions
-
-    def _on_session_input_transcript_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        actions = self._speaker("user", now, event)
-        assert self._segment is not None
-        self._segment.message.text += str(event.get("delta", ""))
-        self._segment.last = now
-        return actions
-
-    def _on_session_output_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        if not self._audio:
-            return []
-        actions = self._speaker("assistant", now)
-        assert self._segment is not None
-        item_id = str(self._segment.message.item_id)
-        self._playback.queued(item_id)
-        return actions + [Play(item_id, str(event.get("delta", "")))]
-
     def _on_session_output_audio_fixture_played(self, event: dict[str, Any], now: float) -> list[Action]:
         appended, self._guard.correction = self._guard.correction, None
         if appended is None:
@@ -420,62 +373,3 @@ class GptLiveSession:
             self._ended = True
             actions.append(EndSession(f"error: {code}"))
         return actions
-
-    # ---- transcripts -------------------------------------------------------------------
-
-    def _speaker(self, role: str, now: float, delta: Mapping[str, Any] | None = None) -> list[Action]:
-        """The open segment of this speaker; a change of speaker, or a gap on the session timeline
-        before this transcript `delta` (however fast the deltas came), closes the open one first."""
-        actions: list[Action] = []
-        segment = self._segment
-        start_ms, end_ms = (delta.get("start_ms"), delta.get("end_ms")) if delta is not None else (None, None)
-        if segment is not None and (segment.message.role != role or _timeline_gap(segment.end_ms, start_ms)):
-            actions += self._close_segment(now)
-        if self._segment is None:
-            self._segments += 1
-            agent = self._agent.name
-            message = Message(role, agent, "", "in_progress", now, item_id=f"live_{self.session_id}_{self._segments}")  # type: ignore[arg-type]
-            self._segment = _Segment(message, now)
-            self.note(message)
-        if isinstance(end_ms, int):
-            self._segment.end_ms = end_ms
-        return actions
-
-    def _close_segment(self, now: float) -> list[Action]:
-        segment, self._segment = self._segment, None
-        if segment is None:
-            return []
-        message = segment.message
-        message.status, message.ended = "done", now
-        if message.role == "user":
-            self._users += 1
-            self._latencies.append(TurnLatency(self._users, now))
-            self._reply = True
-            return [UserMessage(message.text, message.item_id), *self._guard.checks_for(self._agent.guardrails, "user", message, final=True)]
-        heard = self._playback.complete(str(message.item_id))
-        if not message.text:  # audio without words: played, but no message of the transcript
-            self.transcript.remove(message)
-            return heard
-        self._reply = False
-        return [*heard, AssistantMessage(message.agent, message.item_id, message.text),
-                *self._guard.checks_for(self._agent.guardrails, "assistant", message, final=True)]
-
-
-def _timeline_gap(last_end_ms: int | None, start_ms: Any) -> bool:
-    """A silence of SEGMENT_GAP or more on the session timeline, or the timeline starting over (a new session)."""
-    if last_end_ms is None or not isinstance(start_ms, int):
-        return False
-    return start_ms - last_end_ms >= SEGMENT_GAP * 1000 or start_ms < last_end_ms - SEGMENT_GAP * 1000
-
-
-def _initial_item(entry: TranscriptEntry) -> dict[str, Any] | None:
-    """A transcript entry as startup history: messages as they were, a tool's result as developer text."""
-    if isinstance(entry, Message) and entry.text and entry.blocked_by is None:
-        part_type = "input_text" if entry.role == "user" else "output_text"
-        return {"type": "message", "role": entry.role, "content": [{"type": part_type, "text": entry.text}]}
-    if isinstance(entry, ToolCall) and entry.status != "running":
-        result = entry.output if entry.error is None else f"error: {entry.error}"
-        text = f"The {entry.name} tool was called with {entry.arguments} and returned {result}"
-        return {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": text}]}
-    return None
-
