@@ -19,8 +19,9 @@ def open_live(
 ) -> tuple[Any, LiveConnection]:
     """The Live core and connection of one conversation (the project's target is live).
 
-    With `call_id` (a WebRTC call's `live_...` session) the connection is its sideband: the
-    session was started by the call's creation, and the service plays the audio itself.
+    With `call_id` (the `live_...` session of a WebRTC or SIP call) the connection is its
+    sideband: the call's creation or accept started the session (so the compiled
+    `session.start` is never sent), and the service plays the audio itself.
     """
     from ..compile import CompileError
     from ..compile_live import compile_live

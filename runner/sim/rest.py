@@ -151,8 +151,9 @@ class RestSimulator:
         self.max_in_flight = max(self.max_in_flight, self._in_flight)
         extra: dict[str, str] = {}
         try:
-            if self.calls_api is not None and (call_rest.handles(parts[1].split("?", 1)[0]) or live_rest.handles(parts[1].split("?", 1)[0])):
-                status, body, extra = await self._answer_calls(parts[0], parts[1].split("?", 1)[0], headers, raw_body)
+            path = parts[1].split("?", 1)[0]
+            if self.calls_api is not None and (call_rest.handles(path) or live_rest.handles(path)):
+                status, body, extra = await self._answer_calls(parts[0], path, headers, raw_body)
             else:
                 status, body = await self._answer(parts[0], parts[1], headers, raw_body)
         finally:

@@ -151,8 +151,6 @@ class Simulator:
         """Refuse what the service refuses before the upgrade: wrong path, no API key."""
         path = urlsplit(request.path).path.rstrip("/")
         attach = LIVE_ATTACH.match(path)
-        if attach is not None and self.calls.get(attach.group(1)) is None:
-            return _http_error(http.HTTPStatus.NOT_FOUND, f"Live session with id '{attach.group(1)}' not found.", "invalid_request_error")
         if path not in ("/v1/realtime", LIVE_PATH) and attach is None:
             return _http_error(http.HTTPStatus.NOT_FOUND, f"Invalid URL (GET {urlsplit(request.path).path})", "invalid_request_error")
         if path == LIVE_PATH and urlsplit(request.path).query:
@@ -160,6 +158,8 @@ class Simulator:
         authorization = request.headers.get("Authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[7:].strip():
             return _http_error(http.HTTPStatus.UNAUTHORIZED, "You didn't provide an API key.", "invalid_request_error")
+        if attach is not None and self.calls.get(attach.group(1)) is None:
+            return _http_error(http.HTTPStatus.NOT_FOUND, f"Live session with id '{attach.group(1)}' not found.", "invalid_request_error")
         call_id = parse_qs(urlsplit(request.path).query).get("call_id", [None])[0]
         if call_id is not None and self.calls.get(call_id) is None:
             return _http_error(http.HTTPStatus.NOT_FOUND, f"Call with id '{call_id}' not found.", "invalid_request_error")

@@ -324,3 +324,17 @@ def test_a_long_words_transcript_deltas_meet_end_to_end_on_the_timeline(program)
     deltas = run(scenario)
     assert [(a["end_ms"], b["start_ms"]) for a, b in zip(deltas, deltas[1:]) if a["end_ms"] != b["start_ms"]] == []
     assert deltas[-1]["end_ms"] - deltas[0]["start_ms"] == speech_ms(long)
+
+
+def test_a_sideband_for_an_unknown_session_is_refused_with_404_before_the_upgrade():
+    async def scenario() -> tuple[int, str]:
+        import websockets
+
+        async with Simulator() as sim:
+            try:
+                await websockets.connect(f"{sim.ws_base_url}/live/sessions/live_nope/attach", additional_headers={"Authorization": "Bearer sk"})
+            except websockets.InvalidStatus as refused:
+                return refused.response.status_code, json.loads(refused.response.body)["error"]["message"]
+            return 101, "accepted"
+
+    assert run(scenario) == (404, "Live session with id 'live_nope' not found.")
