@@ -71,8 +71,8 @@ def run(
     import asyncio
 
     config = config_or_exit(file, target)
-    if config.target == "live" and not text:
-        fail("GPT-Live runs as text only so far (--text): its voice path is not built yet", EXIT_USAGE)
+    if config.target == "live" and ptt:
+        fail("--ptt cannot be used with GPT-Live: the model decides when the caller's turn ends", EXIT_USAGE)
     if start is not None:
         check_agent_name(file, config, start)
     if text and (ptt or half_duplex or no_echo_gate or input_device or output_device or input_wav or output_wav or record):

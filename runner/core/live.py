@@ -4,8 +4,7 @@ Sans-I/O like `Session`: server events and local inputs in, actions out, time as
 What differs is the protocol (docs: ../shared/live-protocol.md): the session is opened
 with `session.start`, the model decides turns itself and speaks while the backend
 Responses model runs tools (`live_tools.py`), transcripts come as timestamped deltas
-with no turn ids (grouped here into messages that close on a change of speaker or a
-gap), usage is cumulative session seconds (replaced, never added), nothing can be
+with no turn ids (grouped into messages in `live_transcript.py`), usage is cumulative session seconds (replaced, never added), nothing can be
 cancelled (a guardrail trip plays a short fixture, which cuts the model off, then
 appends a correction), and a reconnect is a new GPT-Live session seeded with the text history.
 """
@@ -14,22 +13,22 @@ from __future__ import annotations
 
 import base64
 import collections
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from runner.config.model import Guardrail, Limits
-from runner.core.actions import Action, EndSession, Play, Send, StopPlayback
+from runner.core.actions import Action, EndSession, Send, StopPlayback
 from runner.core.live_guard import DEFAULT_REFUSAL, LiveGuard, correction
+from runner.core.live_playback import LivePlayback
 from runner.core.live_tools import Delegations, LiveAgentSpec
+from runner.core.live_transcript import SEGMENT_GAP, LiveTranscripts, Segment, initial_item
 from runner.core.live_usage import LiveUsage
-from runner.core.records import (
-    AssistantDelta, AssistantMessage, ConnectionLost, ConnectionRestored, ErrorReported, LatencyMeasured, UserMessage,
-)
-from runner.core.transcript import Breadcrumb, Message, ToolCall, TranscriptEntry, TurnLatency
+from runner.core.states import Connection, Playback, ResponsePhase, States, UserTurn
+from runner.core.records import ConnectionLost, ConnectionRestored, ErrorReported, UserMessage
+from runner.core.transcript import Breadcrumb, Message, TranscriptEntry, TurnLatency
 
-SEGMENT_GAP = 0.8  # seconds without a transcript delta that end a speaker's message
 CLOSE_TIMEOUT = 5.0  # seconds to wait for session.closed after session.close
 HISTORY_ITEMS = 128  # the most session.start's `input` takes
+INPUT_SETTLE_SECONDS = 2.5  # after the caller's audio ends: nothing owed this long means no reply is coming
 FIXTURE_MS = 300  # the sound that cuts the model off: silence, PCM16 24 kHz
 FIXTURE_AUDIO = base64.b64encode(bytes(24 * 2 * FIXTURE_MS)).decode("ascii")
 FATAL_CODES = frozenset({"invalid_api_key", "insufficient_quota", "account_deactivated", "billing_hard_limit_reached", "invalid_model", "model_not_found"})
@@ -39,42 +38,41 @@ IGNORED_EVENTS = frozenset({
 })
 
 
-@dataclass(slots=True)
-class _Segment:
-    """One speaker's message being transcribed; closes on a change of speaker or a gap."""
-
-    message: Message
-    last: float
-    checked: int = 0  # characters already sent to streaming guardrail checks
-
-
-class GptLiveSession:
+class GptLiveSession(LiveTranscripts):
     """One conversation on GPT-Live; the same driver-facing surface as `Session` where GPT-Live has it."""
+
+    # GPT-Live says nothing while it listens (no speech-started, no commit), so an edge that
+    # has sent its last audio cannot see that a reply is coming: it waits until the session
+    # has owed nothing for this long (runner/run/voice.py). Realtime's `Session` has none.
+    input_settle_seconds = INPUT_SETTLE_SECONDS
 
     def __init__(
         self, agents: Mapping[str, LiveAgentSpec], start: str, *, guardrails: Mapping[str, Guardrail], limits: Limits, session_id: str,
-        audio: bool = False,
+        audio: bool = False, attached: bool = False,
     ) -> None:
         self._agents = agents
         self._start = start
         self._agent = agents[start]
         self._guardrails = guardrails
         self._limits = limits
-        self._audio = audio  # play the model's audio (Play actions); False: a text conversation
+        self._audio = audio  # play the model's audio (Play actions); False: a text conversation, or the service plays it
+        self._attached = attached  # a sideband of a session its call started: never session.start
         self.session_id = session_id
         self._events = 0
         self._started_at: float | None = None
         self._configured = False
         self._restoring = False
+        self._reconnecting = False
         self._ended = False
         self._ending: tuple[str, float] | None = None  # reason, deadline for session.closed
         self._greeting_due = self._agent.greeting is not None
         self._reply = False  # a reply is owed: after a user turn or the tools' outputs
-        self._segment: _Segment | None = None
+        self._segment: Segment | None = None
         self._segments = 0
         self._guard = LiveGuard(guardrails)
         self._users = 0
         self._delegations = Delegations(self)
+        self._playback = LivePlayback()
         self.usage = LiveUsage(model=str(self._agent.start_session.get("model", "")))
         self.transcript: list[TranscriptEntry] = []
         self.agents_visited = [start]
@@ -114,6 +112,20 @@ class GptLiveSession:
         return self._ended
 
     @property
+    def state(self) -> States:
+        """The named states an edge reads (the voice loop's status line and its wait for the reply)."""
+        if self._ended:
+            connection = Connection.CLOSED
+        elif self._configured:
+            connection = Connection.LIVE
+        else:
+            connection = Connection.RECONNECTING if self._reconnecting else Connection.CONNECTING
+        speaking = self._segment is not None and self._segment.message.role
+        user = UserTurn.SPEAKING if speaking == "user" else UserTurn.AWAITING_REPLY if self._reply and speaking != "assistant" else UserTurn.IDLE
+        response = ResponsePhase.ACTIVE if self._delegations.busy or speaking == "assistant" else ResponsePhase.IDLE
+        return States(connection, response, user, Playback.PLAYING if self._playback.playing else Playback.SILENT)
+
+    @property
     def busy(self) -> bool:
         """A reply, a delegation, a verdict or a correction is still owed."""
         owed = self._reply or (self._greeting_due and not self._users)
@@ -142,6 +154,8 @@ class GptLiveSession:
 
     def start(self, now: float) -> list[Action]:
         self._started_at = now
+        if self._attached:  # the call's creation started the session; the attach's replay says session.started
+            return []
         return [self.send({"type": "session.start", "session": self._agent.start_session})]
 
     def user_text(self, text: str, now: float) -> list[Action]:
@@ -173,10 +187,26 @@ class GptLiveSession:
 
     def playback_stopped(self, item_id: str | None, played_ms: int, now: float) -> list[Action]:
         """Nothing to truncate: GPT-Live's history is append-only (the fixture already cut the model off)."""
+        self._playback.stopped()
         return []
 
     def playback_finished(self, item_id: str, now: float) -> list[Action]:
+        self._playback.heard(item_id)
         return []
+
+    def interrupt(self, now: float) -> list[Action]:
+        """The caller cut the agent off locally (Ctrl-C): GPT-Live has nothing to cancel or truncate."""
+        return []
+
+    def hang_up(self, reason: str, now: float) -> list[Action]:
+        """End at once, with no goodbye: the close is sent, its confirmation not awaited."""
+        if self._ended:
+            return []
+        actions = self._close_segment(now)
+        if self._configured and not self._ending:
+            actions.append(self.send({"type": "session.close"}))
+        self._ended, self._ending = True, None
+        return actions + [EndSession(reason)]
 
     def guardrail_result(
         self, check_id: int, *, tripped: bool, category: str | None = None, rationale: str | None = None, error: str | None = None, now: float
@@ -235,17 +265,20 @@ class GptLiveSession:
         return actions
 
     def connection_lost(self, why: str, now: float) -> list[Action]:
-        self._configured = False
+        self._configured, self._reconnecting = False, True
         actions = self._close_segment(now)
         self._delegations.connection_lost()
         self._guard.clear()
         return actions + [ConnectionLost(f"connection lost ({why}); reconnecting")]
 
     def reconnected(self, now: float) -> list[Action]:
-        """A new socket is a new GPT-Live session: the active agent in force, the text history as `input`."""
+        """A new socket is a new GPT-Live session: the active agent in force, the text history as `input`.
+        A sideband attaches again to the session its call still holds, which keeps everything."""
+        if self._attached:
+            return []
         self._restoring = True
         session = {**self._agent.start_session}
-        history = [item for entry in self.transcript if (item := _initial_item(entry)) is not None]
+        history = [item for entry in self.transcript if (item := initial_item(entry)) is not None]
         if history:
             session["input"] = history[-HISTORY_ITEMS:]
         return [self.send({"type": "session.start", "session": session})]
@@ -262,7 +295,7 @@ class GptLiveSession:
         return []
 
     def _on_session_started(self, event: dict[str, Any], now: float) -> list[Action]:
-        self._configured = True
+        self._configured, self._reconnecting = True, False
         actions: list[Action] = []
         if self._restoring:
             self._restoring = False
@@ -278,14 +311,17 @@ class GptLiveSession:
         return actions
 
     def _on_session_updated(self, event: dict[str, Any], now: float) -> list[Action]:
-        return self._delegations.session_updated(now)
+        """A handoff's update: what the source agent was saying ends here; the target speaks next."""
+        actions = self._close_segment(now) if self._delegations.handing_off else []
+        return actions + self._delegations.session_updated(now)
 
     def _on_session_delegation_created(self, event: dict[str, Any], now: float) -> list[Action]:
         delegation = event.get("delegation") or {}
         self._delegations.created(delegation.get("id"))
+        actions = self._close_segment(now) if self._segment is not None and self._segment.message.role == "user" else []  # the model took the turn
         if self._latencies and self._latencies[-1].response_created is None:
             self._latencies[-1].response_created = now
-        return []
+        return actions
 
     def _on_response_event(self, event: dict[str, Any], now: float) -> list[Action]:
         inner = event.get("event") or {}
@@ -304,37 +340,6 @@ class GptLiveSession:
             return self._delegations.failed(delegation_id)
         return []
 
-    def _on_session_output_transcript_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        actions = self._speaker("assistant", now)
-        segment = self._segment
-        assert segment is not None
-        delta = str(event.get("delta", ""))
-        segment.message.text += delta
-        segment.last = now
-        actions.append(AssistantDelta(segment.message.agent, str(segment.message.item_id), delta))
-        if self._latencies and self._latencies[-1].first_output is None:
-            self._latencies[-1].first_output = now
-            actions.append(LatencyMeasured(**self._latencies[-1].as_dict()))
-        every = min((policy.check_every_chars for policy in self._guard.policies(self._agent.guardrails, "assistant")), default=0)
-        if every and len(segment.message.text) - segment.checked >= every:
-            segment.checked = len(segment.message.text)
-            actions += self._guard.checks_for(self._agent.guardrails, "assistant", segment.message, final=False)
-        return actions
-
-    def _on_session_input_transcript_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        actions = self._speaker("user", now)
-        assert self._segment is not None
-        self._segment.message.text += str(event.get("delta", ""))
-        self._segment.last = now
-        return actions
-
-    def _on_session_output_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        if not self._audio:
-            return []
-        actions = self._speaker("assistant", now)
-        assert self._segment is not None
-        return actions + [Play(str(self._segment.message.item_id), str(event.get("delta", "")))]
-
     def _on_session_output_audio_fixture_played(self, event: dict[str, Any], now: float) -> list[Action]:
         appended, self._guard.correction = self._guard.correction, None
         if appended is None:
@@ -352,6 +357,8 @@ class GptLiveSession:
     def _on_session_closed(self, event: dict[str, Any], now: float) -> list[Action]:
         self.usage.seconds = float((event.get("usage") or {}).get("seconds") or self.usage.seconds)
         actions = [*self._close_segment(now), self.usage.record()]
+        if self._ended:  # hung up already: only the final usage is news
+            return actions
         reason = self._ending[0] if self._ending else str(event.get("reason", "closed"))
         self._ending, self._ended, self._configured = None, True, False
         return actions + [EndSession(reason)]
@@ -366,45 +373,3 @@ class GptLiveSession:
             self._ended = True
             actions.append(EndSession(f"error: {code}"))
         return actions
-
-    # ---- transcripts -------------------------------------------------------------------
-
-    def _speaker(self, role: str, now: float) -> list[Action]:
-        """The open segment of this speaker; a change of speaker closes the other's first."""
-        actions: list[Action] = []
-        if self._segment is not None and self._segment.message.role != role:
-            actions += self._close_segment(now)
-        if self._segment is None:
-            self._segments += 1
-            agent = self._agent.name
-            message = Message(role, agent, "", "in_progress", now, item_id=f"live_{self.session_id}_{self._segments}")  # type: ignore[arg-type]
-            self._segment = _Segment(message, now)
-            self.note(message)
-        return actions
-
-    def _close_segment(self, now: float) -> list[Action]:
-        segment, self._segment = self._segment, None
-        if segment is None:
-            return []
-        message = segment.message
-        message.status, message.ended = "done", now
-        if message.role == "user":
-            self._users += 1
-            self._latencies.append(TurnLatency(self._users, now))
-            self._reply = True
-            return [UserMessage(message.text, message.item_id), *self._guard.checks_for(self._agent.guardrails, "user", message, final=True)]
-        self._reply = False
-        return [AssistantMessage(message.agent, message.item_id, message.text), *self._guard.checks_for(self._agent.guardrails, "assistant", message, final=True)]
-
-
-def _initial_item(entry: TranscriptEntry) -> dict[str, Any] | None:
-    """A transcript entry as startup history: messages as they were, a tool's result as developer text."""
-    if isinstance(entry, Message) and entry.text and entry.blocked_by is None:
-        part_type = "input_text" if entry.role == "user" else "output_text"
-        return {"type": "message", "role": entry.role, "content": [{"type": part_type, "text": entry.text}]}
-    if isinstance(entry, ToolCall) and entry.status != "running":
-        result = entry.output if entry.error is None else f"error: {entry.error}"
-        text = f"The {entry.name} tool was called with {entry.arguments} and returned {result}"
-        return {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": text}]}
-    return None
-

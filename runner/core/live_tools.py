@@ -71,6 +71,11 @@ class Delegations:
     def busy(self) -> bool:
         return bool(self._open) or self._awaiting_update is not None
 
+    @property
+    def handing_off(self) -> bool:
+        """A transfer waits for the `session.updated` of its target's delegation."""
+        return self._awaiting_update is not None
+
     def created(self, delegation_id: str | None) -> None:
         self._open.setdefault(delegation_id, Delegation(delegation_id))
 

@@ -29,7 +29,7 @@ from ..config import interpolate_env
 from ..config.model import Config, HttpBinding, LocalMcpBinding, McpBinding
 from .writer import WRITER, Writer
 
-_AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta"}
+_AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta", "session.input_audio.append": "audio", "session.output_audio.delta": "delta"}
 
 
 MIN_SECRET_CHARS = 4  # shorter values (a port, a flag) would mask ordinary text and are no secret

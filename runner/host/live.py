@@ -14,17 +14,26 @@ from .errors import SetupError
 from .transport import LiveConnection
 
 
-def open_live(project: Any, transport: Any, *, values: Mapping[str, Any], start: str, text: bool, session_id: str) -> tuple[Any, LiveConnection]:
-    """The Live core and connection of one conversation (the project's target is live)."""
+def open_live(
+    project: Any, transport: Any, *, values: Mapping[str, Any], start: str, text: bool, session_id: str, call_id: str | None = None
+) -> tuple[Any, LiveConnection]:
+    """The Live core and connection of one conversation (the project's target is live).
+
+    With `call_id` (the `live_...` session of a WebRTC or SIP call) the connection is its
+    sideband: the call's creation or accept started the session (so the compiled
+    `session.start` is never sent), and the service plays the audio itself.
+    """
     from ..compile import CompileError
     from ..compile_live import compile_live
     from ..core.live import GptLiveSession
 
     config = project.config
     try:
-        program = compile_live(config, values=values, guardrails_enabled=project.guardrails_enabled, environ=project.environ)
+        program = compile_live(config, values=values, guardrails_enabled=project.guardrails_enabled, environ=project.environ,
+                               transport="websocket" if call_id is None else "webrtc")
     except CompileError as error:
         raise SetupError("; ".join(error.messages)) from None
-    core = GptLiveSession(program.agents, start, guardrails=project.policies, limits=config.limits, session_id=session_id, audio=not text)
-    return core, LiveConnection(transport.rest_client())
+    core = GptLiveSession(program.agents, start, guardrails=project.policies, limits=config.limits, session_id=session_id,
+                          audio=not text and call_id is None, attached=call_id is not None)
+    return core, LiveConnection(transport.rest_client(), session_id=call_id)
 

@@ -94,22 +94,30 @@ class Transport:
 
 
 class LiveConnection(Transport):
-    """One GPT-Live WebSocket: the same frames as a Realtime one, dialled at `/v1/live/sessions`."""
+    """One GPT-Live WebSocket: the same frames as a Realtime one, dialled at `/v1/live/sessions`,
+    or attached as the sideband of a session that already runs (`session_id`: a WebRTC or SIP call)."""
 
-    def __init__(self, client: Any) -> None:
-        super().__init__(client, model="")
+    def __init__(self, client: Any, *, session_id: str | None = None) -> None:
+        super().__init__(client, model="", call_id=session_id)
 
     @property
     def url(self) -> str:
         base = str(self._websocket_base_url or self._client.base_url).rstrip("/")
         scheme, _, rest = base.partition("://")
-        return f"{_WEBSOCKET_SCHEMES.get(scheme, scheme)}://{rest}/live/sessions"
+        attach = f"/{self._call_id}/attach" if self._call_id is not None else ""
+        return f"{_WEBSOCKET_SCHEMES.get(scheme, scheme)}://{rest}/live/sessions{attach}"
 
     async def connect(self) -> None:
         try:
-            self._connection = await self._client.live.connect().enter()
+            if self._call_id is not None:
+                manager = self._client.live.sideband.connect(session_id=self._call_id)
+            else:
+                manager = self._client.live.connect()
+            self._connection = await manager.enter()
             self._socket = _websocket_of(self._connection)
         except Exception as failure:  # refused, unresolvable, handshake rejected or timed out
+            if self._call_id is not None and _handshake_status(failure) == 404:
+                raise CallGone(f"the session {self._call_id} is over (its sideband was refused with 404)") from None
             raise ConnectFailed(f"cannot connect to {self.url}: {_failure_text(failure)}") from None
 
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}

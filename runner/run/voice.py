@@ -75,7 +75,7 @@ class VoiceLoop:
     def event(self, direction: str, event: dict[str, Any], t: float) -> None:
         kind = event.get("type")
         if direction == "out":
-            if kind == "input_audio_buffer.append":
+            if kind in ("input_audio_buffer.append", "session.input_audio.append"):
                 self.metrics.append_sent(time.monotonic())
                 return
             if kind == "conversation.item.truncate":
@@ -194,9 +194,20 @@ class VoiceLoop:
         return state.user is UserTurn.IDLE and state.playback is Playback.SILENT and not self.live.core.busy
 
     async def wait_reply(self) -> bool:
-        deadline = time.monotonic() + self.voice.reply_timeout
+        """Until the reply is heard; on GPT-Live, which gives no sign while it listens, until
+        nothing has been owed for the core's `input_settle_seconds`."""
+        assert self.live is not None
+        settle = getattr(self.live.core, "input_settle_seconds", 0.0)
+        deadline = time.monotonic() + self.voice.reply_timeout + settle
+        quiet_since: float | None = None
         while time.monotonic() < deadline:
-            if self.reply_finished() or (self.live is not None and self.live.driver.ended):
+            if self.live.driver.ended:
+                return True
+            if not self.reply_finished():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            if quiet_since is not None and time.monotonic() - quiet_since >= settle:
                 return True
             await asyncio.sleep(0.02)
         return False
@@ -240,7 +251,7 @@ def echo_control(voice: VoiceOptions, formats: WireFormats) -> EchoGate | HalfDu
     return None
 
 
-def _hint(voice: VoiceOptions) -> str:
+def _hint(voice: VoiceOptions, target: str) -> str:
     if voice.ptt:
         return "push-to-talk: press space to talk, press again (or let go) to send; Ctrl-C ends"
     if voice.half_duplex:
@@ -249,7 +260,8 @@ def _hint(voice: VoiceOptions) -> str:
         return "the input file is sent as it is, also while the agent speaks; Ctrl-C ends"
     if not voice.echo_gate:
         return "no echo gate: use headphones, or the agent will hear itself; Ctrl-C ends"
-    return "speak when ready; without headphones an echo gate keeps the agent from hearing itself (headphones: --no-echo-gate; or --ptt); Ctrl-C ends"
+    alternatives = "--no-echo-gate" if target == "live" else "--no-echo-gate; or --ptt"  # GPT-Live ends the turns itself
+    return f"speak when ready; without headphones an echo gate keeps the agent from hearing itself (headphones: {alternatives}); Ctrl-C ends"
 
 
 async def _converse(loop: VoiceLoop, voice: VoiceOptions, interrupts: Interrupts) -> None:
@@ -312,7 +324,7 @@ async def run_voice(
                     interrupts.attach(live, lambda message: print(f"runner: {message}", file=status, flush=True))
                     where = opening.where(transport)
                     print(f"runner: talking to {project.name} ({live.core.active_agent}) on the {where}; audio {ends.description}", file=status)
-                    print(f"runner: {_hint(voice)}", file=status)
+                    print(f"runner: {_hint(voice, project.config.target)}", file=status)
                     await _converse(loop, voice, interrupts)
                 finally:
                     if loop.input is not None:

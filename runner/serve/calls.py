@@ -34,7 +34,8 @@ TOKEN_SECONDS = 60  # a client secret only has to last until the browser has dia
 FEED_BACKLOG = 5000  # entries a call keeps for a page that subscribes late (or twice)
 ENDED_FEEDS_KEPT = 20  # ended calls whose feed a page can still read (it may subscribe just after the end)
 FEED_QUEUE = 2000  # entries one slow subscriber may hold before it is cut off
-AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta"}
+AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta",
+                "session.input_audio.append": "audio", "session.output_audio.delta": "delta"}
 
 
 class CallRefused(Exception):
@@ -135,33 +136,33 @@ class CallService:
             self._client = self.host.transport.rest_client()
         return self._client
 
+    @property
+    def live(self) -> bool:
+        """The project targets GPT-Live: a call is `POST /v1/live/sessions`, its sideband `.../attach`."""
+        return self.host.project.config.target == "live"
+
     def start_session(self, variables: Mapping[str, str]) -> dict[str, Any]:
         """The start agent's compiled session: what the call starts with before the sideband attaches."""
         from runner.host.errors import SetupError
 
         try:
-            compiled, _, start = self.host.project.agents(text=False, variables=variables, start=None)
+            compiled, values, start = self.host.project.agents(text=False, variables=variables, start=None)
         except SetupError as error:
             raise CallRefused(400, f"bad variables: {error}") from None
+        if self.live:
+            from runner.compile_live import compile_live
+
+            project = self.host.project
+            program = compile_live(project.config, values=values, guardrails_enabled=project.guardrails_enabled, environ=project.environ, transport="webrtc")
+            return dict(program.agents[start].start_session)
         return dict(compiled[start].session)
 
     async def start(self, offer: str, variables: Mapping[str, str]) -> tuple[str, str]:
         """Dial the calls endpoint with `offer`; returns (call_id, SDP answer) once the sideband is configured."""
-        import openai
-
         session = self.start_session(variables)
         if self.host.open_count >= self.host.max_conversations:
             raise CallRefused(503, f"the server is at capacity ({self.host.max_conversations} calls); try again when one ends")
-        try:
-            raw = await self.client.realtime.calls.with_raw_response.create(sdp=offer, session=session)
-        except openai.BadRequestError as refused:
-            raise CallRefused(400, _api_message(refused)) from None
-        except openai.APIError as failure:
-            raise CallRefused(502, f"the Realtime calls endpoint failed: {_api_message(failure)}") from None
-        call_id = raw.headers.get("location", "").rstrip("/").rsplit("/", 1)[-1]
-        if not call_id:
-            raise CallRefused(502, "the Realtime calls endpoint answered without a Location header naming the call")
-        answer = raw.http_response.text
+        call_id, answer = await (self._create_live(offer, session) if self.live else self._create_realtime(offer, session))
         call = ActiveCall(call_id, CallFeed(call_id, self.redactor))
         self.calls[call_id] = call
         call.task = asyncio.get_running_loop().create_task(self._serve(call, variables), name=f"call {call_id}")
@@ -172,6 +173,32 @@ class CallService:
         except Exception as failure:
             raise CallRefused(502, f"the call's sideband did not open: {failure}") from None
         return call_id, answer
+
+    async def _create_realtime(self, offer: str, session: dict[str, Any]) -> tuple[str, str]:
+        import openai
+
+        try:
+            raw = await self.client.realtime.calls.with_raw_response.create(sdp=offer, session=session)
+        except openai.BadRequestError as refused:
+            raise CallRefused(400, _api_message(refused)) from None
+        except openai.APIError as failure:
+            raise CallRefused(502, f"the Realtime calls endpoint failed: {_api_message(failure)}") from None
+        call_id = raw.headers.get("location", "").rstrip("/").rsplit("/", 1)[-1]
+        if not call_id:
+            raise CallRefused(502, "the Realtime calls endpoint answered without a Location header naming the call")
+        return call_id, raw.http_response.text
+
+    async def _create_live(self, offer: str, session: dict[str, Any]) -> tuple[str, str]:
+        """GPT-Live: the offer and the session in one JSON body; the answer names the session the sideband attaches to."""
+        import openai
+
+        try:
+            created = await self.client.live.create(session=session, transport={"type": "webrtc", "sdp": offer})
+        except openai.BadRequestError as refused:
+            raise CallRefused(400, _api_message(refused)) from None
+        except openai.APIError as failure:
+            raise CallRefused(502, f"the GPT-Live sessions endpoint failed: {_api_message(failure)}") from None
+        return created.session.id, created.transport.sdp
 
     async def _serve(self, call: ActiveCall, variables: Mapping[str, str]) -> None:
         """The call's conversation from sideband open to close; then the call is hung up."""
@@ -227,6 +254,8 @@ class CallService:
     async def _hang_up_upstream(self, call_id: str) -> None:
         import openai
 
+        if self.live:  # the conversation's own session.close ended it; Live's hangup verb is for SIP calls
+            return
         try:
             await self.client.realtime.calls.hangup(call_id)
         except openai.NotFoundError:  # the service ended it already (the browser left, or the call timed out)
@@ -238,6 +267,8 @@ class CallService:
         """A short-lived client secret with the start session (and so its tools) pinned server-side."""
         import openai
 
+        if self.live:
+            raise CallRefused(400, "GPT-Live has no client secrets: POST the browser's offer to /calls, and the server dials with its key")
         session = self.start_session(variables)
         try:
             secret = await self.client.realtime.client_secrets.create(

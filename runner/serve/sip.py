@@ -11,6 +11,12 @@
   tools, handoffs and guardrails, greeting first. At capacity the call is rejected (486
   Busy Here); a 404 on accept means the caller already left.
 
+On a GPT-Live target the webhook is `live.transport.incoming` (the pending session's
+`live_...` id in place of the call id, claimed and verified the same way), the answer is
+`live.sessions.accept` with the start agent's Live session (`type: live`, no audio format),
+and reject, transfer and hangup are the Live sessions' verbs. The call's other webhook,
+`realtime.call.incoming`, is left to a Realtime project (the first accept decides).
+
 The carrier plays the audio, so the end of the session (a goodbye, a limit, an
 `end_session` guardrail) waits until the last line was heard, then hangs up; a handoff to
 an agent bound to a phone number (`transfer_to`) says its short line and then transfers
@@ -86,9 +92,29 @@ class SipCalls:
         event = self._verified(body, headers, secrets)
         if isinstance(event, Response):
             return event
-        if event.type != "realtime.call.incoming":
+        if event.type != ("live.transport.incoming" if self.live else "realtime.call.incoming"):
             return JSONResponse({"ignored": event.type})
-        return await self.incoming(event.data.call_id, [(header.name, header.value) for header in event.data.sip_headers])
+        call_id = event.data.session_id if self.live else event.data.call_id
+        return await self.incoming(call_id, [(header.name, header.value) for header in event.data.sip_headers])
+
+    @property
+    def live(self) -> bool:
+        return self.server.project.config.target == "live"
+
+    def _calls_api(self) -> Any:
+        """Where accept, reject, refer and hangup go: the Realtime calls, or the Live sessions."""
+        client = self.server.running_calls.client
+        return client.live.sessions if self.live else client.realtime.calls
+
+    def _accepted_session(self, compiled: Any, values: Mapping[str, Any], start: str) -> dict[str, Any]:
+        """The start agent's session as accept takes it (on GPT-Live: compiled for SIP, `type: live`)."""
+        if not self.live:
+            return dict(compiled[start].session)
+        from runner.compile_live import compile_live
+
+        project = self.server.project
+        program = compile_live(project.config, values=values, guardrails_enabled=project.guardrails_enabled, environ=project.environ, transport="sip")
+        return {"session": {"type": "live", **program.agents[start].start_session}}
 
     def _verified(self, body: bytes, headers: Mapping[str, str], secrets: list[str]) -> Any:
         """The SDK's parsed event when one of the secrets signed it, else the 400 that says why not."""
@@ -123,7 +149,6 @@ class SipCalls:
             logger.info("call %s: duplicate webhook, already handled", call_id)
             return JSONResponse({"call_id": call_id, "duplicate": True})
         service, host = self.server.running_calls, self.server.running_host
-        client = service.client
         if self.server.draining:
             logger.warning("call %s: draining: rejected with %d", call_id, SERVICE_UNAVAILABLE)
             return await self._reject(call_id, SERVICE_UNAVAILABLE)
@@ -135,12 +160,12 @@ class SipCalls:
         start = self.server.project.config.sip_numbers.get(called or "") if called else None
         variables = _declared(self.server.project.config, {"caller_number": caller, "called_number": called})
         try:
-            compiled, _, start = host.project.agents(text=False, variables=variables, start=start, channel="sip")
+            compiled, values, start = host.project.agents(text=False, variables=variables, start=start, channel="sip")
         except SetupError as failure:  # variables the call cannot supply
             logger.error("call %s: cannot compile the start agent: %s", call_id, failure)
             return await self._reject(call_id, SERVER_ERROR)
         try:
-            await client.realtime.calls.accept(call_id, **compiled[start].session)
+            await self._calls_api().accept(call_id, **self._accepted_session(compiled, values, start))
         except openai.NotFoundError:
             logger.info("call %s: the caller left before the call was accepted", call_id)
             return JSONResponse({"call_id": call_id, "gone": True})
@@ -161,7 +186,7 @@ class SipCalls:
         import openai
 
         try:
-            await self.server.running_calls.client.realtime.calls.reject(call_id, status_code=status)
+            await self._calls_api().reject(call_id, status_code=status)
         except openai.NotFoundError:
             logger.info("call %s: the caller left before the call was rejected", call_id)
         except openai.APIError as failure:
@@ -211,7 +236,7 @@ class SipCalls:
         import openai
 
         try:
-            await self.server.running_calls.client.realtime.calls.refer(call_id, target_uri=target_uri)
+            await self._calls_api().refer(call_id, target_uri=target_uri)
         except openai.APIError as failure:
             logger.error("call %s: transfer to %s failed (is Call Transfer enabled on the SIP trunk?): %s", call_id, target_uri, failure)
             return False
@@ -222,7 +247,7 @@ class SipCalls:
         import openai
 
         try:
-            await self.server.running_calls.client.realtime.calls.hangup(call_id)
+            await self._calls_api().hangup(call_id)
         except openai.NotFoundError:  # the caller hung up first
             logger.debug("call %s was already over when it was hung up", call_id)
         except openai.APIError as failure:

@@ -113,7 +113,7 @@ class SimCall:
     def __init__(self, sim: Simulator, call_id: str, model: str, *, media_timeout: float) -> None:
         self.sim = sim
         self.id = call_id
-        self.session = CallSession(self, model)
+        self.session = self.new_session(model)
         self.track: Any = None  # webrtc.ReplyTrack
         self.peer: Any = None  # aiortc RTCPeerConnection
         self.ended = asyncio.Event()
@@ -122,6 +122,10 @@ class SimCall:
         self.last_media = time.monotonic()
         self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    def new_session(self, model: str) -> Any:
+        """The call's session (a GPT-Live call has its own: runner/sim/live_call.py)."""
+        return CallSession(self, model)
 
     def spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -246,9 +250,9 @@ class CallRegistry:
         self.ended: dict[str, SimCall] = {}
         self._count = 0
 
-    def new(self, model: str) -> SimCall:
+    def new(self, model: str, kind: type[SimCall] = SimCall, prefix: str = "rtc") -> SimCall:
         self._count += 1
-        call = SimCall(self.sim, f"rtc_sim{self._count:06d}", model, media_timeout=self.media_timeout)
+        call = kind(self.sim, f"{prefix}_sim{self._count:06d}", model, media_timeout=self.media_timeout)
         self.active[call.id] = call
         return call
 

@@ -5,8 +5,8 @@ with GPT-Live's events: `session.start` first and only once, delegations to a ba
 whose tool calls arrive in `response.event` envelopes and wait for one output each and
 then one `response.create`, spoken replies as timestamped transcript deltas, cumulative
 usage seconds, fixtures and `session.close`. What the backend does is decided from its
-conversation by the same brain as the Realtime simulator (`brain.py`). Text only: it
-sends no output audio and hears no input audio.
+conversation by the same brain as the Realtime simulator (`brain.py`). It hears the
+caller's audio and speaks its replies as audio (`live_audio.py`).
 """
 
 from __future__ import annotations
@@ -22,22 +22,22 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from .brain import Call, Say, Turn, decide, fill_history, parse_output, remember, tool_result_since_user
+from .live_audio import LiveAudioMixin
 from .live_events import live_refusal
 
 if TYPE_CHECKING:
     from .server import Simulator
 
 SESSION_SECONDS = 3600
-WORDS_PER_DELTA = 3
-MS_PER_WORD = 300  # the simulated speaking rate, for transcript timestamps and usage seconds
 FIXTURE_MAX_BYTES = 24_000 * 2 * 30  # 30 s of PCM16 at 24 kHz
+UNNUMBERED_EVENTS = frozenset({"session.output_audio.delta"})  # the service gives its audio chunks no event_id
 
 
 class _Dropped(Exception):
     """The simulated network failure happened; nothing more may be sent."""
 
 
-class LiveSimConnection:
+class LiveSimConnection(LiveAudioMixin):
     def __init__(self, sim: Simulator, ws: ServerConnection, *, drop_after_events: int | None = None) -> None:
         self.sim = sim
         self.ws = ws
@@ -53,6 +53,7 @@ class LiveSimConnection:
         self.model_turns = 0
         self.timeline_ms = 0  # the end of the last thing said on the session timeline
         self.closed = False
+        self._init_audio()
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_sim{next(self._ids):06d}"
@@ -61,7 +62,8 @@ class LiveSimConnection:
         if self.drop_after_events is not None and len(self.sent) >= self.drop_after_events:
             self.ws.transport.abort()
             raise _Dropped
-        event = {"event_id": self.new_id("event"), **event}
+        if event["type"] not in UNNUMBERED_EVENTS:
+            event = {"event_id": self.new_id("event"), **event}
         self.sent.append(event)
         await self.ws.send(json.dumps(event))
 
@@ -158,15 +160,6 @@ class LiveSimConnection:
         for text in said:
             await self._speak(text)
 
-    async def _on_session_input_audio_append(self, event: dict[str, Any]) -> None:
-        return None  # no ack on GPT-Live; the simulator does not listen
-
-    async def _on_session_input_audio_mute(self, event: dict[str, Any]) -> None:
-        await self.send({"type": "session.input_audio.muted"})
-
-    async def _on_session_input_audio_unmute(self, event: dict[str, Any]) -> None:
-        await self.send({"type": "session.input_audio.unmuted"})
-
     async def _on_session_output_audio_fixture_play(self, event: dict[str, Any]) -> None:
         try:
             audio = base64.b64decode(event["audio"], validate=True)
@@ -241,19 +234,12 @@ class LiveSimConnection:
         await self._backend(delegation_id, {"type": "response.completed", "response": {"id": response_id, "status": "completed", "usage": usage}})
         for text in said:
             await self._speak(text)
+        if self.turns_waiting and not self.open_calls:  # the caller spoke while the calls were open: answer that now
+            await self.answer(" ".join(self.turns_waiting))
+            self.turns_waiting.clear()
 
     async def _backend(self, delegation_id: str, event: dict[str, Any]) -> None:
         await self.send({"type": "response.event", "delegation_id": delegation_id, "event": event})
-
-    async def _speak(self, text: str) -> None:
-        """The voice model says `text`: transcript deltas on the timeline, then the usage so far."""
-        words = text.split(" ")
-        for index in range(0, len(words), WORDS_PER_DELTA):
-            chunk = " ".join(words[index : index + WORDS_PER_DELTA]) + (" " if index + WORDS_PER_DELTA < len(words) else "")
-            start = self.timeline_ms
-            self.timeline_ms += MS_PER_WORD * len(words[index : index + WORDS_PER_DELTA])
-            await self.send({"type": "session.output_transcript.delta", "delta": chunk, "start_ms": start, "end_ms": self.timeline_ms})
-        await self.send({"type": "session.usage.updated", "usage": {"seconds": self.timeline_ms / 1000}})
 
     def _turn(self, *, response_instructions: str = "") -> Turn:
         assert self.session is not None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Iterable, Literal
 
-from . import call_rest
+from . import call_rest, live_rest
 from .extraction import filled
 
 from runner.config.model import MODERATION_CATEGORIES  # the API's category names, one list for all
@@ -151,8 +151,9 @@ class RestSimulator:
         self.max_in_flight = max(self.max_in_flight, self._in_flight)
         extra: dict[str, str] = {}
         try:
-            if self.calls_api is not None and call_rest.handles(parts[1].split("?", 1)[0]):
-                status, body, extra = await self._answer_calls(parts[0], parts[1].split("?", 1)[0], headers, raw_body)
+            path = parts[1].split("?", 1)[0]
+            if self.calls_api is not None and (call_rest.handles(path) or live_rest.handles(path)):
+                status, body, extra = await self._answer_calls(parts[0], path, headers, raw_body)
             else:
                 status, body = await self._answer(parts[0], parts[1], headers, raw_body)
         finally:
@@ -165,6 +166,8 @@ class RestSimulator:
         self.requests.append(RecordedRequest(method, path, headers, None))
         if not _authorized(headers):
             return 401, _error(_NO_KEY, "invalid_request_error"), {}
+        if live_rest.handles(path):
+            return await live_rest.answer(self.calls_api, method, path, headers, raw_body)
         return await call_rest.answer(self.calls_api, method, path, headers, raw_body)
 
     async def _answer(self, method: str, target: str, headers: dict[str, str], raw_body: bytes) -> tuple[int, bytes]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import http
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +30,7 @@ from .session_config import DEFAULT_MODEL
 BETA_MESSAGE = "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
 BETA_CLOSE_CODE = 4000
 LIVE_PATH = "/v1/live/sessions"  # GPT-Live: runner/sim/live.py
+LIVE_ATTACH = re.compile(r"^/v1/live/sessions/([^/]+)/attach$")  # a GPT-Live call's sideband: runner/sim/live_call.py
 
 
 class Simulator:
@@ -148,13 +150,16 @@ class Simulator:
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse what the service refuses before the upgrade: wrong path, no API key."""
         path = urlsplit(request.path).path.rstrip("/")
-        if path not in ("/v1/realtime", LIVE_PATH):
+        attach = LIVE_ATTACH.match(path)
+        if path not in ("/v1/realtime", LIVE_PATH) and attach is None:
             return _http_error(http.HTTPStatus.NOT_FOUND, f"Invalid URL (GET {urlsplit(request.path).path})", "invalid_request_error")
         if path == LIVE_PATH and urlsplit(request.path).query:
             return _http_error(http.HTTPStatus.BAD_REQUEST, "GPT-Live takes no query parameters: the model goes in session.start.", "invalid_request_error")
         authorization = request.headers.get("Authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[7:].strip():
             return _http_error(http.HTTPStatus.UNAUTHORIZED, "You didn't provide an API key.", "invalid_request_error")
+        if attach is not None and self.calls.get(attach.group(1)) is None:
+            return _http_error(http.HTTPStatus.NOT_FOUND, f"Live session with id '{attach.group(1)}' not found.", "invalid_request_error")
         call_id = parse_qs(urlsplit(request.path).query).get("call_id", [None])[0]
         if call_id is not None and self.calls.get(call_id) is None:
             return _http_error(http.HTTPStatus.NOT_FOUND, f"Call with id '{call_id}' not found.", "invalid_request_error")
@@ -162,6 +167,14 @@ class Simulator:
 
     async def _handle(self, ws: ServerConnection) -> None:
         first = not self.connections
+        attach = LIVE_ATTACH.match(urlsplit(ws.request.path).path.rstrip("/"))
+        if attach is not None:  # a GPT-Live call's sideband (runner/sim/live_call.py)
+            live_call = self.calls.get(attach.group(1))
+            if live_call is None:  # it ended during the handshake
+                await ws.close(1000, "session ended")
+            else:
+                await live_call.attach(ws)
+            return
         if urlsplit(ws.request.path).path.rstrip("/") == LIVE_PATH:
             from .live import LiveSimConnection
 

@@ -15,9 +15,10 @@ import pytest
 from runner.compile_live import compile_live, live_client_event_problems
 from runner.config import load
 from runner.core import (
-    AssistantDelta, AssistantMessage, CheckGuardrail, ConnectionLost, ConnectionRestored, EndSession, GuardrailTripped, Handoff, LatencyMeasured,
-    RunTool, Send, ToolFinished, ToolStarted, UserMessage,
+    AssistantDelta, AssistantMessage, AudioComplete, CheckGuardrail, ConnectionLost, ConnectionRestored, EndSession, GuardrailTripped, Handoff, LatencyMeasured,
+    Play, RunTool, Send, ToolFinished, ToolStarted, UserMessage,
 )
+from runner.core.states import Connection, Playback, ResponsePhase, States, UserTurn
 from runner.core.live import FIXTURE_AUDIO, SEGMENT_GAP, GptLiveSession
 from runner.core.live_usage import LiveUsageUpdated
 
@@ -263,7 +264,7 @@ def test_a_reconnect_is_a_new_session_seeded_with_the_text_history(live, program
     ]
     actions = live.receive({"type": "session.started", "event_id": "e", "session": {}}, 3.2)
     assert isinstance(actions[0], ConnectionRestored)
-    assert sends(actions) == [compiled.agents["orders"].handoff[1]]
+    assert sends(actions) == [compiled.agents["orders"].handoff[1], {"type": "response.create"}]  # lookup_order's answer never came
 
 
 def test_end_closes_and_waits_for_session_closed(live):
@@ -324,3 +325,82 @@ def test_a_turn_unanswered_at_the_drop_is_asked_for_again_on_the_new_session(liv
         "content": [{"type": "input_text", "text": 'The lookup_order tool was called with {"order_id": "42"} and returned shipped'}],
     }
     assert sends(live.receive({"type": "session.started", "event_id": "e", "session": {}}, 2.2)) == [{"type": "response.create"}]
+
+
+@pytest.fixture
+def spoken(program) -> Checked:
+    """A Live session whose audio we play (a voice conversation)."""
+    compiled, config = program
+    session = Checked(compiled, config)
+    session.core = GptLiveSession(compiled.agents, compiled.start, guardrails=config.guardrails, limits=config.limits, session_id="t1", audio=True)
+    session.start(0.0)
+    session.receive({"type": "session.started", "event_id": "e0", "session": {"id": "live_1"}}, 0.1)
+    return session
+
+
+def said(text: str, start_ms: int, end_ms: int, role: str = "output") -> dict[str, Any]:
+    return {"type": f"session.{role}_transcript.delta", "event_id": "e", "delta": text, "start_ms": start_ms, "end_ms": end_ms}
+
+
+AUDIO = {"type": "session.output_audio.delta", "delta": "AAAA"}
+
+
+def test_a_replys_audio_plays_under_its_message_and_is_complete_when_the_message_closes(spoken):
+    item_id = spoken.receive(said("Hello.", 0, 500), 1.0)[0].item_id
+    assert spoken.receive(AUDIO, 1.0) == [Play(item_id, "AAAA")]
+    assert spoken.core.state.playback is Playback.PLAYING
+    actions = spoken.tick(1.0 + SEGMENT_GAP)
+    assert actions[:2] == [AudioComplete(item_id), AssistantMessage("front", item_id, "Hello.")]
+    assert spoken.core.state.playback is Playback.PLAYING  # queued, not heard yet
+    (check,) = [action for action in actions if isinstance(action, CheckGuardrail)]
+    spoken.guardrail_result(check.check_id, tripped=False, now=2.0)
+    spoken.playback_finished(item_id, 2.5)
+    assert spoken.core.state == States(Connection.LIVE, ResponsePhase.IDLE, UserTurn.IDLE, Playback.SILENT)
+    assert not spoken.core.busy
+
+
+def test_audio_without_words_is_played_but_is_no_message(spoken):
+    item_id = spoken.receive(AUDIO, 1.0)[0].item_id
+    assert spoken.tick(1.0 + SEGMENT_GAP) == [AudioComplete(item_id)]
+    assert spoken.core.transcript == []
+
+
+def test_a_gap_on_the_session_timeline_ends_a_message_however_fast_the_deltas_came(spoken):
+    assert spoken.receive(said("My number is 555.", 1000, 2500, "input"), 1.0) == []
+    closed = spoken.receive(said("My wifi keeps dropping.", 10_000, 11_500, "input"), 1.01)
+    assert [action.text for action in closed if isinstance(action, UserMessage)] == ["My number is 555."]
+    assert spoken.core.state.user is UserTurn.SPEAKING
+    assert [action.text for action in spoken.tick(1.01 + SEGMENT_GAP) if isinstance(action, UserMessage)] == ["My wifi keeps dropping."]
+    assert spoken.core.state.user is UserTurn.AWAITING_REPLY
+
+
+def test_the_delegation_ends_the_callers_turn(spoken):
+    spoken.receive(said("Where is order 42?", 0, 1500, "input"), 1.0)
+    actions = spoken.receive({"type": "session.delegation.created", "event_id": "e", "delegation": {"id": "del_1", "target": "responses", "type": "delegation"}, "offset_ms": 1600}, 1.1)
+    assert [action.text for action in actions if isinstance(action, UserMessage)] == ["Where is order 42?"]
+    assert spoken.core.latencies[-1].response_created == 1.1
+
+
+def test_a_handoff_ends_what_the_source_agent_was_saying(spoken):
+    spoken.user_text("A question about an order.", 1.0)
+    spoken.receive(call("call_t", "transfer_to_orders", {"reason": "order"}), 1.1)
+    spoken.receive(completed(), 1.2)
+    item_id = spoken.receive(said("One moment.", 0, 600), 1.3)[0].item_id
+    actions = spoken.receive({"type": "session.updated", "event_id": "e", "session": {}}, 1.4)
+    assert actions[0] == AssistantMessage("front", item_id, "One moment.")
+    assert spoken.receive(said("Orders desk here.", 600, 1500), 1.5)[0].agent == "orders"
+
+
+def test_hang_up_closes_at_once_without_waiting_for_session_closed(spoken):
+    actions = spoken.hang_up("caller hung up", 2.0)
+    assert sends(actions) == [{"type": "session.close"}]
+    assert actions[-1] == EndSession("caller hung up")
+    assert spoken.core.ended and spoken.core.state.connection is Connection.CLOSED
+    assert spoken.hang_up("again", 2.1) == []
+
+
+def test_the_session_closed_after_a_hang_up_brings_the_final_usage_and_keeps_the_reason(spoken):
+    spoken.hang_up("hung up by the caller", 2.0)
+    actions = spoken.receive({"type": "session.closed", "event_id": "e", "reason": "close_requested", "session": {}, "usage": {"seconds": 4.5}}, 2.1)
+    assert not [action for action in actions if isinstance(action, EndSession)]
+    assert spoken.core.usage.seconds == 4.5

@@ -6,6 +6,7 @@ unknown in it, and every client event it refuses is refused the way the service 
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from openai.types.live import ServerEvent
 from runner.compile_live import compile_live, session_start_event
 from runner.config import load
 from runner.sim import Simulator
+from runner.audio import g711
 from runner.sim.live_events import live_refusal
+from runner.sim.speech import speech_ms, synthesize
 from tests.sim.conftest import extra_keys, run
 
 PROJECT = """\
@@ -119,7 +122,7 @@ def test_a_text_conversation_with_a_tool_call_and_a_handoff(program):
             await client.until("session.instructions.appended")
             spoken = "".join(event["delta"] for event in client.events if event["type"] == "session.output_transcript.delta")
             assert spoken == "Orders desk here: order 42 has shipped."
-            assert usage["usage"]["seconds"] == pytest.approx(7 * 0.3)
+            assert usage["usage"]["seconds"] == pytest.approx(speech_ms("Orders desk here: order 42 has shipped.") / 1000)
             await client.send({"type": "session.close"})
             closed = await client.until("session.closed")
             assert closed["reason"] == "close_requested"
@@ -205,3 +208,133 @@ def test_the_simulators_own_check_needs_the_nullable_delegation_id():
     refused = live_refusal({"type": "session.commentary.append", "content": "Hello."})
     assert (refused.code, refused.param) == ("missing_required_parameter", "delegation_id")
     assert live_refusal({"type": "session.commentary.append", "content": "Hello.", "delegation_id": None}) is None
+
+
+def _appends(pcm: bytes, chunk_ms: int = 40, bytes_per_ms: int = 48) -> list[dict[str, Any]]:
+    size = chunk_ms * bytes_per_ms
+    return [{"type": "session.input_audio.append", "audio": base64.b64encode(pcm[at : at + size]).decode("ascii")} for at in range(0, len(pcm), size)]
+
+
+def _spoken_audio(events: list[dict[str, Any]]) -> bytes:
+    return b"".join(base64.b64decode(event["delta"]) for event in events if event["type"] == "session.output_audio.delta")
+
+
+def test_the_callers_audio_is_heard_delegated_and_answered_in_audio_with_its_transcript(program):
+    """PCM16 24 kHz in: the VAD ends the turn, the transcript delta and the backend's call follow; the reply is espeak audio."""
+    caller = bytes(48 * 500) + synthesize("Where is order forty two?") + bytes(48 * 800)
+    reply = "Order 42 has shipped."
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with Simulator() as sim:
+            sim.expect_user_audio("Where is order 42?")
+            sim.script([{"call": {"name": "lookup_order", "args": {"order_id": "42"}}}, {"say": reply}])
+            client = await LiveClient.connect(sim)
+            await client.send(session_start_event(program))
+            await client.until("session.started")
+            for append in _appends(caller):
+                await client.send(append)
+            heard = await client.until("session.input_transcript.delta")
+            assert heard["delta"] == "Where is order 42?"
+            assert 0 < heard["start_ms"] < heard["end_ms"] < len(caller) // 48
+            await client.until("session.delegation.created")
+            await client.until("response.event")
+            call = (await client.until("response.event"))["event"]["item"]
+            await client.until("response.event")
+            await client.send({"type": "response.item.create", "item": {"type": "function_call_output", "call_id": call["call_id"], "output": '{"status": "shipped"}'}})
+            await client.send({"type": "response.create"})
+            usage = await client.until("session.usage.updated")
+            assert usage["usage"]["seconds"] * 1000 == pytest.approx(heard["end_ms"] + speech_ms(reply))
+            await client.close()
+            return client.events
+
+    events = run(scenario)
+    assert_valid_live_server_events(events)
+    assert _spoken_audio(events) == synthesize(reply)
+    assert all("start_ms" not in event for event in events if event["type"] == "session.output_audio.delta")  # the primary WebSocket's shape
+    said = [event for event in events if event["type"] == "session.output_transcript.delta"]
+    assert "".join(event["delta"] for event in said) == reply
+    assert said[0]["start_ms"] >= [e for e in events if e["type"] == "session.input_transcript.delta"][0]["end_ms"]
+
+
+def test_a_g711_session_is_heard_and_answered_in_its_own_format(tmp_path: Path):
+    path = tmp_path / "agents.yaml"
+    path.write_text(PROJECT.replace("version: 1\n", "version: 1\nsession: {input_format: audio/pcmu, output_format: audio/pcmu}\n"), encoding="utf-8")
+    start = session_start_event(compile_live(load(path, import_code=False).config))
+    assert start["session"]["audio"]["format"] == {"type": "audio/pcmu", "rate": 8000}
+    caller = g711.ulaw_from_pcm16(synthesize("Hello there.", 8000) + bytes(16 * 800))
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with Simulator() as sim:
+            sim.expect_user_audio("Hello there.")
+            sim.script([{"say": "Hi."}])
+            client = await LiveClient.connect(sim)
+            await client.send(start)
+            await client.until("session.started")
+            for append in _appends(caller, bytes_per_ms=8):
+                await client.send(append)
+            await client.until("session.usage.updated")
+            await client.close()
+            return client.events
+
+    events = run(scenario)
+    assert _spoken_audio(events) == g711.ulaw_from_pcm16(synthesize("Hi.", 8000))
+
+
+def test_audio_with_a_wav_header_is_refused_and_muted_audio_is_not_heard(program):
+    wav_header = b"RIFF" + bytes(40)
+    caller = synthesize("Hello there.") + bytes(48 * 800)
+
+    async def scenario() -> tuple[dict[str, Any], list[str]]:
+        async with Simulator() as sim:
+            client = await LiveClient.connect(sim)
+            await client.send(session_start_event(program))
+            await client.until("session.started")
+            await client.send({"type": "session.input_audio.append", "audio": base64.b64encode(wav_header).decode("ascii")})
+            refused = await client.until("error")
+            await client.send({"type": "session.input_audio.mute"})
+            await client.until("session.input_audio.muted")
+            for append in _appends(caller):
+                await client.send(append)
+            await client.send({"type": "session.close"})
+            await client.until("session.closed")
+            await client.close()
+            return refused, [event["type"] for event in client.events]
+
+    refused, kinds = run(scenario)
+    assert (refused["error"]["code"], refused["error"]["param"]) == ("invalid_value", "audio")
+    assert refused["error"]["message"] == "Invalid 'audio'. Expected raw audio in the session's format, without a header."
+    assert "session.input_transcript.delta" not in kinds
+
+
+def test_a_long_words_transcript_deltas_meet_end_to_end_on_the_timeline(program):
+    """However many audio chunks a word takes, its delta spans them: no gap a client would read as a pause."""
+    long = "You are C-7; your files are in /tmp/pytest-of-root/pytest-1025/test_a_live_call/project/state."
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with Simulator() as sim:
+            sim.script([{"say": long}])
+            client = await LiveClient.connect(sim)
+            await client.send(session_start_event(program))
+            await client.until("session.started")
+            await client.send({"type": "response.create"})
+            await client.until("session.usage.updated")
+            await client.close()
+            return [event for event in client.events if event["type"] == "session.output_transcript.delta"]
+
+    deltas = run(scenario)
+    assert [(a["end_ms"], b["start_ms"]) for a, b in zip(deltas, deltas[1:]) if a["end_ms"] != b["start_ms"]] == []
+    assert deltas[-1]["end_ms"] - deltas[0]["start_ms"] == speech_ms(long)
+
+
+def test_a_sideband_for_an_unknown_session_is_refused_with_404_before_the_upgrade():
+    async def scenario() -> tuple[int, str]:
+        import websockets
+
+        async with Simulator() as sim:
+            try:
+                await websockets.connect(f"{sim.ws_base_url}/live/sessions/live_nope/attach", additional_headers={"Authorization": "Bearer sk"})
+            except websockets.InvalidStatus as refused:
+                return refused.response.status_code, json.loads(refused.response.body)["error"]["message"]
+            return 101, "accepted"
+
+    assert run(scenario) == (404, "Live session with id 'live_nope' not found.")
