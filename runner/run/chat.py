@@ -104,7 +104,7 @@ async def run_text(
                 stop_setup += (typed.nothing_to_say,)
             async with runner.Host(project, transport=transport, max_conversations=1) as host, host.open(
                 variables=opening.variables, session_dir=opening.session_dir, start=opening.start, text=True,
-                on_record=console.record, on_event=console.event, stop_setup=stop_setup,
+                on_record=console.record, on_event=console.event, stop_setup=stop_setup, records=False,
             ) as live:
                 interrupts.attach(live, notify)
                 notify(f"talking to {project.name} ({live.core.active_agent}) on the {opening.where(transport)}; end with Ctrl-D or Ctrl-C")

@@ -317,7 +317,7 @@ async def run_voice(
         with ctrl_c_ends_cleanly() as interrupts, cbreak_terminal(sys.stdin.fileno()) if voice.ptt else contextlib.nullcontext():
             async with runner.Host(project, transport=transport, max_conversations=1) as host, host.open(
                 variables=opening.variables, session_dir=opening.session_dir, start=opening.start,
-                on_record=loop.record, on_event=loop.event, stop_setup=(interrupts.requested,),
+                on_record=loop.record, on_event=loop.event, stop_setup=(interrupts.requested,), records=False,
             ) as live:
                 try:
                     loop.attach(live)

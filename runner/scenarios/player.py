@@ -153,7 +153,8 @@ class Player:
         try:
             transport = runner.OpenAITransport(api_key=self.api_key) if self.live else runner.SimulatorTransport()
             async with runner.Host(runner.Project(config), transport=transport, max_conversations=1) as host, host.open(
-                text=True, session_dir=work / "sessions", variables=scenario.variables, start=scenario.start, on_record=lambda record, t: records.append(record)
+                text=True, session_dir=work / "sessions", variables=scenario.variables, start=scenario.start, on_record=lambda record, t: records.append(record),
+                records=False,
             ) as session:
                 result.artifacts = session.folder
                 await _Steps(scenario, session, records, database, self.live, result).run()

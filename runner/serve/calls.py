@@ -205,7 +205,8 @@ class CallService:
         feed = call.feed
         _, _, start = self.host.project.agents(text=False, variables=variables, start=None)
         feed.publish({"kind": "call", "call_id": call.call_id, "agent": start})
-        opening = self.host.open(call_id=call.call_id, variables=variables, session_dir=self.session_dir, on_record=feed.record, on_event=feed.event, channel="browser")
+        opening = self.host.open(call_id=call.call_id, variables=variables, session_dir=self.session_dir, on_record=feed.record, on_event=feed.event, channel="browser",
+                                 records=False)
         try:
             async with opening as conversation:
                 call.conversation = conversation

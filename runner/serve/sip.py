@@ -208,7 +208,8 @@ class SipCalls:
 
         try:
             async with service.host.open(call_id=call.call_id, variables=variables, start=start, channel="sip",
-                                         session_dir=service.session_dir, on_record=on_record, on_event=call.feed.event) as conversation:
+                                         session_dir=service.session_dir, on_record=on_record, on_event=call.feed.event,
+                                         records=False) as conversation:
                 call.conversation = conversation
                 call.ready.set_result(None)
                 await conversation.driver.wait_ended()
