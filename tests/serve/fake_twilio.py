@@ -54,6 +54,7 @@ ACCOUNT_SID = "AC" + "0" * 32
 USER_AGENT = "Twilio.TmeWs/1.0"  # what Twilio's stream client sends
 # A caller's media frame, 50 a second per call: formatted, not dumped (the same JSON, a fraction of the CPU)
 MEDIA = '{"event": "media", "sequenceNumber": "%d", "streamSid": "%s", "media": {"track": "inbound", "chunk": "%d", "timestamp": "%d", "payload": "%s"}}'
+MARK = '{"event": "mark", "sequenceNumber": "%d", "streamSid": "%s", "mark": {"name": %s}}'  # an echo: one per frame the agent speaks
 
 
 def ulaw_wav(path: Path) -> bytes:
@@ -107,6 +108,7 @@ class FakeTwilioCall:
         self._sequence = 0
         self._socket: LineSocket | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._hung_up = False
 
     # -- what a test does ----------------------------------------------------------
     async def dial(self) -> bool:
@@ -154,6 +156,7 @@ class FakeTwilioCall:
         await self.close()
 
     async def close(self) -> None:
+        self._hung_up = True  # what the server sends from now on reaches no one
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -195,10 +198,13 @@ class FakeTwilioCall:
         loop = asyncio.get_running_loop()
         period = FRAME_MS / 1000 / self.speed
         started, tick = loop.time(), 0
+        assert self._socket is not None
         while True:
             tick += 1
+            self._socket.hold()
             self._speak(tick)
             self._play(started + tick * period)
+            self._socket.release()
             self._changed_now()
             await asyncio.sleep(max(0.0, started + tick * period - loop.time()))
 
@@ -228,7 +234,7 @@ class FakeTwilioCall:
             self._echo(self._queue.popleft()[1], cleared=False)
 
     def _on_message(self, text: str) -> None:
-        if self.closed.is_set():
+        if self.closed.is_set() or self._hung_up:
             return
         message = json.loads(text)
         self.received.append(message)
@@ -258,7 +264,9 @@ class FakeTwilioCall:
 
     def _echo(self, name: str, *, cleared: bool) -> None:
         self.echoes.append((name, cleared))
-        self._send({"event": "mark", "sequenceNumber": self._next(), "streamSid": self.stream_sid, "mark": {"name": name}})
+        self._sequence += 1
+        assert self._socket is not None
+        self._socket.send(MARK % (self._sequence, self.stream_sid, json.dumps(name)))
 
 
 def sign_stream(auth_token: str, stream_url: str) -> str:

@@ -34,6 +34,7 @@ class LineSocket(asyncio.Protocol):
         self._lost = asyncio.Event()
         self._fragments: list[bytes] = []
         self.response: Response | None = None  # the server's answer to the upgrade
+        self.held = False  # while True, sends wait for `release` and go out in one write
 
     @classmethod
     async def connect(cls, uri: str, headers: Mapping[str, str], on_message: Callable[[str], None],
@@ -55,10 +56,19 @@ class LineSocket(asyncio.Protocol):
         return self.protocol.state is State.OPEN
 
     def send(self, text: str) -> None:
-        """A text message, written at once; nothing once the socket is closing (what is left goes nowhere, as on a line)."""
+        """A text message, written at once (or at `release`); nothing once the socket is closing (what is left goes nowhere, as on a line)."""
         if self.open:
             self.protocol.send_text(text.encode())
-            self._flush()
+            if not self.held:
+                self._flush()
+
+    def hold(self) -> None:
+        """Gather the next sends into one write (a tick's frame and echoes: one system call, not several)."""
+        self.held = True
+
+    def release(self) -> None:
+        self.held = False
+        self._flush()
 
     async def close(self) -> None:
         """The closing handshake (code 1000), then the TCP connection."""
@@ -113,8 +123,8 @@ class LineSocket(asyncio.Protocol):
     def _flush(self) -> None:
         if self._transport is None or self._transport.is_closing():
             return
-        for data in self.protocol.data_to_send():
-            if data:
-                self._transport.write(data)
-            elif self._transport.can_write_eof():
-                self._transport.write_eof()
+        chunks = self.protocol.data_to_send()
+        if any(chunks):
+            self._transport.write(b"".join(chunks))
+        if chunks and not chunks[-1] and self._transport.can_write_eof():  # an empty chunk: the protocol half-closes
+            self._transport.write_eof()
