@@ -201,7 +201,7 @@ async def barge_in_error(folder: Path, story_ms: float) -> tuple[int, int]:
 
     async with phone_line(folder) as phone:
         call = await phone.dial()
-        await call.wait_for(lambda: len(call.heard) >= 5)
+        await call.wait_for(lambda: len(call.heard) >= 5 and phone.audio_items_done() >= 1)
         greeting = frames(phone.audio_bytes(0)[1])
         await call.wait_for(lambda: len(call.heard) == greeting)
         phone.simulator.expect_user_audio("tell me a story")
