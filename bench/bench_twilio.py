@@ -7,17 +7,21 @@ with the fake Twilio of tests/serve/fake_twilio.py: the signed voice webhook, th
 stream, 20 ms μ-law frames each way in real time, marks echoed only once played.
 
 Each call: the greeting plays, then the caller asks a question, the answer plays, the
-caller hangs up at `--seconds`. A call completes when its caller heard the whole greeting
-and the whole answer and the app wrote its report with `hung up by the caller`. The app's
-CPU (user + system of its process, all threads, from /proc) over the N calls is divided
-by N × the call length in minutes, for one call alone and then for N at once.
+caller hangs up at `--seconds` (20 s: about three times what greeting, question and answer
+take at real time). A call completes when its caller heard the whole greeting and the
+whole answer and the app wrote its report with `hung up by the caller`. Each kind of
+process's CPU over the N calls (the app's and the simulator's user + system time from
+/proc, all threads; the callers' own from after their imports) is divided by N × the
+call length in minutes, for one call alone and then for each N at once; beside it the
+load average when the run began (other work on the machine) and when the callers had
+heard everything (median and slowest, seconds from the dial).
 
 Then `--barge-ins` calls, one at a time in this process (app and simulator as in
 tests/serve/test_twilio.py), where the caller talks over the story at a different point
 each time: the truncate's `audio_end_ms` against what the fake caller had played when
 the `clear` reached it (target: within one 20 ms frame).
 
-    .venv/bin/python bench/bench_twilio.py [--n 100] [--seconds 20] [--client-processes 4] [--barge-ins 5]
+    .venv/bin/python bench/bench_twilio.py [--n 25 50 100] [--seconds 20] [--client-processes 4] [--barge-ins 5]
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import math
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,12 +71,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu_seconds() -> float:
-    """User + system CPU time of the finished child processes (the callers, once waited for)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def speech_frames(text: str) -> int:
@@ -112,45 +111,60 @@ async def run_app(sim_port: int, folder: Path, input_frames: str) -> None:
 
 
 # -- the callers ------------------------------------------------------------------------
-async def one_call(base_url: str, seconds: float, start_after: float) -> dict[str, Any]:
-    from runner.audio.formats import PCMU
-    from runner.sim.speech import synthesize
+async def one_call(base_url: str, seconds: float, start_after: float, question: bytes) -> dict[str, Any]:
+    """One caller; `done_after` is when it had heard greeting and answer, in seconds from the dial (None: never)."""
     from tests.serve.fake_twilio import FakeTwilioCall
 
     await asyncio.sleep(start_after)
     call = FakeTwilioCall(base_url, TOKEN)
     began = time.monotonic()
+    enough = speech_frames(GREETING) + speech_frames(ANSWER)
     try:
         if not await call.dial():
             raise RuntimeError(f"the app did not connect the call: {call.twiml}")
         greeting = speech_frames(GREETING)
         await call.wait_for(lambda: len(call.heard) >= greeting, timeout=seconds)
-        call.say(PCMU.encode(synthesize("Where is my order, please?", 8000)) + b"\xff" * 4800)
+        call.say(question)
+        with contextlib.suppress(TimeoutError):
+            await call.wait_for(lambda: len(call.heard) >= enough, timeout=max(0.0, seconds - (time.monotonic() - began)))
+        done_after = time.monotonic() - began if len(call.heard) >= enough else None
         await asyncio.sleep(max(0.0, seconds - (time.monotonic() - began)))
         heard = len(call.heard)
         await call.hang_up()
-        return {"heard": heard, "clears": len(call.clears), "error": None}
+        return {"heard": heard, "clears": len(call.clears), "done_after": done_after, "error": None}
     except Exception as failure:  # reported as an incomplete call, not a crash of the whole run
         await call.close()
-        return {"heard": len(call.heard), "clears": len(call.clears), "error": f"{type(failure).__name__}: {failure}"}
+        return {"heard": len(call.heard), "clears": len(call.clears), "done_after": None, "error": f"{type(failure).__name__}: {failure}"}
 
 
 async def run_callers(base_url: str, count: int, seconds: float, spread: float) -> None:
-    calls = [one_call(base_url, seconds, spread * index / max(1, count)) for index in range(count)]
-    print(json.dumps(await asyncio.gather(*calls)), flush=True)
+    """This process's share of the calls; its CPU is counted from here, after the imports, as a caller's own work."""
+    from runner.audio.formats import PCMU
+    from runner.sim.speech import synthesize
+    import tests.serve.fake_twilio  # noqa: F401  (imported before the clock starts)
+
+    question = PCMU.encode(synthesize("Where is my order, please?", 8000)) + b"\xff" * 4800
+    started = time.process_time()
+    calls = [one_call(base_url, seconds, spread * index / max(1, count), question) for index in range(count)]
+    results = await asyncio.gather(*calls)
+    print(json.dumps({"calls": results, "cpu": time.process_time() - started}), flush=True)
 
 
-def callers(base_url: str, count: int, seconds: float, processes: int, spread: float) -> list[dict[str, Any]]:
+def callers(base_url: str, count: int, seconds: float, processes: int, spread: float) -> tuple[list[dict[str, Any]], float]:
+    """The calls' results, and the CPU seconds the caller processes spent on the calls (not on starting up)."""
     shares = [count // processes + (1 if index < count % processes else 0) for index in range(processes)]
     running = [subprocess.Popen([sys.executable, __file__, "--callers", base_url, str(share), str(seconds), str(spread)],
                                 stdout=subprocess.PIPE, text=True) for share in shares if share]
     results: list[dict[str, Any]] = []
+    cpu = 0.0
     for process in running:
         out, _ = process.communicate(timeout=seconds + spread + 120)
         if process.returncode != 0:
             raise RuntimeError(f"a caller process failed with exit code {process.returncode}")
-        results += json.loads(out.strip().splitlines()[-1])
-    return results
+        share = json.loads(out.strip().splitlines()[-1])
+        results += share["calls"]
+        cpu += share["cpu"]
+    return results, cpu
 
 
 def completed(folder: Path, results: list[dict[str, Any]], seen: set[str]) -> tuple[int, list[str]]:
@@ -187,7 +201,7 @@ async def barge_in_error(folder: Path, story_ms: float) -> tuple[int, int]:
 
     async with phone_line(folder) as phone:
         call = await phone.dial()
-        await call.wait_for(lambda: len(call.heard) >= 5)
+        await call.wait_for(lambda: len(call.heard) >= 5 and phone.audio_items_done() >= 1)
         greeting = frames(phone.audio_bytes(0)[1])
         await call.wait_for(lambda: len(call.heard) == greeting)
         phone.simulator.expect_user_audio("tell me a story")
@@ -205,7 +219,7 @@ async def barge_in_error(folder: Path, story_ms: float) -> tuple[int, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100, help="concurrent calls (default 100)")
+    parser.add_argument("--n", type=int, nargs="+", default=[100], help="concurrent calls, one run for each (default 100); one call alone runs first")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each call")
     parser.add_argument("--client-processes", type=int, default=4, help="processes the fake callers are spread over")
     parser.add_argument("--spread", type=float, default=2.0, help="seconds over which the N calls start")
@@ -226,14 +240,16 @@ def main() -> int:
         try:
             callers(base_url, 1, 6.0, 1, 0.0)  # warm-up: imports and first-use caches
             completed(folder, [], seen)
-            for count in sorted({1, options.n}):
-                before, sim_before, callers_before = cpu_seconds(app.pid), cpu_seconds(sim.pid), children_cpu_seconds()
-                results = callers(base_url, count, options.seconds, min(options.client_processes, count), options.spread if count > 1 else 0.0)
-                used = cpu_seconds(app.pid) - before
-                others = (cpu_seconds(sim.pid) - sim_before, children_cpu_seconds() - callers_before)
+            for count in sorted({1, *options.n}):
+                load = os.getloadavg()[0]
+                before, sim_before = cpu_seconds(app.pid), cpu_seconds(sim.pid)
+                results, callers_used = callers(base_url, count, options.seconds, min(options.client_processes, count), options.spread if count > 1 else 0.0)
+                used, sim_used = cpu_seconds(app.pid) - before, cpu_seconds(sim.pid) - sim_before
                 done, problems = completed(folder, results, seen)
                 failed |= done != count
-                rows.append((count, done, used, used / (count * options.seconds / 60), others, collections.Counter(problems).most_common(3)))
+                done_after = sorted(result["done_after"] for result in results if result["done_after"] is not None) or [math.nan]
+                rows.append((count, done, load, [cpu / (count * options.seconds / 60) for cpu in (used, sim_used, callers_used)],
+                             (statistics.median(done_after), done_after[-1]), collections.Counter(problems).most_common(3)))
         finally:
             app.stdin.close()
             app.wait(timeout=120)
@@ -241,9 +257,11 @@ def main() -> int:
             sim.wait(timeout=60)
     print(f"Twilio Media Streams: {options.seconds:.0f} s calls at real-time pace through one app process (uvicorn), simulator in its own process, "
           f"TWILIO_INPUT_FRAMES={options.input_frames}, {os.cpu_count()} CPUs")
-    print(f"{'calls':>6} {'completed':>10} {'app CPU s':>10} {'app CPU s per call-minute':>26} {'simulator CPU s':>16} {'callers CPU s':>14}")
-    for count, done, used, per_minute, (sim_used, callers_used), problems in rows:
-        print(f"{count:>6} {done:>10} {used:>10.2f} {per_minute:>26.3f} {sim_used:>16.2f} {callers_used:>14.2f}" + (f"   {problems}" if problems else ""))
+    print("CPU s per call-minute of each kind of process; 'heard all' is when a caller had heard greeting and answer (median / slowest, s from the dial)")
+    print(f"{'calls':>6} {'completed':>10} {'load':>5} {'app':>7} {'simulator':>10} {'callers':>8} {'heard all':>12}")
+    for count, done, load, (app_cpu, sim_cpu, callers_cpu), (median, slowest), problems in rows:
+        print(f"{count:>6} {done:>10} {load:>5.2f} {app_cpu:>7.3f} {sim_cpu:>10.3f} {callers_cpu:>8.3f} {median:>5.1f} / {slowest:>4.1f}"
+              + (f"   {problems}" if problems else ""))
     if options.barge_ins:
         errors = []
         with tempfile.TemporaryDirectory(prefix="bench-twilio-barge-in-") as temporary:

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+_quoted = json.encoder.encode_basestring_ascii  # a JSON string literal, as json.dumps writes it
 MULAW = "audio/x-mulaw"
 SAMPLE_RATE = 8000
 KEYPAD = frozenset("0123456789*#ABCD")
@@ -135,13 +136,17 @@ def parse(text: str | bytes) -> Inbound:
 
 
 def media(stream_sid: str, payload: bytes) -> str:
-    """Audio for the caller: raw μ-law 8 kHz, played after what is already queued."""
-    return json.dumps({"event": "media", "streamSid": stream_sid, "media": {"payload": base64.b64encode(payload).decode("ascii")}})
+    """Audio for the caller: raw μ-law 8 kHz, played after what is already queued.
+
+    Media and marks go out 50 a second each per call while the agent speaks: formatted
+    around the quoted strings (what `json.dumps` writes, at a fraction of its cost).
+    """
+    return f'{{"event": "media", "streamSid": {_quoted(stream_sid)}, "media": {{"payload": "{base64.b64encode(payload).decode("ascii")}"}}}}'
 
 
 def mark(stream_sid: str, name: str) -> str:
     """Echoed by Twilio once the audio sent before it has played (or been cleared)."""
-    return json.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
+    return f'{{"event": "mark", "streamSid": {_quoted(stream_sid)}, "mark": {{"name": {_quoted(name)}}}}}'
 
 
 def clear(stream_sid: str) -> str:

@@ -19,7 +19,7 @@ from . import session_config
 from .client_events import refusal
 from .brain import TRANSFER_PREFIX, Call, Turn, decide_explained, fill_history, parse_output, remember, tool_result_since_user
 from .responses import SimResponse
-from .input_audio import InputAudioMixin
+from .input_audio import InputAudioMixin, plain_append
 from .vad import EnergyVad
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class SimConnection(InputAudioMixin):
             return
         self.received.append(event)
         self.received_at.append(arrived)
-        refused = refusal(event)
+        refused = None if plain_append(event) else refusal(event)
         if refused is not None:
             await self.error(refused.code, refused.message, param=refused.param, client_event=event)
             return

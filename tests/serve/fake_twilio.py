@@ -4,11 +4,14 @@
 reads the TwiML's `<Stream>` and `<Parameter>`s, opens the signed WebSocket, sends
 `connected`, `start` and a 20 ms `media` frame of μ-law on its own clock (the caller's
 audio queued with `say`, silence otherwise, as a phone line does), and plays what it
-is sent on the same clock: a `mark` is echoed only once the audio before it has played,
-`clear` drops the queued audio and echoes the marks waiting behind it. It records what
-it heard (`heard`: frames with the time each finished), every clear (`clears`) and
-every echo (`echoes`). `speed` runs both clocks faster than real time; `press` sends a
-keypad press (`dtmf`).
+is sent on the same clock, a frame each 20 ms tick: a `mark` is echoed only once the
+audio before it has played, `clear` drops the queued audio and the frame playing and
+echoes the marks waiting behind them. It records what it heard (`heard`: frames with the
+time each finished), every clear (`clears`) and every echo (`echoes`). `speed` runs the
+clock faster than real time; `press` sends a keypad press (`dtmf`). The clock is
+absolute, as a phone line's is: ticks a busy event loop delayed are caught up, never
+stretched. The WebSocket (`fake_twilio_socket.py`) offers no permessage-deflate, as
+Twilio's upgrade does not.
 
 `FakeTwilioRest` answers `POST /2010-04-01/Accounts/<AC>/Calls/<CA>.json` as the REST
 API does; a `Status=completed` ends the stream of a call it knows (Twilio sends `stop`).
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import json
 import re
@@ -39,13 +43,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+
+from tests.serve.fake_twilio_socket import LineSocket
 
 FRAME_MS = 20
 FRAME_BYTES = 160
 SILENCE = b"\xff" * FRAME_BYTES
+SILENCE_PAYLOAD = base64.b64encode(SILENCE).decode("ascii")
 ACCOUNT_SID = "AC" + "0" * 32
+USER_AGENT = "Twilio.TmeWs/1.0"  # what Twilio's stream client sends
+# A caller's media frame, 50 a second per call: formatted, not dumped (the same JSON, a fraction of the CPU)
+MEDIA = '{"event": "media", "sequenceNumber": "%d", "streamSid": "%s", "media": {"track": "inbound", "chunk": "%d", "timestamp": "%d", "payload": "%s"}}'
+MARK = '{"event": "mark", "sequenceNumber": "%d", "streamSid": "%s", "mark": {"name": %s}}'  # an echo: one per frame the agent speaks
 
 
 def ulaw_wav(path: Path) -> bytes:
@@ -93,14 +102,13 @@ class FakeTwilioCall:
 
     def __post_init__(self) -> None:
         self._caller_audio = bytearray(ulaw_wav(self.wav) if self.wav else b"")
-        self._queue: list[tuple[str, Any]] = []  # ("audio", frame) | ("mark", name), in arrival order
-        self._wake = asyncio.Event()
-        self._changed = asyncio.Condition()
+        self._queue: collections.deque[tuple[str, Any]] = collections.deque()  # ("audio", frame) | ("mark", name), in arrival order
+        self._playing: bytes | None = None  # the frame on the line during this tick
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._sequence = 0
-        self._clear_count = 0
-        self._socket: ClientConnection | None = None
+        self._socket: LineSocket | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._send_lock = asyncio.Lock()
+        self._hung_up = False
 
     # -- what a test does ----------------------------------------------------------
     async def dial(self) -> bool:
@@ -118,13 +126,13 @@ class FakeTwilioCall:
         stream_url = stream.group(1)
         self.parameters = dict(re.findall(r'<Parameter name="([^"]*)" value="([^"]*)"/>', self.twiml))
         reach = self.base_url.replace("http://", "ws://", 1) + urllib.parse.urlsplit(stream_url).path  # where the stream's host resolves to
-        self._socket = await connect(reach, additional_headers={"X-Twilio-Signature": sign_stream(self.auth_token, stream_url)})
-        await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        await self._send({"event": "start", "sequenceNumber": self._next(), "streamSid": self.stream_sid, "start": {
+        headers = {"User-Agent": USER_AGENT, "X-Twilio-Signature": sign_stream(self.auth_token, stream_url)}
+        self._socket = await LineSocket.connect(reach, headers, self._on_message, self._on_close)
+        self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        self._send({"event": "start", "sequenceNumber": self._next(), "streamSid": self.stream_sid, "start": {
             "accountSid": ACCOUNT_SID, "streamSid": self.stream_sid, "callSid": self.call_sid, "tracks": ["inbound"],
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}, "customParameters": self.parameters}})
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._speak()), loop.create_task(self._listen()), loop.create_task(self._play())]
+        self._tasks = [asyncio.get_running_loop().create_task(self._line())]
         return True
 
     def say(self, ulaw: bytes) -> None:
@@ -133,8 +141,8 @@ class FakeTwilioCall:
 
     async def press(self, digit: str) -> None:
         """The caller presses a key: Twilio sends a `dtmf` message on the stream."""
-        await self._send({"event": "dtmf", "streamSid": self.stream_sid, "sequenceNumber": self._next(),
-                          "dtmf": {"track": "inbound_track", "digit": digit}})
+        self._send({"event": "dtmf", "streamSid": self.stream_sid, "sequenceNumber": self._next(),
+                    "dtmf": {"track": "inbound_track", "digit": digit}})
 
     @property
     def saying(self) -> bool:
@@ -143,12 +151,12 @@ class FakeTwilioCall:
     async def hang_up(self) -> None:
         """The caller hangs up: Twilio sends `stop` and closes the socket."""
         if self._socket is not None and not self.closed.is_set():
-            await self._send({"event": "stop", "sequenceNumber": self._next(), "streamSid": self.stream_sid,
-                              "stop": {"accountSid": ACCOUNT_SID, "callSid": self.call_sid}})
-            await self._socket.close()
+            self._send({"event": "stop", "sequenceNumber": self._next(), "streamSid": self.stream_sid,
+                        "stop": {"accountSid": ACCOUNT_SID, "callSid": self.call_sid}})
         await self.close()
 
     async def close(self) -> None:
+        self._hung_up = True  # what the server sends from now on reaches no one
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -157,88 +165,108 @@ class FakeTwilioCall:
         self.closed.set()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+        """Until `predicate()` holds, checked on every change (each tick of the line, each message received)."""
+        if predicate():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((predicate, waiter))
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        finally:
+            self._waiters = [entry for entry in self._waiters if entry[1] is not waiter]
 
     # -- Twilio's side -------------------------------------------------------------
     def _next(self) -> str:
         self._sequence += 1
         return str(self._sequence)
 
-    async def _send(self, message: dict[str, Any]) -> None:
+    def _send(self, message: dict[str, Any]) -> None:
         assert self._socket is not None
-        async with self._send_lock:
-            try:
-                await self._socket.send(json.dumps(message))
-            except ConnectionClosed:  # the server ended the stream: what is left to say goes nowhere, as on a real line
-                pass
+        self._socket.send(json.dumps(message))
 
-    async def _changed_now(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+    def _changed_now(self) -> None:
+        for predicate, waiter in self._waiters:
+            if not waiter.done() and predicate():
+                waiter.set_result(None)
 
-    async def _speak(self) -> None:
-        """A media frame every 20 ms (of the fake's clock): the caller's audio, or the line's silence."""
+    async def _line(self) -> None:
+        """The line's clock: every 20 ms the caller's next frame goes out and the frame playing ends.
+
+        The clock is absolute: ticks a busy event loop delayed are caught up, never
+        stretched, so a call lasts as long as its audio does on a real line.
+        """
         loop = asyncio.get_running_loop()
-        started, chunk = loop.time(), 0
+        period = FRAME_MS / 1000 / self.speed
+        started, tick = loop.time(), 0
+        assert self._socket is not None
         while True:
-            frame = bytes(self._caller_audio[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\xff")
+            tick += 1
+            self._socket.hold()
+            self._speak(tick)
+            self._play(started + tick * period)
+            self._socket.release()
+            self._changed_now()
+            await asyncio.sleep(max(0.0, started + tick * period - loop.time()))
+
+    def _speak(self, tick: int) -> None:
+        """The caller's audio, or the line's silence, as one media frame."""
+        if self._caller_audio:
+            payload = base64.b64encode(bytes(self._caller_audio[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\xff")).decode("ascii")
             del self._caller_audio[:FRAME_BYTES]
-            chunk += 1
-            await self._send({"event": "media", "sequenceNumber": self._next(), "streamSid": self.stream_sid, "media": {
-                "track": "inbound", "chunk": str(chunk), "timestamp": str(chunk * FRAME_MS), "payload": base64.b64encode(frame).decode("ascii")}})
-            await asyncio.sleep(max(0.0, started + chunk * FRAME_MS / 1000 / self.speed - loop.time()))
-
-    async def _listen(self) -> None:
+        else:
+            payload = SILENCE_PAYLOAD
+        self._sequence += 1
         assert self._socket is not None
-        try:
-            async for text in self._socket:
-                message = json.loads(text)
-                self.received.append(message)
-                kind = message["event"]
-                assert message["streamSid"] == self.stream_sid, message
-                if kind == "media":
-                    payload = base64.b64decode(message["media"]["payload"])
-                    self._queue.append(("audio", payload))
-                elif kind == "mark":
-                    self._queue.append(("mark", message["mark"]["name"]))
-                elif kind == "clear":
-                    self._clear_count += 1
-                    dropped = [value for what, value in self._queue if what == "mark"]
-                    self._queue.clear()
-                    self.clears.append(Clear(asyncio.get_running_loop().time(), len(self.heard), len(dropped)))
-                    for name in dropped:
-                        await self._echo(name, cleared=True)
-                else:
-                    raise AssertionError(f"Twilio does not take {kind!r} messages on a stream: {message}")
-                self._wake.set()
-                await self._changed_now()
-        except Exception:  # the server closed the stream (or broke the protocol: the assertion is in `received`)
-            pass
-        finally:
-            self.closed.set()
-            await self._changed_now()
+        self._socket.send(MEDIA % (self._sequence, self.stream_sid, tick, tick * FRAME_MS, payload))
 
-    async def _play(self) -> None:
-        """Play queued frames in real time; echo a mark once everything before it has played."""
-        loop = asyncio.get_running_loop()
-        while True:
-            while self._queue and self._queue[0][0] == "mark":
-                await self._echo(self._queue.pop(0)[1], cleared=False)
-            if not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            frame = self._queue.pop(0)[1]
-            clears = self._clear_count
-            await asyncio.sleep(FRAME_MS / 1000 / self.speed)
-            if clears == self._clear_count:  # a clear stops the frame playing too
-                self.heard.append((loop.time(), frame))
-                await self._changed_now()
+    def _play(self, at: float) -> None:
+        """A tick of playback: the frame that played during it is heard, the marks behind it echoed, the next begins."""
+        if self._playing is not None:
+            self.heard.append((at, self._playing))
+            self._playing = None
+        self._echo_marks_due()
+        if self._queue:
+            self._playing = self._queue.popleft()[1]
 
-    async def _echo(self, name: str, *, cleared: bool) -> None:
+    def _echo_marks_due(self) -> None:
+        """Echo the marks at the head of the queue: everything sent before them has played."""
+        while self._queue and self._queue[0][0] == "mark":
+            self._echo(self._queue.popleft()[1], cleared=False)
+
+    def _on_message(self, text: str) -> None:
+        if self.closed.is_set() or self._hung_up:
+            return
+        message = json.loads(text)
+        self.received.append(message)
+        kind = message.get("event")
+        if message.get("streamSid") != self.stream_sid or kind not in ("media", "mark", "clear"):
+            self.closed.set()  # the server broke the protocol (the message is in `received`): the line goes dead
+            self._changed_now()
+            return
+        if kind == "media":
+            self._queue.append(("audio", base64.b64decode(message["media"]["payload"])))
+        elif kind == "mark":
+            self._queue.append(("mark", message["mark"]["name"]))
+            if self._playing is None:  # nothing is playing: everything before it has been heard
+                self._echo_marks_due()
+        else:  # clear: the frame playing stops too, unheard
+            dropped = [value for what, value in self._queue if what == "mark"]
+            self._queue.clear()
+            self._playing = None
+            self.clears.append(Clear(asyncio.get_running_loop().time(), len(self.heard), len(dropped)))
+            for name in dropped:
+                self._echo(name, cleared=True)
+        self._changed_now()
+
+    def _on_close(self) -> None:
+        self.closed.set()
+        self._changed_now()
+
+    def _echo(self, name: str, *, cleared: bool) -> None:
         self.echoes.append((name, cleared))
-        await self._send({"event": "mark", "sequenceNumber": self._next(), "streamSid": self.stream_sid, "mark": {"name": name}})
+        self._sequence += 1
+        assert self._socket is not None
+        self._socket.send(MARK % (self._sequence, self.stream_sid, json.dumps(name)))
 
 
 def sign_stream(auth_token: str, stream_url: str) -> str:

@@ -115,8 +115,12 @@ class Phone:
         """Client events of one type the simulator got, over every connection."""
         return [event for events in self.simulator.received for event in events if event["type"] == kind]
 
+    def audio_items_done(self) -> int:
+        """How many assistant audio items the simulator has sent all of (`response.output_audio.done`)."""
+        return sum(event["type"] == "response.output_audio.done" for events in self.simulator.sent for event in events)
+
     def audio_bytes(self, item_index: int) -> tuple[str, int]:
-        """The id of the n-th assistant audio item the simulator sent, and its bytes."""
+        """The id of the n-th assistant audio item the simulator sent, and its bytes (all of them once `audio_items_done` counts it)."""
         sizes: dict[str, int] = {}
         for events in self.simulator.sent:
             for event in events:
@@ -223,7 +227,7 @@ def test_the_greeting_plays_in_20_ms_frames_with_marks_and_the_callers_question_
         async with phone_line(tmp_path) as phone:
             call = await phone.dial(speed=2.0)
             greeting_id, greeting_bytes = None, 0
-            await call.wait_for(lambda: len(call.heard) >= 10)
+            await call.wait_for(lambda: len(call.heard) >= 10 and phone.audio_items_done() >= 1)
             greeting_id, greeting_bytes = phone.audio_bytes(0)
             await call.wait_for(lambda: len(call.heard) == frames(greeting_bytes) and all(not cleared for _, cleared in call.echoes))
             phone.simulator.expect_user_audio("tell me a story")
@@ -255,7 +259,7 @@ def test_a_barge_in_clears_twilio_and_truncates_within_one_frame_of_what_the_cal
     async def body() -> None:
         async with phone_line(tmp_path) as phone:
             call = await phone.dial()
-            await call.wait_for(lambda: len(call.heard) >= 5)
+            await call.wait_for(lambda: len(call.heard) >= 5 and phone.audio_items_done() >= 1)
             _, greeting_bytes = phone.audio_bytes(0)
             await call.wait_for(lambda: len(call.heard) == frames(greeting_bytes))
             phone.simulator.expect_user_audio("tell me a story")
@@ -292,7 +296,7 @@ def test_a_handoff_keeps_pcmu_and_the_caller_hears_the_new_agent(tmp_path: Path)
             phone.simulator.expect_user_audio("I have a question about billing")
             call = await phone.dial(wav=wav, speed=2.0)
             await call.wait_for(lambda: len(phone.received("session.update")) == 2)
-            await call.wait_for(lambda: not call.saying and len(phone.simulator.sent[0]) > 0 and len(call.heard) > 0)
+            await call.wait_for(lambda: not call.saying and len(phone.simulator.sent[0]) > 0 and len(call.heard) > 0 and phone.audio_items_done() >= 1)
             _, greeting_bytes = phone.audio_bytes(0)
             _, billing_bytes = await _second_item(phone)
             await call.wait_for(lambda: len(call.heard) >= frames(greeting_bytes) + frames(billing_bytes))

@@ -64,6 +64,13 @@ def test_outbound_messages_are_exactly_twilios() -> None:
     assert json.loads(twilio_media.clear(SID)) == {"event": "clear", "streamSid": SID}
 
 
+@pytest.mark.parametrize(("sid", "name"), [(SID, "g2-7"), ('M"Z\\é\n', "név \u2028 \"x\"")])
+def test_formatted_media_and_marks_are_the_text_json_dumps_writes(sid: str, name: str) -> None:
+    """Formatted by hand for speed, so checked character for character, quotes and escapes included."""
+    assert twilio_media.media(sid, b"\x00\xff") == json.dumps({"event": "media", "streamSid": sid, "media": {"payload": "AP8="}})
+    assert twilio_media.mark(sid, name) == json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": name}})
+
+
 class Line:
     """What the sink sent, decoded, and which items it said were heard."""
 

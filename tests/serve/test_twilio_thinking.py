@@ -75,7 +75,7 @@ def tonal_runs(heard: list[bytes]) -> list[int]:
 async def look_it_up(phone: Phone) -> tuple[list[bytes], int, int, int]:
     """Greeting, the question, the slow tool, the reply: the frames heard, where the greeting ends and the reply starts, the reply's bytes."""
     call = await phone.dial(speed=2.0)
-    await call.wait_for(lambda: len(call.heard) >= 5)
+    await call.wait_for(lambda: len(call.heard) >= 5 and phone.audio_items_done() >= 1)
     _, greeting_bytes = phone.audio_bytes(0)
     await call.wait_for(lambda: len(call.heard) >= frames(greeting_bytes))
     phone.simulator.expect_user_audio("please look it up")
