@@ -241,7 +241,7 @@ class TwilioStream:
 
         try:
             async with host.open(variables=variables, session_dir=self.server.session_dir, audio_format="audio/pcmu", channel="twilio",
-                                 on_record=on_record) as conversation:
+                                 on_record=on_record, records=False) as conversation:
                 self.conversation = conversation
                 conversation.attach_audio(sink)
                 logger.info("call %s: conversation %s (artifacts in %s)", start.call_sid, conversation.id, conversation.folder)
