@@ -70,7 +70,8 @@ async def start_server(agents: Path, rules: Path, sessions: Path, upstream: str)
     """The server (and, upstream `process`, the simulator before it); their processes and the server's URL."""
     started: list[asyncio.subprocess.Process] = []
     if upstream == "offline":
-        command = [sys.executable, "-m", "runner", "serve", str(agents), "--offline", "--rules", str(rules), "--port", "0", "--session-dir", str(sessions)]
+        command = [sys.executable, "-m", "runner", "serve", str(agents), "--offline", "--rules", str(rules), "--port", "0", "--session-dir", str(sessions),
+                   "--rate-limit", "0"]  # one address dials every call
     else:
         simulator = await asyncio.create_subprocess_exec(sys.executable, "-m", "runner.sim", "--rules", str(rules), stdout=subprocess.PIPE, cwd=ROOT)
         started.append(simulator)
@@ -82,7 +83,7 @@ async def start_server(agents: Path, rules: Path, sessions: Path, upstream: str)
     line = (await process.stderr.readline()).decode()
     if " on " not in line:
         raise SystemExit(f"the server did not start: {line}")
-    return started, line.split(" on ", 1)[1].split(" ", 1)[0]
+    return started, line.split(" on ", 1)[1].split(" ", 1)[0].rstrip("/")  # "http://127.0.0.1:P/": the page is url + "/"
 
 
 async def one_call(http: Any, customer: str, turns: int, dispatch_ms: list[float]) -> bool:
