@@ -13,9 +13,11 @@ timed is the server's own work.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,24 @@ class SimulatorElsewhere(BaseTransport):
             self._client = None
 
 
+class CollectorPauses:
+    """Every pause of Python's collector, timed by `gc.callbacks`, so a dispatch tail can be told apart from them."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000)
+
+    def summary(self) -> str:
+        return "; ".join(f"gen {generation} {len(spans)}x, worst {max(spans, default=0):.1f} ms, total {sum(spans):.0f} ms"
+                         for generation, spans in self.pauses.items())
+
+
 def main(agents: str, sessions: str, ws_base_url: str, rest_base_url: str) -> None:
     import uvicorn
 
@@ -63,6 +83,15 @@ def main(agents: str, sessions: str, ws_base_url: str, rest_base_url: str) -> No
     app = create_app(project, SimulatorElsewhere(ws_base_url, rest_base_url), session_dir=Path(sessions), max_calls=1000)
     listener = socket.create_server(("127.0.0.1", 0))
     print(f"runner: serving {agents} on http://127.0.0.1:{listener.getsockname()[1]}/ (a simulator in its own process)", file=sys.stderr, flush=True)
+    pauses = CollectorPauses()
+
+    async def report_pauses() -> None:  # at the lifespan's end: uvicorn re-raises SIGTERM once stopped, so nothing runs after `run`
+        print(f"runner: the collector paused the server: {pauses.summary()}", file=sys.stderr, flush=True)
+
+    app.state.server.on_close.append(report_pauses)
+    gc.collect()
+    gc.freeze()  # as `runner serve` does once loaded
+    gc.callbacks.append(pauses)
     uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[listener])
 
 
