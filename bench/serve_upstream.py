@@ -75,6 +75,7 @@ def main(agents: str, sessions: str, ws_base_url: str, rest_base_url: str) -> No
     from runner.config import load
     from runner.host.project import Project
     from runner.serve import create_app
+    from runner.serve.heap import settle
 
     config = load(agents).config
     if config is None:
@@ -89,10 +90,11 @@ def main(agents: str, sessions: str, ws_base_url: str, rest_base_url: str) -> No
         print(f"runner: the collector paused the server: {pauses.summary()}", file=sys.stderr, flush=True)
 
     app.state.server.on_close.append(report_pauses)
-    gc.collect()
-    gc.freeze()  # as `runner serve` does once loaded
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server.config.load()
+    settle()  # as `runner serve` does once loaded
     gc.callbacks.append(pauses)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[listener])
+    server.run(sockets=[listener])
 
 
 if __name__ == "__main__":
