@@ -22,12 +22,22 @@ the caller is), then hang up. Everything runs in a network namespace with loopba
 
     .venv/bin/python bench/bench_webrtc.py [--calls 20] [--turns 3] [--pages 5] [--upstream process,offline]
 
-On this 2-core machine, shared with other work (load average ~2.8, 2026-12-02), 20 calls at
-once, 3 spoken turns each, all 20 complete: sideband tool dispatch on the server, simulator
-in its own process, p50 2.0-2.4 ms, p99 17-41 ms (n=60, so p99 is the worst call or two);
-with `--offline` (its media in the server's loop) p50 69 ms, p99 216 ms (394 ms in an
-earlier run at load ~7). The page-load part (2026-12-01, load ~7): median 472 ms, worst
-1052 ms (the first, cold); the page's own JS 20 kB.
+The harness stands in for other machines, so it is kept from competing with the server: the
+simulator runs with its collector off (as bench/sim_process.py runs it), and it and the
+callers at nice 10. At the same priority, on 2 shared cores, their pure-Python Opus, RTP
+and SCTP (~60% of a core each at 20 calls) kept the server waiting for a core: dispatch p99
+21 ms against 7.5 ms niced in back-to-back runs, the server's own CPU the same. The
+callers' figure ("as the caller sees it") runs through that niced harness: not a target.
+Beside the figures: each process's CPU over the calls, the load average, and the server's
+collector pauses (a `gc.callbacks` timer in bench/serve_upstream.py).
+
+2026-12-02, 20 calls at once, 3 spoken turns each, all 20 complete, load average 2-5 from
+other work: on the server, simulator in its own process, p50 0.9-1.0 ms, p99 4-6 ms (n=60,
+so p99 is the worst call or two); its CPU 0.5 s over the 12-15 s of calls, no full
+collection (runner/serve/heap.py; with the old freeze, before the call modules were loaded,
+one 27-65 ms full pass during the first calls and 1.0 s of CPU). With `--offline` (the
+simulated service's media in the server's loop) p50 46-64 ms, p99 133-215 ms. Page load
+to connected: median 513 ms, worst 1294 ms (the first, cold); the page's own JS 20.5 kB.
 """
 
 from __future__ import annotations
@@ -60,12 +70,7 @@ rules:
     say: "You are {{ output.customer }}."
 """
 
-# `python -m runner.sim` with Python's collector off, as bench/sim_process.py runs it: it stands in for
-# the service, which does not stop for our collector (its full passes over aiortc's objects landed in the spans).
-# It and the callers run at a lower CPU priority than the server (HARNESS_NICENESS): they stand in for the
-# service's machines and the callers' phones, and on 2 shared cores, at the same priority, their pure-Python
-# Opus, RTP and SCTP (~65% and ~90% of a core at 20 calls) kept the server waiting for a core: p99 21 ms
-# against 7.5 ms niced, the server's own CPU the same.
+# `python -m runner.sim` with its collector off, and it and the callers at a lower priority than the server (see above).
 HARNESS_NICENESS = 10
 SIMULATOR_WITHOUT_COLLECTOR = "import gc, sys; from runner.sim.__main__ import main; gc.collect(); gc.freeze(); gc.disable(); sys.exit(main(sys.argv[1:]))"
 
