@@ -12,8 +12,9 @@ the caller is), then hang up. Everything runs in a network namespace with loopba
   sees it, to the `conversation.item.added` of the output on its data channel (two
   loopback SCTP hops and the simulator's fan-out included).
 - upstream: `process` (the default) runs the simulator in a process of its own
-  (`python -m runner.sim`) and the server's app on it (bench/serve_upstream.py), so the
-  server-side figure is the server's own work; `offline` is `runner serve --offline`, where
+  (`python -m runner.sim`) and `runner serve --offline --simulator-url` on it, the command
+  itself (bench/serve_upstream.py adds a collector timer), so the server-side figure is the
+  server's own work; `offline` is `runner serve --offline`, where
   the simulated service's two Opus streams per call (aiortc's RTP and SCTP are pure
   Python) share the server's event loop with the sidebands and dominate it at 20 calls.
 - page load to "connected": headless Chromium (/usr/bin/chromium) opens `/`, clicks
@@ -31,13 +32,14 @@ callers' figure ("as the caller sees it") runs through that niced harness: not a
 Beside the figures: each process's CPU over the calls, the load average, and the server's
 collector pauses (a `gc.callbacks` timer in bench/serve_upstream.py).
 
-2026-12-02, 20 calls at once, 3 spoken turns each, all 20 complete, load average 2-5 from
-other work: on the server, simulator in its own process, p50 0.9-1.0 ms, p99 4-6 ms (n=60,
-so p99 is the worst call or two); its CPU 0.5 s over the 12-15 s of calls, no full
-collection (runner/serve/heap.py; with the old freeze, before the call modules were loaded,
-one 27-65 ms full pass during the first calls and 1.0 s of CPU). With `--offline` (the
-simulated service's media in the server's loop) p50 46-64 ms, p99 133-215 ms. Page load
-to connected: median 513 ms, worst 1294 ms (the first, cold); the page's own JS 20.5 kB.
+2026-12-02, 20 calls at once, 3 spoken turns each, all 20 complete, load average 2.8-6 from
+other work: on the server, simulator in its own process, p50 0.9-1.3 ms, p99 4-10 ms (n=60,
+so p99 is the worst call or two); its CPU 0.8 s over the 15-22 s of calls, no full
+collection (runner/serve/heap.py; with the freeze before the call modules were loaded:
+one 46-50 ms full pass during the first calls, ~205 young collections instead of ~48,
+1.4-1.7 s of CPU, p99 6-9 ms at load 3). With `--offline` (the simulated service's media
+in the server's loop, a core's worth) p50 25-65 ms, p99 120-215 ms. Page load to
+connected: median 377-513 ms, worst 675-1294 ms (the first, cold); the page's JS 20.5 kB.
 """
 
 from __future__ import annotations
@@ -86,8 +88,12 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))] if ordered else float("nan")
 
 
-async def start_server(agents: Path, rules: Path, sessions: Path, upstream: str) -> tuple[list[asyncio.subprocess.Process], str]:
-    """The server (and, upstream `process`, the simulator before it); their processes and the server's URL."""
+async def start_server(agents: Path, rules: Path, sessions: Path, upstream: str) -> tuple[list[asyncio.subprocess.Process], str, asyncio.Task[list[str]]]:
+    """The server (and, upstream `process`, the simulator before it): their processes, the server's URL, and its stderr lines as it stops.
+
+    The server's stderr is read as it comes, so a full pipe never blocks it: `runner serve` writes
+    its JSON log lines there when it is not a terminal.
+    """
     started: list[asyncio.subprocess.Process] = []
     if upstream == "offline":
         command = [sys.executable, "-m", "runner", "serve", str(agents), "--offline", "--rules", str(rules), "--port", "0", "--session-dir", str(sessions),
@@ -104,7 +110,12 @@ async def start_server(agents: Path, rules: Path, sessions: Path, upstream: str)
     line = (await process.stderr.readline()).decode()
     if " on " not in line:
         raise SystemExit(f"the server did not start: {line}")
-    return started, line.split(" on ", 1)[1].split(" ", 1)[0].rstrip("/")  # "http://127.0.0.1:P/": the page is url + "/"
+    url = line.split(" on ", 1)[1].split(" ", 1)[0].rstrip("/")  # "http://127.0.0.1:P/": the page is url + "/"
+    return started, url, asyncio.create_task(read_lines(process.stderr))
+
+
+async def read_lines(stream: asyncio.StreamReader) -> list[str]:
+    return [line.decode().rstrip("\n") async for line in stream]
 
 
 async def one_call(http: Any, customer: str, turns: int, dispatch_ms: list[float]) -> bool:
@@ -212,7 +223,7 @@ async def main(arguments: argparse.Namespace) -> None:
         (folder / "project" / "rules.yaml").write_text(RULES)
         for upstream in upstreams:
             sessions = folder / f"sessions-{upstream}"
-            processes, url = await start_server(agents, folder / "project" / "rules.yaml", sessions, upstream)
+            processes, url, server_log = await start_server(agents, folder / "project" / "rules.yaml", sessions, upstream)
             try:
                 import httpx
 
@@ -231,8 +242,9 @@ async def main(arguments: argparse.Namespace) -> None:
                 for process in reversed(processes):
                     process.terminate()
                     await process.wait()
+                lines = await server_log
                 if upstream == "process":  # bench/serve_upstream.py's last line: the collector's pauses in the server
-                    print("  " + (await processes[-1].stderr.read()).decode().strip().splitlines()[-1].removeprefix("runner: "))
+                    print("  " + lines[-1].removeprefix("runner: "))
 
 
 def in_loopback_namespace() -> bool:
