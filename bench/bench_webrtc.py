@@ -33,13 +33,14 @@ Beside the figures: each process's CPU over the calls, the load average, and the
 collector pauses (a `gc.callbacks` timer in bench/serve_upstream.py).
 
 2026-12-02, 20 calls at once, 3 spoken turns each, all 20 complete, load average 2.8-6 from
-other work: on the server, simulator in its own process, p50 0.9-1.3 ms, p99 4-10 ms (n=60,
-so p99 is the worst call or two); its CPU 0.8 s over the 15-22 s of calls, no full
+other work: on the server, simulator in its own process, p50 0.7-1.3 ms, p99 2-10 ms (n=60,
+so p99 is the worst call or two; a lone 14-52 ms one in some runs was the other work's: with
+the server at nice -5 for a try, the worst of 200 was 6 ms); its CPU 0.6-0.8 s over the 15-22 s of calls, no full
 collection (runner/serve/heap.py; with the freeze before the call modules were loaded:
 one 46-50 ms full pass during the first calls, ~205 young collections instead of ~48,
 1.4-1.7 s of CPU, p99 6-9 ms at load 3). With `--offline` (the simulated service's media
-in the server's loop, a core's worth) p50 25-65 ms, p99 120-215 ms. Page load to
-connected: median 377-513 ms, worst 675-1294 ms (the first, cold); the page's JS 20.5 kB.
+in the server's loop, a core's worth) p50 25-65 ms, p99 100-400 ms. Page load to
+connected: median 333-513 ms, worst 590-1294 ms (the first, cold); the page's JS 20.5 kB.
 """
 
 from __future__ import annotations
