@@ -10,7 +10,6 @@ exit code is 0.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -116,13 +115,14 @@ def _serve_on(listener: socket.socket, app: Any) -> int:
     """One process serving `app` on `listener` until a signal ends it; 0 when it stopped cleanly."""
     import uvicorn
 
+    from runner.serve.heap import settle
     from runner.serve.observe import log_stopped
     from runner.serve.ops import operations_of
 
     server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=WEBSOCKET_CLOSE_SECONDS),
                                     app.state.server, app.state.server.options.drain_timeout)
-    gc.collect()
-    gc.freeze()  # the loaded modules' objects (openai's types alone: a few hundred thousand) leave the full collections that pause every call
+    server.config.load()  # uvicorn's protocol and loop modules, before the freeze
+    settle()  # what a call loads too (openai's client and types, websockets), then frozen: out of the full collections that pause every call
     server.run(sockets=[listener])
     if not server.started:
         return EXIT_FAILED
