@@ -260,8 +260,9 @@ class GptLiveSession(LiveTranscripts):
             return self._line_over(self._last_line.line, now)
         if not (self._attached and self._configured):
             return self._close(reason, now)
+        actions = self._close_segment(now)  # what is said from here on is the goodbye
         self._last_line.ask("goodbye", reason, now, first_segment=self._segments + 1)
-        return [self.send({"type": "session.commentary.append", "content": instructions, "delegation_id": None})]
+        return actions + [self.send({"type": "session.commentary.append", "content": instructions, "delegation_id": None})]
 
     def _line_over(self, line: LastLine, now: float) -> list[Action]:
         """The last line was played (or its bound passed): the transfer, or the end."""

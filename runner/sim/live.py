@@ -156,7 +156,10 @@ class LiveSimConnection(LiveAudioMixin):
         """The model says something in its own words: an opening line, or what it was asked to."""
         if not await self._append(event, "session.commentary.appended"):
             return
-        said = [output.text for output in decide(self.sim.rules, self._turn(response_instructions=event["content"])) if isinstance(output, Say)]
+        turn = self._turn(response_instructions=event["content"])
+        if not turn.opening:  # the voice model speaks it itself: no delegation, no tools
+            turn.tool_choice = "none"
+        said = [output.text for output in decide(self.sim.rules, turn) if isinstance(output, Say)]
         for text in said:
             await self._speak(text)
 

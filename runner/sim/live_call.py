@@ -6,16 +6,21 @@ start). The caller's audio arrives on RTP and is heard as on the primary WebSock
 `session.output_audio.delta`. Every other server event goes to the `oai-events` data
 channel and to each sideband attached at `/v1/live/sessions/{id}/attach`, which first
 gets `session.started` with the session as it is (what the service's short attach replay
-holds is not documented; the simulator replays that one event). Not simulated: the
-reflected, timestamped audio a real sideband also receives. `session.close` ends the call.
+holds is not documented; the simulator replays that one event). Each reply's audio is
+reflected to the sidebands once the line has played it, as one `session.output_audio.delta`
+with its place on the session timeline (`start_ms`/`end_ms`; the service reflects it in
+chunks as it plays). `session.close` ends the call.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any
+
+from websockets.exceptions import ConnectionClosed
 
 from .calls import Listeners, SimCall
 from .live import SESSION_SECONDS, LiveSimConnection
@@ -32,6 +37,8 @@ class LiveCallSession(LiveSimConnection):
         self.listeners = Listeners()
         super().__init__(call.sim, self.listeners, drop_after_events=None)  # type: ignore[arg-type]
         self._speech = 0
+        self._speeches: dict[str, tuple[int, bytearray]] = {}  # speech id -> its start on the timeline, its audio
+        self.reflected: list[dict[str, Any]] = []  # the played audio the sidebands were sent
 
     def begin(self, config: dict[str, Any]) -> None:
         """The session the POST asked for, as `session.start` would have made it."""
@@ -42,14 +49,28 @@ class LiveCallSession(LiveSimConnection):
 
     async def send(self, event: dict[str, Any]) -> None:
         if event["type"] == "session.output_audio.delta":  # WebRTC: the audio goes on the RTP track
+            speech, pcm = f"speech{self._speech}", base64.b64decode(event["delta"])
+            self._speeches[speech][1].extend(pcm)
             if self.call.track is not None:
-                self.call.track.play(f"speech{self._speech}", f"speech{self._speech}", base64.b64decode(event["delta"]))
+                self.call.track.play(speech, speech, pcm)
             return
         await super().send(event)
 
     async def _speak(self, text: str) -> None:
         self._speech += 1
+        self._speeches[f"speech{self._speech}"] = (self.timeline_ms, bytearray())
         await super()._speak(text)
+
+    async def reflect(self, speech: str) -> None:
+        """The line played this speech: the sidebands get its audio, PCM16 24 kHz, timestamped on the session timeline."""
+        start_ms, pcm = self._speeches.pop(speech, (0, bytearray()))
+        event = {"type": "session.output_audio.delta", "delta": base64.b64encode(bytes(pcm)).decode("ascii"),
+                 "start_ms": start_ms, "end_ms": start_ms + len(pcm) // 48}
+        self.reflected.append(event)
+        text = json.dumps(event)
+        for socket in list(self.listeners.sidebands):
+            with contextlib.suppress(ConnectionClosed):
+                await socket.send(text)
 
     async def hear(self, pcm: bytes) -> None:
         """Caller audio from RTP, as if appended (it is not a client event, so it is not validated)."""
@@ -81,7 +102,8 @@ class LiveSimCall(SimCall):
         """GPT-Live reports no playback events."""
 
     def _audio_stopped(self, response_id: str) -> None:
-        """GPT-Live reports no playback events."""
+        """GPT-Live reports no playback events; the sidebands get the played audio back."""
+        self.spawn(self.session.reflect(response_id))
 
 
 def new_live_call(sim: Simulator, config: dict[str, Any]) -> LiveSimCall:
