@@ -37,7 +37,7 @@ class LiveCallSession(LiveSimConnection):
         self.listeners = Listeners()
         super().__init__(call.sim, self.listeners, drop_after_events=None)  # type: ignore[arg-type]
         self._speech = 0
-        self._speeches: dict[str, tuple[int, bytearray]] = {}  # speech id -> its start on the timeline, its audio
+        self._unreflected: dict[str, tuple[int, bytearray]] = {}  # speech id -> where its audio not yet reflected starts, that audio
         self.reflected: list[dict[str, Any]] = []  # the played audio the sidebands were sent
 
     def begin(self, config: dict[str, Any]) -> None:
@@ -50,22 +50,28 @@ class LiveCallSession(LiveSimConnection):
     async def send(self, event: dict[str, Any]) -> None:
         if event["type"] == "session.output_audio.delta":  # WebRTC: the audio goes on the RTP track
             speech, pcm = f"speech{self._speech}", base64.b64decode(event["delta"])
-            self._speeches[speech][1].extend(pcm)
+            self._unreflected[speech][1].extend(pcm)
             if self.call.track is not None:
                 self.call.track.play(speech, speech, pcm)
             return
         await super().send(event)
 
-    async def _speak(self, text: str) -> None:
+    def _speech_began(self) -> None:
         self._speech += 1
-        self._speeches[f"speech{self._speech}"] = (self.timeline_ms, bytearray())
-        await super()._speak(text)
+        self._unreflected[f"speech{self._speech}"] = (self.timeline_ms, bytearray())
+
+    def speech_pace(self) -> float | None:
+        """A call's replies are spoken at the line's pace, so a caller can talk over them."""
+        return self.call.pace
 
     async def reflect(self, speech: str) -> None:
-        """The line played this speech: the sidebands get its audio, PCM16 24 kHz, timestamped on the session timeline."""
-        start_ms, pcm = self._speeches.pop(speech, (0, bytearray()))
-        event = {"type": "session.output_audio.delta", "delta": base64.b64encode(bytes(pcm)).decode("ascii"),
-                 "start_ms": start_ms, "end_ms": start_ms + len(pcm) // 48}
+        """The line has played this speech's audio so far: the sidebands get it, PCM16 24 kHz, timestamped on the session timeline."""
+        start_ms, pcm = self._unreflected.get(speech, (0, bytearray()))
+        if not pcm:
+            return
+        end_ms = start_ms + len(pcm) // 48
+        self._unreflected[speech] = (end_ms, bytearray())
+        event = {"type": "session.output_audio.delta", "delta": base64.b64encode(bytes(pcm)).decode("ascii"), "start_ms": start_ms, "end_ms": end_ms}
         self.reflected.append(event)
         text = json.dumps(event)
         for socket in list(self.listeners.sidebands):
@@ -94,9 +100,17 @@ class LiveSimCall(SimCall):
     """One GPT-Live WebRTC call: the Realtime call's peer and listeners, a GPT-Live session."""
 
     session: LiveCallSession
+    pace = 1.0  # times real time the line plays (WebRTC: real time)
 
     def new_session(self, model: str) -> LiveCallSession:
         return LiveCallSession(self)
+
+    async def _dispatch_inbox(self) -> None:
+        """Client events from every listener in arrival order; while the model speaks, the next is handled meanwhile."""
+        while True:
+            message = await self._inbox.get()
+            with contextlib.suppress(ConnectionClosed):
+                await self.session.handle(message)
 
     def _audio_started(self, response_id: str) -> None:
         """GPT-Live reports no playback events."""

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 class LiveSimSipCall(LiveSimCall, SimSipCall):
     """A ringing SIP call answered on GPT-Live: the SIP call's states and line, a Live session."""
 
+    def __init__(self, sim: Simulator, call_id: str, model: str, *, sip_headers: list[tuple[str, str]], pace: float) -> None:
+        super().__init__(sim, call_id, model, sip_headers=sip_headers, pace=pace)
+        self.pace = pace  # the line's, and so the replies'
+
     def accept(self, session: dict[str, Any]) -> str | None:
         """Start the call with the accepted Live session; a problem is returned as the refusal's message."""
         if self.state != "ringing":
