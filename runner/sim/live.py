@@ -108,6 +108,12 @@ class LiveSimConnection(LiveAudioMixin):
         self._handling.add(handling)
         handling.add_done_callback(self._handled)
 
+    def meanwhile(self, work: Any) -> None:
+        """Run `work` (an answer) while the session keeps hearing the caller."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._handling.add(task)
+        task.add_done_callback(self._handled)
+
     def _handled(self, task: asyncio.Task[None]) -> None:
         self._handling.discard(task)
         if not task.cancelled() and not isinstance(task.exception(), (_Dropped, ConnectionClosed, type(None))):

@@ -106,8 +106,8 @@ class LiveAudioMixin:
                 self._onset_ms = max(self._input_start_ms, happened.at_ms - PREFIX_PADDING_MS)
                 self._cut_off()
             else:
-                await self._utterance(self._onset_ms or 0, happened.at_ms)
-                self._onset_ms = None
+                onset, self._onset_ms = self._onset_ms or 0, None
+                await self._utterance(onset, happened.at_ms)
         if self._onset_ms is None:  # between utterances: keep only what the next one's padding may need
             self._trim_input(self.heard_ms - PREFIX_PADDING_MS)
 
@@ -144,7 +144,10 @@ class LiveAudioMixin:
         if self.open_calls:  # heard now, answered once the open calls are
             self.turns_waiting.append(heard)
             return
-        await self.answer(heard)
+        if self.speech_pace():  # full duplex: the model answers while it keeps listening
+            self.meanwhile(self.answer(heard))
+        else:
+            await self.answer(heard)
 
     async def answer(self: LiveSimConnection, heard: str) -> None:
         """The caller's words join the backend's conversation, and the model delegates its answer."""

@@ -87,7 +87,9 @@ class LiveCallSession(LiveSimConnection):
         self.call.spawn(self.call.end("the session was closed"))
 
     async def cancel_response(self, reason: str) -> None:
-        """Nothing to cancel: GPT-Live's speech is never cancelled by the client."""
+        """The call is over: what the session was still saying or answering stops (a client never cancels GPT-Live's speech)."""
+        for task in list(self._handling):
+            task.cancel()
 
     def hello(self) -> str:
         """What a new listener hears first, and only it: `session.started` with the session as it is now."""

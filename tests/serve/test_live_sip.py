@@ -140,3 +140,32 @@ def test_live_key_presses_reach_the_model_and_zero_puts_a_person_on(tmp_path: Pa
         assert "(The caller pressed 5 on the keypad.)" in transcript and "handoff desk → person (the caller pressed 0)" in transcript
 
     run(body)
+
+
+LONG_REPLY = "Your order forty two left our warehouse on Monday morning and should reach you by Thursday afternoon at the very latest."
+
+
+def test_a_caller_who_talks_over_a_live_reply_cuts_it_and_the_transcript_keeps_what_was_said(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with live_line(tmp_path) as (sim, http, webhook):
+            call = await ring_live(sim, webhook, pace=2)
+            await eventually(lambda: call.session.listeners.sidebands, "the sideband")
+            sim.script([{"say": LONG_REPLY}, {"say": "Sure, go ahead."}])
+            sim.expect_user_audio("where is my order")
+            sim.expect_user_audio("wait I have another question")
+            await call.caller_says(speech_wav(tmp_path, "where is my order"), pace=2)
+            await eventually(lambda: said(call), "the reply")
+            await call.caller_says(speech_wav(tmp_path, "wait I have another question"), pace=2)
+            await eventually(lambda: said(call).endswith("Sure, go ahead."), "the answer to what was said over the reply")
+            assert call.session.cut_replies == 1
+            await call.caller_leaves()
+            await eventually(lambda: report_of(tmp_path), "the final report")
+        folder = next((tmp_path / "app" / "sessions").iterdir())
+        entries = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+        spoken = [(entry["kind"], entry["text"]) for entry in entries if entry["kind"] in ("user", "assistant")]
+        assert [kind for kind, _ in spoken] == ["user", "assistant", "user", "assistant"], spoken
+        cut = spoken[1][1]
+        assert cut and LONG_REPLY.startswith(cut) and len(cut) < len(LONG_REPLY), cut
+        assert spoken[2:] == [("user", "wait I have another question"), ("assistant", "Sure, go ahead.")]
+
+    run(body)
