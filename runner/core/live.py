@@ -17,15 +17,15 @@ from typing import Any, Mapping
 
 from runner.config.model import Guardrail, Limits
 from runner.core.actions import Action, EndSession, Send, StopPlayback
-from runner.core.ending import GOODBYE_INSTRUCTIONS, LIMIT_GOODBYE_INSTRUCTIONS
+from runner.core.ending import LIMIT_GOODBYE_INSTRUCTIONS
 from runner.core.live_guard import DEFAULT_REFUSAL, LiveGuard, correction
-from runner.core.live_phone import LastLine, LastLineWatch, phone_transfer_update
+from runner.core.live_phone import LastLineWatch, LivePhone
 from runner.core.live_playback import LivePlayback
 from runner.core.live_tools import Delegations, LiveAgentSpec
-from runner.core.live_transcript import SEGMENT_GAP, LiveTranscripts, Segment, initial_item
+from runner.core.live_transcript import SEGMENT_GAP, Segment, initial_item
 from runner.core.live_usage import LiveUsage
 from runner.core.states import Connection, Playback, ResponsePhase, States, UserTurn
-from runner.core.records import CallTransferRequested, ConnectionLost, ConnectionRestored, ErrorReported, KeyPressed, Notice, UserMessage
+from runner.core.records import ConnectionLost, ConnectionRestored, ErrorReported, Notice, UserMessage
 from runner.core.transcript import Breadcrumb, Message, TranscriptEntry, TurnLatency
 
 CLOSE_TIMEOUT = 5.0  # seconds to wait for session.closed after session.close
@@ -40,7 +40,7 @@ IGNORED_EVENTS = frozenset({
 })
 
 
-class GptLiveSession(LiveTranscripts):
+class GptLiveSession(LivePhone):
     """One conversation on GPT-Live; the same driver-facing surface as `Session` where GPT-Live has it."""
 
     # GPT-Live says nothing while it listens (no speech-started, no commit), so an edge that
@@ -154,12 +154,6 @@ class GptLiveSession(LiveTranscripts):
     def reply_owed(self) -> None:
         self._reply = True
 
-    def handoff_update(self, target: LiveAgentSpec) -> dict[str, Any]:
-        """The session.update of a handoff; on a phone call, to an agent standing for a person, one that only says the line."""
-        if self._phone and target.transfer_to is not None:
-            return phone_transfer_update(target.handoff[0])
-        return dict(target.handoff[0])
-
     # ---- local inputs ----------------------------------------------------------------
 
     def start(self, now: float) -> list[Action]:
@@ -240,42 +234,6 @@ class GptLiveSession(LiveTranscripts):
         actions: list[Action] = [trip, self.send({"type": "session.output_audio.fixture.play", "audio": FIXTURE_AUDIO})]
         return actions + ([StopPlayback("guardrail")] if self._audio else [])
 
-    def key_pressed(self, key: str, now: float) -> list[Action]:
-        """A keypad press (SIP's `transport.dtmf.received`): a key the agent maps hands off, any other is a line for the model."""
-        agent = self._agent
-        target = agent.dtmf.get(key)
-        pressed = KeyPressed(agent.name, key)
-        if target is not None and target in self._agents and target != agent.name and not (self._ending or self._last_line.line):
-            return [pressed, *self._delegations.hand_off(target, f"the caller pressed {key}")]
-        return [pressed, *self.user_text(f"(The caller pressed {key} on the keypad.)", now)]
-
-    def end(self, reason: str, now: float) -> list[Action]:
-        """On a call the service plays: a goodbye first, and the end once it was played. Else close the session."""
-        return self._say_goodbye(reason, GOODBYE_INSTRUCTIONS, now)
-
-    def _say_goodbye(self, reason: str, instructions: str, now: float) -> list[Action]:
-        if self._ended or self._ending:
-            return []
-        if self._last_line.line is not None:  # asked again while the last line is on its way: end at once
-            return self._line_over(self._last_line.line, now)
-        if not (self._attached and self._configured):
-            return self._close(reason, now)
-        actions = self._close_segment(now)  # what is said from here on is the goodbye
-        self._last_line.ask("goodbye", reason, now, first_segment=self._segments + 1)
-        return actions + [self.send({"type": "session.commentary.append", "content": instructions, "delegation_id": None})]
-
-    def _line_over(self, line: LastLine, now: float) -> list[Action]:
-        """The last line was played (or its bound passed): the transfer, or the end."""
-        self._last_line.line = None
-        if line.purpose == "transfer" and line.transfer_to is not None:
-            self._ended = True
-            target = line.transfer_to
-            return [Notice(f"transferring the call to {target}"), CallTransferRequested(self._agent.name, target), EndSession(line.reason)]
-        if self._phone:  # the edge hangs the call up through the sessions API, which ends the session
-            self._ended = True
-            return [*self._close_segment(now), EndSession(line.reason)]
-        return self._close(line.reason, now)
-
     def _close(self, reason: str, now: float) -> list[Action]:
         """Close the session; EndSession follows session.closed (or a timeout without it)."""
         if self._ended or self._ending:
@@ -349,22 +307,6 @@ class GptLiveSession(LiveTranscripts):
         if not self._ended and (line := self._last_line.due(now)) is not None:
             actions += self._line_over(line, now)
         return actions
-
-    def _close_segment(self, now: float) -> list[Action]:
-        segment = self._segment
-        actions = super()._close_segment(now)
-        if segment is not None and segment.message.role == "assistant" and segment.message.text:
-            self._last_line.said(segment.number, segment.end_ms)
-        return actions
-
-    def _on_session_output_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
-        if self._attached:  # the audio the service played, reflected to the sideband with its place on the timeline
-            self._last_line.played(event.get("end_ms"))
-            return []
-        return super()._on_session_output_audio_delta(event, now)
-
-    def _on_transport_dtmf_received(self, event: dict[str, Any], now: float) -> list[Action]:
-        return self.key_pressed(str(event.get("event", "")), now)
 
     def _on_session_started(self, event: dict[str, Any], now: float) -> list[Action]:
         self._configured, self._reconnecting = True, False

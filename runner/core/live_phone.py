@@ -13,9 +13,13 @@ has closed and the reflected audio has reached that message's end, at most
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Callable, Literal, Mapping
 
-from runner.core.ending import LAST_LINE_SECONDS
+from runner.core.actions import Action, EndSession, Send
+from runner.core.ending import GOODBYE_INSTRUCTIONS, LAST_LINE_SECONDS
+from runner.core.live_tools import Delegations, LiveAgentSpec
+from runner.core.live_transcript import LiveTranscripts
+from runner.core.records import CallTransferRequested, KeyPressed, Notice
 from runner.core.tooling import PHONE_TRANSFER_INSTRUCTIONS
 
 
@@ -63,6 +67,80 @@ class LastLineWatch:
             self.line = None
             return line
         return None
+
+
+class LivePhone(LiveTranscripts):
+    """The call side of `GptLiveSession` (`live.py`): the last line, a person's transfer, keypad presses."""
+
+    _agents: Mapping[str, LiveAgentSpec]
+    _attached: bool
+    _phone: bool
+    _configured: bool
+    _ended: bool
+    _ending: tuple[str, float] | None
+    _last_line: LastLineWatch
+    _delegations: Delegations
+    send: Callable[[dict[str, Any]], Send]
+    user_text: Callable[[str, float], list[Action]]
+    _close: Callable[[str, float], list[Action]]
+
+    def handoff_update(self, target: LiveAgentSpec) -> dict[str, Any]:
+        """The session.update of a handoff; on a phone call, to an agent standing for a person, one that only says the line."""
+        if self._phone and target.transfer_to is not None:
+            return phone_transfer_update(target.handoff[0])
+        return dict(target.handoff[0])
+
+    def key_pressed(self, key: str, now: float) -> list[Action]:
+        """A keypad press (SIP's `transport.dtmf.received`): a key the agent maps hands off, any other is a line for the model."""
+        agent = self._agent
+        target = agent.dtmf.get(key)
+        pressed = KeyPressed(agent.name, key)
+        if target is not None and target in self._agents and target != agent.name and not (self._ending or self._last_line.line):
+            return [pressed, *self._delegations.hand_off(target, f"the caller pressed {key}")]
+        return [pressed, *self.user_text(f"(The caller pressed {key} on the keypad.)", now)]
+
+    def end(self, reason: str, now: float) -> list[Action]:
+        """On a call the service plays: a goodbye first, and the end once it was played. Else close the session."""
+        return self._say_goodbye(reason, GOODBYE_INSTRUCTIONS, now)
+
+    def _say_goodbye(self, reason: str, instructions: str, now: float) -> list[Action]:
+        if self._ended or self._ending:
+            return []
+        if self._last_line.line is not None:  # asked again while the last line is on its way: end at once
+            return self._line_over(self._last_line.line, now)
+        if not (self._attached and self._configured):
+            return self._close(reason, now)
+        actions = self._close_segment(now)  # what is said from here on is the goodbye
+        self._last_line.ask("goodbye", reason, now, first_segment=self._segments + 1)
+        return actions + [self.send({"type": "session.commentary.append", "content": instructions, "delegation_id": None})]
+
+    def _line_over(self, line: LastLine, now: float) -> list[Action]:
+        """The last line was played (or its bound passed): the transfer, or the end."""
+        self._last_line.line = None
+        if line.purpose == "transfer" and line.transfer_to is not None:
+            self._ended = True
+            target = line.transfer_to
+            return [Notice(f"transferring the call to {target}"), CallTransferRequested(self._agent.name, target), EndSession(line.reason)]
+        if self._phone:  # the edge hangs the call up through the sessions API, which ends the session
+            self._ended = True
+            return [*self._close_segment(now), EndSession(line.reason)]
+        return self._close(line.reason, now)
+
+    def _close_segment(self, now: float) -> list[Action]:
+        segment = self._segment
+        actions = super()._close_segment(now)
+        if segment is not None and segment.message.role == "assistant" and segment.message.text:
+            self._last_line.said(segment.number, segment.end_ms)
+        return actions
+
+    def _on_session_output_audio_delta(self, event: dict[str, Any], now: float) -> list[Action]:
+        if self._attached:  # the audio the service played, reflected to the sideband with its place on the timeline
+            self._last_line.played(event.get("end_ms"))
+            return []
+        return super()._on_session_output_audio_delta(event, now)
+
+    def _on_transport_dtmf_received(self, event: dict[str, Any], now: float) -> list[Action]:
+        return self.key_pressed(str(event.get("event", "")), now)
 
 
 def phone_transfer_update(handoff_update: dict[str, Any]) -> dict[str, Any]:
