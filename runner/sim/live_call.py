@@ -6,10 +6,11 @@ start). The caller's audio arrives on RTP and is heard as on the primary WebSock
 `session.output_audio.delta`. Every other server event goes to the `oai-events` data
 channel and to each sideband attached at `/v1/live/sessions/{id}/attach`, which first
 gets `session.started` with the session as it is (what the service's short attach replay
-holds is not documented; the simulator replays that one event). Each reply's audio is
-reflected to the sidebands once the line has played it, as one `session.output_audio.delta`
+holds is not documented; the simulator replays that one event). Replies are spoken at the
+line's pace (`pace`), so a caller can talk over them (`live_audio.py`), and the audio the line
+played is reflected to the sidebands whenever it goes quiet, as one `session.output_audio.delta`
 with its place on the session timeline (`start_ms`/`end_ms`; the service reflects it in
-chunks as it plays). `session.close` ends the call.
+smaller chunks as it plays). `session.close` ends the call.
 """
 
 from __future__ import annotations
