@@ -12,7 +12,7 @@ followed by a `session.instructions.append` naming the new agent (protocol refer
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, Mapping
 
@@ -45,6 +45,8 @@ class LiveAgent:
     # agent, a reconnect's (a new GPT-Live session) for whoever is active then.
     start_session: dict[str, Any]
     handoff: tuple[dict[str, Any], ...]  # the session.update and instructions append of a handoff to it
+    transfer_to: str | None = None  # a person's tel:/sip: URI this agent stands for on a phone call
+    dtmf: Mapping[str, str] = field(default_factory=dict)  # keypad key -> handoff target
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,8 @@ def compile_live(
                 {"type": "session.update", "session": {"delegation": {"type": "responses", "responses": delegation}}},
                 {"type": "session.instructions.append", "content": persona, "delegation_id": None},
             ),
+            transfer_to=agent.transfer_to,
+            dtmf=dict(agent.dtmf),
         )
     return LiveProgram(start=config.start, session=agents[config.start].start_session, agents=agents)
 

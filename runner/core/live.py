@@ -17,13 +17,15 @@ from typing import Any, Mapping
 
 from runner.config.model import Guardrail, Limits
 from runner.core.actions import Action, EndSession, Send, StopPlayback
+from runner.core.ending import LIMIT_GOODBYE_INSTRUCTIONS
 from runner.core.live_guard import DEFAULT_REFUSAL, LiveGuard, correction
+from runner.core.live_phone import LastLineWatch, LivePhone
 from runner.core.live_playback import LivePlayback
 from runner.core.live_tools import Delegations, LiveAgentSpec
-from runner.core.live_transcript import SEGMENT_GAP, LiveTranscripts, Segment, initial_item
+from runner.core.live_transcript import SEGMENT_GAP, Segment, initial_item
 from runner.core.live_usage import LiveUsage
 from runner.core.states import Connection, Playback, ResponsePhase, States, UserTurn
-from runner.core.records import ConnectionLost, ConnectionRestored, ErrorReported, UserMessage
+from runner.core.records import ConnectionLost, ConnectionRestored, ErrorReported, Notice, UserMessage
 from runner.core.transcript import Breadcrumb, Message, TranscriptEntry, TurnLatency
 
 CLOSE_TIMEOUT = 5.0  # seconds to wait for session.closed after session.close
@@ -38,7 +40,7 @@ IGNORED_EVENTS = frozenset({
 })
 
 
-class GptLiveSession(LiveTranscripts):
+class GptLiveSession(LivePhone):
     """One conversation on GPT-Live; the same driver-facing surface as `Session` where GPT-Live has it."""
 
     # GPT-Live says nothing while it listens (no speech-started, no commit), so an edge that
@@ -48,7 +50,7 @@ class GptLiveSession(LiveTranscripts):
 
     def __init__(
         self, agents: Mapping[str, LiveAgentSpec], start: str, *, guardrails: Mapping[str, Guardrail], limits: Limits, session_id: str,
-        audio: bool = False, attached: bool = False,
+        audio: bool = False, attached: bool = False, phone: bool = False,
     ) -> None:
         self._agents = agents
         self._start = start
@@ -57,6 +59,8 @@ class GptLiveSession(LiveTranscripts):
         self._limits = limits
         self._audio = audio  # play the model's audio (Play actions); False: a text conversation, or the service plays it
         self._attached = attached  # a sideband of a session its call started: never session.start
+        self._phone = phone  # a phone call the edge transfers or hangs up (SIP): a handoff to a person transfers it
+        self._last_line = LastLineWatch()  # attached: the service plays the audio, so ending waits until the last line was played
         self.session_id = session_id
         self._events = 0
         self._started_at: float | None = None
@@ -129,7 +133,7 @@ class GptLiveSession(LiveTranscripts):
     def busy(self) -> bool:
         """A reply, a delegation, a verdict or a correction is still owed."""
         owed = self._reply or (self._greeting_due and not self._users)
-        return bool(owed or self._segment or self._delegations.busy or self._guard.busy or self._ending)
+        return bool(owed or self._segment or self._delegations.busy or self._guard.busy or self._ending or self._last_line.line)
 
     # ---- what the delegations need (DelegationOwner) ------------------------------------
 
@@ -230,7 +234,7 @@ class GptLiveSession(LiveTranscripts):
         actions: list[Action] = [trip, self.send({"type": "session.output_audio.fixture.play", "audio": FIXTURE_AUDIO})]
         return actions + ([StopPlayback("guardrail")] if self._audio else [])
 
-    def end(self, reason: str, now: float) -> list[Action]:
+    def _close(self, reason: str, now: float) -> list[Action]:
         """Close the session; EndSession follows session.closed (or a timeout without it)."""
         if self._ended or self._ending:
             return []
@@ -243,13 +247,16 @@ class GptLiveSession(LiveTranscripts):
 
     def close_session(self, reason: str, now: float) -> list[Action]:
         """The driver is closing: GPT-Live confirms the close (and the final usage) with session.closed."""
-        return self.end(reason, now)
+        self._last_line.line = None
+        return self._close(reason, now)
 
     def next_deadline(self) -> float | None:
         due = [self._segment.last + SEGMENT_GAP] if self._segment else []
         if self._ending:
             due.append(self._ending[1])
-        if self._started_at is not None and not self._ended:
+        if self._last_line.line is not None:
+            due.append(self._last_line.line.deadline)
+        elif self._started_at is not None and not self._ended and not self._ending:
             due.append(self._started_at + self._limits.max_session_minutes * 60)
         return min(due, default=None)
 
@@ -260,8 +267,12 @@ class GptLiveSession(LiveTranscripts):
         if self._ending and now >= self._ending[1]:
             self._ended = True
             actions.append(EndSession(self._ending[0]))
-        elif self._started_at is not None and now >= self._started_at + self._limits.max_session_minutes * 60:
-            actions += self.end("session limit", now)
+        elif (line := self._last_line.due(now)) is not None:
+            actions += self._line_over(line, now)
+        elif self._last_line.line is None and self._started_at is not None and now >= self._started_at + self._limits.max_session_minutes * 60:
+            if self._attached and not self._ended and not self._ending:
+                actions.append(Notice(f"session limit of {self._limits.max_session_minutes:g} minutes reached"))
+            actions += self._say_goodbye("session limit", LIMIT_GOODBYE_INSTRUCTIONS, now)
         return actions
 
     def connection_lost(self, why: str, now: float) -> list[Action]:
@@ -288,11 +299,14 @@ class GptLiveSession(LiveTranscripts):
     def receive(self, event: dict[str, Any], now: float) -> list[Action]:
         kind = str(event.get("type"))
         handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
-        if handler is not None:
-            return handler(event, now)
-        if kind not in IGNORED_EVENTS:
-            self.unknown_events[kind] = self.unknown_events.get(kind, 0) + 1
-        return []
+        if handler is None:
+            if kind not in IGNORED_EVENTS:
+                self.unknown_events[kind] = self.unknown_events.get(kind, 0) + 1
+            return []
+        actions = handler(event, now)
+        if not self._ended and (line := self._last_line.due(now)) is not None:
+            actions += self._line_over(line, now)
+        return actions
 
     def _on_session_started(self, event: dict[str, Any], now: float) -> list[Action]:
         self._configured, self._reconnecting = True, False
@@ -313,7 +327,11 @@ class GptLiveSession(LiveTranscripts):
     def _on_session_updated(self, event: dict[str, Any], now: float) -> list[Action]:
         """A handoff's update: what the source agent was saying ends here; the target speaks next."""
         actions = self._close_segment(now) if self._delegations.handing_off else []
-        return actions + self._delegations.session_updated(now)
+        actions += self._delegations.session_updated(now)
+        if self._phone and self._agent.transfer_to is not None and self._last_line.line is None:  # its one line, then the transfer
+            self._last_line.ask("transfer", f"transferred to {self._agent.transfer_to}", now, first_segment=self._segments + 1,
+                                transfer_to=self._agent.transfer_to)
+        return actions
 
     def _on_session_delegation_created(self, event: dict[str, Any], now: float) -> list[Action]:
         delegation = event.get("delegation") or {}

@@ -32,6 +32,8 @@ class LiveAgentSpec(Protocol):
     greeting: str | None
     start_session: dict[str, Any]
     handoff: tuple[dict[str, Any], ...]
+    transfer_to: str | None
+    dtmf: Mapping[str, str]
 
 
 class DelegationOwner(Protocol):
@@ -42,6 +44,7 @@ class DelegationOwner(Protocol):
     def note(self, entry: Any) -> None: ...
     def switch_agent(self, name: str) -> None: ...
     def reply_owed(self) -> None: ...
+    def handoff_update(self, target: LiveAgentSpec) -> dict[str, Any]: ...
 
 
 @dataclass(slots=True)
@@ -52,7 +55,7 @@ class Delegation:
     order: list[str] = field(default_factory=list)  # call ids
     outputs: dict[str, str] = field(default_factory=dict)
     running: set[str] = field(default_factory=set)
-    transfer: tuple[str, str, str | None] | None = None  # (call_id, target, reason)
+    transfer: tuple[str | None, str, str | None] | None = None  # (call_id, target, reason); no call_id: a key press
     completed: bool = False
 
 
@@ -161,7 +164,14 @@ class Delegations:
             return self._outputs(batch)
         target = self._owner.agent_named(batch.transfer[1])
         self._awaiting_update = batch
-        return [self._owner.send(dict(target.handoff[0]))]
+        return [self._owner.send(self._owner.handoff_update(target))]
+
+    def hand_off(self, target: str, reason: str) -> list[Action]:
+        """A handoff no function call asked for (a keypad press): the target's delegation, then a request to speak as it."""
+        if self._awaiting_update is not None:
+            return []
+        self._awaiting_update = Delegation(None, transfer=(None, target, reason), completed=True)
+        return [self._owner.send(self._owner.handoff_update(self._owner.agent_named(target)))]
 
     def session_updated(self, now: float) -> list[Action]:
         """The backend now has the target's instructions and tools: the outputs, then the persona."""
@@ -174,7 +184,8 @@ class Delegations:
         record = HandoffRecord(source, target, reason, now, True, None, call_id)
         self.handoffs.append(record)
         self._owner.note(record)
-        batch.outputs[call_id] = json.dumps({"transferred_to": target})
+        if call_id is not None:
+            batch.outputs[call_id] = json.dumps({"transferred_to": target})
         persona = self._owner.agent.handoff[1]
         return [_handoff(record), *self._outputs(batch), self._owner.send(dict(persona))]
 

@@ -30,6 +30,7 @@ class Segment:
     last: float
     checked: int = 0  # characters already sent to streaming guardrail checks
     end_ms: int | None = None  # where its last transcript delta ends on the session timeline
+    number: int = 0  # its place among the session's messages
 
 
 class LiveTranscripts:
@@ -93,7 +94,7 @@ class LiveTranscripts:
             self._segments += 1
             agent = self._agent.name
             message = Message(role, agent, "", "in_progress", now, item_id=f"live_{self.session_id}_{self._segments}")  # type: ignore[arg-type]
-            self._segment = Segment(message, now)
+            self._segment = Segment(message, now, number=self._segments)
             self.note(message)
         if isinstance(end_ms, int):
             self._segment.end_ms = end_ms

@@ -218,7 +218,8 @@ class Conversation:
         if config.target == "live":
             from .live import open_live
 
-            core, connection = open_live(project, host.transport, values=values, start=start, text=self.text, session_id=self.id, call_id=self._call_id)
+            core, connection = open_live(project, host.transport, values=values, start=start, text=self.text, session_id=self.id, call_id=self._call_id,
+                                       phone=self._channel in TRANSFERRING_CHANNELS)
         else:
             core = Session(compiled, start, guardrails=project.policies, limits=config.limits, output=self._output(), session_id=self.id)
             connection = host.transport.connection(model=config.model, call_id=self._call_id)

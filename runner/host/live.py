@@ -15,13 +15,15 @@ from .transport import LiveConnection
 
 
 def open_live(
-    project: Any, transport: Any, *, values: Mapping[str, Any], start: str, text: bool, session_id: str, call_id: str | None = None
+    project: Any, transport: Any, *, values: Mapping[str, Any], start: str, text: bool, session_id: str, call_id: str | None = None,
+    phone: bool = False,
 ) -> tuple[Any, LiveConnection]:
     """The Live core and connection of one conversation (the project's target is live).
 
     With `call_id` (the `live_...` session of a WebRTC or SIP call) the connection is its
     sideband: the call's creation or accept started the session (so the compiled
-    `session.start` is never sent), and the service plays the audio itself.
+    `session.start` is never sent), and the service plays the audio itself. `phone`: the channel
+    can transfer the call (SIP): a handoff to an agent with `transfer_to` says its line, then transfers it.
     """
     from ..compile import CompileError
     from ..compile_live import compile_live
@@ -34,6 +36,6 @@ def open_live(
     except CompileError as error:
         raise SetupError("; ".join(error.messages)) from None
     core = GptLiveSession(program.agents, start, guardrails=project.policies, limits=config.limits, session_id=session_id,
-                          audio=not text and call_id is None, attached=call_id is not None)
+                          audio=not text and call_id is None, attached=call_id is not None, phone=phone and call_id is not None)
     return core, LiveConnection(transport.rest_client(), session_id=call_id)
 

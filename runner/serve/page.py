@@ -22,6 +22,7 @@ STATIC = Path(__file__).with_name("static")
 
 def routes(server: Server) -> list[BaseRoute]:
     page = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{project}}", html.escape(server.project.name))
+    page = page.replace("{{target}}", html.escape(server.project.config.target))  # app.js sends GPT-Live no Realtime events
 
     async def index(request: Request) -> Response:
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})

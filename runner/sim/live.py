@@ -11,10 +11,12 @@ caller's audio and speaks its replies as audio (`live_audio.py`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import itertools
 import json
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ from .live_events import live_refusal
 if TYPE_CHECKING:
     from .server import Simulator
 
+logger = logging.getLogger(__name__)
 SESSION_SECONDS = 3600
 FIXTURE_MAX_BYTES = 24_000 * 2 * 30  # 30 s of PCM16 at 24 kHz
 UNNUMBERED_EVENTS = frozenset({"session.output_audio.delta"})  # the service gives its audio chunks no event_id
@@ -53,6 +56,7 @@ class LiveSimConnection(LiveAudioMixin):
         self.model_turns = 0
         self.timeline_ms = 0  # the end of the last thing said on the session timeline
         self.closed = False
+        self._handling: set[asyncio.Task[None]] = set()  # client events still being handled while the model speaks
         self._init_audio()
 
     def new_id(self, prefix: str) -> str:
@@ -74,15 +78,46 @@ class LiveSimConnection(LiveAudioMixin):
         await self.send({"type": "error", "error": error})
 
     async def serve(self) -> None:
-        """Run the session until the client leaves, closes it, or the simulated network drops."""
+        """Run the session until the client leaves, closes it, or the simulated network drops.
+
+        Events are handled one after the other, except while the model speaks: then the
+        next one is handled meanwhile (`handle`), as the full-duplex service does.
+        """
         try:
             async for message in self.ws:
-                await self._dispatch(message)
+                await self.handle(message)
                 if self.closed:
                     await self.ws.close(1000, "session closed")
                     return
         except (_Dropped, ConnectionClosed):
             pass
+        finally:
+            for task in list(self._handling):
+                task.cancel()
+
+    async def handle(self, message: str | bytes) -> None:
+        """Handle one client event; return once it is handled, or once the model is speaking a paced
+        reply (the caller's audio, a fixture or a close can then reach the session while it speaks)."""
+        handling = asyncio.get_running_loop().create_task(self._dispatch(message))
+        speaking = asyncio.get_running_loop().create_task(self.speech_started.wait())
+        await asyncio.wait({handling, speaking}, return_when=asyncio.FIRST_COMPLETED)
+        speaking.cancel()
+        if handling.done():
+            handling.result()
+            return
+        self._handling.add(handling)
+        handling.add_done_callback(self._handled)
+
+    def meanwhile(self, work: Any) -> None:
+        """Run `work` (an answer) while the session keeps hearing the caller."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._handling.add(task)
+        task.add_done_callback(self._handled)
+
+    def _handled(self, task: asyncio.Task[None]) -> None:
+        self._handling.discard(task)
+        if not task.cancelled() and not isinstance(task.exception(), (_Dropped, ConnectionClosed, type(None))):
+            logger.error("live session: handling a client event failed", exc_info=task.exception())
 
     async def _dispatch(self, message: str | bytes) -> None:
         try:
@@ -156,7 +191,10 @@ class LiveSimConnection(LiveAudioMixin):
         """The model says something in its own words: an opening line, or what it was asked to."""
         if not await self._append(event, "session.commentary.appended"):
             return
-        said = [output.text for output in decide(self.sim.rules, self._turn(response_instructions=event["content"])) if isinstance(output, Say)]
+        turn = self._turn(response_instructions=event["content"])
+        if not turn.opening:  # the voice model speaks it itself: no delegation, no tools
+            turn.tool_choice = "none"
+        said = [output.text for output in decide(self.sim.rules, turn) if isinstance(output, Say)]
         for text in said:
             await self._speak(text)
 
@@ -169,11 +207,13 @@ class LiveSimConnection(LiveAudioMixin):
         if len(audio) % 2 or len(audio) > FIXTURE_MAX_BYTES or audio[:4] == b"RIFF":
             await self.error("invalid_value", "Fixture audio must be raw PCM16 at 24 kHz, at most 30 seconds, without a header.", param="audio", client_event=event)
             return
+        self._cut_off()  # the fixture interrupts the model's speech
         await self.send({"type": "session.output_audio.fixture.playing", "client_event_id": event.get("event_id")})
         self.timeline_ms += len(audio) // 48
         await self.send({"type": "session.output_audio.fixture.played", "client_event_id": event.get("event_id")})
 
     async def _on_session_close(self, event: dict[str, Any]) -> None:
+        self._cut_off()
         await self.send({"type": "session.closed", "reason": "close_requested", "session": self.session, "usage": {"seconds": self.timeline_ms / 1000}})
         self.closed = True
 

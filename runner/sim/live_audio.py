@@ -9,8 +9,10 @@ one `session.input_transcript.delta` at once and a user message of the backend's
 conversation, and the model delegates its answer (what is said while a delegation's calls
 are open joins the conversation once they are answered and the answer is spoken). Replies are espeak-ng's voice (`speech.py`) as `session.output_audio.delta`
 chunks without timestamps, with the transcript deltas on the session timeline beside them.
-Speech is sent in one go (or paced by `Simulator.audio_pace`) and is not cut off by the
-caller's barge-in: the simulated model always finishes its sentence.
+Speech is sent in one go, or paced (`speech_pace`: `Simulator.audio_pace`, or the line's
+pace on a call); paced speech is full duplex as the real model is: a caller who starts
+talking over it cuts it off, so its audio, its words and the timeline hold only what was
+said before the caller's onset (the VAD's), and what the caller says is then answered.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import base64
 import binascii
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +37,13 @@ if TYPE_CHECKING:
 
 PREFIX_PADDING_MS = 300  # audio kept before the onset the VAD found, as the Realtime VAD's default
 DEFAULT_FORMAT = {"type": "audio/pcm", "rate": 24000}
+
+
+@dataclass(slots=True)
+class Speech:
+    """A reply being spoken at its pace; `cut` once the caller talks over it."""
+
+    cut: bool = False
 
 
 class LiveWire:
@@ -65,6 +75,10 @@ class LiveAudioMixin:
         self._input_start_ms = 0  # where `_input` starts, in ms of input audio
         self._onset_ms: int | None = None
         self.turns_waiting: list[str] = []  # what the caller said while a delegation's calls were open
+        self.speaking: Speech | None = None  # the paced reply being spoken, which the caller can cut off
+        self._voice = asyncio.Lock()  # one reply at a time
+        self.speech_started = asyncio.Event()  # set while a paced reply is being spoken
+        self.cut_replies = 0
 
     @property
     def wire(self: LiveSimConnection) -> LiveWire:
@@ -90,11 +104,25 @@ class LiveAudioMixin:
         for happened in self.vad.feed(pcm_at_24k(pcm, wire.rate)):
             if isinstance(happened, SpeechStarted):
                 self._onset_ms = max(self._input_start_ms, happened.at_ms - PREFIX_PADDING_MS)
+                self._cut_off()
             else:
-                await self._utterance(self._onset_ms or 0, happened.at_ms)
-                self._onset_ms = None
+                onset, self._onset_ms = self._onset_ms or 0, None
+                await self._utterance(onset, happened.at_ms)
         if self._onset_ms is None:  # between utterances: keep only what the next one's padding may need
             self._trim_input(self.heard_ms - PREFIX_PADDING_MS)
+
+    def _cut_off(self: LiveSimConnection) -> None:
+        """The caller talks over the reply: the model stops speaking (full duplex; no client event asks it to)."""
+        if self.speaking is not None and not self.speaking.cut:
+            self.speaking.cut = True
+            self.cut_replies += 1
+
+    def _speech_began(self: LiveSimConnection) -> None:
+        """A reply starts being spoken (a call numbers its speeches for the line)."""
+
+    def speech_pace(self: LiveSimConnection) -> float | None:
+        """How many times real time replies are spoken; None: all at once (nothing can talk over them)."""
+        return self.sim.audio_pace or None
 
     def _trim_input(self: LiveSimConnection, from_ms: int) -> None:
         drop = max(0, from_ms - self._input_start_ms)
@@ -104,6 +132,7 @@ class LiveAudioMixin:
 
     async def _utterance(self: LiveSimConnection, start_ms: int, end_ms: int) -> None:
         """The caller stopped: what they said is transcribed, then answered through the backend."""
+        self._cut_off()
         self._trim_input(start_ms)
         rate = self.wire.rate
         audio = bytes(self._input[: (end_ms - start_ms) * rate // 1000 * 2])
@@ -115,7 +144,10 @@ class LiveAudioMixin:
         if self.open_calls:  # heard now, answered once the open calls are
             self.turns_waiting.append(heard)
             return
-        await self.answer(heard)
+        if self.speech_pace():  # full duplex: the model answers while it keeps listening
+            self.meanwhile(self.answer(heard))
+        else:
+            await self.answer(heard)
 
     async def answer(self: LiveSimConnection, heard: str) -> None:
         """The caller's words join the backend's conversation, and the model delegates its answer."""
@@ -142,22 +174,37 @@ class LiveAudioMixin:
 
     async def _speak(self: LiveSimConnection, text: str) -> None:
         """The voice model says `text`: audio chunks in the session format, transcript deltas beside them, then the usage so far."""
+        async with self._voice:
+            self._speech_began()
+            pace = self.speech_pace()
+            self.speaking = current = Speech() if pace else None
+            if current is not None:
+                self.speech_started.set()
+            try:
+                self.timeline_ms += await self._say(text, current, pace)
+            finally:
+                self.speaking = None
+                self.speech_started.clear()
+            await self.send({"type": "session.usage.updated", "usage": {"seconds": self.timeline_ms / 1000}})
+
+    async def _say(self: LiveSimConnection, text: str, current: Speech | None, pace: float | None) -> int:
+        """Send the speech's chunks (paced: until the caller cuts it off); how many ms of it were said."""
         wire = self.wire
         audio = wire.encode(speech.synthesize(text, wire.rate))
         pieces = speech.chunks(audio, self.sim.chunk_ms, wire.bytes_per_ms)
-        words = text.split(" ")
         start, total_ms = self.timeline_ms, len(audio) // wire.bytes_per_ms
-        words_sent = 0
+        sent, said_ms = 0, 0
         for number, piece in enumerate(pieces, start=1):
-            due = math.ceil(len(words) * number / len(pieces))
-            if due > words_sent:  # the words' share of the whole sentence's time: deltas meet end to end
-                chunk = " ".join(words[words_sent:due]) + (" " if due < len(words) else "")
-                span = (start + total_ms * words_sent // len(words), start + total_ms * due // len(words))
-                await self.send({"type": "session.output_transcript.delta", "delta": chunk, "start_ms": span[0], "end_ms": span[1]})
-                words_sent = due
+            if current is not None and current.cut:
+                break
+            due = math.ceil(len(text) * number / len(pieces))
+            if due > sent:  # the text's share of the whole sentence's time, chunk by chunk: deltas meet end to end, none far apart
+                span = (start + total_ms * sent // len(text), start + total_ms * due // len(text))
+                await self.send({"type": "session.output_transcript.delta", "delta": text[sent:due], "start_ms": span[0], "end_ms": span[1]})
+                sent = due
             await self.send({"type": "session.output_audio.delta", "delta": base64.b64encode(piece).decode("ascii")})
-            if self.sim.audio_pace:
-                await asyncio.sleep(len(piece) / wire.bytes_per_ms / 1000 / self.sim.audio_pace)
-        self.timeline_ms = start + total_ms
-        await self.send({"type": "session.usage.updated", "usage": {"seconds": self.timeline_ms / 1000}})
+            said_ms += len(piece) // wire.bytes_per_ms
+            if pace:
+                await asyncio.sleep(len(piece) / wire.bytes_per_ms / 1000 / pace)
+        return said_ms
 

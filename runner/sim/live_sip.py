@@ -11,9 +11,13 @@ carrier plays the agent's audio (`PhoneLine`) and the caller speaks from a WAV
 
 from __future__ import annotations
 
+import contextlib
+import json
 import secrets
 import time
 from typing import TYPE_CHECKING, Any, Sequence
+
+from websockets.exceptions import ConnectionClosed
 
 from .live_call import LiveSimCall
 from .sip_calls import SimSipCall, _call_numbers
@@ -26,6 +30,10 @@ if TYPE_CHECKING:
 class LiveSimSipCall(LiveSimCall, SimSipCall):
     """A ringing SIP call answered on GPT-Live: the SIP call's states and line, a Live session."""
 
+    def __init__(self, sim: Simulator, call_id: str, model: str, *, sip_headers: list[tuple[str, str]], pace: float) -> None:
+        super().__init__(sim, call_id, model, sip_headers=sip_headers, pace=pace)
+        self.pace = pace  # the line's, and so the replies'
+
     def accept(self, session: dict[str, Any]) -> str | None:
         """Start the call with the accepted Live session; a problem is returned as the refusal's message."""
         if self.state != "ringing":
@@ -37,6 +45,13 @@ class LiveSimSipCall(LiveSimCall, SimSipCall):
         self.spawn(self._dispatch_inbox())
         self.spawn(self.track.run())
         return None
+
+    async def press(self, key: str) -> None:
+        """A keypad press: `transport.dtmf.received`, delivered only to the sidebands."""
+        text = json.dumps({"type": "transport.dtmf.received", "event": key, "event_id": self.session.new_id("event")})
+        for socket in list(self.session.listeners.sidebands):
+            with contextlib.suppress(ConnectionClosed):
+                await socket.send(text)
 
 
 def incoming_live_event(session_id: str, sip_headers: Sequence[tuple[str, str]]) -> dict[str, Any]:

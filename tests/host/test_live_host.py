@@ -74,8 +74,8 @@ def test_a_dropped_socket_becomes_a_new_live_session_seeded_with_the_text_histor
 
     async def main() -> tuple[runner.Conversation, list[runner.Record]]:
         records: list[runner.Record] = []
-        # The greeting takes 78 server events (its words and its audio, in 100 ms chunks); the 83rd is inside the first delegation, after its call.
-        async with runner.Host(project, transport=runner.SimulatorTransport("techcorp", drop_after_events=83)) as host:
+        # The greeting takes 119 server events (its words and its audio, in 100 ms chunks); the 124th is inside the first delegation, after its call.
+        async with runner.Host(project, transport=runner.SimulatorTransport("techcorp", drop_after_events=124)) as host:
             async with host.open(state_dir=tmp_path / "state", text=True) as conv:
                 assert await conv.wait_idle(WAIT)
                 await conv.send_text("My phone is (555) 123-4567")

@@ -6,6 +6,7 @@ target set to live; the simulator rings with a pending `live_...` session.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from pathlib import Path
@@ -16,7 +17,7 @@ import httpx
 from runner.sim import Simulator
 from runner.sim.live_sip import LiveSimSipCall, ring_live
 from runner.sim.webhooks import WebhookSender, incoming_call_event, new_secret
-from tests.serve.test_sip import eventually, report_of, run, serving, speech_wav, write_project
+from tests.serve.test_sip import PERSON, eventually, report_of, run, serving, speech_wav, write_project
 
 
 def said(call: LiveSimSipCall) -> str:
@@ -78,5 +79,93 @@ def test_a_live_call_at_capacity_is_rejected_through_the_live_sessions(tmp_path:
             assert (second.state, second.rejected_with) == ("rejected", 486)
             assert webhook.deliveries[-1][2] == 200 and json.loads(webhook.deliveries[-1][1])["data"]["session_id"] == second.id
             await first.caller_leaves()
+
+    run(body)
+
+
+def reflected_end(call: LiveSimSipCall) -> int:
+    """How far the audio the line played reaches on the session timeline (the sideband's reflected audio)."""
+    return max((event["end_ms"] for event in call.session.reflected), default=-1)
+
+
+def test_a_live_goodbye_is_played_to_its_end_then_the_call_is_hung_up(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with live_line(tmp_path) as (sim, http, webhook):
+            call = await ring_live(sim, webhook, pace=20)
+            await eventually(lambda: call.session.listeners.sidebands, "the sideband")
+            sim.expect_user_audio("goodbye")
+            await call.caller_says(speech_wav(tmp_path, "goodbye"), pace=8)
+            await asyncio.wait_for(call.ended.wait(), 30)
+            assert call.end_reason == "hung up through the sessions API"
+            assert said(call).endswith("Thank you for calling. Goodbye!")
+            assert reflected_end(call) == call.session.timeline_ms, "the goodbye played to its end before the hangup"
+            assert "session.close" not in [event["type"] for event in call.session.received]
+            await eventually(lambda: report_of(tmp_path), "the final report")
+        assert report_of(tmp_path)["end_reason"] == "guardrail"
+
+    run(body)
+
+
+def test_a_live_handoff_to_a_person_says_a_line_then_refers_the_call(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with live_line(tmp_path) as (sim, http, webhook):
+            call = await ring_live(sim, webhook, pace=20)
+            await eventually(lambda: call.session.listeners.sidebands, "the sideband")
+            sim.expect_user_audio("I want a person")
+            await call.caller_says(speech_wav(tmp_path, "I want a person"), pace=8)
+            await asyncio.wait_for(call.ended.wait(), 30)
+            assert (call.state, call.referred_to) == ("referred", PERSON)
+            assert said(call).endswith("Connecting you to a colleague now.")
+            assert reflected_end(call) == call.session.timeline_ms, "the line played to its end before the transfer"
+            await eventually(lambda: report_of(tmp_path), "the final report")
+        report = report_of(tmp_path)
+        assert report["end_reason"] == f"transferred to {PERSON}"
+
+    run(body)
+
+
+def test_live_key_presses_reach_the_model_and_zero_puts_a_person_on(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with live_line(tmp_path) as (sim, http, webhook):
+            call = await ring_live(sim, webhook, pace=20)
+            await eventually(lambda: call.session.listeners.sidebands, "the sideband")
+            await call.press("5")
+            await eventually(lambda: "You pressed five." in said(call), "the answer to the key")
+            await call.press("0")
+            await asyncio.wait_for(call.ended.wait(), 30)
+            assert call.referred_to == PERSON
+            await eventually(lambda: report_of(tmp_path), "the final report")
+        folder = next((tmp_path / "app" / "sessions").iterdir())
+        transcript = (folder / "transcript.md").read_text()
+        assert "(The caller pressed 5 on the keypad.)" in transcript and "handoff desk → person (the caller pressed 0)" in transcript
+
+    run(body)
+
+
+LONG_REPLY = "Your order forty two left our warehouse on Monday morning and should reach you by Thursday afternoon at the very latest."
+
+
+def test_a_caller_who_talks_over_a_live_reply_cuts_it_and_the_transcript_keeps_what_was_said(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with live_line(tmp_path) as (sim, http, webhook):
+            call = await ring_live(sim, webhook, pace=2)
+            await eventually(lambda: call.session.listeners.sidebands, "the sideband")
+            sim.script([{"say": LONG_REPLY}, {"say": "Sure, go ahead."}])
+            sim.expect_user_audio("where is my order")
+            sim.expect_user_audio("wait I have another question")
+            await call.caller_says(speech_wav(tmp_path, "where is my order"), pace=2)
+            await eventually(lambda: said(call), "the reply")
+            await call.caller_says(speech_wav(tmp_path, "wait I have another question"), pace=2)
+            await eventually(lambda: said(call).endswith("Sure, go ahead."), "the answer to what was said over the reply")
+            assert call.session.cut_replies == 1
+            await call.caller_leaves()
+            await eventually(lambda: report_of(tmp_path), "the final report")
+        folder = next((tmp_path / "app" / "sessions").iterdir())
+        entries = [json.loads(line) for line in (folder / "transcript.jsonl").read_text().splitlines()]
+        spoken = [(entry["kind"], entry["text"]) for entry in entries if entry["kind"] in ("user", "assistant")]
+        assert [kind for kind, _ in spoken] == ["user", "assistant", "user", "assistant"], spoken
+        cut = spoken[1][1]
+        assert cut and LONG_REPLY.startswith(cut) and len(cut) < len(LONG_REPLY), cut
+        assert spoken[2:] == [("user", "wait I have another question"), ("assistant", "Sure, go ahead.")]
 
     run(body)

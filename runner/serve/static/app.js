@@ -201,8 +201,13 @@ function turnDetection(session) {
 }
 
 // -- talking: mute and push to talk ------------------------------------------------------
+// On GPT-Live (body data-target="live") the model owns the turns and takes no Realtime event:
+// push to talk is hidden, and the page sends nothing on the data channel (the server's
+// sideband drives the call); mute only silences the microphone track, on either target.
+const onLive = () => document.body.dataset.target === "live";
+
 function sendOnChannel(event) {
-  if (!call.channel || call.channel.readyState !== "open") return false;
+  if (onLive() || !call.channel || call.channel.readyState !== "open") return false;
   call.channel.send(JSON.stringify(event));
   logEntry("out", `${event.type} (page)`, event);
   return true;
@@ -272,6 +277,11 @@ function isTalkKey(event) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  if (onLive()) {
+    $("ptt").checked = false;
+    $("ptt").closest("label").hidden = true;
+    $("talk").hidden = true;
+  }
   $("connect").addEventListener("click", () => (call.live || call.pc ? hangup() : connect()));
   $("mute").addEventListener("click", toggleMute);
   $("ptt").addEventListener("change", () => applyTalkMode(true));
