@@ -35,6 +35,7 @@ from runner.sim import Simulator, parse_rules
 MODEL = "gpt-realtime-2.1"
 AGENTS = ("triage", "billing")
 KINDS = ("tool dispatch", "handoff", "handoff from response.done")
+TRIGGERED_AT = {"tool dispatch": "tool dispatch at", "handoff": "handoff at"}  # each span's trigger, on the monotonic clock every process shares
 TRANSFER_TEXT = "go and transfer"
 PLAIN_TEXT = "go"
 CLOSE_TIMEOUT = 30.0  # seconds for every client connection to close once the clients are done
@@ -84,17 +85,19 @@ def spans(connection: Any) -> Spans:
     outputs = {event["item"]["call_id"]: at for at, event in received if event["type"] == "conversation.item.create" and event["item"]["type"] == "function_call_output"}
     updates = [at for at, event in received if event["type"] == "session.update"]
     done_at = {event["response"]["id"]: at for at, event in sent if event["type"] == "response.done"}
-    result: Spans = {kind: [] for kind in KINDS}
+    result: Spans = {kind: [] for kind in (*KINDS, *TRIGGERED_AT.values())}
     for at, event in sent:
         if event["type"] != "response.function_call_arguments.done":
             continue
         if event["name"] == "noop":
             if event["call_id"] in outputs:
                 result["tool dispatch"].append(outputs[event["call_id"]] - at)
+                result["tool dispatch at"].append(at)
             continue
         update = next((when for when in updates if when > at), None)
         if update is not None:
             result["handoff"].append(update - at)
+            result["handoff at"].append(at)
             result["handoff from response.done"].append(update - done_at[event["response_id"]])
     return result
 
@@ -110,7 +113,7 @@ async def serve(skip: int) -> None:
         gc.disable()
         await asyncio.to_thread(sys.stdin.read)
         await asyncio.wait_for(asyncio.gather(*(connection.ws.wait_closed() for connection in sim.connections)), CLOSE_TIMEOUT)
-        counted: Spans = {kind: [] for kind in KINDS}
+        counted: Spans = {kind: [] for kind in (*KINDS, *TRIGGERED_AT.values())}
         errors: list[str] = []
         for index, connection in enumerate(sim.connections):
             errors += [event["error"]["message"] for event in connection.sent if event["type"] == "error"]
