@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import os
 import secrets
@@ -205,7 +204,7 @@ class Conversation:
         self.folder = artifacts.folder
         self._stack.push_async_callback(artifacts.aclose)
         started = datetime.now(timezone.utc)
-        config_hash = hashlib.sha256(config.path.read_bytes()).hexdigest()
+        config_hash = project.config_hash
         artifacts.transcript_header(config.name, started)
 
         checker = None

@@ -7,6 +7,7 @@ session id) is handed to `Host.open`, so one project serves any number of them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import OrderedDict
@@ -55,6 +56,14 @@ class Project:
         self.guardrails_enabled = guardrails and switch not in {"false", "0", "no", "off"}
         self._compiled: OrderedDict[str, tuple[dict[str, Any], dict[str, Any]]] = OrderedDict()
         self._set_up = False
+        self._config_hash: str | None = None
+
+    @property
+    def config_hash(self) -> str:
+        """The SHA-256 of the config file, read once: every report of the project names the file it ran."""
+        if self._config_hash is None:
+            self._config_hash = hashlib.sha256(self.config.path.read_bytes()).hexdigest()
+        return self._config_hash
 
     @property
     def name(self) -> str:

@@ -75,3 +75,24 @@ def test_cancelling_one_conversation_mid_reply_leaves_the_other_complete(tmp_pat
     assert [(entry["kind"], entry["text"]) for entry in transcript] == [("user", "hello"), ("assistant", "one two three four")]
     assert [(entry["kind"], entry["text"]) for entry in read_jsonl(ada.folder / "transcript.jsonl")] == [("user", "hang on")]
     assert (bob.folder / "events.jsonl").stat().st_size > 0
+
+
+def test_every_report_names_the_config_as_it_was_loaded_even_after_the_file_changes(tmp_path: Path) -> None:
+    """The hash is taken once, at load: a report must name the agents that ran, not the file as it is now."""
+    import hashlib
+
+    config_path = write_project(tmp_path / "project")
+    loaded = hashlib.sha256(config_path.read_bytes()).hexdigest()
+    project = runner.load_project(config_path, environ={})
+
+    async def main() -> tuple[runner.Conversation, runner.Conversation]:
+        async with runner.Host(project, transport=runner.MemoryTransport(FakeModel())) as host:
+            async with host.open(variables={"customer": "ada"}, text=True) as first:
+                pass
+            config_path.write_text(config_path.read_text(encoding="utf-8") + "\n# edited while serving\n", encoding="utf-8")
+            async with host.open(variables={"customer": "bob"}, text=True) as second:
+                pass
+            return first, second
+
+    for conv in asyncio.run(main()):
+        assert json.loads((conv.folder / "report.json").read_text())["config"]["sha256"] == loaded
