@@ -70,18 +70,36 @@ def serve(ctx: click.Context, file: str, address: str | None, port: int | None, 
 
 def _serve(file: str, config: Any, settings: Any, *, offline: bool, sim_rules: str, session_dir: Path | None, workers: int,
            simulator: tuple[str, str] | None) -> None:
-    from runner.host.errors import SetupError
+    """With --offline and no --simulator-url, the simulator runs as this process's child for as long as it serves."""
     from runner.host.project import Project
-    from runner.host.transports import OpenAITransport, SimulatorTransport
+    from runner.serve.workers import OwnSimulator
+
+    _configure_logs(settings["log_level"])
+    project = Project(config, guardrails=settings["guardrails"], environ=os.environ)
+    own: OwnSimulator | None = None
+    if offline and simulator is None:
+        try:
+            own = OwnSimulator(sim_rules)
+        except OSError as error:
+            fail(str(error), EXIT_USAGE)
+        simulator = (own.realtime_url, own.rest_url)
+    try:
+        _serve_with(file, project, settings, offline=offline, session_dir=session_dir, workers=workers, simulator=simulator)
+    finally:
+        if own is not None:
+            own.stop()
+
+
+def _serve_with(file: str, project: Any, settings: Any, *, offline: bool, session_dir: Path | None, workers: int,
+                simulator: tuple[str, str] | None) -> None:
+    from runner.host.errors import SetupError
+    from runner.host.transports import OpenAITransport
     from runner.serve import create_app
     from runner.serve.settings import ServeOptions
     from runner.serve.workers import RunningSimulator, cpu_count, supervise
 
-    _configure_logs(settings["log_level"])
-    project = Project(config, guardrails=settings["guardrails"], environ=os.environ)
-
     def make_app() -> Any:
-        transport = RunningSimulator(*simulator) if simulator is not None else SimulatorTransport(sim_rules) if offline else OpenAITransport(environ=project.environ)
+        transport = RunningSimulator(*simulator) if simulator is not None else OpenAITransport(environ=project.environ)
         return create_app(project, transport, session_dir=session_dir, max_calls=settings["max_concurrent_sessions"], options=ServeOptions.of(settings))
 
     try:

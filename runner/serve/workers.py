@@ -13,7 +13,8 @@ project exists, so a fork copies nothing live), and then only waits:
   `CRASH_SECONDS` of their start (`CRASH_LIMIT` in a row): then the rest are stopped and
   the parent exits 1, since a restart loop helps no one.
 
-`RunningSimulator` is the upstream of workers that share one `python -m runner.sim`.
+`RunningSimulator` is the upstream of workers that share one `python -m runner.sim`;
+`OwnSimulator` starts that process for `runner serve --offline`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 from typing import Any, Callable
 
@@ -123,3 +126,36 @@ class RunningSimulator(BaseTransport):
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+class OwnSimulator:
+    """`python -m runner.sim` as a child of `runner serve --offline`, so the simulated service's
+    media (pure-Python Opus, RTP and SCTP for every WebRTC call) runs on its own core instead of
+    in the server's event loop, as the real service does.
+
+    It stops when its standard input closes, so it also goes when the server is killed; it is
+    in its own session, so a Ctrl-C at the terminal reaches only the server, which drains its
+    calls through it first.
+    """
+
+    def __init__(self, rules: str) -> None:
+        self._process = subprocess.Popen([sys.executable, "-m", "runner.sim", "--rules", rules, "--until-stdin-closes"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        assert self._process.stdout is not None
+        lines = [self._process.stdout.readline(), self._process.stdout.readline()]
+        if not all(line.startswith(("realtime:", "rest:")) for line in lines):
+            self._process.wait()
+            assert self._process.stderr is not None
+            raise OSError(f"the offline simulator did not start: {self._process.stderr.read().strip() or 'it exited with ' + str(self._process.returncode)}")
+        self.realtime_url, self.rest_url = (line.split()[1] for line in lines)
+
+    def stop(self) -> None:
+        """Close its stdin and wait for it (bounded), then kill it if it is still there."""
+        assert self._process.stdin is not None
+        with contextlib.suppress(OSError):
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=CRASH_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
