@@ -14,9 +14,10 @@ the caller is), then hang up. Everything runs in a network namespace with loopba
 - upstream: `process` (the default) runs the simulator in a process of its own
   (`python -m runner.sim`) and `runner serve --offline --simulator-url` on it, the command
   itself (bench/serve_upstream.py adds a collector timer), so the server-side figure is the
-  server's own work; `offline` is `runner serve --offline`, where
-  the simulated service's two Opus streams per call (aiortc's RTP and SCTP are pure
-  Python) share the server's event loop with the sidebands and dominate it at 20 calls.
+  server's own work; `offline` is `runner serve --offline` as a user runs it, which starts
+  the simulator as a child process of its own (until 2026-12-02 it ran in the server's event
+  loop, where the simulated service's two pure-Python Opus streams per call dominated it:
+  p99 100-400 ms); its CPU is not in the server's figure.
 - page load to "connected": headless Chromium (/usr/bin/chromium) opens `/`, clicks
   Connect, and the page reports when its peer connection is connected; the page's own
   JavaScript size is printed beside it.
@@ -25,7 +26,7 @@ the caller is), then hang up. Everything runs in a network namespace with loopba
 
 The harness stands in for other machines, so it is kept from competing with the server: the
 simulator runs with its collector off (as bench/sim_process.py runs it), and it and the
-callers at nice 10 (the callers only with upstream `process`). At the same priority, on 2 shared cores, their pure-Python Opus, RTP
+callers at nice 10 (with `offline`, the simulator runs at the server's priority, as its child). At the same priority, on 2 shared cores, their pure-Python Opus, RTP
 and SCTP (~60% of a core each at 20 calls) kept the server waiting for a core: dispatch p99
 21 ms against 7.5 ms niced in back-to-back runs, the server's own CPU the same. The
 callers' figure ("as the caller sees it") runs through that niced harness: not a target.
@@ -155,7 +156,7 @@ async def calls(url: str, sessions: Path, count: int, turns: int, upstream: str,
         cpu_before = [cpu_seconds(pid) for pid in pids]
         # The callers (this process's aiortc peers) yield to the server, unless the simulated service is in it: niced
         # against a server a whole core busy with that media, they fell behind and 4-9 of 20 calls failed.
-        os.setpriority(os.PRIO_PROCESS, 0, HARNESS_NICENESS if upstream == "process" else 0)
+        os.setpriority(os.PRIO_PROCESS, 0, HARNESS_NICENESS)
         started = time.perf_counter()
         try:
             answered = await asyncio.gather(*(one_call(http, f"C-{index}", turns, dispatch_ms) for index in range(count)))
@@ -168,7 +169,7 @@ async def calls(url: str, sessions: Path, count: int, turns: int, upstream: str,
     print(f"upstream {upstream}: {count} calls at once, {turns} spoken turns each: {sum(answered)} answered, {complete} complete with their reports, in {seconds:.1f} s")
     server_ms = [span for folder in sessions.iterdir() for span in server_dispatch_ms(folder / "events.jsonl")]
     print(f"  sideband tool dispatch on the server: n={len(server_ms)} p50 {percentile(server_ms, 0.5):.2f} ms, p99 {percentile(server_ms, 0.99):.2f} ms (target: p99 < 10 ms)")
-    names = (["simulator", "server"] if len(processes) == 2 else ["server (its simulator inside)"]) + ["callers"]
+    names = (["simulator", "server"] if len(processes) == 2 else ["server (without its simulator child)"]) + ["callers"]
     print("  CPU over the calls: " + ", ".join(f"{name} {used:.1f} s ({used / seconds:.0%} of a core)" for name, used in zip(names, cpu))
           + f"; load average {os.getloadavg()[0]:.1f}")
     print(f"  as the caller sees it (data channel both ways): p50 {percentile(dispatch_ms, 0.5):.1f} ms, p99 {percentile(dispatch_ms, 0.99):.1f} ms")
@@ -259,7 +260,7 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--pages", type=int, default=5, help="page loads to time (0: none)")
-    parser.add_argument("--upstream", default="process,offline", help="where the simulated service runs: process (its own), offline (in the server's)")
+    parser.add_argument("--upstream", default="process,offline", help="where the simulated service runs: process (started by the bench), offline (started by runner serve --offline)")
     options = parser.parse_args()
     if not in_loopback_namespace():
         if os.geteuid() != 0:
