@@ -39,8 +39,9 @@ so p99 is the worst call or two; a lone 14-52 ms one in some runs was the other 
 the server at nice -5 for a try, the worst of 200 was 6 ms); its CPU 0.6-0.8 s over the 15-22 s of calls, no full
 collection (runner/serve/heap.py; with the freeze before the call modules were loaded:
 one 46-50 ms full pass during the first calls, ~205 young collections instead of ~48,
-1.4-1.7 s of CPU, p99 6-9 ms at load 3). With `--offline` (the simulated service's media
-in the server's loop, a core's worth) p50 25-65 ms, p99 100-400 ms. Page load to
+1.4-1.7 s of CPU, p99 6-9 ms at load 3). With `--offline`, while the simulated service's media
+ran in the server's loop (a core's worth), p50 25-65 ms, p99 100-400 ms; with the simulator as
+serve's child, at load 1.3-2: p50 1.1-1.6 ms, p99 7.7-14 ms (the worst of 60). Page load to
 connected: median 333-513 ms, worst 590-1294 ms (the first, cold); the page's JS 20.5 kB.
 """
 
