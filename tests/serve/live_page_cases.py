@@ -7,14 +7,11 @@ same Chromium, fake microphone and example project as tests/serve/page_cases.py.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import socket
 from pathlib import Path
 from typing import AsyncIterator
 
-import uvicorn
 from playwright.async_api import expect
 
 from runner.host.project import load_project
@@ -22,6 +19,7 @@ from runner.host.transports import SimulatorTransport
 from runner.serve import create_app
 from tests.netns import require_loopback_only
 from tests.serve.page_cases import chromium, example_project, run, session_folder, spoken_wav
+from tests.served import on_uvicorn
 
 require_loopback_only()
 
@@ -31,16 +29,8 @@ async def serving_live(tmp_path: Path) -> AsyncIterator[tuple[str, SimulatorTran
     """The example project on GPT-Live, served on uvicorn in this loop over the simulator; yields its URL."""
     transport = SimulatorTransport("techcorp")
     app = create_app(load_project(example_project(tmp_path / "project"), environ={}, target="live"), transport, session_dir=tmp_path / "sessions")
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", transport
-    finally:
-        server.should_exit = True
-        await task
+    async with on_uvicorn(app) as url:
+        yield url, transport
 
 
 def test_on_gpt_live_the_page_hides_push_to_talk_and_sends_no_realtime_event(tmp_path: Path) -> None:

@@ -6,18 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import httpx
-import uvicorn
 
 from runner.host.project import load_project
 from runner.host.transports import OFFLINE_API_KEY, SimulatorTransport
 from runner.serve import create_app
 from tests.host.embedding import write_project
 from tests.netns import require_loopback_only
+from tests.served import on_uvicorn
 from tests.webrtc_peer import BrowserPeer
 
 require_loopback_only()
@@ -33,17 +32,8 @@ async def serving_live(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient,
     agents = write_project(tmp_path / "project")
     transport = SimulatorTransport(tmp_path / "project" / "rules.yaml")
     app = create_app(load_project(agents, environ={}, target="live"), transport, session_dir=tmp_path / "sessions")
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=20) as http:
-            yield http, transport
-    finally:
-        server.should_exit = True
-        await task
+    async with on_uvicorn(app) as url, httpx.AsyncClient(base_url=url, timeout=20) as http:
+        yield http, transport
 
 
 def events_of(folder: Path) -> list[dict[str, Any]]:

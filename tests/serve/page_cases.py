@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import wave
@@ -22,13 +21,13 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
 import numpy as np
-import uvicorn
 from playwright.async_api import Page, async_playwright, expect
 
 from runner.host.project import load_project
 from runner.host.transports import SimulatorTransport
 from runner.serve import create_app
 from tests.netns import require_loopback_only
+from tests.served import on_uvicorn
 
 require_loopback_only()
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,16 +79,8 @@ async def serving(tmp_path: Path) -> AsyncIterator[tuple[str, SimulatorTransport
     """The app on uvicorn in this event loop over the simulator with the example's rules; yields its URL."""
     transport = SimulatorTransport("techcorp")
     app = create_app(load_project(example_project(tmp_path / "project"), environ={}), transport, session_dir=tmp_path / "sessions")
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", transport
-    finally:
-        server.should_exit = True
-        await task
+    async with on_uvicorn(app) as url:
+        yield url, transport
 
 
 class Browser:
