@@ -43,18 +43,22 @@ class Transport:
         target = f"call_id={self._call_id}" if self._call_id is not None else f"model={self._model}"
         return f"{_WEBSOCKET_SCHEMES.get(scheme, scheme)}://{rest}/realtime?{target}"
 
+    gone = "the call {} is over (its sideband was refused with 404)"
+
+    def _dial(self) -> Any:
+        """The SDK's connection manager for this socket."""
+        if self._call_id is not None:
+            return self._client.realtime.connect(call_id=self._call_id)
+        return self._client.realtime.connect(model=self._model)
+
     async def connect(self) -> None:
         """Open the socket (GA endpoint, no beta header: the SDK never adds one)."""
         try:
-            if self._call_id is not None:
-                manager = self._client.realtime.connect(call_id=self._call_id)
-            else:
-                manager = self._client.realtime.connect(model=self._model)
-            self._connection = await manager.enter()
+            self._connection = await self._dial().enter()
             self._socket = _websocket_of(self._connection)
         except Exception as failure:  # refused, unresolvable, handshake rejected or timed out
             if self._call_id is not None and _handshake_status(failure) == 404:
-                raise CallGone(f"the call {self._call_id} is over (its sideband was refused with 404)") from None
+                raise CallGone(self.gone.format(self._call_id)) from None
             raise ConnectFailed(f"cannot connect to {self.url}: {_failure_text(failure)}") from None
 
     async def send_text(self, text: str) -> None:
@@ -107,18 +111,12 @@ class LiveConnection(Transport):
         attach = f"/{self._call_id}/attach" if self._call_id is not None else ""
         return f"{_WEBSOCKET_SCHEMES.get(scheme, scheme)}://{rest}/live/sessions{attach}"
 
-    async def connect(self) -> None:
-        try:
-            if self._call_id is not None:
-                manager = self._client.live.sideband.connect(session_id=self._call_id)
-            else:
-                manager = self._client.live.connect()
-            self._connection = await manager.enter()
-            self._socket = _websocket_of(self._connection)
-        except Exception as failure:  # refused, unresolvable, handshake rejected or timed out
-            if self._call_id is not None and _handshake_status(failure) == 404:
-                raise CallGone(f"the session {self._call_id} is over (its sideband was refused with 404)") from None
-            raise ConnectFailed(f"cannot connect to {self.url}: {_failure_text(failure)}") from None
+    gone = "the session {} is over (its sideband was refused with 404)"
+
+    def _dial(self) -> Any:
+        if self._call_id is not None:
+            return self._client.live.sideband.connect(session_id=self._call_id)
+        return self._client.live.connect()
 
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
 
