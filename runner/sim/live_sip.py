@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from websockets.exceptions import ConnectionClosed
 
 from .live_call import LiveSimCall
-from .sip_calls import SimSipCall, _call_numbers
+from .sip_calls import SimSipCall, incoming_leg
 
 if TYPE_CHECKING:
     from .server import Simulator
@@ -68,13 +68,7 @@ def incoming_live_event(session_id: str, sip_headers: Sequence[tuple[str, str]])
 
 async def ring_live(sim: Simulator, webhook: WebhookSender, *, to: str = "+15550100", caller: str = "+15550199", pace: float = 1.0) -> LiveSimSipCall:
     """An incoming call to the number `to` from `caller`, offered to GPT-Live; its webhook is delivered."""
-    number = next(_call_numbers)
-    session_id = f"live_sip{number:06d}"
-    headers = [
-        ("From", f'"Caller" <sip:{caller}@carrier.example>;tag=sim{number}'),
-        ("To", f"<sip:{to}@sip.api.openai.com>"),
-        ("Call-ID", f"{session_id}@carrier.example"),
-    ]
+    session_id, headers = incoming_leg("live_sip", to=to, caller=caller)
     call = LiveSimSipCall(sim, session_id, "", sip_headers=headers, pace=pace)
     sim.calls.active[session_id] = call
     await webhook.send(incoming_live_event(session_id, headers))

@@ -180,19 +180,24 @@ def sip_uri(project_id: str = PROJECT_ID) -> str:
     return f"sip:{project_id}@sip.api.openai.com;transport=tls"
 
 
+def incoming_leg(prefix: str, *, to: str, caller: str) -> tuple[str, list[tuple[str, str]]]:
+    """A new call id (`<prefix>` and a number unique in the process) and the SIP headers the carrier's INVITE brings."""
+    number = next(_call_numbers)
+    call_id = f"{prefix}{number:06d}"
+    return call_id, [
+        ("From", f'"Caller" <sip:{caller}@carrier.example>;tag=sim{number}'),
+        ("To", f"<sip:{to}@sip.api.openai.com>"),
+        ("Call-ID", f"{call_id}@carrier.example"),
+    ]
+
+
 async def ring(sim: Simulator, webhook: WebhookSender, *, to: str = "+15550100", caller: str = "+15550199", pace: float = 1.0,
                deliver: bool = True) -> SimSipCall:
     """An incoming call to the number `to` from `caller`; its webhook is delivered unless `deliver` is False."""
     from .session_config import DEFAULT_MODEL
     from .webhooks import incoming_call_event
 
-    number = next(_call_numbers)
-    call_id = f"rtc_sip{number:06d}"
-    headers = [
-        ("From", f'"Caller" <sip:{caller}@carrier.example>;tag=sim{number}'),
-        ("To", f"<sip:{to}@sip.api.openai.com>"),
-        ("Call-ID", f"{call_id}@carrier.example"),
-    ]
+    call_id, headers = incoming_leg("rtc_sip", to=to, caller=caller)
     call = SimSipCall(sim, call_id, DEFAULT_MODEL, sip_headers=headers, pace=pace)
     sim.calls.active[call_id] = call
     if deliver:
