@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 from ..core.records import Notice, Record
 from .errors import ConnectionLost
@@ -25,7 +25,7 @@ DRAIN_ROUNDS = 200  # flushes (5 ms apart) a closing conversation gives what is 
 
 
 class Sender(Protocol):
-    async def send_text(self, text: str) -> None: ...
+    async def send_texts(self, texts: Sequence[str]) -> None: ...
 
 
 class OutgoingHooks(Protocol):
@@ -98,21 +98,26 @@ class Outgoing:
         events, hooks = self._events, self._hooks
         try:
             while events:
-                event = events.popleft()
-                if not self._connected.is_set():
-                    # Meant for a socket that is gone (a tool or tick answered during the
-                    # outage): the new socket knows nothing of it, and the core re-sends
-                    # what still matters when it hears `reconnected`.
+                batch: list[str] = []
+                while events:
+                    event = events.popleft()
+                    if not self._connected.is_set():
+                        # Meant for a socket that is gone (a tool or tick answered during the
+                        # outage): the new socket knows nothing of it, and the core re-sends
+                        # what still matters when it hears `reconnected`.
+                        continue
+                    text = json.dumps(event)
+                    now = self._now()
+                    hooks.on_frame("out", event, text, now)
+                    hooks.on_event("out", event, now)
+                    batch.append(text)
+                if not batch:
                     continue
-                text = json.dumps(event)
-                now = self._now()
-                hooks.on_frame("out", event, text, now)
-                hooks.on_event("out", event, now)
                 try:
-                    await self._connection.send_text(text)
+                    await self._connection.send_texts(batch)  # what was queued together goes out in one write
                 except ConnectionLost:
                     # The reader notices the same loss and reconnects; the core re-sends
-                    # what matters from its own state, so this event is not retried.
+                    # what matters from its own state, so these events are not retried.
                     continue
         finally:
             self.flushing = False

@@ -1,23 +1,27 @@
-"""One Realtime WebSocket connection through the `openai` SDK, raw JSON in and out.
+"""One Realtime WebSocket connection, raw JSON in and out.
 
-We send pre-validated dicts as JSON text and parse frames with `json.loads`
-ourselves: the SDK's `send` re-transforms every event through its TypedDicts and
-its `recv` builds pydantic objects without validating them, both pure overhead
-on the hot path (audio deltas arrive dozens of times a second).
+We dial the socket ourselves with `websockets`, to the same URL and with the same
+headers the `openai` SDK would use (its `Authorization`, User-Agent and X-Stainless
+headers, no beta header, no compression): the SDK's own dial builds that URL through
+several rounds of httpx URL parsing and looks the proxy up in the environment again,
+which together made up about a fifth of what opening a conversation cost. The
+headers and the proxy are worked out once per client.
 
-The SDK dials (URL, auth headers, GA endpoint); frames then go straight to and from
-its `websockets` connection when the SDK exposes one: `send_raw` adds an anyio task
-lookup and a send-queue check per frame for the SDK's own reconnect, which we never
-enable (no `on_reconnecting`), so the queue is always empty and the frame reaches the
-same `websockets` `send` either way.  The SDK's connection object keeps it as
-`_connection` (openai 3.54-3.57, pinned in requirements.lock); if a release stores
-anything else there, every frame goes through `send_raw`/`recv_bytes` as before.
+We send pre-validated dicts as JSON text and parse frames with jiter ourselves: the
+SDK's `send` re-transforms every event through its TypedDicts and its `recv` builds
+pydantic objects without validating them, both pure overhead on the hot path (audio
+deltas arrive dozens of times a second).
+
+GPT-Live (`LiveConnection`) still dials through the SDK, and uses the `websockets`
+connection under it when the SDK keeps one as `_connection` (openai 3.54-3.57, pinned
+in requirements.lock); otherwise every frame goes through the SDK's `send_raw`/`recv_bytes`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import weakref
+from typing import Any, Sequence
 
 from .errors import BadFrame, CallGone, ConnectFailed, ConnectionLost
 
@@ -32,8 +36,8 @@ class Transport:
         self._model = model
         self._call_id = call_id
         self._websocket_base_url = client.websocket_base_url
-        self._connection: Any = None
-        self._socket: Any = None  # the SDK's websockets connection, when it exposes one
+        self._socket: Any = None  # the `websockets` connection, when we have one
+        self._connection: Any = None  # the SDK's connection, when the SDK dialled (GPT-Live)
 
     @property
     def url(self) -> str:
@@ -45,29 +49,38 @@ class Transport:
 
     gone = "the call {} is over (its sideband was refused with 404)"
 
-    def _dial(self) -> Any:
-        """The SDK's connection manager for this socket."""
-        if self._call_id is not None:
-            return self._client.realtime.connect(call_id=self._call_id)
-        return self._client.realtime.connect(model=self._model)
+    async def _dial(self) -> None:
+        """Open `self._socket` (GA endpoint, no beta header)."""
+        self._socket = await _open_websocket(self.url, *_dial_settings(self._client, self.url))
 
     async def connect(self) -> None:
-        """Open the socket (GA endpoint, no beta header: the SDK never adds one)."""
         try:
-            self._connection = await self._dial().enter()
-            self._socket = _websocket_of(self._connection)
-        except Exception as failure:  # refused, unresolvable, handshake rejected or timed out
+            await self._dial()
+        except Exception as failure:  # refused, unresolvable, redirected, handshake rejected or timed out
             if self._call_id is not None and _handshake_status(failure) == 404:
                 raise CallGone(self.gone.format(self._call_id)) from None
             raise ConnectFailed(f"cannot connect to {self.url}: {_failure_text(failure)}") from None
 
-    async def send_text(self, text: str) -> None:
-        """Send one client event already serialised as JSON."""
+    async def send_texts(self, texts: Sequence[str]) -> None:
+        """Send client events already serialised as JSON, in order, in one write to the socket.
+
+        The events one step of the core makes go out together (a user message and its
+        `response.create`, a tool output and the next `response.create`): on this kind of
+        virtual machine each `send` system call costs about a tenth of a millisecond.
+        """
         try:
-            if self._socket is not None:
-                await self._socket.send(text)
+            socket = self._socket
+            if socket is not None:
+                async with socket.send_context():  # what websockets' own `send` does, for several frames at once
+                    protocol = socket.protocol
+                    for text in texts:
+                        protocol.send_text(text.encode())
+                    # websockets writes each frame on its own; one write here (the state is OPEN inside
+                    # the context, so nothing pending is the end-of-stream marker it half-closes on)
+                    socket.transport.writelines(protocol.data_to_send())
             else:
-                await self._connection.send_raw(text)
+                for text in texts:
+                    await self._connection.send_raw(text)
         except _closed_error() as closed:
             raise ConnectionLost(_describe(closed)) from None
 
@@ -87,13 +100,13 @@ class Transport:
         return event, text
 
     async def close(self) -> None:
-        if self._connection is not None:
+        closing = self._connection if self._connection is not None else self._socket
+        self._connection = self._socket = None
+        if closing is not None:
             try:
-                await self._connection.close()
+                await closing.close()
             except Exception:  # already gone: closing is best effort
                 pass
-            self._connection = None
-            self._socket = None
 
 
 
@@ -113,12 +126,42 @@ class LiveConnection(Transport):
 
     gone = "the session {} is over (its sideband was refused with 404)"
 
-    def _dial(self) -> Any:
-        if self._call_id is not None:
-            return self._client.live.sideband.connect(session_id=self._call_id)
-        return self._client.live.connect()
+    async def _dial(self) -> None:
+        manager = self._client.live.sideband.connect(session_id=self._call_id) if self._call_id is not None else self._client.live.connect()
+        self._connection = await manager.enter()
+        self._socket = _websocket_of(self._connection)
 
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
+_DIAL_SETTINGS: weakref.WeakKeyDictionary[Any, tuple[dict[str, str], str | None]] = weakref.WeakKeyDictionary()
+
+
+def _dial_settings(client: Any, url: str) -> tuple[dict[str, str], str | None]:
+    """The handshake headers the SDK sends for `client` and the proxy for its host, once per client."""
+    settings = _DIAL_SETTINGS.get(client)
+    if settings is None:
+        from websockets.uri import get_proxy, parse_uri
+
+        merged = {key.lower(): (key, value) for key, value in {**client.default_headers, **client.auth_headers}.items() if isinstance(value, str)}
+        settings = _DIAL_SETTINGS[client] = (dict(merged.values()), get_proxy(parse_uri(url)))
+    return settings
+
+
+_NO_REDIRECTS: type | None = None
+
+
+async def _open_websocket(url: str, headers: dict[str, str], proxy: str | None) -> Any:
+    """websockets' `connect` as the SDK calls it, but refusing redirects: one would carry the API key wherever the server names."""
+    global _NO_REDIRECTS
+    if _NO_REDIRECTS is None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import SecurityError
+
+        class NoRedirects(connect):
+            def process_redirect(self, exc: Exception) -> Exception | str:
+                return SecurityError(f"the server redirected the handshake ({exc}); runner does not follow redirects")
+
+        _NO_REDIRECTS = NoRedirects
+    return await _NO_REDIRECTS(url, additional_headers=headers, user_agent_header=None, compression=None, max_size=None, proxy=proxy)
 
 
 def _json_parser() -> Any:

@@ -17,7 +17,7 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence, Union
 
 from .driver import Connection
 from .errors import ConnectionLost, SetupError
@@ -163,12 +163,13 @@ class MemoryConnection:
         self._incoming = asyncio.Queue(MEMORY_QUEUE_EVENTS)
         self._server = asyncio.get_running_loop().create_task(self._serve(self._outgoing, self._incoming))
 
-    async def send_text(self, text: str) -> None:
-        if self._server is None or self._server.done():
-            raise ConnectionLost("the memory connection is closed")
-        event = json.loads(text)
-        self.sent.append(event)
-        await self._outgoing.put(event)
+    async def send_texts(self, texts: Sequence[str]) -> None:
+        for text in texts:
+            if self._server is None or self._server.done():
+                raise ConnectionLost("the memory connection is closed")
+            event = json.loads(text)
+            self.sent.append(event)
+            await self._outgoing.put(event)
 
     async def recv(self) -> tuple[dict[str, Any], str]:
         event = await self._incoming.get()

@@ -2,7 +2,7 @@
 
 A real offline session runs in this process; `sys.setprofile` (on the event-loop thread
 only) watches every call between the moment a connection's `recv` returns a
-`response.function_call_arguments.done` and the moment `send_text` is called with that
+`response.function_call_arguments.done` and the moment `send_texts` is called with that
 call's `function_call_output`.  The writer thread is not watched: that is where the files
 are written.
 """
@@ -46,8 +46,8 @@ class FileWorkProbe:
     def _see(self, frame: FrameType, event: str, arg: Any) -> None:
         if event == "return" and frame.f_code.co_name == "recv" and _is_tool_call(arg):
             self.open[arg[0]["call_id"]] = []
-        elif event == "call" and frame.f_code.co_name == "send_text":
-            text = frame.f_locals.get("text", "")
+        elif event == "call" and frame.f_code.co_name == "send_texts":
+            text = "\n".join(frame.f_locals.get("texts", ()))
             for call_id in [call_id for call_id in self.open if '"function_call_output"' in text and f'"call_id": "{call_id}"' in text]:
                 self.windows[call_id] = self.open.pop(call_id)
         elif self.open and (work := _file_work(frame, event, arg)) is not None:

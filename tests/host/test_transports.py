@@ -23,11 +23,13 @@ class FakeRealtime:
         self.paths: list[str] = []
         self.authorizations: list[str | None] = []
         self.beta_headers: list[str | None] = []
+        self.headers: list[Any] = []
 
     async def handle(self, ws: Any) -> None:
         self.paths.append(ws.request.path)
         self.authorizations.append(ws.request.headers.get("Authorization"))
         self.beta_headers.append(ws.request.headers.get("OpenAI-Beta"))
+        self.headers.append(ws.request.headers)
         async for message in ws:
             event = json.loads(message)
             if event["type"] == "session.update":
@@ -61,6 +63,45 @@ def test_a_call_id_dials_the_sideband_socket_of_that_call(tmp_path: Path) -> Non
 def test_without_a_call_id_the_socket_is_dialled_by_model(tmp_path: Path) -> None:
     server, _ = _dial(tmp_path)
     assert server.paths == ["/v1/realtime?model=gpt-realtime-2.1"]  # the config's default model
+
+
+def test_the_handshake_carries_the_sdks_headers_and_offers_no_compression(tmp_path: Path) -> None:
+    import openai
+
+    server, _ = _dial(tmp_path)
+    headers = server.headers[0]
+    assert headers["User-Agent"] == f"AsyncOpenAI/Python {openai.__version__}"
+    assert headers["X-Stainless-Lang"] == "python"
+    assert "Sec-WebSocket-Extensions" not in headers  # the service offers no permessage-deflate; every frame would pay for it
+
+
+def test_a_redirected_handshake_is_refused_and_not_followed(tmp_path: Path) -> None:
+    """A redirect would carry the API key to whatever host the server names."""
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    elsewhere = FakeRealtime()
+
+    async def main() -> str:
+        async with websockets.serve(elsewhere.handle, "127.0.0.1", 0) as other:
+            other_url = f"ws://127.0.0.1:{other.sockets[0].getsockname()[1]}/v1/realtime"
+
+            def redirect(connection: Any, request: Any) -> Any:
+                response = connection.respond(302, "moved\n")
+                response.headers["Location"] = other_url
+                return response
+
+            async with websockets.serve(elsewhere.handle, "127.0.0.1", 0, process_request=redirect) as listening:
+                port = listening.sockets[0].getsockname()[1]
+                transport = runner.OpenAITransport(api_key="sk-test-redirect", base_url=f"http://127.0.0.1:{port}/v1", environ={})
+                async with runner.Host(project, transport=transport) as host:
+                    with pytest.raises(runner.SetupError) as refused:
+                        async with host.open(variables={"customer": "ada"}, text=True):
+                            pass
+                return str(refused.value)
+
+    message = asyncio.run(main())
+    assert message.startswith("cannot connect to ws://127.0.0.1:")
+    assert message.endswith(f"the server redirected the handshake (server rejected WebSocket connection: HTTP 302); runner does not follow redirects")
+    assert elsewhere.paths == []
 
 
 def test_openai_transport_without_a_key_says_so() -> None:
@@ -179,3 +220,77 @@ def test_a_frame_json_loads_refuses_is_refused(text: str) -> None:
 
     with pytest.raises(ValueError):
         parse_frame(text, text.encode("utf-8"))
+
+
+class ChunkRecorder(asyncio.Protocol):
+    """A Realtime endpoint on websockets' sans-I/O server: which client messages arrived in each read from the socket."""
+
+    def __init__(self) -> None:
+        from websockets.server import ServerProtocol
+
+        self.protocol = ServerProtocol()
+        self.chunks: list[list[str]] = []  # per read after the handshake: the types of the messages it completed
+        self.both_arrived = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        from websockets.http11 import Request
+
+        self.protocol.receive_data(data)
+        types = []
+        for event in self.protocol.events_received():
+            if isinstance(event, Request):
+                self.protocol.send_response(self.protocol.accept(event))
+            elif event.opcode.name == "TEXT":
+                message = json.loads(event.data)
+                types.append(message["type"])
+                if message["type"] == "session.update":
+                    self.protocol.send_text(json.dumps({"type": "session.updated", "event_id": "evt_1", "session": message["session"]}).encode())
+        if types:
+            self.chunks.append(types)
+        if "response.create" in types:
+            self.both_arrived.set()
+        for out in self.protocol.data_to_send():
+            self.transport.write(out)
+        if self.protocol.close_expected():  # the client's close answered: the server ends the TCP connection
+            self.transport.close()
+
+
+def test_the_events_one_step_makes_reach_the_socket_in_one_write(tmp_path: Path) -> None:
+    """A user message and its response.create: one `send` system call, not two (each costs ~0.1 ms here)."""
+    import socket
+    import sys
+
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    endpoint = ChunkRecorder()
+    socket_sends: list[int] = []
+    endpoint_port = 0
+
+    def count_sends(frame: Any, event: str, arg: Any) -> None:
+        """Sends on the socket to the endpoint (not the event loop's own wake-up socket)."""
+        owner = getattr(arg, "__self__", None)
+        if event == "c_call" and getattr(arg, "__name__", "") == "send" and isinstance(owner, socket.socket) and owner.getpeername()[1] == endpoint_port:
+            socket_sends.append(1)
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(lambda: endpoint, "127.0.0.1", 0)
+        async with server:
+            nonlocal endpoint_port
+            port = endpoint_port = server.sockets[0].getsockname()[1]
+            transport = runner.OpenAITransport(api_key="sk-test-batch", base_url=f"http://127.0.0.1:{port}/v1", environ={})
+            async with runner.Host(project, transport=transport) as host:
+                async with host.open(variables={"customer": "ada"}, text=True) as conv:
+                    sys.setprofile(count_sends)
+                    try:
+                        await conv.send_text("hello")
+                        await asyncio.wait_for(endpoint.both_arrived.wait(), WAIT)
+                    finally:
+                        sys.setprofile(None)
+                    conv.stop_now("the test is over")
+
+    asyncio.run(main())
+    assert ["conversation.item.create", "response.create"] in endpoint.chunks
+    assert len(socket_sends) == 1
