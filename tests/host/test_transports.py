@@ -100,7 +100,7 @@ def test_a_redirected_handshake_is_refused_and_not_followed(tmp_path: Path) -> N
 
     message = asyncio.run(main())
     assert message.startswith("cannot connect to ws://127.0.0.1:")
-    assert message.endswith(f"the server redirected the handshake (server rejected WebSocket connection: HTTP 302); runner does not follow redirects")
+    assert message.endswith("the server redirected the handshake (server rejected WebSocket connection: HTTP 302); runner does not follow redirects")
     assert elsewhere.paths == []
 
 
