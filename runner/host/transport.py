@@ -158,7 +158,11 @@ async def _open_websocket(url: str, headers: dict[str, str], proxy: str | None) 
 
         class NoRedirects(connect):
             def process_redirect(self, exc: Exception) -> Exception | str:
-                return SecurityError(f"the server redirected the handshake ({exc}); runner does not follow redirects")
+                """websockets asks this of every failed handshake; a redirect comes back as the URL to follow."""
+                followed = super().process_redirect(exc)
+                if isinstance(followed, str):
+                    return SecurityError(f"the server redirected the handshake ({exc}); runner does not follow redirects")
+                return followed
 
         _NO_REDIRECTS = NoRedirects
     return await _NO_REDIRECTS(url, additional_headers=headers, user_agent_header=None, compression=None, max_size=None, proxy=proxy)

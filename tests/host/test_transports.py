@@ -294,3 +294,21 @@ def test_the_events_one_step_makes_reach_the_socket_in_one_write(tmp_path: Path)
     asyncio.run(main())
     assert ["conversation.item.create", "response.create"] in endpoint.chunks
     assert len(socket_sends) == 1
+
+
+def test_a_sideband_refused_with_404_means_the_call_is_over(tmp_path: Path) -> None:
+    """The service answers 404 to a sideband for a call that has ended: over, not a failure to connect."""
+    from runner.host.errors import CallGone
+
+    async def main() -> str:
+        transport = runner.SimulatorTransport(None)
+        await transport.start()
+        try:
+            connection = transport.connection(model="gpt-realtime-2.1", call_id="rtc_u1_00000000000000000000000000000000")
+            with pytest.raises(CallGone) as gone:
+                await connection.connect()
+            return str(gone.value)
+        finally:
+            await transport.aclose()
+
+    assert asyncio.run(main()) == "the call rtc_u1_00000000000000000000000000000000 is over (its sideband was refused with 404)"
