@@ -30,7 +30,10 @@ class ToolThreads:
     """Runs sync calls, at most `max_workers` at once, on reused daemon worker threads.
 
     Starting a thread per call costs about a millisecond of a tool's dispatch, so idle
-    workers wait for the next call. A thread cannot be killed: a call whose awaiting task
+    workers wait for the next call. A worker that takes the last idle place starts a spare
+    from its own thread (up to `max_workers` threads in all): `Thread.start` waits until
+    the new thread runs, which, done on the event loop under load, stalled every
+    conversation of the process (19 ms seen with 20 browser calls). A thread cannot be killed: a call whose awaiting task
     is cancelled (its timeout) is abandoned. Its worker runs on, its result is dropped,
     and it no longer counts against `max_workers` (a fresh worker takes the next call),
     so stuck calls do not starve later ones; being a daemon, it does not keep the process
@@ -40,11 +43,13 @@ class ToolThreads:
 
     def __init__(self, max_workers: int, max_abandoned: int, *, name_prefix: str = "runner-tool") -> None:
         self._slots = asyncio.Semaphore(max_workers)
+        self._max_workers = max_workers
         self._max_abandoned = max_abandoned
         self._name_prefix = name_prefix
         self._lock = threading.Lock()
         self._abandoned = 0
         self._idle = 0  # workers waiting on `_jobs` that no call has claimed yet
+        self._started = 0  # worker threads started, all still alive (a worker never ends)
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
 
     @property
@@ -79,13 +84,30 @@ class ToolThreads:
             claimed = self._idle > 0
             if claimed:
                 self._idle -= 1
+            else:
+                self._started += 1
         if claimed:
             self._jobs.put(job)
         else:
-            threading.Thread(target=self._worker, args=(job,), name=f"{self._name_prefix}-{next(_names)}", daemon=True).start()
+            self._start(job)
 
-    def _worker(self, job: _Job) -> None:
+    def _start(self, job: _Job | None) -> None:
+        threading.Thread(target=self._worker, args=(job,), name=f"{self._name_prefix}-{next(_names)}", daemon=True).start()
+
+    def _keep_a_spare(self) -> None:
+        """Start an idle worker, from this worker's thread, when no other is idle (see the class's docstring)."""
+        with self._lock:
+            if self._idle > 0 or self._started >= self._max_workers:
+                return
+            self._started += 1
+            self._idle += 1  # counted now, so the next call hands it its job rather than start another
+        self._start(None)
+
+    def _worker(self, job: _Job | None) -> None:
+        if job is None:  # a spare: idle from the start
+            job = self._jobs.get()
         while True:
+            self._keep_a_spare()
             try:
                 outcome: tuple[bool, Any] = (True, job.function())
             except BaseException as exc:  # the tool's own SystemExit or KeyboardInterrupt is its result too

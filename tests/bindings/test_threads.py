@@ -10,13 +10,39 @@ import pytest
 from runner.bindings.threads import PoolExhausted, ToolThreads
 
 
-def test_calls_one_after_another_reuse_one_worker_thread() -> None:
+def test_calls_one_after_another_reuse_a_worker_and_its_spare() -> None:
     async def main() -> set[str]:
         threads = ToolThreads(max_workers=4, max_abandoned=2)
         return {await threads.run(lambda: threading.current_thread().name) for _ in range(20)}
 
     names = asyncio.run(main())
-    assert len(names) == 1 and threading.current_thread().name not in names
+    assert len(names) <= 2 and threading.current_thread().name not in names
+
+
+def test_after_the_first_call_the_event_loop_starts_no_thread_while_a_spare_keeps_ahead() -> None:
+    """Thread.start waits for the new thread to run: on the loop, under load, that stalled every conversation."""
+    started_on_the_loop: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        if threading.current_thread() is threading.main_thread():
+            started_on_the_loop.append(thread.name)
+        real_start(thread)
+
+    async def main() -> int:
+        threads = ToolThreads(max_workers=8, max_abandoned=2)
+        for at_once in (1, 2, 3, 4):  # one more concurrent call each time: the spare takes it
+            together = threading.Barrier(at_once, timeout=10)
+            await asyncio.gather(*(threads.run(together.wait) for _ in range(at_once)))
+        return threads._started
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    try:
+        started = asyncio.run(main())
+    finally:
+        threading.Thread.start = real_start  # type: ignore[method-assign]
+    assert len(started_on_the_loop) == 1  # the first call's worker; it and its successors start the rest
+    assert started == 5  # four at most at once, and one spare
 
 
 def test_a_call_abandoned_at_its_timeout_leaves_its_worker_and_the_next_call_runs_at_once() -> None:
