@@ -59,6 +59,9 @@ class OpenAITransport(BaseTransport):
         self.base_url = base_url or environ.get("OPENAI_BASE_URL")
         self._client: Any = None
 
+    async def start(self) -> None:
+        self.rest_client()  # built with the host, not by its first conversation: it loads the CA bundle, ~30 ms on the event loop
+
     def connection(self, *, model: str, call_id: str | None = None) -> Connection:
         from .transport import Transport
 

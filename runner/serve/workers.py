@@ -111,6 +111,9 @@ class RunningSimulator(BaseTransport):
         self.rest_url = rest_url
         self._client: Any = None
 
+    async def start(self) -> None:
+        self.rest_client()  # built now, not on the first call: it loads the CA bundle, ~30 ms on the event loop
+
     def connection(self, *, model: str, call_id: str | None = None) -> Any:
         from runner.host.transport import Transport
 

@@ -200,6 +200,18 @@ def test_a_transport_builds_one_client_for_all_its_connections_and_a_conversatio
     asyncio.run(main())
 
 
+def test_the_client_is_built_when_the_host_opens_not_by_its_first_conversation(tmp_path: Path) -> None:
+    """Building it loads the CA bundle (~30 ms): on the event loop of a busy server, every call would wait."""
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+
+    async def main() -> bool:
+        transport = runner.OpenAITransport(api_key="sk-test", base_url="http://127.0.0.1:9/v1", environ={})
+        async with runner.Host(project, transport=transport):
+            return transport._client is not None
+
+    assert asyncio.run(main())
+
+
 @pytest.mark.parametrize(
     "text",
     [
