@@ -13,14 +13,15 @@ otherwise stop the loop for 50-170 ms a few times a run at N = 200.
 - tool dispatch / handoff p50 and p99: server-side, as in bench_session.py; "disp p99
   steady" counts only the calls made once every conversation is open: the first second,
   N conversations dialling at once, is a flash crowd the steady figure leaves out.
-- event-loop lag p99: a task that sleeps 50 ms at a time, measuring how late it wakes (at
-  10 ms the monitor alone cost about 1.1 CPU-s a minute here, most of a one-conversation figure).
-- RSS per added conversation: (peak VmRSS while the N run − VmRSS after warm-up) / N.
-- CPU s per conversation-minute: the client process's CPU time (user + system) over the
-  N conversations, less what the measuring costs (the lag monitor alone, timed for
-  IDLE_SECONDS in the same process just before, about 1.1 CPU-s a minute: at N = 1 it was
-  most of every peer's figure), divided by N × their length in minutes.  The raw figure
-  is in the JSON as `cpu_raw_s`.
+- event-loop lag p99: how late the conversations' own turn timers wake (each conversation
+  sleeps until its next turn: N x turns samples, no timer of the bench's own).  Until
+  2026-12-02 a monitor task woke every 50 ms for it; on this VM each timed wake-up costs
+  about 0.35 ms of CPU, so the monitor cost 0.4 CPU-s a minute, more than a lone
+  conversation, and the N = 1 figures were mostly the estimate subtracted for it.
+- RSS per added conversation: (peak RSS while the N run − VmRSS after warm-up) / N; the
+  peak is the kernel's VmHWM, reset once the warm-up is over (/proc/self/clear_refs).
+- CPU s per conversation-minute: the client process's CPU time (user + system, every
+  thread) over the N conversations, divided by N × their length in minutes.
 
     .venv/bin/python bench/bench_concurrency.py [--n 1,10,50,100,200] [--turns 20]
         [--peers bare,runner,openai-agents,pipecat] [--pace 1.0]
@@ -42,8 +43,6 @@ from typing import Any
 from peers import PEERS, close_peer
 from sim_process import SimulatorProcess, percentile, user_text
 
-LAG_TICK = 0.050
-IDLE_SECONDS = 2.0
 WARM_UP_TURNS = 2
 
 
@@ -58,34 +57,16 @@ def cpu_seconds() -> float:
     return time.process_time()
 
 
-class Monitor:
-    """Samples event-loop lateness every LAG_TICK and the peak RSS every tenth tick."""
+def reset_peak_rss() -> None:
+    """Start VmHWM (the peak RSS) afresh from the current RSS."""
+    Path("/proc/self/clear_refs").write_text("5")
 
-    def __init__(self) -> None:
-        self.lags: list[tuple[float, float]] = []  # (when, how late)
-        self.peak_rss_kb = rss_kb()
-        self._task: asyncio.Task[None] | None = None
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        ticks = 0
-        while True:
-            expected = loop.time() + LAG_TICK
-            await asyncio.sleep(LAG_TICK)
-            now = loop.time()
-            self.lags.append((now, max(0.0, now - expected)))
-            ticks += 1
-            if ticks % 10 == 0:
-                self.peak_rss_kb = max(self.peak_rss_kb, rss_kb())
-
-    def __enter__(self) -> Monitor:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        self.peak_rss_kb = max(self.peak_rss_kb, rss_kb())
+def peak_rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 async def run_clients(peer_name: str, ws_url: str, count: int, turns: int, pace: float) -> dict[str, Any]:
@@ -98,39 +79,40 @@ async def run_clients(peer_name: str, ws_url: str, count: int, turns: int, pace:
         gc.collect()
         gc.freeze()  # what a server does once loaded: the modules' objects leave the collector's full passes
         loop = asyncio.get_running_loop()
-        with Monitor():
-            idle_cpu, idle_since = cpu_seconds(), loop.time()
-            await asyncio.sleep(IDLE_SECONDS)
-            measuring_rate = (cpu_seconds() - idle_cpu) / (loop.time() - idle_since)
         base_rss, base_cpu = rss_kb(), cpu_seconds()
+        reset_peak_rss()
         begin = loop.time() + 0.1
         opened: list[float] = []
+        lags: list[tuple[float, float]] = []  # (when, how late a turn timer woke)
+
+        async def wait_until(when: float) -> None:
+            due = max(when, loop.time())  # a turn already due (its open took a while) is due now, not late by that
+            await asyncio.sleep(due - loop.time())
+            now = loop.time()
+            lags.append((now, max(0.0, now - due)))
 
         async def conversation(index: int) -> None:
             start = begin + pace * index / count
-            await asyncio.sleep(max(0.0, start - loop.time()))
+            await wait_until(start)
             async with peer(ws_url) as talk:
                 opened.append(loop.time())
                 for turn in range(turns):
-                    await asyncio.sleep(max(0.0, start + turn * pace - loop.time()))
+                    await wait_until(start + turn * pace)
                     await talk(user_text(turn))
 
-        with Monitor() as monitor:
-            measured_since = loop.time()
-            outcomes = await asyncio.gather(*(conversation(index) for index in range(count)), return_exceptions=True)
+        outcomes = await asyncio.gather(*(conversation(index) for index in range(count)), return_exceptions=True)
         cpu = cpu_seconds() - base_cpu
-        measuring = measuring_rate * (loop.time() - measured_since)
+        peak_rss = peak_rss_kb()
         await close_peer(peer)
     failures = [f"{type(outcome).__name__}: {outcome}" for outcome in outcomes if isinstance(outcome, BaseException)]
     all_open = max(opened, default=float("inf"))
     return {
         "completed": count - len(failures),
         "failures": failures[:3],
-        "cpu_s": cpu - measuring,
-        "cpu_raw_s": cpu,
-        "rss_added_kb": monitor.peak_rss_kb - base_rss,
-        "lag_p99": percentile([lag for _, lag in monitor.lags], 0.99),
-        "lag_p99_open": percentile([lag for when, lag in monitor.lags if when > all_open], 0.99),
+        "cpu_s": cpu,
+        "rss_added_kb": peak_rss - base_rss,
+        "lag_p99": percentile([lag for _, lag in lags], 0.99),
+        "lag_p99_open": percentile([lag for when, lag in lags if when > all_open], 0.99),
         "open_s": all_open - begin,
         "all_open_at": all_open,  # time.monotonic(), the clock the simulator's perf_counter stamps are on
     }

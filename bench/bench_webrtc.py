@@ -33,16 +33,21 @@ callers' figure ("as the caller sees it") runs through that niced harness: not a
 Beside the figures: each process's CPU over the calls, the load average, and the server's
 collector pauses (a `gc.callbacks` timer in bench/serve_upstream.py).
 
-2026-12-02, 20 calls at once, 3 spoken turns each, all 20 complete, load average 2.8-6 from
-other work: on the server, simulator in its own process, p50 0.7-1.3 ms, p99 2-10 ms (n=60,
-so p99 is the worst call or two; a lone 14-52 ms one in some runs was the other work's: with
-the server at nice -5 for a try, the worst of 200 was 6 ms); its CPU 0.6-0.8 s over the 15-22 s of calls, no full
-collection (runner/serve/heap.py; with the freeze before the call modules were loaded:
-one 46-50 ms full pass during the first calls, ~205 young collections instead of ~48,
-1.4-1.7 s of CPU, p99 6-9 ms at load 3). With `--offline`, while the simulated service's media
-ran in the server's loop (a core's worth), p50 25-65 ms, p99 100-400 ms; with the simulator as
-serve's child, at load 1.3-2: p50 1.1-1.6 ms, p99 7.7-14 ms (the worst of 60). Page load to
-connected: median 333-513 ms, worst 590-1294 ms (the first, cold); the page's JS 20.5 kB.
+2026-12-02 (earlier), 20 calls at once, 3 spoken turns each (n=60: p99 was the worst call), load
+2.8-6 from other work: simulator in its own process, p50 0.7-1.3 ms, p99 2-10 ms; with the
+freeze before the call modules were loaded, one 46-50 ms full collection during the first
+calls (runner/serve/heap.py since). `--offline` with the simulated media in the server's loop:
+p50 25-65 ms, p99 100-400 ms; with the simulator as serve's child at the server's priority:
+p99 7.7-14 ms.
+
+2026-12-02 (later), quiet machine, 20 calls x 10 turns (n=200), all 20 complete in every run:
+simulator in its own process p50 0.74 ms, p99 3.2 ms. `--offline`, the simulator child 5 below
+the server's priority: p99 3.1-11 ms over seven runs, with single stalls of 16-47 ms in two more,
+which py-spy traced to the event loop starting a tool thread (`Thread.start` waits for it to
+run) and building the REST client on the first call; with both moved off the loop, p99 13.2,
+4.5, 5.3, 6.7 and 5.2 ms over five runs (p50 0.6-0.9 ms). The server's CPU 1.1-1.4 s over
+31-39 s of calls (3-4% of a core). Page load to connected: median 336 ms, worst 737 ms (the
+first, cold); the page's JS 21.0 kB.
 """
 
 from __future__ import annotations
