@@ -33,11 +33,12 @@ class ToolThreads:
     workers wait for the next call. A worker that takes the last idle place starts a spare
     from its own thread (up to `max_workers` threads in all): `Thread.start` waits until
     the new thread runs, which, done on the event loop under load, stalled every
-    conversation of the process (19 ms seen with 20 browser calls). A thread cannot be killed: a call whose awaiting task
-    is cancelled (its timeout) is abandoned. Its worker runs on, its result is dropped,
-    and it no longer counts against `max_workers` (a fresh worker takes the next call),
-    so stuck calls do not starve later ones; being a daemon, it does not keep the process
-    alive at exit. At most `max_abandoned` calls may be abandoned at once; past that, new
+    conversation of the process (19 ms seen with 20 browser calls).
+
+    A thread cannot be killed: a call whose awaiting task is cancelled (its timeout) is
+    abandoned. Its worker runs on, its result is dropped, and it no longer counts against
+    `max_workers` (a fresh worker takes the next call), so stuck calls do not starve later
+    ones; being a daemon, it does not keep the process alive at exit. At most `max_abandoned` calls may be abandoned at once; past that, new
     calls raise `PoolExhausted` instead of piling up.
     """
 

@@ -31,8 +31,8 @@ from typing import Any, Callable
 from runner.host.transports import OFFLINE_API_KEY, BaseTransport
 
 CRASH_SECONDS = 5.0
-SIMULATOR_NICENESS = 5  # how much lower than the server's the offline simulator's CPU priority is (see OwnSimulator)
 CRASH_LIMIT = 3
+SIMULATOR_NICENESS = 5  # how much lower than the server's the offline simulator's CPU priority is (see OwnSimulator)
 logger = logging.getLogger(__name__)
 
 
