@@ -46,11 +46,12 @@ from sim_process import SimulatorProcess, percentile, user_text
 WARM_UP_TURNS = 2
 
 
-def rss_kb() -> int:
+def status_kb(field: str) -> int:
+    """A memory figure of this process from /proc/self/status (VmRSS: now; VmHWM: the peak since the last reset)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def cpu_seconds() -> float:
@@ -60,13 +61,6 @@ def cpu_seconds() -> float:
 def reset_peak_rss() -> None:
     """Start VmHWM (the peak RSS) afresh from the current RSS."""
     Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_rss_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 async def run_clients(peer_name: str, ws_url: str, count: int, turns: int, pace: float) -> dict[str, Any]:
@@ -79,7 +73,7 @@ async def run_clients(peer_name: str, ws_url: str, count: int, turns: int, pace:
         gc.collect()
         gc.freeze()  # what a server does once loaded: the modules' objects leave the collector's full passes
         loop = asyncio.get_running_loop()
-        base_rss, base_cpu = rss_kb(), cpu_seconds()
+        base_rss, base_cpu = status_kb("VmRSS"), cpu_seconds()
         reset_peak_rss()
         begin = loop.time() + 0.1
         opened: list[float] = []
@@ -102,7 +96,7 @@ async def run_clients(peer_name: str, ws_url: str, count: int, turns: int, pace:
 
         outcomes = await asyncio.gather(*(conversation(index) for index in range(count)), return_exceptions=True)
         cpu = cpu_seconds() - base_cpu
-        peak_rss = peak_rss_kb()
+        peak_rss = status_kb("VmHWM")
         await close_peer(peer)
     failures = [f"{type(outcome).__name__}: {outcome}" for outcome in outcomes if isinstance(outcome, BaseException)]
     all_open = max(opened, default=float("inf"))

@@ -51,7 +51,8 @@ class Transport:
 
     async def _dial(self) -> None:
         """Open `self._socket` (GA endpoint, no beta header)."""
-        self._socket = await _open_websocket(self.url, *_dial_settings(self._client, self.url))
+        url = self.url
+        self._socket = await _open_websocket(url, *_dial_settings(self._client, url))
 
     async def connect(self) -> None:
         try:
