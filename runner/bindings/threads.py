@@ -30,10 +30,13 @@ class ToolThreads:
     """Runs sync calls, at most `max_workers` at once, on reused daemon worker threads.
 
     Starting a thread per call costs about a millisecond of a tool's dispatch, so idle
-    workers wait for the next call. A worker that takes the last idle place starts a spare
-    from its own thread (up to `max_workers` threads in all): `Thread.start` waits until
-    the new thread runs, which, done on the event loop under load, stalled every
-    conversation of the process (19 ms seen with 20 browser calls).
+    workers wait for the next call, each on its own inbox: a call wakes only the worker it
+    is handed to (the last one freed).  With one queue shared by the idle workers, the
+    worker taking a call woke another, which took the GIL only to sleep again.  A worker
+    that takes the last idle place starts a spare from its own thread (up to `max_workers`
+    threads in all): `Thread.start` waits until the new thread runs, which, done on the
+    event loop under load, stalled every conversation of the process (19 ms seen with 20
+    browser calls).
 
     A thread cannot be killed: a call whose awaiting task is cancelled (its timeout) is
     abandoned. Its worker runs on, its result is dropped, and it no longer counts against
@@ -49,9 +52,8 @@ class ToolThreads:
         self._name_prefix = name_prefix
         self._lock = threading.Lock()
         self._abandoned = 0
-        self._idle = 0  # workers waiting on `_jobs` that no call has claimed yet
+        self._idle: list[queue.SimpleQueue[_Job]] = []  # the inboxes of workers no call has claimed yet, last freed last
         self._started = 0  # worker threads started, all still alive (a worker never ends)
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
 
     @property
     def abandoned(self) -> int:
@@ -82,31 +84,30 @@ class ToolThreads:
 
     def _submit(self, job: _Job) -> None:
         with self._lock:
-            claimed = self._idle > 0
-            if claimed:
-                self._idle -= 1
-            else:
+            inbox = self._idle.pop() if self._idle else None
+            if inbox is None:
                 self._started += 1
-        if claimed:
-            self._jobs.put(job)
+        if inbox is not None:
+            inbox.put(job)
         else:
-            self._start(job)
+            self._start(job, queue.SimpleQueue())
 
-    def _start(self, job: _Job | None) -> None:
-        threading.Thread(target=self._worker, args=(job,), name=f"{self._name_prefix}-{next(_names)}", daemon=True).start()
+    def _start(self, job: _Job | None, inbox: queue.SimpleQueue[_Job]) -> None:
+        threading.Thread(target=self._worker, args=(job, inbox), name=f"{self._name_prefix}-{next(_names)}", daemon=True).start()
 
     def _keep_a_spare(self) -> None:
         """Start an idle worker, from this worker's thread, when no other is idle (see the class's docstring)."""
         with self._lock:
-            if self._idle > 0 or self._started >= self._max_workers:
+            if self._idle or self._started >= self._max_workers:
                 return
             self._started += 1
-            self._idle += 1  # counted now, so the next call hands it its job rather than start another
-        self._start(None)
+            inbox: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+            self._idle.append(inbox)  # counted now, so the next call hands it its job rather than start another
+        self._start(None, inbox)
 
-    def _worker(self, job: _Job | None) -> None:
+    def _worker(self, job: _Job | None, inbox: queue.SimpleQueue[_Job]) -> None:
         if job is None:  # a spare: idle from the start
-            job = self._jobs.get()
+            job = inbox.get()
         while True:
             self._keep_a_spare()
             try:
@@ -118,14 +119,13 @@ class ToolThreads:
                 wanted = not job.call.abandoned
                 if not wanted:
                     self._abandoned -= 1
-                self._idle += 1  # before the caller hears back, so its next call finds this worker idle
+                self._idle.append(inbox)  # before the caller hears back, so its next call finds this worker idle
             if wanted:
                 try:
                     job.loop.call_soon_threadsafe(_settle, job.future, outcome)
                 except RuntimeError:  # the loop has closed: nobody is waiting any more
                     pass
-            job = self._jobs.get()
-
+            job = inbox.get()
 
 @dataclass(slots=True)
 class _Job:

@@ -10,13 +10,17 @@ import pytest
 from runner.bindings.threads import PoolExhausted, ToolThreads
 
 
-def test_calls_one_after_another_reuse_a_worker_and_its_spare() -> None:
-    async def main() -> set[str]:
-        threads = ToolThreads(max_workers=4, max_abandoned=2)
-        return {await threads.run(lambda: threading.current_thread().name) for _ in range(20)}
+def test_calls_one_after_another_go_to_the_worker_freed_last_and_its_spare_is_left_asleep() -> None:
+    """Each idle worker waits on its own inbox: one shared queue woke a second worker at every call."""
 
-    names = asyncio.run(main())
-    assert len(names) <= 2 and threading.current_thread().name not in names
+    async def main() -> tuple[list[str], int]:
+        threads = ToolThreads(max_workers=4, max_abandoned=2)
+        names = [await threads.run(lambda: threading.current_thread().name) for _ in range(20)]
+        return names, threads._started
+
+    names, started = asyncio.run(main())
+    assert len(set(names)) == 1 and threading.current_thread().name not in names
+    assert started == 2  # the worker and the spare it started
 
 
 def test_after_the_first_call_the_event_loop_starts_no_thread_while_a_spare_keeps_ahead() -> None:
