@@ -62,21 +62,22 @@ class ConversationItems:
     """The ids of the items in the service's conversation, oldest first, and which hold function-call outputs."""
 
     def __init__(self) -> None:
-        self.ids: list[str] = []
+        self.ids: dict[str, None] = {}  # an ordered set: a long call's hundreds of items are looked up, not scanned
         self.outputs: set[str] = set()  # call ids whose function_call_output is in the conversation
 
     def on_added(self, event: dict[str, Any], now: float) -> list[Action]:
         item = event["item"]
         item_id = item.get("id")
-        if isinstance(item_id, str) and item_id not in self.ids:
-            self.ids.append(item_id)
+        if isinstance(item_id, str):
+            self.ids[item_id] = None  # an item added again keeps its place
         if item.get("type") == "function_call_output" and isinstance(item.get("call_id"), str):
             self.outputs.add(item["call_id"])
         return []
 
     def on_deleted(self, event: dict[str, Any], now: float) -> list[Action]:
-        if event.get("item_id") in self.ids:
-            self.ids.remove(event["item_id"])
+        item_id = event.get("item_id")
+        if isinstance(item_id, str):
+            self.ids.pop(item_id, None)
         return []
 
     def forget(self) -> None:
@@ -144,7 +145,8 @@ class HandoffContext:
         if switch is None or switch.waiting or (switch.policy == "summary" and not switch.summarised):
             return []
         self.switch = None
-        self._items.ids = [item_id for item_id in self._items.ids if item_id not in switch.earlier]  # asked to go: never asked twice
+        going = set(switch.earlier)
+        self._items.ids = {item_id: None for item_id in self._items.ids if item_id not in going}  # asked to go: never asked twice
         actions: list[Action] = [self._owner.send({"type": "conversation.item.delete", "item_id": item_id}) for item_id in switch.earlier]
         if switch.summary:
             note = summary_note(switch.source, switch.target, switch.reason, switch.summary)
