@@ -146,6 +146,7 @@ class SessionArtifacts:
         self._build_report: Callable[[], dict[str, Any]] | None = None
         self._report_timer: asyncio.TimerHandle | None = None
         self._last_report = -math.inf
+        self._flush_timer: asyncio.TimerHandle | None = None
         self._writer = writer
         writer.add(self)
 
@@ -211,6 +212,9 @@ class SessionArtifacts:
 
     def _stop_queueing(self) -> None:
         self._cancel_report_timer()
+        if self._flush_timer is not None:  # the close writes everything itself
+            self._flush_timer.cancel()
+            self._flush_timer = None
         if self._dropped:
             self._pending.append(_dropped_note(self._dropped, None))
             self._dropped = 0
@@ -238,8 +242,23 @@ class SessionArtifacts:
             pending.append(_dropped_note(self._dropped, item[3] if item[0] in ("frame", "event") else None))
             self._dropped = 0
         pending.append(item)
-        if self._writer.asleep or len(pending) == self._max_pending // 2:
+        if len(pending) == self._max_pending // 2:
             self._writer.wake()
+        elif self._writer.asleep and self._flush_timer is None:
+            self._wake_writer_soon()
+
+    def _wake_writer_soon(self) -> None:
+        """Have the sleeping writer woken in one interval, when the rest of this burst is queued (see writer.py)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # queued from a thread with no event loop: nobody to keep the timer, so now
+            self._writer.wake()
+            return
+        self._flush_timer = loop.call_later(self._writer.every, self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._flush_timer = None
+        self._writer.wake()
 
     def _report_due(self) -> None:
         self._report_timer = None

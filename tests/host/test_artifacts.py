@@ -70,16 +70,36 @@ def test_a_writer_with_nothing_to_write_sleeps_until_a_line_is_queued(tmp_path: 
     assert [entry["event"] for entry in _logged(tmp_path)] == [{"type": "conversation.item.done", "item": {"id": "said while it slept"}}]
 
 
-def test_a_full_queue_drops_audio_frames_with_a_note_and_writes_everything_else(tmp_path: Path) -> None:
-    writer = Writer(every=3600)  # a writer that has fallen behind: after a write it waits an hour
-    artifacts = SessionArtifacts(tmp_path, max_pending=1, writer=writer)
-    _frame(artifacts, "first", 0.1)  # wakes the sleeping writer, which writes it and then waits
-    wait_until(lambda: (tmp_path / "events.jsonl").read_text(encoding="utf-8"), 10, "the writer thread's first write to events.jsonl")
-    _frame(artifacts, "queued", 0.2)  # the queue is full
-    for t in (0.3, 0.4, 0.5):
-        artifacts.frame("in", AUDIO, json.dumps(AUDIO), t)
-    _frame(artifacts, "held back", 0.6)  # the caller writes the backlog rather than lose it
+def test_a_burst_queued_on_an_event_loop_wakes_the_sleeping_writer_once_an_interval_later(tmp_path: Path) -> None:
+    writer = Writer(every=0.05)
+    artifacts = SessionArtifacts(tmp_path, writer=writer)
+    wait_until(lambda: writer.asleep, 10, "the writer asleep with nothing pending")
+
+    async def burst() -> None:
+        for index in range(3):
+            _frame(artifacts, f"line{index}", index / 10)
+        assert writer.asleep  # not woken in the middle of the burst: the session's loop timer wakes it
+        await asyncio.to_thread(wait_until, lambda: (tmp_path / "events.jsonl").read_text(encoding="utf-8"), 10, "the burst written")
+
+    asyncio.run(burst())
     artifacts.close()
+    assert [entry["event"]["item"]["id"] for entry in _logged(tmp_path)] == ["line0", "line1", "line2"]
+
+
+def test_a_full_queue_drops_audio_frames_with_a_note_and_writes_everything_else(tmp_path: Path) -> None:
+    writer = Writer(every=3600)  # a writer that has fallen behind: its session's timer wakes it in an hour
+    artifacts = SessionArtifacts(tmp_path, max_pending=1, writer=writer)
+    wait_until(lambda: writer.asleep, 10, "the writer asleep with nothing pending")
+
+    async def flood() -> None:
+        _frame(artifacts, "first", 0.1)  # the queue is full
+        _frame(artifacts, "queued", 0.2)  # the caller writes the backlog rather than lose it
+        for t in (0.3, 0.4, 0.5):
+            artifacts.frame("in", AUDIO, json.dumps(AUDIO), t)
+        _frame(artifacts, "held back", 0.6)
+        artifacts.close()
+
+    asyncio.run(flood())
     assert [(entry["t"], entry["dir"], entry["event"]) for entry in _logged(tmp_path)] == [
         (0.1, "in", {"type": "conversation.item.done", "item": {"id": "first"}}),
         (0.2, "in", {"type": "conversation.item.done", "item": {"id": "queued"}}),
