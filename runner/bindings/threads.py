@@ -127,6 +127,7 @@ class ToolThreads:
                     pass
             job = inbox.get()
 
+
 @dataclass(slots=True)
 class _Job:
     function: Callable[[], Any]

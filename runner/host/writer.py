@@ -104,6 +104,7 @@ class Writer:
     def _any_pending(self) -> bool:
         return any(sink.has_pending() for sink in self._sinks_now())
 
+
 WRITER = Writer()
 atexit.register(WRITER.drain_all)
 os.register_at_fork(after_in_child=WRITER.forget_after_fork)
