@@ -212,9 +212,10 @@ class SessionArtifacts:
 
     def _stop_queueing(self) -> None:
         self._cancel_report_timer()
-        if self._flush_timer is not None:  # the close writes everything itself
+        if self._flush_timer is not None:  # the close writes this session's lines itself; other sessions' lines wait on this wake-up
             self._flush_timer.cancel()
             self._flush_timer = None
+            self._writer.wake()
         if self._dropped:
             self._pending.append(_dropped_note(self._dropped, None))
             self._dropped = 0
@@ -244,11 +245,11 @@ class SessionArtifacts:
         pending.append(item)
         if len(pending) == self._max_pending // 2:
             self._writer.wake()
-        elif self._writer.asleep and self._flush_timer is None:
+        elif self._flush_timer is None and self._writer.claim_wake():
             self._wake_writer_soon()
 
     def _wake_writer_soon(self) -> None:
-        """Have the sleeping writer woken in one interval, when the rest of this burst is queued (see writer.py)."""
+        """Have the sleeping writer woken in one interval, when the rest of this burst (this session's and others') is queued (see writer.py)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # queued from a thread with no event loop: nobody to keep the timer, so now

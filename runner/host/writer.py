@@ -3,13 +3,16 @@
 The event loop only appends to a session's pending queue.  While lines keep coming this
 thread writes what each session has pending every `FLUSH_EVERY` seconds (or sooner, when
 a queue fills up) and flushes it to the operating system.  Once a pass leaves nothing
-pending it sleeps, untimed (`asleep`), and the first line of the next burst has it woken
-`FLUSH_EVERY` seconds later by a timer on that session's event loop
-(`SessionArtifacts`): a turn's dozens of lines then cost one wake-up and one write per
-file.  Woken at the first line instead, then once more to find nothing, it woke three
-times a turn: in a lone 20-turn conversation that cost the process about 160 ms of CPU,
-61 wake-ups and 22 ms of this thread's CPU, against 22 and 10 ms now.  A SIGKILL loses
-at most the last `FLUSH_EVERY` seconds plus one write; a clean close drains everything.
+pending it sleeps, untimed (`asleep`), and the first line of the next burst, from any
+session, has it woken `FLUSH_EVERY` seconds later by a timer on that session's event loop
+(`SessionArtifacts`, after `claim_wake`).  A turn's dozens of lines then cost one wake-up
+and one write per file: woken at the first line, then once more to find nothing, it woke
+three times a turn (a lone 20-turn conversation: 61 wake-ups and 22 ms of this thread's
+CPU, against 22 and 10 ms now).  Conversations talking at once share that wake-up rather
+than arrange one each: fifty of them (bench_concurrency.py) woke it 45 times a second
+with a timer per session, 14 now, and its CPU fell from 0.5 s to 0.3 s of the run's 5 s.
+A SIGKILL loses at most the last `FLUSH_EVERY` seconds plus one write; a clean close
+drains everything.
 
 One thread for all sessions, not one per session: hundreds of conversations in one
 process then cost one wake-up per interval and no thread each, and the loop never waits
@@ -48,6 +51,7 @@ class Writer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.asleep = False  # set by the thread before it waits untimed: a session's first queued line must have it woken
+        self._wake_claimed = False  # a session has arranged this sleep's wake-up
 
     def add(self, sink: Drainable) -> None:
         with self._lock:
@@ -65,6 +69,16 @@ class Writer:
         """Write now (a queue is filling up, a session's timer is due, or a line came from outside an event loop)."""
         self.asleep = False  # the rest of a burst of lines need not wake it again
         self._wake.set()
+
+    def claim_wake(self) -> bool:
+        """Whether the caller is to have the sleeping writer woken (one interval on): True for the first line of a burst only.
+
+        The claimant must wake it, by its timer or at once when it cancels the timer: the
+        other sessions' lines wait on that wake-up."""
+        if not self.asleep or self._wake_claimed:
+            return False
+        self._wake_claimed = True
+        return True
 
     def drain_all(self) -> bool:
         """Write every session's pending lines (also at interpreter exit, for sessions never closed); whether there were any."""
@@ -87,6 +101,7 @@ class Writer:
         self._wake = threading.Event()
         self._thread = None
         self.asleep = False
+        self._wake_claimed = False
 
     def _run(self) -> None:
         while True:
@@ -94,6 +109,7 @@ class Writer:
                 self._wake.wait(self.every)  # a stream of lines: one write per interval, cut short by `wake`
             else:
                 # `asleep` before the last look: a line queued after that look sees it and has us woken
+                self._wake_claimed = False
                 self.asleep = True
                 if not self._any_pending():
                     self._wake.wait()

@@ -86,6 +86,60 @@ def test_a_burst_queued_on_an_event_loop_wakes_the_sleeping_writer_once_an_inter
     assert [entry["event"]["item"]["id"] for entry in _logged(tmp_path)] == ["line0", "line1", "line2"]
 
 
+class CountingWriter(Writer):
+    """A writer that counts its passes over the sessions."""
+
+    def __init__(self, every: float) -> None:
+        super().__init__(every)
+        self.passes = 0
+
+    def drain_all(self) -> bool:
+        self.passes += 1
+        return super().drain_all()
+
+
+def test_bursts_of_several_sessions_wake_the_sleeping_writer_once_between_them(tmp_path: Path) -> None:
+    writer = CountingWriter(every=0.2)
+    folders = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
+    for folder in folders:
+        folder.mkdir()
+    sessions = [SessionArtifacts(folder, writer=writer) for folder in folders]
+    wait_until(lambda: writer.asleep, 10, "the writer asleep with nothing pending")
+    passes_before = writer.passes
+
+    async def bursts() -> None:
+        for index, artifacts in enumerate(sessions):  # conversations talking at moments of their own, well within one interval
+            _frame(artifacts, f"line{index}", index / 10)
+            await asyncio.sleep(0.02)
+        await asyncio.to_thread(wait_until, lambda: all(_logged(folder) for folder in folders), 10, "every session's line written")
+        await asyncio.sleep(2 * writer.every)  # the loop lives on: a wake-up timer of the later sessions would fire now
+
+    asyncio.run(bursts())
+    wait_until(lambda: writer.asleep, 10, "the writer asleep again")
+    assert writer.passes - passes_before == 1  # one wake-up for the three sessions, not one each
+    for artifacts in sessions:
+        artifacts.close()
+
+
+def test_a_session_that_closes_before_its_wake_up_hands_it_on_to_the_other_sessions(tmp_path: Path) -> None:
+    writer = Writer(every=3600)  # the closing session's timer would have woken the writer in an hour
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    closing, talking = SessionArtifacts(first, writer=writer), SessionArtifacts(second, writer=writer)
+    wait_until(lambda: writer.asleep, 10, "the writer asleep with nothing pending")
+
+    async def close_first() -> None:
+        _frame(closing, "goodbye", 0.1)  # this session arranges the writer's wake-up
+        _frame(talking, "still talking", 0.2)  # and this one's line waits on it
+        closing.close()
+        await asyncio.to_thread(wait_until, lambda: (second / "events.jsonl").read_text(encoding="utf-8"), 10, "the other session's line written")
+
+    asyncio.run(close_first())
+    talking.close()
+    assert [entry["event"]["item"]["id"] for entry in _logged(second)] == ["still talking"]
+
+
 def test_a_full_queue_drops_audio_frames_with_a_note_and_writes_everything_else(tmp_path: Path) -> None:
     writer = Writer(every=3600)  # a writer that has fallen behind: its session's timer wakes it in an hour
     artifacts = SessionArtifacts(tmp_path, max_pending=1, writer=writer)
