@@ -222,6 +222,7 @@ class Conversation:
         else:
             core = Session(compiled, start, guardrails=project.policies, limits=config.limits, output=self._output(), session_id=self.id)
             connection = host.transport.connection(model=config.model, call_id=self._call_id)
+
         def report_of(outcome: Outcome | None) -> dict[str, Any]:
             return build_report(core, config=config, config_hash=config_hash, started=started, outcome=outcome, session_id=self.id)
 

@@ -110,7 +110,6 @@ class Transport:
                 pass
 
 
-
 class LiveConnection(Transport):
     """One GPT-Live WebSocket: the same frames as a Realtime one, dialled at `/v1/live/sessions`,
     or attached as the sideband of a session that already runs (`session_id`: a WebRTC or SIP call)."""
@@ -131,6 +130,7 @@ class LiveConnection(Transport):
         manager = self._client.live.sideband.connect(session_id=self._call_id) if self._call_id is not None else self._client.live.connect()
         self._connection = await manager.enter()
         self._socket = _websocket_of(self._connection)
+
 
 _WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss"}
 _DIAL_SETTINGS: weakref.WeakKeyDictionary[Any, tuple[dict[str, str], str | None]] = weakref.WeakKeyDictionary()
