@@ -74,7 +74,8 @@ class Writer:
         """Whether the caller is to have the sleeping writer woken (one interval on): True for the first line of a burst only.
 
         The claimant must wake it, by its timer or at once when it cancels the timer: the
-        other sessions' lines wait on that wake-up."""
+        other sessions' lines wait on that wake-up.  Unlocked: event loops on two threads
+        racing here can both claim, which costs one wake-up more, never a missed one."""
         if not self.asleep or self._wake_claimed:
             return False
         self._wake_claimed = True
