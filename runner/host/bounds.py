@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
+import logging
 from typing import Any, AsyncIterator, Callable
 
 from ..core.records import Notice, Record
+
+logger = logging.getLogger(__name__)
+
+# The conversation a tool call runs for, so the host's shared executor's tracebacks reach its event log.
+tool_log: contextvars.ContextVar[Callable[[str], None]] = contextvars.ContextVar("tool_log", default=lambda line: logger.error("%s", line.rstrip()))
 
 
 class RecordQueue:
@@ -74,11 +81,11 @@ class ConversationTools:
         self._log = log
 
     async def run(self, name: str, arguments: str, *, call_id: str, agent: str, context: Any) -> Any:
-        from ..bindings import ToolResult
-        from ..bindings.output import error_output
-        from .host import tool_log
-
         if self._pending >= 2 * self._limit:
+            # imported only here: `runner.bindings` resolves names lazily, through importlib, on every import
+            from ..bindings.executor import ToolResult
+            from ..bindings.output import error_output
+
             message = f"{name} cannot start: {self._pending} tool calls are already running or waiting in this conversation; try again later"
             return ToolResult(error_output("too_many_tool_calls", message), "too many tool calls at once", 0.0)
         self._pending += 1

@@ -8,11 +8,11 @@ slowing every conversation down.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Protocol, Sequence
 
+from .bounds import tool_log
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT
 from .errors import CapacityError, SetupError
 
@@ -31,8 +31,6 @@ AFTER_CALL_GRACE = 120.0  # seconds a closing host waits for post-call work (ana
 
 logger = logging.getLogger(__name__)
 
-# The conversation a tool call runs for, so the shared executor's tracebacks reach its event log.
-tool_log: contextvars.ContextVar[Callable[[str], None]] = contextvars.ContextVar("tool_log", default=lambda line: logger.error("%s", line.rstrip()))
 
 
 class Observer(Protocol):
