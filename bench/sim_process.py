@@ -30,8 +30,6 @@ import subprocess
 import sys
 from typing import Any
 
-from runner.sim import Simulator, parse_rules
-
 MODEL = "gpt-realtime-2.1"
 AGENTS = ("triage", "billing")
 KINDS = ("tool dispatch", "handoff", "handoff from response.done")
@@ -104,6 +102,10 @@ def spans(connection: Any) -> Spans:
 
 async def serve(skip: int) -> None:
     """Serve clients until stdin closes, then print the spans of all connections but the first `skip` as JSON."""
+    # imported here, not at the top: the bench's client processes import this module for its
+    # helpers, and the simulator's numpy would start OpenBLAS threads that cost them CPU
+    from runner.sim import Simulator, parse_rules
+
     async with Simulator(parse_rules(RULES, "<bench rules>")) as sim:
         print(sim.ws_base_url, flush=True)
         # The simulator stands in for the service, which does not stop for Python's collector:
