@@ -41,10 +41,12 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
+    """Import on first use, then keep the name here: later imports of it find it without importlib."""
     if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+        value = globals()[name] = getattr(importlib.import_module(_EXPORTS[name]), name)
+        return value
     raise AttributeError(f"module 'runner' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted({*globals(), *_EXPORTS})

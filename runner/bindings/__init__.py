@@ -27,6 +27,8 @@ __all__ = ["BindingError", "ToolContext", "ToolExecutor", "ToolResult", "load_ca
 
 
 def __getattr__(name: str) -> Any:
+    """Import on first use, then keep the name here: later imports of it find it without importlib."""
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name]), name)
+        return value
     raise AttributeError(f"module 'runner.bindings' has no attribute {name!r}")

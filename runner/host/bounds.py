@@ -82,8 +82,7 @@ class ConversationTools:
 
     async def run(self, name: str, arguments: str, *, call_id: str, agent: str, context: Any) -> Any:
         if self._pending >= 2 * self._limit:
-            # imported only here: `runner.bindings` resolves names lazily, through importlib, on every import
-            from ..bindings.executor import ToolResult
+            from ..bindings import ToolResult
             from ..bindings.output import error_output
 
             message = f"{name} cannot start: {self._pending} tool calls are already running or waiting in this conversation; try again later"

@@ -32,7 +32,6 @@ AFTER_CALL_GRACE = 120.0  # seconds a closing host waits for post-call work (ana
 logger = logging.getLogger(__name__)
 
 
-
 class Observer(Protocol):
     """Sees every conversation of a host (metrics, logs, an admin view) without the channel doing anything.
 
