@@ -54,12 +54,12 @@ class Writer:
         self._wake_claimed = False  # a session has arranged this sleep's wake-up
 
     def add(self, sink: Drainable) -> None:
+        """Register a session, which has nothing queued yet: a sleeping writer stays asleep until its first line."""
         with self._lock:
             self._sinks[id(sink)] = sink
             if self._thread is None or not self._thread.is_alive():  # also after a fork
                 self._thread = threading.Thread(target=self._run, name="runner-artifacts", daemon=True)
                 self._thread.start()
-        self._wake.set()
 
     def remove(self, sink: Drainable) -> None:
         with self._lock:
