@@ -27,6 +27,8 @@ from typing import Any, Callable, Mapping, TextIO
 
 from ..config import interpolate_env
 from ..config.model import Config, HttpBinding, LocalMcpBinding, McpBinding
+from ..core.records import Record
+from .report import transcript_entry
 from .writer import WRITER, Writer
 
 _AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta", "session.input_audio.append": "audio", "session.output_audio.delta": "delta"}
@@ -169,11 +171,13 @@ class SessionArtifacts:
     def transcript_header(self, title: str, started: datetime) -> None:
         self._put(("md", f"# {title}\n\nStarted {started.isoformat(timespec='seconds')}\n\n"))
 
-    def transcript(self, entry: dict[str, Any], markdown: str | None) -> None:
-        """One finished transcript entry: always to JSONL, and to Markdown when it reads as a line."""
-        self._put(("jsonl", json.dumps(entry, ensure_ascii=False, default=str)))
-        if markdown:
-            self._put(("md", markdown + "\n\n"))
+    def transcript(self, record: Record, t: float) -> None:
+        """A record for transcript.jsonl and transcript.md, if it is an entry (`transcript_entry`).
+
+        Records are frozen, so the writer thread turns them into lines: the encoding is off
+        the event loop, between a server event and the answer it causes.
+        """
+        self._put(("record", record, t))
 
     def report(self, report: dict[str, Any]) -> None:
         """Replace report.json atomically (temporary file, then rename); at once once closed."""
@@ -308,8 +312,12 @@ class SessionArtifacts:
             elif kind == "event":
                 _, direction, event, t = item
                 events.append(redact(json.dumps({"t": None if t is None else round(t, 6), "dir": direction, "event": event}, ensure_ascii=False)) + "\n")
-            elif kind == "jsonl":
-                jsonl.append(redact(item[1]) + "\n")
+            elif kind == "record":
+                written = transcript_entry(item[1], item[2])
+                if written is not None:
+                    entry, line = written
+                    jsonl.append(redact(json.dumps(entry, ensure_ascii=False, default=str)) + "\n")
+                    markdown.append(redact(line + "\n\n"))
             elif kind == "md":
                 markdown.append(redact(item[1]))
             else:  # "report": only the newest of a batch is worth writing

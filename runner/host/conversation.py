@@ -30,7 +30,7 @@ from .artifacts import Redactor, SessionArtifacts, open_artifacts
 from .bounds import ConversationTools, RecordQueue
 from .driver import RECONNECT_DELAYS, SETUP_TIMEOUT, AudioOut, Driver, Hooks, Outcome
 from .errors import SetupError
-from .report import build_report, transcript_entry
+from .report import build_report
 
 if TYPE_CHECKING:
     from ..config.model import Config
@@ -233,9 +233,7 @@ class Conversation:
             self._on_record(shown, t)
             self._records.put(shown)
             self._notify("record", shown, t)
-            written = transcript_entry(entry, t)
-            if written is not None:
-                artifacts.transcript(*written)
+            artifacts.transcript(entry, t)
             if isinstance(entry, UsageUpdated):  # one per response.done: keep report.json current, off the hot path
                 artifacts.report_later(lambda: report_of(None))
 

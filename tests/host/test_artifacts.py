@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from runner.core.records import UserMessage
 from runner.host.artifacts import SessionArtifacts
 from runner.host.writer import Writer
 from tests.waits import wait_until
@@ -168,12 +169,12 @@ def test_close_writes_every_queued_line_and_later_lines_are_refused(tmp_path: Pa
     for index in range(100):
         _frame(artifacts, f"item{index}", index / 100)
     artifacts.frame("out", AUDIO, json.dumps(AUDIO), 1.0)
-    artifacts.transcript({"t": 1.0, "kind": "user", "text": "hi"}, "**user:** hi")
+    artifacts.transcript(UserMessage("hi", None), 1.0)
     artifacts.close()
     logged = _logged(tmp_path)
     assert [entry["event"]["item"]["id"] for entry in logged[:-1]] == [f"item{index}" for index in range(100)]
     assert logged[-1] == {"t": 1.0, "dir": "out", "event": {"type": "response.output_audio.delta", "delta": "<3 bytes>"}}
-    assert (tmp_path / "transcript.jsonl").read_text(encoding="utf-8") == '{"t": 1.0, "kind": "user", "text": "hi"}\n'
+    assert (tmp_path / "transcript.jsonl").read_text(encoding="utf-8") == '{"t": 1.0, "kind": "user", "text": "hi", "item_id": null}\n'
     assert (tmp_path / "transcript.md").read_text(encoding="utf-8") == "**user:** hi\n\n"
     try:
         _frame(artifacts, "late", 2.0)
