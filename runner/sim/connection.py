@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from . import session_config
 from .client_events import refusal
+from .frames import send_text
 from .brain import TRANSFER_PREFIX, Call, Turn, decide_explained, fill_history, parse_output, remember, tool_result_since_user
 from .responses import SimResponse
 from .input_audio import InputAudioMixin, plain_append
@@ -73,7 +74,7 @@ class SimConnection(InputAudioMixin):
         event = {"event_id": self.new_id("event"), **event}
         self.sent.append(event)
         self.sent_at.append(time.perf_counter())
-        await self.ws.send(json.dumps(event))
+        await send_text(self.ws, json.dumps(event))
         if self.drop_after_events is not None and len(self.sent) >= self.drop_after_events:
             self.ws.transport.abort()
             raise ConnectionDropped

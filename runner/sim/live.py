@@ -24,6 +24,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from .brain import Call, Say, Turn, decide, fill_history, parse_output, remember, tool_result_since_user
+from .frames import send_text
 from .live_audio import LiveAudioMixin
 from .live_events import live_refusal
 
@@ -69,7 +70,7 @@ class LiveSimConnection(LiveAudioMixin):
         if event["type"] not in UNNUMBERED_EVENTS:
             event = {"event_id": self.new_id("event"), **event}
         self.sent.append(event)
-        await self.ws.send(json.dumps(event))
+        await send_text(self.ws, json.dumps(event))
 
     async def error(self, code: str, message: str, *, param: str | None = None, client_event: dict[str, Any] | None = None) -> None:
         error: dict[str, Any] = {"type": "invalid_request_error", "code": code, "message": message, "param": param}
