@@ -1,7 +1,8 @@
 """The session folder: events.jsonl, transcript.md/.jsonl and report.json.
 
-Nothing is written on the event loop: the methods queue, and the process's writer
-thread (`writer.py`) appends and flushes every ~100 ms; opening (`open_artifacts`: the
+Nothing is written on the event loop: the methods queue (transcript records as they
+are: the writer thread encodes them), and the process's writer thread (`writer.py`)
+appends and flushes every ~100 ms; opening (`open_artifacts`: the
 folder and its three files) and closing (`aclose`: the last lines and report.json) run on
 a worker thread, since a few hundred conversations opening or ending in the same second
 would otherwise hold the loop for a file-system call each, so Ctrl-C or SIGTERM (which

@@ -1,4 +1,4 @@
-"""The simulator's frame writer keeps websockets' flow control: a client that stops reading holds it back."""
+"""The simulator's frame writer keeps websockets' flow control: a client slower than the sender holds it back."""
 
 from __future__ import annotations
 
