@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, TextIO
 from ..config import interpolate_env
 from ..config.model import Config, HttpBinding, LocalMcpBinding, McpBinding
 from ..core.records import Record
-from .report import transcript_entry
+from .report import TRANSCRIPT_RECORDS, transcript_entry
 from .writer import WRITER, Writer
 
 _AUDIO_FIELDS = {"input_audio_buffer.append": "audio", "response.output_audio.delta": "delta", "session.input_audio.append": "audio", "session.output_audio.delta": "delta"}
@@ -176,9 +176,11 @@ class SessionArtifacts:
         """A record for transcript.jsonl and transcript.md, if it is an entry (`transcript_entry`).
 
         Records are frozen, so the writer thread turns them into lines: the encoding is off
-        the event loop, between a server event and the answer it causes.
+        the event loop, between a server event and the answer it causes.  A record of a
+        kind that is never an entry (a text delta, say) is not queued at all.
         """
-        self._put(("record", record, t))
+        if isinstance(record, TRANSCRIPT_RECORDS):
+            self._put(("record", record, t))
 
     def report(self, report: dict[str, Any]) -> None:
         """Replace report.json atomically (temporary file, then rename); at once once closed."""

@@ -18,6 +18,12 @@ def _one_line(text: Any, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+# The record classes `transcript_line` can write (the rest stream or keep books: text
+# deltas, speaking and thinking marks, usage).  Checked on the event loop, so the writer's
+# queue carries only what may become a line.
+TRANSCRIPT_RECORDS = (UserMessage, AssistantMessage, Heard, Interrupted, ToolFinished, Handoff, GuardrailTripped, ErrorReported, Notice, KeyPressed)
+
+
 def transcript_line(record: Record) -> str | None:
     """The Markdown line for a finished transcript entry; None for streaming or bookkeeping records.
 

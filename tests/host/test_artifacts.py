@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runner.core.records import UserMessage
+from runner.core.records import AssistantDelta, UsageUpdated, UserMessage
 from runner.host.artifacts import SessionArtifacts
 from runner.host.writer import Writer
 from tests.waits import wait_until
@@ -182,3 +182,14 @@ def test_close_writes_every_queued_line_and_later_lines_are_refused(tmp_path: Pa
         assert str(error) == f"the artifacts of {tmp_path} are closed"
     else:
         raise AssertionError("a line after close was accepted")
+
+
+def test_records_that_are_never_transcript_entries_are_not_queued(tmp_path: Path) -> None:
+    artifacts = SessionArtifacts(tmp_path, writer=Writer(every=3600))
+    artifacts.transcript(AssistantDelta("host", "a1", "Hel"), 1.0)
+    artifacts.transcript(UsageUpdated("gpt-realtime", 1, 10, 5, 15, None), 1.1)
+    assert not artifacts.has_pending()
+    artifacts.transcript(UserMessage("hi", None), 1.2)
+    assert artifacts.has_pending()
+    artifacts.close()
+    assert (tmp_path / "transcript.jsonl").read_text(encoding="utf-8") == '{"t": 1.2, "kind": "user", "text": "hi", "item_id": null}\n'
