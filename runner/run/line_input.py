@@ -88,14 +88,18 @@ class TerminalLines:
     def _echo(self, on: bool) -> None:
         """Between prompts keys typed ahead must not be echoed into the replies, and are kept
         as typed (not line-edited by the terminal, so an early Ctrl-D still reaches readline);
-        readline echoes only when the terminal does, so the settings are restored for each prompt."""
+        readline echoes only when the terminal does, so echo is turned back on for each prompt.
+        Line editing stays off even then: a Ctrl-D that arrived in canonical mode, just before
+        readline set up its own raw mode, would reach it as a NUL byte, not as Ctrl-D, and the
+        end of input would be lost."""
         if self._saved_terminal is None:
             return
         import termios
 
         settings = list(self._saved_terminal)
+        settings[3] &= ~termios.ICANON
         if not on:
-            settings[3] &= ~(termios.ECHO | termios.ICANON)
+            settings[3] &= ~termios.ECHO
         with contextlib.suppress(termios.error):
             termios.tcsetattr(self._stdin.fileno(), termios.TCSANOW, settings)
 
