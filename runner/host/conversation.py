@@ -245,7 +245,7 @@ class Conversation:
             return ToolContext(session_id=self.id, agent=agent, variables=values, transcript=tuple(core.transcript), state_dir=self.state_dir)
 
         tools = ConversationTools(host.tools, host.max_tool_calls, log_tool_traceback)
-        hooks = Hooks(on_record=record, on_event=self._on_event, on_frame=artifacts.frame, make_context=make_context)
+        hooks = Hooks(on_record=record, on_event=self._on_event, on_frame=artifacts.frame, make_context=make_context, on_quiet=artifacts.settle)
         self.driver = Driver(core, connection, tools, checker, hooks=hooks, setup_timeout=host.setup_timeout, reconnect_delays=host.reconnect_delays)
         unpriced = unpriced_warning(config.model)
         if unpriced is not None:

@@ -49,6 +49,7 @@ class Hooks:
     on_event: Callable[[str, dict[str, Any], float], None] = lambda direction, event, t: None
     on_frame: Callable[[str, dict[str, Any], str, float], None] = lambda direction, event, text, t: None  # the event log
     make_context: Callable[[str], Any] = lambda agent: None
+    on_quiet: Callable[[], None] = lambda: None  # nothing owed or unsent any more: once per quiet spell (the artifacts write then)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Driver:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._progress = asyncio.Event()  # set when a `wait_idle` waiter may have something to see
         self._idle_waiters = 0
+        self._quiet = True  # nothing owed and nothing unsent, as of the last look (`_signal_if_idle`)
         self._end_reason = ""
         self._configured = asyncio.Event()
         self._early_audio: list[tuple[str, bytes | None]] = []  # played (None: ended) once an audio output is attached
@@ -148,8 +150,12 @@ class Driver:
             self._fail("connection backlogged", message)
 
     def _signal_if_idle(self) -> None:
-        """Wake `wait_idle` only when what it waits for holds, not on every event."""
-        if self._idle_waiters and self.outgoing.idle and not self.session.busy:
+        """Wake `wait_idle` only when what it waits for holds, not on every event; tell `on_quiet` when it starts to hold."""
+        quiet = self.outgoing.idle and not self.session.busy
+        if quiet and not self._quiet:
+            self.hooks.on_quiet()
+        self._quiet = quiet
+        if quiet and self._idle_waiters:
             self._progress.set()
 
     def attach_audio(self, audio_out: AudioOut) -> None:

@@ -5,9 +5,10 @@ thread writes what each session has pending every `FLUSH_EVERY` seconds (or soon
 a queue fills up) and flushes it to the operating system.  Once a pass leaves nothing
 pending it sleeps, untimed (`asleep`), and the first line of the next burst, from any
 session, has it woken `FLUSH_EVERY` seconds later by a timer on that session's event loop
-(`SessionArtifacts`, after `claim_wake`).  A turn's dozens of lines then cost one wake-up
-and one write per file: woken at the first line, then once more to find nothing, it woke
-three times a turn (a lone 20-turn conversation: 61 wake-ups and 22 ms of this thread's
+(`SessionArtifacts`, after `claim_wake`), or sooner, by that session as it goes quiet
+(`SessionArtifacts.settle`: nothing owed or unsent, its turn is over).  A turn's dozens
+of lines then cost one wake-up and one write per file: woken at the first line, then
+once more to find nothing, it woke three times a turn (a lone 20-turn conversation: 61 wake-ups and 22 ms of this thread's
 CPU, against 22 and 10 ms now).  Conversations talking at once share that wake-up rather
 than arrange one each: fifty of them (bench_concurrency.py) woke it 45 times a second
 with a timer per session, 14 now, and its CPU fell from 0.5 s to 0.3 s of the run's 5 s.

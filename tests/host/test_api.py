@@ -6,8 +6,12 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 import runner
+from runner.host.writer import WRITER
 from tests.host.embedding import FakeModel, read_jsonl, write_project
+from tests.waits import wait_until
 
 WAIT = 30.0
 
@@ -96,3 +100,21 @@ def test_every_report_names_the_config_as_it_was_loaded_even_after_the_file_chan
 
     for conv in asyncio.run(main()):
         assert json.loads((conv.folder / "report.json").read_text())["config"]["sha256"] == loaded
+
+
+def test_a_reply_is_on_disk_once_the_conversation_goes_quiet_without_waiting_for_the_writers_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = runner.load_project(write_project(tmp_path / "project"), environ={})
+    monkeypatch.setattr(WRITER, "every", 3600.0)  # the interval's wake-up would come in an hour
+
+    async def main() -> None:
+        async with runner.Host(project, transport=runner.MemoryTransport(FakeModel("one two"))) as host:
+            async with host.open(variables={"customer": "ada"}, text=True) as conv:
+                await conv.send_text("hello")
+                assert await conv.wait_idle(WAIT)
+                transcript = conv.folder / "transcript.jsonl"
+                await asyncio.to_thread(wait_until, lambda: transcript.read_text(encoding="utf-8").count("\n") == 2, WAIT, "the turn in transcript.jsonl")
+                assert [(entry["kind"], entry["text"]) for entry in read_jsonl(transcript)] == [("user", "hello"), ("assistant", "one two")]
+
+    asyncio.run(main())

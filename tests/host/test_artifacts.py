@@ -141,6 +141,28 @@ def test_a_session_that_closes_before_its_wake_up_hands_it_on_to_the_other_sessi
     assert [entry["event"]["item"]["id"] for entry in _logged(second)] == ["still talking"]
 
 
+def test_the_session_holding_the_wake_up_has_the_writer_woken_as_it_settles_and_the_others_do_not(tmp_path: Path) -> None:
+    writer = Writer(every=3600)  # without `settle`, the burst would be written in an hour
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    holder, other = SessionArtifacts(first, writer=writer), SessionArtifacts(second, writer=writer)
+    wait_until(lambda: writer.asleep, 10, "the writer asleep with nothing pending")
+
+    async def turns() -> None:
+        _frame(holder, "reply", 0.1)  # this session arranges the writer's wake-up
+        _frame(other, "reply too", 0.2)
+        other.settle()
+        assert writer.asleep  # not the one whose timer wakes it: settling changes nothing
+        holder.settle()
+        await asyncio.to_thread(wait_until, lambda: _logged(first) and _logged(second), 10, "both sessions' lines written")
+
+    asyncio.run(turns())
+    for artifacts in (holder, other):
+        artifacts.close()
+    assert [entry["event"]["item"]["id"] for entry in _logged(first) + _logged(second)] == ["reply", "reply too"]
+
+
 def test_a_full_queue_drops_audio_frames_with_a_note_and_writes_everything_else(tmp_path: Path) -> None:
     writer = Writer(every=3600)  # a writer that has fallen behind: its session's timer wakes it in an hour
     artifacts = SessionArtifacts(tmp_path, max_pending=1, writer=writer)
