@@ -122,13 +122,19 @@ def test_bursts_of_several_sessions_wake_the_sleeping_writer_once_between_them(t
         artifacts.close()
 
 
-def test_a_session_that_closes_before_its_wake_up_hands_it_on_to_the_other_sessions(tmp_path: Path) -> None:
-    writer = Writer(every=3600)  # the closing session's timer would have woken the writer in an hour
+def _two_sessions_on_a_sleeping_writer(tmp_path: Path) -> tuple[Writer, Path, Path, SessionArtifacts, SessionArtifacts]:
+    """Two sessions in folders of their own, on a writer whose timer would wake it in an hour, once it sleeps."""
+    writer = Writer(every=3600)
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
-    closing, talking = SessionArtifacts(first, writer=writer), SessionArtifacts(second, writer=writer)
+    sessions = SessionArtifacts(first, writer=writer), SessionArtifacts(second, writer=writer)
     wait_until(lambda: writer.asleep, 10, "the writer asleep with nothing pending")
+    return writer, first, second, *sessions
+
+
+def test_a_session_that_closes_before_its_wake_up_hands_it_on_to_the_other_sessions(tmp_path: Path) -> None:
+    _, _, second, closing, talking = _two_sessions_on_a_sleeping_writer(tmp_path)
 
     async def close_first() -> None:
         _frame(closing, "goodbye", 0.1)  # this session arranges the writer's wake-up
@@ -142,12 +148,7 @@ def test_a_session_that_closes_before_its_wake_up_hands_it_on_to_the_other_sessi
 
 
 def test_the_session_holding_the_wake_up_has_the_writer_woken_as_it_settles_and_the_others_do_not(tmp_path: Path) -> None:
-    writer = Writer(every=3600)  # without `settle`, the burst would be written in an hour
-    first, second = tmp_path / "first", tmp_path / "second"
-    first.mkdir()
-    second.mkdir()
-    holder, other = SessionArtifacts(first, writer=writer), SessionArtifacts(second, writer=writer)
-    wait_until(lambda: writer.asleep, 10, "the writer asleep with nothing pending")
+    writer, first, second, holder, other = _two_sessions_on_a_sleeping_writer(tmp_path)  # without `settle`: written in an hour
 
     async def turns() -> None:
         _frame(holder, "reply", 0.1)  # this session arranges the writer's wake-up
