@@ -226,11 +226,14 @@ class SessionArtifacts:
         no wake-ups at all).  Only the session that holds the writer's wake-up (see
         writer.py) wakes it: others settling mid-interval change nothing.
         """
-        self._wake_writer_now()
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+            self._writer.wake()
 
     def _stop_queueing(self) -> None:
         self._cancel_report_timer()
-        self._wake_writer_now()  # the close writes this session's lines itself; other sessions' lines wait on its wake-up
+        self.settle()  # the close writes this session's lines itself; other sessions' lines wait on its wake-up
         if self._dropped:
             self._pending.append(_dropped_note(self._dropped, None))
             self._dropped = 0
@@ -271,13 +274,6 @@ class SessionArtifacts:
             self._writer.wake()
             return
         self._flush_timer = loop.call_later(self._writer.every, self._flush_due)
-
-    def _wake_writer_now(self) -> None:
-        """Wake the writer at once if this session's timer was to wake it."""
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
-            self._writer.wake()
 
     def _flush_due(self) -> None:
         self._flush_timer = None

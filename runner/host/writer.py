@@ -8,8 +8,8 @@ session, has it woken `FLUSH_EVERY` seconds later by a timer on that session's e
 (`SessionArtifacts`, after `claim_wake`), or sooner, by that session as it goes quiet
 (`SessionArtifacts.settle`: nothing owed or unsent, its turn is over).  A turn's dozens
 of lines then cost one wake-up and one write per file: woken at the first line, then
-once more to find nothing, it woke three times a turn (a lone 20-turn conversation: 61 wake-ups and 22 ms of this thread's
-CPU, against 22 and 10 ms now).  Conversations talking at once share that wake-up rather
+once more to find nothing, it woke three times a turn (a lone 20-turn conversation: 61
+wake-ups and 22 ms of this thread's CPU, against 22 and 10 ms with the timer alone).  Conversations talking at once share that wake-up rather
 than arrange one each: fifty of them (bench_concurrency.py) woke it 45 times a second
 with a timer per session, 14 now, and its CPU fell from 0.5 s to 0.3 s of the run's 5 s.
 A SIGKILL loses at most the last `FLUSH_EVERY` seconds plus one write; a clean close
